@@ -1,0 +1,201 @@
+"""Generic CSV import: one canonical table per call, columns by canonical name or through a mapping file.
+
+A mapping file (TOML) adapts any report layout (Epic, Cerner, a spreadsheet) without code::
+
+    table = "ed_visits"                  # the canonical table (``--table`` on the command line wins)
+    delimiter = ";"                      # optional: detected when absent (comma, semicolon, tab, pipe)
+    encoding = "latin-1"                 # optional: UTF-8 or Latin-1 is detected when absent
+    timestamp_format = "%d/%m/%Y %H:%M"  # optional (a list is allowed): detected from the data when absent
+
+    [columns]                            # source column -> canonical column
+    "Arrival Date/Time" = "arrival_ts"
+    "MRN" = "patient_id"
+
+    [values.acuity]                      # canonical column -> source value -> canonical value
+    "ESI-1" = 1
+    "Resus" = 1
+
+gzip files (``.gz``) are read directly. Patient, visit and stay identifiers are replaced by the
+workspace's pseudonyms as they are read; the source values are never stored.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from datasets.errors import SourceError
+from datasets.importers.engine import (
+    ImportResult,
+    ImportSession,
+    Parsed,
+    canonical_select,
+    parse_bool,
+    parse_date,
+    parse_int,
+    parse_number,
+    parse_timestamp,
+    parse_typed,
+    sniff_timestamp,
+    sql_str,
+)
+from datasets.progress import Progress, ShouldStop
+from datasets.store import CANONICAL, Workspace
+
+PSEUDONYMIZED = {"patient_id": "patient", "visit_id": "visit", "stay_id": "stay"}
+PATIENT_TABLES = {"patients", "ed_visits", "stays", "movements", "supply_usage"}
+
+
+@dataclass
+class Mapping:
+    table: Optional[str] = None
+    columns: dict[str, str] = field(default_factory=dict)  # source -> canonical
+    values: dict[str, dict[str, object]] = field(default_factory=dict)  # canonical -> {source value: value}
+    timestamp_format: list[str] = field(default_factory=list)
+    delimiter: Optional[str] = None
+    encoding: Optional[str] = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Mapping":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SourceError(f"There is no mapping file {path}.") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SourceError(f"The mapping file {path.name} is not valid TOML: {exc}") from None
+        return cls.from_dict(data, path.name)
+
+    @classmethod
+    def from_dict(cls, data: dict, name: str = "mapping") -> "Mapping":
+        known = {"table", "columns", "values", "timestamp_format", "delimiter", "encoding"}
+        unknown = set(data) - known
+        if unknown:
+            raise SourceError(f"{name}: unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}.")
+        fmt = data.get("timestamp_format", [])
+        m = cls(
+            table=data.get("table"),
+            columns={str(k): str(v) for k, v in data.get("columns", {}).items()},
+            values={str(k): {str(a): b for a, b in v.items()} for k, v in data.get("values", {}).items()},
+            timestamp_format=[fmt] if isinstance(fmt, str) else list(fmt),
+            delimiter=data.get("delimiter"),
+            encoding=data.get("encoding"),
+        )
+        if m.encoding and m.encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "latin-1", "latin1", "iso-8859-1"):
+            raise SourceError(f"{name}: encoding must be utf-8 or latin-1, not '{m.encoding}'.")
+        if m.encoding:
+            m.encoding = "latin-1" if "1" in m.encoding else "utf-8"
+        return m
+
+    def validate_for(self, table: str, name: str = "mapping") -> None:
+        spec = CANONICAL[table]
+        for src, dst in self.columns.items():
+            if dst not in spec.column_names:
+                raise SourceError(
+                    f"{name}: '{src}' is mapped to '{dst}', which is not a column of {table}.",
+                    f"Columns of {table}: {', '.join(spec.column_names)}.",
+                )
+        for col in self.values:
+            if col not in spec.column_names:
+                raise SourceError(f"{name}: value map for '{col}', which is not a column of {table}.")
+
+
+def import_csv(
+    ws: Workspace,
+    path: str | Path,
+    table: Optional[str] = None,
+    mapping: Optional[Mapping | str | Path] = None,
+    progress: Optional[Progress] = None,
+    should_stop: Optional[ShouldStop] = None,
+) -> ImportResult:
+    path = Path(path)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = Mapping.load(mapping)
+    mapping = mapping or Mapping()
+    table = table or mapping.table
+    if not table:
+        raise SourceError("Say which table the CSV file holds (--table), e.g. --table ed_visits.",
+                          f"Tables: {', '.join(CANONICAL)}.")
+    if table not in CANONICAL:
+        raise SourceError(f"'{table}' is not a HospOps table.", f"Tables: {', '.join(CANONICAL)}.")
+    mapping.validate_for(table)
+    with ImportSession(ws, str(path), "csv", progress, should_stop) as session:
+        session.rep(0.05, f"Reading {path.name}")
+        staged = session.stage_csv(path, delimiter=mapping.delimiter, encoding=mapping.encoding)
+        session.rep(0.5, f"Checking {staged.rows:,} rows of {path.name}")
+        exprs = column_exprs(session, staged, table, mapping)
+        session.load(table, canonical_select(table, exprs, source=staged.name), staged)
+        if staged.encoding != "utf-8":
+            session.notes.append(f"{path.name} read as {staged.encoding}")
+        session.rep(1.0, "Import finished")
+    return session.result()
+
+
+def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -> dict[str, Parsed | str]:
+    """SQL for every canonical column of ``table`` found in the staged file."""
+    spec = CANONICAL[table]
+    inverse = {dst: src for src, dst in mapping.columns.items()}
+    found: dict[str, str] = {}
+    for col in spec.column_names:
+        src = inverse.get(col)
+        q = staged.col(src, required=False) if src else staged.col(col, required=False)
+        if src and q is None:
+            raise SourceError(
+                f"{staged.path.name}: column '{src}' (mapped to {col}) is missing.",
+                f"Columns found: {', '.join(staged.columns)}.",
+            )
+        if q:
+            found[col] = q
+    missing = [c for c in spec.required if c not in found and not (table == "supply_usage" and c == "usage_id")]
+    if missing:
+        hint = f"Columns found: {', '.join(staged.columns) or '(none)'}."
+        if len(staged.columns) == 1:
+            hint += " Only one column was found: is the delimiter right (set `delimiter` in a mapping file)?"
+        raise SourceError(
+            f"{staged.path.name}: required column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing)} missing for table {table}.",
+            hint,
+        )
+    tz = session.tz
+    exprs: dict[str, Parsed | str] = {}
+    for col, q in found.items():
+        src = q
+        vmap = mapping.values.get(col)
+        if vmap:
+            cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(str(v))}" for k, v in vmap.items())
+            src = f"(CASE trim({q}) {cases} ELSE {q} END)"
+        ctype = spec.column(col).type
+        label = col
+        if col in PSEUDONYMIZED and table in PATIENT_TABLES:
+            exprs[col] = Parsed(f"pid('{PSEUDONYMIZED[col]}', {src})")
+        elif ctype == "TIMESTAMP" or ctype == "DATE":
+            fmts, aware = (mapping.timestamp_format, False) if mapping.timestamp_format else sniff_timestamp(
+                session.con, staged, q
+            )
+            exprs[col] = (parse_timestamp if ctype == "TIMESTAMP" else parse_date)(src, label, tz, fmts, aware)
+        elif ctype in ("INTEGER", "TINYINT", "BIGINT"):
+            exprs[col] = parse_int(src, label, ctype)
+        elif ctype == "DOUBLE":
+            exprs[col] = parse_number(src, label)
+        elif ctype == "BOOLEAN":
+            exprs[col] = parse_bool(src, label)
+        elif ctype == "TIME":
+            exprs[col] = parse_typed(src, "TIME", label)
+        else:
+            exprs[col] = Parsed(f"nullif(trim({src}), '')")
+    if table == "supply_usage" and "usage_id" not in exprs:
+        # no id in the source: derive a stable one from the file and the record, so a re-import replaces
+        exprs["usage_id"] = Parsed(f"'U' || substr(md5({sql_str(staged.sha256)} || ':' || s._n), 1, 20)")
+    if table == "patients" and "sex" in exprs:
+        exprs["sex"] = Parsed(normalize_sex(found["sex"]), None)
+    return exprs
+
+
+def normalize_sex(col: str) -> str:
+    x = f"upper(trim({col}))"
+    return (
+        f"CASE WHEN {x} IN ('F', 'FEMALE', 'W', 'WOMAN', '2') THEN 'F' "
+        f"WHEN {x} IN ('M', 'MALE', 'MAN', '1') THEN 'M' "
+        f"WHEN nullif({x}, '') IS NULL THEN NULL ELSE 'U' END"
+    )

@@ -1,0 +1,598 @@
+"""The validation engine every importer shares.
+
+An importer stages each source file with DuckDB's reader (every field as text, structural errors kept
+by ``store_rejects``), then hands the engine one SQL ``SELECT`` per canonical table that maps staged rows
+to canonical columns. The engine, in SQL only:
+
+1. adds the generic checks (required fields, duplicate keys in the file, rows that parse but make no
+   sense such as a departure before the arrival),
+2. writes every bad row to ``rejects`` with file, line, column, reason and the raw text,
+3. replaces rows whose key is already in the workspace (a newer extract wins) and inserts the rest,
+4. keeps the books: rows read = rows loaded + rows rejected, for every table of every file.
+
+All of it happens inside the one transaction of an :class:`ImportSession`: an import lands whole or not
+at all, and a failure or a cancel leaves the workspace exactly as it was.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Optional
+
+import duckdb
+
+from datasets.errors import HospOpsError, SourceError
+from datasets.progress import Progress, Reporter, ShouldStop
+from datasets.store import CANONICAL, Workspace, os_user
+
+# Rows that parse but make no sense: (table, SQL condition that is TRUE for a bad row, column, reason).
+SANITY_RULES: dict[str, list[tuple[str, str, str]]] = {
+    "ed_visits": [
+        ("departure_ts < arrival_ts", "departure_ts", "departure before arrival"),
+        ("decision_ts < arrival_ts", "decision_ts", "decision to admit before arrival"),
+        ("acuity NOT BETWEEN 1 AND 5", "acuity", "acuity must be 1 (most urgent) to 5"),
+    ],
+    "stays": [("discharge_ts < admit_ts", "discharge_ts", "discharge before admission")],
+    "movements": [
+        ("out_ts < in_ts", "out_ts", "transfer out before transfer in"),
+        ("seq < 1", "seq", "sequence number must be 1 or more"),
+    ],
+    "supply_usage": [("quantity < 0", "quantity", "negative quantity")],
+    "units": [("capacity < 0", "capacity", "negative bed capacity")],
+    "patients": [
+        ("birth_year NOT BETWEEN 1850 AND 2300", "birth_year", "birth year out of range"),
+        ("sex NOT IN ('F', 'M', 'U')", "sex", "sex must be F, M or U"),
+    ],
+    "shift_types": [("duration_h <= 0 OR duration_h > 24", "duration_h", "shift length must be 0-24 hours")],
+    "staff": [("contract_hours < 0 OR contract_hours > 168", "contract_hours", "contract hours out of range")],
+}
+
+
+@dataclass
+class TableCount:
+    table: str
+    file: str
+    sha256: str
+    read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    updated: int = 0
+
+
+@dataclass
+class ImportResult:
+    run_id: int
+    source: str
+    format: str
+    counts: list[TableCount] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def tables(self) -> dict[str, dict[str, int]]:
+        """Counts summed per canonical table (the `--json` shape)."""
+        out: dict[str, dict[str, int]] = {}
+        for c in self.counts:
+            t = out.setdefault(c.table, {"read": 0, "loaded": 0, "rejected": 0, "updated": 0})
+            t["read"] += c.read
+            t["loaded"] += c.loaded
+            t["rejected"] += c.rejected
+            t["updated"] += c.updated
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "source": self.source,
+            "format": self.format,
+            "seconds": round(self.seconds, 3),
+            "tables": self.tables(),
+            "files": [c.__dict__ for c in self.counts],
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class Staged:
+    """A source file read into a temp table ``name`` (all text, plus ``_n``: record number from 1)."""
+
+    name: str
+    path: Path
+    columns: list[str]
+    rows: int
+    struct_rejects: int
+    sha256: str
+    delimiter: str
+    encoding: str
+
+    def col(self, *candidates: str, required: bool = True) -> Optional[str]:
+        """The quoted staged column matching one of ``candidates`` (case-insensitive), or None."""
+        lower = {c.lower(): c for c in self.columns}
+        for cand in candidates:
+            if cand.lower() in lower:
+                return quote_ident(lower[cand.lower()])
+        if required:
+            raise SourceError(
+                f"{self.path.name}: required column '{candidates[0]}' is missing.",
+                f"Columns found: {', '.join(self.columns) or '(none)'}.",
+            )
+        return None
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_str(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def detect_encoding(path: Path, sample_bytes: int = 4 << 20) -> str:
+    """UTF-8 when the first megabytes decode as UTF-8, else Latin-1 (which decodes anything)."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            sample = fh.read(sample_bytes)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{path.name} cannot be read: {exc}. The file may be truncated or not really gzip.") from None
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut by the sample's end is still UTF-8
+        if exc.start >= len(sample) - 3:
+            return "utf-8"
+        return "latin-1"
+
+
+class ImportSession:
+    """One import: one transaction, one ``import_runs`` row, any number of files and tables."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        source: str,
+        fmt: str,
+        progress: Optional[Progress] = None,
+        should_stop: Optional[ShouldStop] = None,
+    ):
+        if ws.read_only:
+            raise HospOpsError("This workspace is open read-only; imports need it open for writing.")
+        self.ws = ws
+        self.con = ws.con
+        self.source = source
+        self.format = fmt
+        self.rep = Reporter(progress, should_stop)
+        self.counts: list[TableCount] = []
+        self.notes: list[str] = []
+        self._staged_n = 0
+        self._t0 = time.perf_counter()
+        self._started = datetime.now()
+        self.tz = ws.timezone
+
+    # -------------------------------------------------------------- lifecycle
+    def __enter__(self) -> "ImportSession":
+        self.con.execute("BEGIN TRANSACTION")
+        self.run_id = self.con.execute("SELECT nextval('import_run_seq')").fetchone()[0]
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            try:
+                self._finish()
+                self.con.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._drop_temps()
+            return False
+        self._rollback()
+        self._drop_temps()
+        if isinstance(exc, duckdb.Error):
+            # a reader error we did not foresee: show it as a sentence, keep the workspace as it was
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SourceError(f"Import of {self.source} failed and nothing was changed: {first}") from None
+        return False
+
+    def _rollback(self) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+
+    def _drop_temps(self) -> None:
+        for i in range(1, self._staged_n + 1):
+            for name in (f"_stage{i}", f"_chk{i}", f"_rej{i}"):
+                try:
+                    self.con.execute(f"DROP TABLE IF EXISTS {name}")
+                except duckdb.Error:
+                    pass
+
+    def result(self) -> ImportResult:
+        return ImportResult(self.run_id, self.source, self.format, self.counts, self._seconds, self.notes)
+
+    def _finish(self) -> None:
+        self._seconds = time.perf_counter() - self._t0
+        read = sum(c.read for c in self.counts)
+        loaded = sum(c.loaded for c in self.counts)
+        rejected = sum(c.rejected for c in self.counts)
+        shas = sorted({c.sha256 for c in self.counts})
+        self.con.execute(
+            "INSERT INTO import_runs VALUES (?, ?, current_localtimestamp(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                self.run_id,
+                self._started,
+                self.source,
+                self.format,
+                shas[0] if len(shas) == 1 else hashlib.sha256(" ".join(shas).encode()).hexdigest(),
+                read,
+                loaded,
+                rejected,
+                self._seconds,
+                os_user(),
+                "; ".join(self.notes),
+            ],
+        )
+        self.con.executemany(
+            "INSERT INTO import_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [[self.run_id, c.table, c.file, c.sha256, c.read, c.loaded, c.rejected, c.updated] for c in self.counts],
+        )
+        self.ws._audit_in_tx(
+            "import",
+            self.source,
+            {"run_id": self.run_id, "format": self.format, "read": read, "loaded": loaded, "rejected": rejected},
+        )
+
+    # -------------------------------------------------------------- staging
+    def stage_csv(
+        self,
+        path: Path,
+        *,
+        delimiter: Optional[str] = None,
+        encoding: Optional[str] = None,
+        header: bool = True,
+    ) -> Staged:
+        """Read a delimited file (optionally gzip) into a temp table of text columns, structural errors kept."""
+        path = Path(path)
+        if not path.exists():
+            raise SourceError(f"There is no file {path}.")
+        if path.is_dir():
+            raise SourceError(f"{path} is a folder; give a file (or use a format that reads folders).")
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path.name} is empty.")
+        self.rep.check()
+        sha = file_sha256(path)
+        enc = encoding or detect_encoding(path)
+        self._staged_n += 1
+        name = f"_stage{self._staged_n}"
+        opts = [
+            "all_varchar = true",
+            f"header = {'true' if header else 'false'}",
+            "store_rejects = true",
+            f"rejects_table = '_rej{self._staged_n}'",
+            f"rejects_scan = '_rejscan{self._staged_n}'",
+            f"encoding = {sql_str(enc)}",
+            "strict_mode = true",
+        ]
+        if delimiter:
+            opts.append(f"delim = {sql_str(delimiter)}")
+        reader = f"read_csv({sql_str(str(path))}, {', '.join(opts)})"
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT row_number() OVER () AS _n, * FROM {reader}")
+        except duckdb.Error as exc:
+            raise SourceError(self._reader_error(path, exc)) from None
+        columns = [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()][1:]
+        if columns and all(c.startswith("column") and c[6:].isdigit() for c in columns) and header:
+            pass  # DuckDB names columns column0.. when it found no header; the required-column check will say so
+        rows = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        struct = self.con.execute(f"SELECT count(DISTINCT line) FROM _rej{self._staged_n}").fetchone()[0]
+        if rows == 0 and struct == 0:
+            raise SourceError(f"{path.name} has a header but no rows.")
+        delim = ","
+        try:
+            sniff = self.con.execute(f"SELECT delimiter FROM sniff_csv({sql_str(str(path))}, encoding = {sql_str(enc)})").fetchone()
+            delim = delimiter or (sniff[0] if sniff else ",")
+        except duckdb.Error:
+            delim = delimiter or ","
+        return Staged(name, path, columns, rows, struct, sha, delim, enc)
+
+    def stage_sql(self, path: Path, select_sql: str) -> Staged:
+        """Stage the result of any reader query (e.g. ``read_json``) as text columns with ``_n``."""
+        path = Path(path)
+        if not path.exists():
+            raise SourceError(f"There is no file {path}.")
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path.name} is empty.")
+        self.rep.check()
+        sha = file_sha256(path)
+        self._staged_n += 1
+        name = f"_stage{self._staged_n}"
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT row_number() OVER () AS _n, * FROM ({select_sql})")
+            self.con.execute(f"CREATE TEMP TABLE _rej{self._staged_n} (line BIGINT, column_name VARCHAR, error_type VARCHAR, csv_line VARCHAR, error_message VARCHAR)")
+        except duckdb.Error as exc:
+            raise SourceError(self._reader_error(path, exc)) from None
+        columns = [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()][1:]
+        rows = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+        return Staged(name, path, columns, rows, 0, sha, ",", "utf-8")
+
+    @staticmethod
+    def _reader_error(path: Path, exc: Exception) -> str:
+        text = str(exc)
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        if "gzip" in text.lower() or "zlib" in text.lower() or "compressed" in text.lower():
+            return f"{path.name} is not a complete gzip file (truncated or damaged); nothing was imported."
+        if "unicode" in text.lower() or "encoding" in text.lower():
+            return f"{path.name}: the text encoding could not be read ({first})."
+        if "json" in text.lower():
+            return f"{path.name} is not valid NDJSON: {first}"
+        return f"{path.name} could not be read: {first}"
+
+    # -------------------------------------------------------------- loading
+    def line_expr(self, staged: Staged, n: str = "_n") -> str:
+        """SQL for the physical line number of record ``n`` (header on line 1, structural rejects skipped)."""
+        idx = staged.name[len("_stage"):]
+        if staged.struct_rejects == 0:
+            return f"({n} + 1)"
+        return (
+            f"({n} + 1 + (SELECT count(*) FROM (SELECT line, row_number() OVER (ORDER BY line) AS i "
+            f"FROM (SELECT DISTINCT line FROM _rej{idx})) r WHERE r.line - r.i - 1 < {n}))"
+        )
+
+    def load(
+        self,
+        table: str,
+        select_sql: str,
+        staged: Staged,
+        *,
+        count_struct_rejects: bool = True,
+        raw_sql: Optional[str] = None,
+        line_sql: Optional[str] = None,
+    ) -> TableCount:
+        """Validate and load rows into ``table``.
+
+        ``select_sql`` must yield every canonical column of ``table`` (missing ones as NULL is fine: use
+        :func:`canonical_select`), plus ``_n`` (record number in ``staged``) and ``_perr`` / ``_pcol`` (a
+        parse error and its column, or NULL). ``raw_sql`` gives the raw text of a staged row ``s`` for the
+        rejects table (defaults to the fields joined with the file's delimiter).
+        """
+        self.rep.check()
+        spec = CANONICAL[table]
+        idx = staged.name[len("_stage"):]
+        chk = f"_chk{idx}_{table}"
+        cols = spec.column_names
+        key = spec.key
+        checks = [f"CASE WHEN {c} IS NULL THEN '{c}' END" for c in spec.required]
+        reasons = [f"CASE WHEN {c} IS NULL THEN '{c} is empty' END" for c in spec.required]
+        for cond, col, why in SANITY_RULES.get(table, []):
+            checks.append(f"CASE WHEN {cond} THEN '{col}' END")
+            reasons.append(f"CASE WHEN {cond} THEN {sql_str(why)} END")
+        key_list = ", ".join(key)
+        dup_first = f"first_value(_n) OVER (PARTITION BY {key_list}, (_why IS NULL) ORDER BY _n)"
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {chk} AS
+            WITH m AS ({select_sql}),
+            v AS (
+                SELECT *,
+                       coalesce(_perr, {', '.join(reasons) or 'NULL'}) AS _why,
+                       coalesce(_pcol, {', '.join(checks) or 'NULL'}) AS _wcol
+                FROM m
+            )
+            SELECT *,
+                   CASE WHEN _why IS NULL THEN {dup_first} END AS _first
+            FROM v"""
+        )
+        # duplicates of a key inside this file: the first good row wins, later ones are rejected
+        self.con.execute(
+            f"""UPDATE {chk} SET _why = 'duplicate {key_list} (first at line ' || CAST({self.line_expr(staged, '_first')} AS VARCHAR) || ')',
+                                  _wcol = '{key[0]}'
+                WHERE _first IS NOT NULL AND _first <> _n"""
+        )
+        raw = raw_sql or "concat_ws(" + sql_str(staged.delimiter) + ", " + ", ".join(
+            f"s.{quote_ident(c)}" for c in staged.columns
+        ) + ")"
+        line = line_sql or self.line_expr(staged, "c._n")
+        self.con.execute(
+            f"""INSERT INTO rejects
+                SELECT {self.run_id}, '{table}', {sql_str(staged.path.name)}, {line}, c._wcol, c._why, {raw}
+                FROM {chk} c LEFT JOIN {staged.name} s ON s._n = c._n
+                WHERE c._why IS NOT NULL"""
+        )
+        n_total, n_bad = self.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE _why IS NOT NULL) FROM {chk}"
+        ).fetchone()
+        key_match = " AND ".join(f"t.{k} = g.{k}" for k in key)
+        n_upd = self.con.execute(
+            f"""SELECT count(*) FROM {table} t WHERE EXISTS
+                (SELECT 1 FROM {chk} g WHERE g._why IS NULL AND {key_match})"""
+        ).fetchone()[0]
+        if n_upd:
+            self.con.execute(
+                f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {chk} g WHERE g._why IS NULL AND {key_match})"
+            )
+        self.con.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {chk} WHERE _why IS NULL"
+        )
+        self.con.execute(f"DROP TABLE {chk}")
+        struct = 0
+        if count_struct_rejects and staged.struct_rejects:
+            struct = staged.struct_rejects
+            self.con.execute(
+                f"""INSERT INTO rejects
+                    SELECT {self.run_id}, '{table}', {sql_str(staged.path.name)}, line,
+                           any_value(column_name), string_agg(DISTINCT lower(error_type), '; ') || ': ' || any_value(error_message),
+                           any_value(csv_line)
+                    FROM _rej{idx} GROUP BY line"""
+            )
+        count = TableCount(
+            table,
+            staged.path.name,
+            staged.sha256,
+            read=n_total + struct,
+            loaded=n_total - n_bad,
+            rejected=n_bad + struct,
+            updated=n_upd,
+        )
+        self.counts.append(count)
+        return count
+
+
+def canonical_select(
+    table: str,
+    exprs: dict[str, str],
+    staged_alias: str = "s",
+    source: str = "",
+    where: str = "",
+    n_expr: str = "s._n",
+) -> str:
+    """Build the SELECT for :meth:`ImportSession.load`.
+
+    ``exprs`` maps canonical column → a pair-producing helper's result: either plain SQL, or a
+    :class:`Parsed` whose error expression is collected into ``_perr``/``_pcol``.
+    """
+    spec = CANONICAL[table]
+    sel = []
+    errs, errcols = [], []
+    for col in spec.column_names:
+        e = exprs.get(col)
+        if e is None:
+            sel.append(f"CAST(NULL AS {spec.column(col).type}) AS {col}")
+        elif isinstance(e, Parsed):
+            sel.append(f"{e.value} AS {col}")
+            if e.error:
+                errs.append(e.error)
+                errcols.append(f"CASE WHEN ({e.error}) IS NOT NULL THEN '{col}' END")
+        else:
+            sel.append(f"CAST({e} AS {spec.column(col).type}) AS {col}")
+    perr = f"concat_ws('; ', {', '.join(errs)})" if errs else "NULL"
+    pcol = f"coalesce({', '.join(errcols)})" if errcols else "NULL"
+    return (
+        f"SELECT {n_expr} AS _n, {', '.join(sel)}, nullif({perr}, '') AS _perr, {pcol} AS _pcol "
+        f"FROM {source} {staged_alias} {('WHERE ' + where) if where else ''}"
+    )
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A typed SQL value plus the SQL for its parse error (NULL when it parsed or was empty)."""
+
+    value: str
+    error: Optional[str] = None
+
+
+def text(col: str) -> Parsed:
+    return Parsed(f"nullif(trim({col}), '')")
+
+
+def parse_typed(col: str, sql_type: str, label: str) -> Parsed:
+    v = f"TRY_CAST(nullif(trim({col}), '') AS {sql_type})"
+    return Parsed(v, _err(col, v, label, f"is not a valid {sql_type.lower()}"))
+
+
+def parse_int(col: str, label: str, sql_type: str = "INTEGER") -> Parsed:
+    v = f"TRY_CAST(TRY_CAST(nullif(trim({col}), '') AS DOUBLE) AS {sql_type})"
+    return Parsed(v, _err(col, v, label, "is not a whole number"))
+
+
+def parse_number(col: str, label: str) -> Parsed:
+    v = f"TRY_CAST(replace(nullif(trim({col}), ''), ',', '.') AS DOUBLE)"
+    return Parsed(v, _err(col, v, label, "is not a number"))
+
+
+def parse_bool(col: str, label: str) -> Parsed:
+    x = f"lower(trim({col}))"
+    v = (
+        f"CASE WHEN {x} IN ('1', 'true', 't', 'yes', 'y') THEN true "
+        f"WHEN {x} IN ('0', 'false', 'f', 'no', 'n') THEN false END"
+    )
+    return Parsed(v, _err(col, v, label, "is not yes/no"))
+
+
+def parse_timestamp(col: str, label: str, tz: str, formats: Iterable[str] = (), aware: bool = False) -> Parsed:
+    """A local naive TIMESTAMP from text. ``aware``: values carry an offset or Z and are converted to ``tz``."""
+    c = f"nullif(trim({col}), '')"
+    fmts = [f for f in formats if f]
+    if aware:
+        v = f"timezone({sql_str(tz)}, TRY_CAST({c} AS TIMESTAMPTZ))"
+    elif fmts:
+        v = f"try_strptime({c}, [{', '.join(sql_str(f) for f in fmts)}])"
+    else:
+        v = f"TRY_CAST({c} AS TIMESTAMP)"
+    return Parsed(v, _err(col, v, label, "is not a date and time"))
+
+
+def parse_date(col: str, label: str, tz: str, formats: Iterable[str] = (), aware: bool = False) -> Parsed:
+    ts = parse_timestamp(col, label, tz, formats, aware)
+    if not aware and not list(formats):
+        v = f"TRY_CAST(nullif(trim({col}), '') AS DATE)"
+        return Parsed(v, _err(col, v, label, "is not a date"))
+    v = f"CAST({ts.value} AS DATE)"
+    return Parsed(v, _err(col, v, label, "is not a date"))
+
+
+def _err(col: str, value_sql: str, label: str, what: str) -> str:
+    shown = f"left(trim({col}), 40)"
+    return (
+        f"CASE WHEN nullif(trim({col}), '') IS NOT NULL AND ({value_sql}) IS NULL "
+        f"THEN {sql_str(label + ': ')} || '''' || {shown} || ''' ' || {sql_str(what)} END"
+    )
+
+
+TS_FORMATS = [
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M %p",
+    "%d.%m.%Y %H:%M",
+    "%d-%b-%Y %H:%M",
+    "%Y%m%d%H%M%S",
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+]
+
+
+def sniff_timestamp(con: duckdb.DuckDBPyConnection, staged: Staged, col: str) -> tuple[list[str], bool]:
+    """Pick the timestamp format(s) for a text column from a sample: (formats, aware)."""
+    sample = [
+        r[0]
+        for r in con.execute(
+            f"SELECT trim({col}) FROM {staged.name} WHERE nullif(trim({col}), '') IS NOT NULL LIMIT 2000"
+        ).fetchall()
+    ]
+    if not sample:
+        return [], False
+    quoted = ", ".join(sql_str(s) for s in sample)
+    aware_ok = con.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_matches(x, '(Z|[+-]\\d\\d:?\\d\\d)$') AND TRY_CAST(x AS TIMESTAMPTZ) IS NOT NULL) FROM unnest([{quoted}]) t(x)"
+    ).fetchone()[0]
+    if aware_ok >= 0.9 * len(sample):
+        return [], True
+    iso_ok = con.execute(f"SELECT count(TRY_CAST(x AS TIMESTAMP)) FROM unnest([{quoted}]) t(x)").fetchone()[0]
+    best, best_n = [], iso_ok
+    for fmt in TS_FORMATS:
+        n = con.execute(
+            f"SELECT count(try_strptime(x, {sql_str(fmt)})) FROM unnest([{quoted}]) t(x)"
+        ).fetchone()[0]
+        if n > best_n:
+            best, best_n = [fmt], n
+    return best, False

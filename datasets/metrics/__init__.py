@@ -1,0 +1,131 @@
+"""Derived views: the operational picture, in SQL only.
+
+The views are stored in the workspace, so any DuckDB client (and ``hospops query``) sees them.
+
+Hours and DST. Timestamps are naive local time in the workspace's zone. Hourly series are built on a
+grid of real hours (generated in UTC and shown on the local wall clock), so a spring-forward day has 23
+rows (the skipped hour does not exist) and the autumn day has 24 rows of which the repeated hour
+(e.g. 01:00) has ``hours = 2``: naive local timestamps cannot tell its two occurrences apart, so its
+count covers both. A time inside the skipped hour (an impossible local time in the source) is counted
+in the next real hour, never dropped. Daily series carry ``hours`` (23, 24 or 25) so rates stay honest.
+
+Census is a snapshot at the top of each hour: a patient is present at ``h`` when ``in_ts <= h < out_ts``;
+an open stay (``out_ts`` NULL) counts until the end of the data. It is computed by a +1/-1 event sweep
+(window sum), not by exploding stays into hours.
+"""
+from __future__ import annotations
+
+TZ = "(SELECT coalesce(max(value), 'UTC') FROM settings WHERE key = 'timezone')"
+
+# local wall-clock hour label -> number of real hours it stands for, between two local timestamps
+HOUR_GRID_MACRO = f"""
+CREATE OR REPLACE MACRO hour_grid(lo, hi) AS TABLE
+    SELECT timezone({TZ}, u.ts) AS ds, count(*)::INTEGER AS hours
+    FROM (SELECT unnest(generate_series(timezone({TZ}, date_trunc('hour', lo)),
+                                        timezone({TZ}, date_trunc('hour', hi)),
+                                        INTERVAL 1 HOUR)) AS ts) u
+    WHERE lo IS NOT NULL
+    GROUP BY 1
+"""
+
+# normalizes an impossible local time (inside the spring-forward gap) to the real time it denotes
+NORMALIZE_MACRO = f"""
+CREATE OR REPLACE MACRO local_norm(ts) AS timezone({TZ}, timezone({TZ}, ts))
+"""
+
+CEIL_HOUR_MACRO = """
+CREATE OR REPLACE MACRO ceil_hour(ts) AS
+    CASE WHEN ts = date_trunc('hour', ts) THEN ts ELSE date_trunc('hour', ts) + INTERVAL 1 HOUR END
+"""
+
+VIEWS: dict[str, str] = {
+    "ed_arrivals_hourly": """
+        WITH b AS (SELECT date_trunc('day', min(arrival_ts)) AS lo,
+                          date_trunc('day', max(arrival_ts)) + INTERVAL 23 HOUR AS hi FROM ed_visits),
+        grid AS (SELECT g.* FROM b, hour_grid(b.lo, b.hi) g),
+        c AS (SELECT date_trunc('hour', local_norm(arrival_ts)) AS ds, count(*) AS y FROM ed_visits GROUP BY 1)
+        SELECT 'ed_arrivals' AS unique_id, grid.ds, coalesce(c.y, 0)::BIGINT AS y, grid.hours
+        FROM grid LEFT JOIN c USING (ds)
+        ORDER BY grid.ds
+    """,
+    "ed_arrivals_daily": """
+        SELECT 'ed_arrivals' AS unique_id, CAST(ds AS DATE) AS ds, sum(y)::BIGINT AS y, sum(hours)::INTEGER AS hours
+        FROM ed_arrivals_hourly GROUP BY 2 ORDER BY 2
+    """,
+    "census_events": """
+        SELECT unit_id, ceil_hour(local_norm(in_ts)) AS ts, 1 AS delta FROM movements
+        UNION ALL
+        SELECT unit_id, ceil_hour(local_norm(out_ts)), -1 FROM movements WHERE out_ts IS NOT NULL
+        UNION ALL
+        SELECT coalesce((SELECT min(unit_id) FROM units WHERE kind = 'ed'), 'ED'), ceil_hour(local_norm(arrival_ts)), 1
+        FROM ed_visits
+        UNION ALL
+        SELECT coalesce((SELECT min(unit_id) FROM units WHERE kind = 'ed'), 'ED'), ceil_hour(local_norm(departure_ts)), -1
+        FROM ed_visits WHERE departure_ts IS NOT NULL
+    """,
+    "census_hourly": """
+        WITH deltas AS (SELECT unit_id, ts AS ds, sum(delta) AS d FROM census_events GROUP BY ALL),
+        b AS (SELECT date_trunc('day', min(ds)) AS lo, max(ds) AS hi FROM deltas),
+        grid AS (SELECT g.* FROM b, hour_grid(b.lo, b.hi) g),
+        u AS (SELECT DISTINCT unit_id FROM deltas),
+        cells AS (
+            SELECT u.unit_id, grid.ds, grid.hours, 0 AS d, true AS on_grid FROM u, grid
+            UNION ALL
+            SELECT unit_id, ds, NULL, d, false FROM deltas
+        ),
+        swept AS (
+            SELECT unit_id, ds, hours, on_grid,
+                   sum(d) OVER (PARTITION BY unit_id ORDER BY ds, on_grid ROWS UNBOUNDED PRECEDING) AS census
+            FROM cells
+        )
+        SELECT unit_id, ds, census::BIGINT AS census, hours FROM swept WHERE on_grid
+    """,
+    "occupancy_daily": """
+        SELECT c.unit_id, CAST(c.ds AS DATE) AS ds,
+               round(sum(c.census * c.hours) / sum(c.hours), 3) AS mean_census,
+               max(c.census) AS max_census,
+               max(CASE WHEN hour(c.ds) = 0 THEN c.census END) AS midnight_census,
+               any_value(u.capacity) AS capacity,
+               CASE WHEN any_value(u.capacity) > 0
+                    THEN round(sum(c.census * c.hours) / sum(c.hours) / any_value(u.capacity), 4) END AS occupancy
+        FROM census_hourly c LEFT JOIN units u USING (unit_id)
+        GROUP BY 1, 2
+    """,
+    "los": """
+        SELECT s.stay_id, s.patient_id, s.specialty, s.admission_type, s.admit_ts, s.discharge_ts,
+               date_diff('minute', s.admit_ts, s.discharge_ts) / 60.0 AS los_hours,
+               date_diff('minute', s.admit_ts, s.discharge_ts) / 1440.0 AS los_days
+        FROM stays s
+    """,
+    "ed_los": """
+        SELECT visit_id, patient_id, arrival_ts, departure_ts, acuity, disposition,
+               date_diff('minute', arrival_ts, departure_ts) / 60.0 AS ed_los_hours
+        FROM ed_visits
+    """,
+    "boarding": """
+        SELECT visit_id, patient_id, stay_id, acuity, decision_ts, departure_ts,
+               date_diff('minute', decision_ts, departure_ts) / 60.0 AS boarding_hours
+        FROM ed_visits WHERE decision_ts IS NOT NULL
+    """,
+    "supply_usage_daily": """
+        WITH u AS (SELECT item_id, coalesce(unit_id, 'ALL') AS unit_id, usage_date AS ds, sum(quantity) AS y
+                   FROM supply_usage GROUP BY ALL),
+        b AS (SELECT min(ds) AS lo, max(ds) AS hi FROM u),
+        days AS (SELECT CAST(unnest(generate_series(b.lo, b.hi, INTERVAL 1 DAY)) AS DATE) AS ds FROM b WHERE b.lo IS NOT NULL),
+        series AS (SELECT DISTINCT item_id, unit_id FROM u)
+        SELECT s.item_id || '@' || s.unit_id AS unique_id, s.item_id, s.unit_id, d.ds, coalesce(u.y, 0) AS y
+        FROM series s CROSS JOIN days d LEFT JOIN u USING (item_id, unit_id, ds)
+        ORDER BY 1, 4
+    """,
+}
+
+
+def install_views(ws) -> None:
+    """(Re)create the macros and views in a workspace. Idempotent; run on create and after migrations."""
+    if ws.read_only:
+        return
+    with ws.transaction() as con:
+        for macro in (HOUR_GRID_MACRO, NORMALIZE_MACRO, CEIL_HOUR_MACRO):
+            con.execute(macro)
+        for name, body in VIEWS.items():
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")

@@ -1,0 +1,320 @@
+"""The workspace: one DuckDB file holding a hospital's canonical tables, bookkeeping and derived views.
+
+>>> ws = Workspace.create("st-example.hospops", timezone="Europe/London", country="GB")
+>>> ws.counts()["ed_visits"]
+0
+
+Opening checks that the file is a HospOps workspace of a schema this version understands, applies
+migrations to older ones (in one transaction) and translates DuckDB's low-level errors into sentences.
+"""
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import re
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from datasets.errors import WorkspaceError
+from datasets.store.schema import (
+    APP_MARKER,
+    BOOKKEEPING_DDL,
+    CANONICAL,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+)
+
+__all__ = ["Workspace", "CANONICAL", "SCHEMA_VERSION", "os_user"]
+
+DEFAULT_SETTINGS = {"timezone": "UTC", "country": "", "hospital_name": ""}
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers): fall back to the uid
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _translate(exc: Exception, path: Path) -> WorkspaceError:
+    """Turn a DuckDB error met while opening ``path`` into a sentence."""
+    text = str(exc)
+    m = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", text)
+    if "Could not set lock" in text or m:
+        who = f"process {m.group(2)} ({Path(m.group(1)).name})" if m else "another process"
+        return WorkspaceError(
+            f"The workspace {path} is in use by {who}.",
+            "Close HospOps there first, or open it read-only.",
+        )
+    if "not a valid DuckDB database" in text or "The file is not a valid" in text or "database file" in text and "not" in text:
+        return WorkspaceError(f"{path} is not a HospOps workspace (it is not a DuckDB database file).")
+    if "without a key" in text or "encrypted" in text.lower() and "key" in text.lower():
+        return WorkspaceError(f"The workspace {path} is encrypted: a passphrase is needed to open it.")
+    if "Wrong encryption key" in text:
+        return WorkspaceError(f"Wrong passphrase for the workspace {path}.")
+    if "newer version" in text.lower() or "storage version" in text.lower():
+        return WorkspaceError(
+            f"{path} was written by a newer DuckDB than this HospOps can read.",
+            "Update HospOps to open it.",
+        )
+    return WorkspaceError(f"Cannot open the workspace {path}: {text.splitlines()[0] if text else exc!r}")
+
+
+class Workspace:
+    """An open workspace. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+        self._define_macros()
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        *,
+        timezone: str = "UTC",
+        country: str = "",
+        hospital_name: str = "",
+        exist_ok: bool = False,
+    ) -> "Workspace":
+        """Create a new, empty workspace file (or open it when ``exist_ok`` and it is one)."""
+        path = Path(path)
+        if path.exists():
+            if exist_ok:
+                return cls.open(path)
+            raise WorkspaceError(f"{path} already exists.", "Choose another file name, or open it instead.")
+        if path.parent and not path.parent.exists():
+            raise WorkspaceError(f"The folder {path.parent} does not exist.")
+        _check_timezone(timezone)
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            raise _translate(exc, path) from None
+        try:
+            con.execute("BEGIN")
+            for ddl in BOOKKEEPING_DDL:
+                con.execute(ddl)
+            for table in CANONICAL.values():
+                con.execute(table.ddl())
+            values = {
+                "app": APP_MARKER,
+                "schema_version": str(SCHEMA_VERSION),
+                "created_at": datetime.now().isoformat(timespec="seconds"),
+                "created_by": os_user(),
+                "pid_secret": secrets.token_hex(32),
+                **DEFAULT_SETTINGS,
+                "timezone": timezone,
+                "country": country,
+                "hospital_name": hospital_name,
+            }
+            con.executemany("INSERT INTO settings VALUES (?, ?)", list(values.items()))
+            con.execute("COMMIT")
+        except BaseException:
+            con.close()
+            with contextlib.suppress(OSError):
+                path.unlink()
+            with contextlib.suppress(OSError):
+                Path(str(path) + ".wal").unlink()
+            raise
+        ws = cls(con, path, read_only=False)
+        from datasets.metrics import install_views
+
+        install_views(ws)
+        ws.audit("create workspace", str(path), {"timezone": timezone, "country": country})
+        return ws
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, read_only: bool = False) -> "Workspace":
+        """Open an existing workspace, migrating an older schema; refuse anything else with a clear error."""
+        path = Path(path)
+        if not path.exists():
+            raise WorkspaceError(
+                f"There is no workspace at {path}.",
+                "Create one with `hospops demo` or `hospops import`, or check the path.",
+            )
+        if path.is_dir():
+            raise WorkspaceError(f"{path} is a folder, not a workspace file.")
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        if len(head) < 12 or head[8:12] != b"DUCK":
+            raise WorkspaceError(f"{path} is not a HospOps workspace (it is not a DuckDB database file).")
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise _translate(exc, path) from None
+        try:
+            marker = con.execute(
+                "SELECT value FROM settings WHERE key = 'app'"
+            ).fetchone()
+        except duckdb.Error:
+            marker = None
+        if not marker or marker[0] != APP_MARKER:
+            con.close()
+            raise WorkspaceError(f"{path} is a DuckDB database but not a HospOps workspace.")
+        version = int(con.execute("SELECT value FROM settings WHERE key = 'schema_version'").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            con.close()
+            raise WorkspaceError(
+                f"{path} was made by a newer HospOps (workspace schema {version}; this version reads up to {SCHEMA_VERSION}).",
+                "Update HospOps to open it.",
+            )
+        ws = cls(con, path, read_only=read_only)
+        if version < SCHEMA_VERSION:
+            if read_only:
+                con.close()
+                raise WorkspaceError(
+                    f"{path} uses an older workspace schema ({version}); open it once for writing to upgrade it."
+                )
+            ws._migrate(version)
+        return ws
+
+    def _migrate(self, version: int) -> None:
+        with self.transaction():
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for sql in MIGRATIONS.get(v, []):
+                    self.con.execute(sql)
+            self.con.execute("UPDATE settings SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+            self._audit_in_tx("migrate schema", str(self.path), {"from": version, "to": SCHEMA_VERSION})
+        from datasets.metrics import install_views
+
+        install_views(self)
+
+    def _define_macros(self) -> None:
+        # Pseudonyms: a keyed SHA-256 of (kind, source identifier) with the workspace's 256-bit secret, so the
+        # same patient links across extracts of one workspace but cannot be looked up without the secret.
+        secret = self.settings().get("pid_secret", "")
+        if not re.fullmatch(r"[0-9a-f]*", secret):
+            raise WorkspaceError(f"{self.path}: the workspace's settings are damaged (pseudonym secret).")
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP MACRO pid(kind, x) AS
+                CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
+                     ELSE upper(left(kind, 1)) || substr(sha256('{secret}' || kind || chr(31) || trim(CAST(x AS VARCHAR))), 1, 20)
+                END"""
+        )
+
+    # ------------------------------------------------------------------ basics
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One all-or-nothing unit of work: commits on success, rolls back on any exception."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def sql(self, query: str, params: list | None = None) -> list[tuple]:
+        return self.con.execute(query, params or []).fetchall()
+
+    def df(self, query: str, params: list | None = None):
+        return self.con.execute(query, params or []).df()
+
+    # ------------------------------------------------------------------ settings and audit
+    def settings(self) -> dict[str, str]:
+        return dict(self.con.execute("SELECT key, value FROM settings").fetchall())
+
+    @property
+    def timezone(self) -> str:
+        return self.settings().get("timezone") or "UTC"
+
+    def set_setting(self, key: str, value: str) -> None:
+        if key in ("app", "schema_version", "pid_secret", "created_at", "created_by"):
+            raise WorkspaceError(f"The setting '{key}' cannot be changed.")
+        if key == "timezone":
+            _check_timezone(value)
+        with self.transaction():
+            old = self.settings().get(key)
+            self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+            self._audit_in_tx("change setting", key, {"from": old, "to": value})
+
+    def audit(self, action: str, target: str, details: dict | None = None) -> None:
+        if self.read_only:
+            return
+        self._audit_in_tx(action, target, details)
+
+    def _audit_in_tx(self, action: str, target: str, details: dict | None = None) -> None:
+        self.con.execute(
+            "INSERT INTO audit_log VALUES (current_localtimestamp(), ?, ?, ?, ?)",
+            [os_user(), action, target, json.dumps(details or {}, default=str)],
+        )
+
+    # ------------------------------------------------------------------ summaries
+    def counts(self) -> dict[str, int]:
+        return {
+            name: self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in CANONICAL
+        }
+
+    def info(self) -> dict[str, Any]:
+        """Tables, row counts, date ranges and the last imports: what `hospops info` shows."""
+        ranges = {
+            "ed_visits": "arrival_ts",
+            "stays": "admit_ts",
+            "movements": "in_ts",
+            "supply_usage": "usage_date",
+            "requests": "request_date",
+        }
+        tables = {}
+        for name in CANONICAL:
+            row: dict[str, Any] = {"rows": self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]}
+            if name in ranges:
+                lo, hi = self.con.execute(f"SELECT min({ranges[name]}), max({ranges[name]}) FROM {name}").fetchone()
+                row["from"] = lo.isoformat() if lo else None
+                row["to"] = hi.isoformat() if hi else None
+            tables[name] = row
+        s = self.settings()
+        imports = [
+            {
+                "run_id": r[0],
+                "when": r[1].isoformat(timespec="seconds") if r[1] else None,
+                "source": r[2],
+                "format": r[3],
+                "read": r[4],
+                "loaded": r[5],
+                "rejected": r[6],
+            }
+            for r in self.con.execute(
+                """SELECT run_id, started_at, source, format, rows_read, rows_loaded, rows_rejected
+                   FROM import_runs ORDER BY run_id DESC LIMIT 5"""
+            ).fetchall()
+        ]
+        return {
+            "workspace": str(self.path),
+            "hospital": s.get("hospital_name", ""),
+            "schema_version": int(s["schema_version"]),
+            "timezone": s.get("timezone"),
+            "country": s.get("country"),
+            "tables": tables,
+            "rejects": self.con.execute("SELECT count(*) FROM rejects").fetchone()[0],
+            "last_imports": imports,
+        }
+
+
+def _check_timezone(tz: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise WorkspaceError(f"'{tz}' is not a time zone name.", "Use an IANA name such as Europe/London.") from None

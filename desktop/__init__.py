@@ -1,0 +1,1 @@
+"""The HospOps command line and desktop application: the only package that imports Qt."""

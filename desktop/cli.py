@@ -1,0 +1,299 @@
+"""The `hospops` command line. Plain Python: Qt is imported only when `hospops app` is asked for.
+
+Every subcommand calls the same core functions the app calls. Errors go to stderr as sentences with a
+non-zero exit; tracebacks never reach the user (they are written to a log file for bug reports).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+EXIT_CANCELLED = 130
+
+
+def _progress_printer(enabled: bool) -> Callable[[float, str], None] | None:
+    if not enabled:
+        return None
+    last = [""]
+
+    def show(fraction: float, message: str) -> None:
+        line = f"\r[{'#' * int(fraction * 20):<20}] {fraction * 100:3.0f}% {message[:60]:<60}"
+        if line != last[0]:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            last[0] = line
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+
+    return show
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "json", False) and not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def cmd_demo(args: argparse.Namespace) -> int:
+    from datasets.synthetic import build_demo
+
+    ws_path = Path(args.workspace)
+    if ws_path.exists() and not args.force:
+        from datasets.errors import WorkspaceError
+
+        raise WorkspaceError(f"{ws_path} already exists.", "Use --force to replace it, or give another name.")
+    t0 = time.perf_counter()
+    summary = build_demo(ws_path, days=args.days, seed=args.seed, progress=_progress_printer(_show_progress(args)),
+                         replace=args.force)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"Built the demo hospital '{summary['hospital']}' in {ws_path}: {summary['days']} days, "
+            f"{summary['beds']} beds, {summary['ed_visits']:,} ED visits, {summary['stays']:,} stays "
+            f"({summary['seconds']} s)."
+        )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from datasets.importers import run_import
+    from datasets.store import Workspace
+
+    ws_path = Path(args.workspace)
+    if ws_path.exists():
+        ws = Workspace.open(ws_path)
+    else:
+        ws = Workspace.create(ws_path, timezone=args.timezone or "UTC", country=args.country or "")
+    with ws:
+        result = run_import(
+            ws, args.path, args.format, table=args.table, mapping=args.mapping,
+            progress=_progress_printer(_show_progress(args)),
+        )
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
+    print(f"Import run {result.run_id} ({result.format}) from {result.source} in {result.seconds:.1f} s")
+    rows = [["table", "read", "loaded", "rejected", "replaced"]]
+    for table, c in result.tables().items():
+        rows.append([table, f"{c['read']:,}", f"{c['loaded']:,}", f"{c['rejected']:,}", f"{c['updated']:,}"])
+    print(_table(rows))
+    rejected = sum(c["rejected"] for c in result.tables().values())
+    if rejected:
+        print(
+            f"{rejected:,} rows were rejected and kept with their line and reason; see them with:\n"
+            f"  hospops query {args.workspace} \"SELECT * FROM rejects WHERE run_id = {result.run_id}\""
+        )
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from datasets.store import Workspace
+
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        info = ws.info()
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"Workspace {info['workspace']}  (schema {info['schema_version']}, time zone {info['timezone']}"
+          f"{', ' + info['country'] if info['country'] else ''})")
+    if info["hospital"]:
+        print(f"Hospital: {info['hospital']}")
+    rows = [["table", "rows", "from", "to"]]
+    for name, t in info["tables"].items():
+        rows.append([name, f"{t['rows']:,}", (t.get("from") or "")[:16], (t.get("to") or "")[:16]])
+    print(_table(rows))
+    print(f"Rejected rows kept: {info['rejects']:,}")
+    if info["last_imports"]:
+        print("Last imports:")
+        rows = [["run", "when", "format", "read", "loaded", "rejected", "source"]]
+        for r in info["last_imports"]:
+            rows.append([str(r["run_id"]), r["when"] or "", r["format"], f"{r['read']:,}", f"{r['loaded']:,}",
+                         f"{r['rejected']:,}", r["source"]])
+        print(_table(rows))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from datasets.errors import HospOpsError
+    from datasets.store import Workspace
+
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        try:
+            cur = ws.con.execute(args.sql)
+            cols = [d[0] for d in cur.description] if cur.description else []
+            data = cur.fetchmany(args.limit + 1) if args.limit else cur.fetchall()
+        except duckdb.Error as exc:
+            msg = str(exc).strip().splitlines()[0]
+            if "read-only" in msg.lower() or "read only" in msg.lower():
+                raise HospOpsError("hospops query is read-only: it cannot change the workspace.") from None
+            raise HospOpsError(f"The query failed: {msg}") from None
+    truncated = bool(args.limit) and len(data) > args.limit
+    data = data[: args.limit] if args.limit else data
+    if args.format == "csv":
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(cols)
+        w.writerows(data)
+        sys.stdout.write(out.getvalue())
+    elif args.format == "json":
+        print(json.dumps({"columns": cols, "rows": [list(r) for r in data]}, default=str))
+    else:
+        rows = [cols] + [[_fmt(v) for v in r] for r in data]
+        print(_table(rows))
+        print(f"({len(data):,} row{'s' if len(data) != 1 else ''}{', more not shown: use --limit 0' if truncated else ''})")
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    try:
+        from desktop.app import run_app  # imports Qt
+    except ImportError as exc:
+        from datasets.errors import HospOpsError
+
+        raise HospOpsError(f"The desktop app is not available in this build: {exc}") from None
+    return run_app(args)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1e15 else str(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}" if abs(v) >= 10000 else str(v)
+    return str(v)
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))] if rows and rows[0] else []
+    lines = []
+    for k, r in enumerate(rows):
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from datasets.importers import FORMATS
+    from datasets.store import CANONICAL
+
+    p = argparse.ArgumentParser(
+        prog="hospops",
+        description="HospOps: hospital operations analytics on a local DuckDB workspace.",
+    )
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="build the demo hospital workspace")
+    d.add_argument("workspace", help="workspace file to create, e.g. demo.hospops")
+    d.add_argument("--days", type=int, default=3 * 365, help="days of history (default 1095, three years)")
+    d.add_argument("--seed", type=int, default=7, help="random seed (same seed, same hospital)")
+    d.add_argument("--force", action="store_true", help="replace the workspace if it exists")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    i = sub.add_parser("import", help="import an EHR extract into a workspace (created if missing)")
+    i.add_argument("workspace")
+    i.add_argument("path", help="file or folder to import")
+    i.add_argument("--format", choices=FORMATS, help="source format (guessed from the names when absent)")
+    i.add_argument("--table", choices=list(CANONICAL), help="csv: the canonical table the file holds")
+    i.add_argument("--mapping", help="csv: TOML mapping file (source columns, timestamp format, value maps)")
+    i.add_argument("--timezone", help="time zone of a new workspace (IANA name, default UTC)")
+    i.add_argument("--country", help="country code of a new workspace, for holidays (e.g. GB)")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_import)
+
+    n = sub.add_parser("info", help="tables, counts, date ranges and last imports of a workspace")
+    n.add_argument("workspace")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_info)
+
+    q = sub.add_parser("query", help="run a read-only SQL query on a workspace")
+    q.add_argument("workspace")
+    q.add_argument("sql")
+    q.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    q.add_argument("--limit", type=int, default=50, help="rows shown in table format (0 = all; csv/json: all)")
+    q.set_defaults(func=cmd_query)
+
+    a = sub.add_parser("app", help="open the desktop app")
+    a.add_argument("workspace", nargs="?")
+    a.add_argument("--screenshot", help="render one page offscreen to this PNG and exit")
+    a.add_argument("--page", default="overview")
+    a.add_argument("--size", default="1280x800")
+    a.set_defaults(func=cmd_app)
+    return p
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"hospops {version('hospops')}"
+    except Exception:
+        return "hospops (development)"
+
+
+def _log_crash(exc: BaseException) -> Path | None:
+    try:
+        folder = Path(os.environ.get("HOSPOPS_LOG_DIR") or Path(tempfile.gettempdir()) / "hospops-logs")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        return path
+    except OSError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from datasets.errors import Cancelled, HospOpsError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command == "query" and args.format != "table":
+        args.limit = 0
+    try:
+        return args.func(args)
+    except Cancelled as exc:
+        print(f"hospops: {exc}", file=sys.stderr)
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        print("hospops: interrupted; nothing was changed.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except HospOpsError as exc:
+        print(f"hospops: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for the report
+        log = _log_crash(exc)
+        print(
+            f"hospops: internal error ({type(exc).__name__}: {exc}). This is a bug in HospOps."
+            + (f" Details were written to {log}." if log else ""),
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Forecasts of ED arrivals, admissions and supply demand (plain Python; no Qt)."""
