@@ -383,48 +383,51 @@ class ImportSession:
             checks.append(f"CASE WHEN {cond} THEN '{col}' END")
             reasons.append(f"CASE WHEN {cond} THEN {sql_str(why)} END")
         key_list = ", ".join(key)
-        dup_first = f"first_value(_n) OVER (PARTITION BY {key_list}, (_why IS NULL) ORDER BY _n)"
+        # One pass computes every column and its verdict. (Performance: no window function here; the
+        # duplicate check below needs only the key and _n of the good rows, not the whole row.)
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {chk} AS
-            WITH m AS ({select_sql}),
-            v AS (
-                SELECT *,
-                       coalesce(_perr, {', '.join(reasons) or 'NULL'}) AS _why,
-                       coalesce(_pcol, {', '.join(checks) or 'NULL'}) AS _wcol
-                FROM m
+            WITH m AS ({select_sql})
+            SELECT * EXCLUDE (_perr, _pcol),
+                   coalesce(_perr, {', '.join(reasons) or 'NULL'}) AS _why,
+                   coalesce(_pcol, {', '.join(checks) or 'NULL'}) AS _wcol
+            FROM m"""
+        )
+        # duplicates of a key inside this file: the first good row wins (lowest _n), later ones are rejected
+        dup_keys = (
+            f"SELECT {key_list}, min(_n) AS _first FROM {chk} WHERE _why IS NULL "
+            f"GROUP BY {key_list} HAVING count(*) > 1"
+        )
+        if self.con.execute(f"SELECT count(*) FROM ({dup_keys})").fetchone()[0]:
+            same_key = " AND ".join(f"c.{k} IS NOT DISTINCT FROM g.{k}" for k in key)
+            self.con.execute(
+                f"""UPDATE {chk} c SET _why = 'duplicate {key_list} (first at line ' || CAST({self.line_expr(staged, 'g._first')} AS VARCHAR) || ')',
+                                      _wcol = '{key[0]}'
+                    FROM ({dup_keys}) g
+                    WHERE c._why IS NULL AND {same_key} AND c._n <> g._first"""
             )
-            SELECT *,
-                   CASE WHEN _why IS NULL THEN {dup_first} END AS _first
-            FROM v"""
-        )
-        # duplicates of a key inside this file: the first good row wins, later ones are rejected
-        self.con.execute(
-            f"""UPDATE {chk} SET _why = 'duplicate {key_list} (first at line ' || CAST({self.line_expr(staged, '_first')} AS VARCHAR) || ')',
-                                  _wcol = '{key[0]}'
-                WHERE _first IS NOT NULL AND _first <> _n"""
-        )
+        n_total, n_bad = self.con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE _why IS NOT NULL) FROM {chk}"
+        ).fetchone()
         raw = raw_sql or "concat_ws(" + sql_str(staged.delimiter) + ", " + ", ".join(
             f"s.{quote_ident(c)}" for c in staged.columns
         ) + ")"
         line = line_sql or self.line_expr(staged, "c._n")
-        self.con.execute(
-            f"""INSERT INTO rejects
-                SELECT {self.run_id}, '{table}', {sql_str(staged.path.name)}, {line}, c._wcol, c._why, {raw}
-                FROM {chk} c LEFT JOIN {staged.name} s ON s._n = c._n
-                WHERE c._why IS NOT NULL"""
-        )
-        n_total, n_bad = self.con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE _why IS NOT NULL) FROM {chk}"
-        ).fetchone()
-        key_match = " AND ".join(f"t.{k} = g.{k}" for k in key)
-        n_upd = self.con.execute(
-            f"""SELECT count(*) FROM {table} t WHERE EXISTS
-                (SELECT 1 FROM {chk} g WHERE g._why IS NULL AND {key_match})"""
-        ).fetchone()[0]
-        if n_upd:
+        if n_bad:
+            # filter before the join: the staged rows are probed only for the (few) bad rows
             self.con.execute(
-                f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {chk} g WHERE g._why IS NULL AND {key_match})"
+                f"""INSERT INTO rejects
+                    SELECT {self.run_id}, '{table}', {sql_str(staged.path.name)}, {line}, c._wcol, c._why, {raw}
+                    FROM (SELECT * FROM {chk} WHERE _why IS NOT NULL) c LEFT JOIN {staged.name} s ON s._n = c._n"""
             )
+        # rows whose key is already in the workspace are replaced (a newer extract wins); nothing to look
+        # for when the table is empty, the common case of a first import
+        n_upd = 0
+        if self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
+            key_match = " AND ".join(f"t.{k} = g.{k}" for k in key)
+            n_upd = self.con.execute(
+                f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {chk} g WHERE g._why IS NULL AND {key_match})"
+            ).fetchone()[0]
         self.con.execute(
             f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {chk} WHERE _why IS NULL"
         )
@@ -479,8 +482,9 @@ def canonical_select(
                 errcols.append(f"CASE WHEN ({e.error}) IS NOT NULL THEN '{col}' END")
         else:
             sel.append(f"CAST({e} AS {spec.column(col).type}) AS {col}")
-    perr = f"concat_ws('; ', {', '.join(errs)})" if errs else "NULL"
-    pcol = f"coalesce({', '.join(errcols)})" if errcols else "NULL"
+    # typed NULLs: a bare NULL becomes INTEGER in a CTE and then cannot be coalesced with the reason text
+    perr = f"concat_ws('; ', {', '.join(errs)})" if errs else "CAST(NULL AS VARCHAR)"
+    pcol = f"coalesce({', '.join(errcols)})" if errcols else "CAST(NULL AS VARCHAR)"
     return (
         f"SELECT {n_expr} AS _n, {', '.join(sel)}, nullif({perr}, '') AS _perr, {pcol} AS _pcol "
         f"FROM {source} {staged_alias} {('WHERE ' + where) if where else ''}"

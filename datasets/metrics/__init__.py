@@ -16,6 +16,7 @@ an open stay (``out_ts`` NULL) counts until the end of the data. It is computed 
 from __future__ import annotations
 
 TZ = "(SELECT coalesce(max(value), 'UTC') FROM settings WHERE key = 'timezone')"
+TZ_ROW = "SELECT coalesce(max(value), 'UTC') AS tz FROM settings WHERE key = 'timezone'"  # one row, column tz
 
 # local wall-clock hour label -> number of real hours it stands for, between two local timestamps
 HOUR_GRID_MACRO = f"""
@@ -52,33 +53,53 @@ VIEWS: dict[str, str] = {
         SELECT 'ed_arrivals' AS unique_id, CAST(ds AS DATE) AS ds, sum(y)::BIGINT AS y, sum(hours)::INTEGER AS hours
         FROM ed_arrivals_hourly GROUP BY 2 ORDER BY 2
     """,
-    "census_events": """
-        SELECT unit_id, ceil_hour(local_norm(in_ts)) AS ts, 1 AS delta FROM movements
-        UNION ALL
-        SELECT unit_id, ceil_hour(local_norm(out_ts)), -1 FROM movements WHERE out_ts IS NOT NULL
-        UNION ALL
-        SELECT coalesce((SELECT min(unit_id) FROM units WHERE kind = 'ed'), 'ED'), ceil_hour(local_norm(arrival_ts)), 1
-        FROM ed_visits
-        UNION ALL
-        SELECT coalesce((SELECT min(unit_id) FROM units WHERE kind = 'ed'), 'ED'), ceil_hour(local_norm(departure_ts)), -1
-        FROM ed_visits WHERE departure_ts IS NOT NULL
+    # Performance: the same as ceil_hour(local_norm(ts)) per event, but the time zone is read once and the
+    # (ICU) conversion runs once per event; macros expand textually, so ceil_hour(local_norm(x)) converted
+    # each timestamp six times. In UTC the normalization is the identity and is skipped.
+    "census_events": f"""
+        WITH tz AS ({TZ_ROW}),
+        ed AS (SELECT coalesce((SELECT min(unit_id) FROM units WHERE kind = 'ed'), 'ED') AS unit_id),
+        ev AS (
+            SELECT unit_id, in_ts AS t, 1 AS delta FROM movements
+            UNION ALL
+            SELECT unit_id, out_ts, -1 FROM movements WHERE out_ts IS NOT NULL
+            UNION ALL
+            SELECT ed.unit_id, arrival_ts, 1 FROM ed_visits, ed
+            UNION ALL
+            SELECT ed.unit_id, departure_ts, -1 FROM ed_visits, ed WHERE departure_ts IS NOT NULL
+        ),
+        norm AS (
+            SELECT unit_id,
+                   CASE WHEN tz.tz IN ('UTC', 'Etc/UTC') THEN t ELSE timezone(tz.tz, timezone(tz.tz, t)) END AS t,
+                   delta
+            FROM ev, tz
+        )
+        SELECT unit_id, ceil_hour(t) AS ts, delta FROM norm
     """,
+    # The sweep: every unit x grid hour (k = 1) plus the summed deltas (k = 0, before a grid row of the
+    # same hour), in one running sum. Performance: one global running sum ordered by (unit number, time)
+    # minus the unit's offset (the deltas of the units before it) equals the per-unit running sum, and
+    # runs about twice as fast as PARTITION BY unit_id with only ~20 partitions; integer sort keys help too.
     "census_hourly": """
         WITH deltas AS (SELECT unit_id, ts AS ds, sum(delta) AS d FROM census_events GROUP BY ALL),
         b AS (SELECT date_trunc('day', min(ds)) AS lo, max(ds) AS hi FROM deltas),
         grid AS (SELECT g.* FROM b, hour_grid(b.lo, b.hi) g),
-        u AS (SELECT DISTINCT unit_id FROM deltas),
+        u AS (
+            SELECT unit_id, row_number() OVER (ORDER BY unit_id) AS ui,
+                   coalesce(sum(sum(d)) OVER (ORDER BY unit_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS off
+            FROM deltas GROUP BY unit_id
+        ),
         cells AS (
-            SELECT u.unit_id, grid.ds, grid.hours, 0 AS d, true AS on_grid FROM u, grid
+            SELECT u.ui, grid.ds, grid.hours, 0 AS d, 1 AS k FROM u, grid
             UNION ALL
-            SELECT unit_id, ds, NULL, d, false FROM deltas
+            SELECT u.ui, deltas.ds, NULL, deltas.d, 0 FROM deltas JOIN u USING (unit_id)
         ),
         swept AS (
-            SELECT unit_id, ds, hours, on_grid,
-                   sum(d) OVER (PARTITION BY unit_id ORDER BY ds, on_grid ROWS UNBOUNDED PRECEDING) AS census
+            SELECT ui, ds, hours, k,
+                   sum(d) OVER (ORDER BY ui, epoch_us(ds) * 2 + k ROWS UNBOUNDED PRECEDING) AS run
             FROM cells
         )
-        SELECT unit_id, ds, census::BIGINT AS census, hours FROM swept WHERE on_grid
+        SELECT u.unit_id, s.ds, (s.run - u.off)::BIGINT AS census, s.hours FROM swept s JOIN u USING (ui) WHERE s.k = 1
     """,
     "occupancy_daily": """
         SELECT c.unit_id, CAST(c.ds AS DATE) AS ds,
