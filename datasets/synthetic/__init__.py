@@ -40,7 +40,7 @@ HOSPITAL = "St Example General (demo)"
 TIMEZONE = "Europe/London"
 COUNTRY = "GB"
 END = datetime(2026, 11, 21, 0, 0)
-TARGET_OCCUPANCY = 0.80  # data runs up to here; patients still in then have open stays
+TARGET_OCCUPANCY = 0.76  # data runs up to here; patients still in then have open stays
 
 
 @dataclass(frozen=True)
@@ -367,8 +367,8 @@ def _ed_arrivals(rng: np.random.Generator, start: datetime, days: int) -> pd.Dat
     hours_utc = pd.date_range(t0.tz_convert("UTC"), t1.tz_convert("UTC"), freq="h", inclusive="left")
     local = hours_utc.tz_convert(TIMEZONE)
     h = local.hour.to_numpy()
-    dow = local.dayofweek.to_numpy()
-    doy = local.dayofyear.to_numpy()
+    dow = local.day_of_week.to_numpy()
+    doy = local.day_of_year.to_numpy()
     years = (hours_utc - hours_utc[0]).total_seconds().to_numpy() / (365.25 * 86400)
     daily = np.array([0.55, 0.45, 0.38, 0.33, 0.30, 0.30, 0.38, 0.60, 0.95, 1.25, 1.42, 1.48,
                       1.45, 1.40, 1.35, 1.32, 1.30, 1.30, 1.28, 1.22, 1.10, 0.95, 0.80, 0.66])
@@ -396,7 +396,7 @@ def _electives(rng: np.random.Generator, start: datetime, days: int) -> pd.DataF
     rows = []
     for kind, per_day in (("elective_ortho", 5.5), ("elective_surgery", 8.5)):
         n = rng.poisson(per_day, len(dates))
-        workday = (dates.dayofweek < 5) & ~np.isin(dates.date, list(hol))
+        workday = (dates.day_of_week < 5) & ~np.isin(dates.date, list(hol))
         # fewer lists over Christmas and in August
         n = np.where(workday, n, 0)
         n = np.where((dates.month == 12) & (dates.day > 20) | (dates.month == 8), (n * 0.6).astype(int), n)
@@ -419,10 +419,10 @@ def _stay_requests(rng, ed_adm, spec, icu, decision, age, pat_idx, sex, elect, m
     specialty = np.concatenate([spec[ed_adm], elect["specialty"].to_numpy(), mat["specialty"].to_numpy()]).astype(object)
     req = np.concatenate([decision[ed_adm], elect["t"].to_numpy(), mat["t"].to_numpy()]).astype("datetime64[ns]")
     # electives and maternity patients: new people mostly (adults; maternity female 18-44)
-    extra_pat = rng.integers(0, n_pat, n_el + n_mat)
+    women = np.flatnonzero(sex == "F")
+    extra_pat = np.concatenate([rng.integers(0, n_pat, n_el), women[rng.integers(0, len(women), n_mat)]])
     patient = np.concatenate([pat_idx[ed_adm], extra_pat])
     sex_s = sex[patient].astype(object)
-    sex_s[n_ed + n_el:] = "F"
     age_s = np.concatenate([age[ed_adm], rng.integers(25, 85, n_el), rng.integers(18, 45, n_mat)])
     is_icu = np.concatenate([icu[ed_adm], rng.random(n_el) < 0.015, rng.random(n_mat) < 0.004])
     # lengths of stay: log-normal per specialty, scaled so each ward group runs at about 90 % on average

@@ -1,0 +1,264 @@
+"""CSV import: canonical names or a mapping file, every bad row quarantined, bad files refused whole."""
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from datasets.errors import Cancelled, SourceError
+from datasets.importers import run_import
+from datasets.importers.csv import Mapping, import_csv
+
+GOOD = (
+    "visit_id,patient_id,arrival_ts,departure_ts,acuity,arrival_mode\n"
+    "V1,MRN001,2024-01-31 10:00:00,2024-01-31 12:30:00,2,ambulance\n"
+    "V2,MRN002,2024-01-31 11:15:00,2024-01-31 15:00:00,3,walk_in\n"
+    "V3,MRN001,2024-02-01 08:05:00,,4,walk_in\n"
+)
+
+
+def snapshot(ws):
+    """Everything an import could touch, to prove a failed import changed nothing."""
+    return {
+        t: ws.sql(f"SELECT * FROM {t} ORDER BY ALL")
+        for t in ("ed_visits", "patients", "stays", "import_runs", "import_counts", "rejects", "audit_log")
+    }
+
+
+def books_balance(ws, result):
+    for table, c in result.tables().items():
+        assert c["read"] == c["loaded"] + c["rejected"], table
+    n_rejects = ws.sql("SELECT count(*) FROM rejects WHERE run_id = ?", [result.run_id])[0][0]
+    assert n_rejects == sum(c["rejected"] for c in result.tables().values())
+    run = ws.sql("SELECT rows_read, rows_loaded, rows_rejected FROM import_runs WHERE run_id = ?", [result.run_id])[0]
+    assert run[0] == run[1] + run[2]
+
+
+def test_canonical_columns_load_and_identifiers_are_pseudonymized(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text(GOOD)
+    r = import_csv(ws, f, table="ed_visits")
+    assert r.tables()["ed_visits"] == {"read": 3, "loaded": 3, "rejected": 0, "updated": 0}
+    books_balance(ws, r)
+    rows = ws.sql("SELECT visit_id, patient_id, arrival_ts, departure_ts, acuity FROM ed_visits ORDER BY arrival_ts")
+    assert [str(r[2]) for r in rows] == ["2024-01-31 10:00:00", "2024-01-31 11:15:00", "2024-02-01 08:05:00"]
+    assert rows[2][3] is None and rows[0][4] == 2
+    assert rows[0][1] == rows[2][1]  # same patient links
+    dump = str(ws.sql("SELECT * FROM ed_visits")) + str(ws.sql("SELECT * FROM rejects"))
+    assert "MRN001" not in dump and "V1'" not in dump
+    run = ws.sql("SELECT format, sha256, rows_read FROM import_runs")[0]
+    assert run[0] == "csv" and len(run[1]) == 64 and run[2] == 3
+
+
+def test_reimporting_the_same_file_duplicates_nothing(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text(GOOD)
+    import_csv(ws, f, table="ed_visits")
+    r2 = import_csv(ws, f, table="ed_visits")
+    assert ws.sql("SELECT count(*) FROM ed_visits")[0][0] == 3
+    assert r2.tables()["ed_visits"]["updated"] == 3
+    assert ws.sql("SELECT count(*) FROM import_runs")[0][0] == 2
+
+
+def test_a_newer_extract_replaces_rows_by_key(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text(GOOD)
+    import_csv(ws, f, table="ed_visits")
+    f2 = tmp_path / "ed2.csv"
+    f2.write_text("visit_id,patient_id,arrival_ts,departure_ts\nV3,MRN001,2024-02-01 08:05:00,2024-02-01 11:00:00\n")
+    import_csv(ws, f2, table="ed_visits")
+    assert ws.sql("SELECT count(*), count(departure_ts) FROM ed_visits")[0] == (3, 3)
+
+
+def test_rows_that_make_no_sense_are_rejected_with_line_and_reason(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text(
+        "visit_id,patient_id,arrival_ts,departure_ts,acuity\n"
+        "V1,M1,2024-01-31 10:00:00,2024-01-31 12:00:00,2\n"  # line 2 good
+        "V2,M2,2024-01-31 11:00:00,2024-01-31 09:00:00,3\n"  # line 3 departure before arrival
+        "V3,M3,2024-02-30 11:00:00,,3\n"  # line 4 not a date
+        "V1,M1,2024-02-01 10:00:00,,1\n"  # line 5 duplicate of line 2
+        "V4,M4,,,2\n"  # line 6 required arrival missing
+        "V5,M5,2024-02-01 10:00:00,,9\n"  # line 7 acuity out of range
+        "V6,M6,2024-02-01 10:00:00\n"  # line 8 missing columns
+        "V7,M7,2024-02-01 12:00:00,,5\n"  # line 9 good (after a structural reject)
+        "V8,M8,2024-02-01 12:00:00,,five\n"  # line 10 acuity not a number
+    )
+    before = ws.sql("SELECT count(*) FROM ed_visits")[0][0]
+    r = import_csv(ws, f, table="ed_visits")
+    c = r.tables()["ed_visits"]
+    assert (c["read"], c["loaded"], c["rejected"]) == (9, 2, 7)
+    books_balance(ws, r)
+    rejects = {line: (col, reason) for line, col, reason in ws.sql("SELECT line, column_name, reason FROM rejects")}
+    assert rejects[3] == ("departure_ts", "departure before arrival")
+    assert rejects[4][0] == "arrival_ts" and "'2024-02-30 11:00:00' is not a date and time" in rejects[4][1]
+    assert rejects[5] == ("visit_id", "duplicate visit_id (first at line 2)")
+    assert rejects[6] == ("arrival_ts", "arrival_ts is empty")
+    assert rejects[7][0] == "acuity" and "1 (most urgent) to 5" in rejects[7][1]
+    assert "missing columns" in rejects[8][1]
+    assert rejects[10][0] == "acuity" and "'five' is not a whole number" in rejects[10][1]
+    raw = dict(ws.sql("SELECT line, raw FROM rejects"))
+    assert "2024-02-30 11:00:00" in raw[4] and raw[8] == "V6,M6,2024-02-01 10:00:00"
+    assert ws.sql("SELECT count(*) FROM ed_visits")[0][0] == before + 2
+
+
+def test_missing_required_column_names_it_and_the_columns_found(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,patient,arrived\nV1,M1,2024-01-01 10:00\n")
+    before = snapshot(ws)
+    with pytest.raises(SourceError) as e:
+        import_csv(ws, f, table="ed_visits")
+    assert "'arrival_ts'" in str(e.value) and "visit_id, patient, arrived" in str(e.value)
+    assert snapshot(ws) == before
+
+
+def test_wrong_delimiter_is_explained(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id|arrival_ts\nV1|2024-01-01 10:00\n")
+    with pytest.raises(SourceError, match="delimiter|visit_id"):
+        import_csv(ws, f, table="ed_visits", mapping=Mapping(delimiter=";"))
+
+
+@pytest.mark.parametrize("sep", [";", "\t", ","])
+def test_delimiters_are_detected(ws, tmp_path, sep):
+    f = tmp_path / "ed.csv"
+    f.write_text(GOOD.replace(",", sep))
+    r = import_csv(ws, f, table="ed_visits")
+    assert r.tables()["ed_visits"]["loaded"] == 3
+
+
+def test_gzip_and_latin1_are_read(ws, tmp_path):
+    text = "unit_id,name,capacity\nW1,Station Süd – Gériatrie,20\nW2,Ward 2,18\n"
+    f = tmp_path / "units.csv.gz"
+    with gzip.open(f, "wb") as fh:
+        fh.write(text.replace("–", "-").encode("latin-1"))
+    r = import_csv(ws, f, table="units")
+    assert r.tables()["units"]["loaded"] == 2
+    assert ws.sql("SELECT name FROM units WHERE unit_id = 'W1'")[0][0] == "Station Süd - Gériatrie"
+    assert any("latin-1" in n for n in r.notes)
+
+
+def test_empty_and_header_only_files_are_refused(ws, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(SourceError, match="empty"):
+        import_csv(ws, empty, table="ed_visits")
+    header = tmp_path / "header.csv"
+    header.write_text("visit_id,arrival_ts\n")
+    with pytest.raises(SourceError, match="no rows"):
+        import_csv(ws, header, table="ed_visits")
+    assert ws.sql("SELECT count(*) FROM import_runs")[0][0] == 0
+
+
+def test_truncated_gzip_changes_nothing(ws, tmp_path):
+    big = "visit_id,arrival_ts\n" + "".join(f"V{i},2024-01-01 {i % 24:02d}:00:00\n" for i in range(20000))
+    data = gzip.compress(big.encode())
+    f = tmp_path / "ed.csv.gz"
+    f.write_bytes(data[: len(data) // 2])
+    before = snapshot(ws)
+    with pytest.raises(SourceError, match="gzip|truncated|could not be read"):
+        import_csv(ws, f, table="ed_visits")
+    assert snapshot(ws) == before
+
+
+def test_a_file_of_the_wrong_format_is_refused(ws, tmp_path):
+    f = tmp_path / "Encounter.csv"
+    f.write_text('{"resourceType": "Encounter", "id": "1", "period": {"start": "2024-01-01T10:00:00Z"}}\n' * 3)
+    before = snapshot(ws)
+    with pytest.raises(SourceError, match="arrival_ts"):
+        import_csv(ws, f, table="ed_visits")
+    assert snapshot(ws) == before
+
+
+def test_quotes_and_newlines_inside_fields(ws, tmp_path):
+    f = tmp_path / "units.csv"
+    f.write_text('unit_id,name,capacity\nW1,"Ward 1, ""North""",20\nW2,"Two\nlines",18\n')
+    r = import_csv(ws, f, table="units")
+    assert r.tables()["units"]["loaded"] == 2
+    assert ws.sql("SELECT name FROM units ORDER BY unit_id") == [('Ward 1, "North"',), ("Two\nlines",)]
+
+
+def test_mapping_file_renames_columns_parses_formats_and_maps_values(ws, tmp_path):
+    mapping = tmp_path / "epic.toml"
+    mapping.write_text(
+        'table = "ed_visits"\n'
+        'timestamp_format = "%d/%m/%Y %H:%M"\n'
+        "[columns]\n"
+        '"CSN" = "visit_id"\n"MRN" = "patient_id"\n"Arrival Date/Time" = "arrival_ts"\n'
+        '"Departure Date/Time" = "departure_ts"\n"Triage Category" = "acuity"\n'
+        "[values.acuity]\n"
+        '"Resus" = 1\n"Majors" = 3\n"Minors" = 4\n'
+    )
+    f = tmp_path / "epic.csv"
+    f.write_text(
+        "CSN;MRN;Arrival Date/Time;Departure Date/Time;Triage Category;Comment\n"
+        "101;A1;03/02/2024 09:30;03/02/2024 13:00;Majors;x\n"
+        "102;A2;03/02/2024 22:10;04/02/2024 01:00;Resus;y\n"
+        "103;A3;31/02/2024 22:10;;Minors;z\n"
+    )
+    r = run_import(ws, f, "csv", mapping=mapping)
+    assert r.tables()["ed_visits"] == {"read": 3, "loaded": 2, "rejected": 1, "updated": 0}
+    got = ws.sql("SELECT arrival_ts, acuity FROM ed_visits ORDER BY arrival_ts")
+    assert [(str(a), b) for a, b in got] == [("2024-02-03 09:30:00", 3), ("2024-02-03 22:10:00", 1)]
+
+
+def test_day_first_timestamps_are_detected_without_a_mapping(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,arrival_ts\nV1,13/01/2024 10:00\nV2,02/01/2024 11:00\n")
+    import_csv(ws, f, table="ed_visits")
+    assert [str(r[0]) for r in ws.sql("SELECT arrival_ts FROM ed_visits ORDER BY 1")] == [
+        "2024-01-02 11:00:00", "2024-01-13 10:00:00"]
+
+
+def test_timestamps_with_offsets_become_local_time(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,arrival_ts\nV1,2024-07-01T09:00:00Z\nV2,2024-01-15T09:00:00+00:00\n")
+    import_csv(ws, f, table="ed_visits")  # workspace is Europe/London: BST in July
+    assert [str(r[0]) for r in ws.sql("SELECT arrival_ts FROM ed_visits ORDER BY 1")] == [
+        "2024-01-15 09:00:00", "2024-07-01 10:00:00"]
+
+
+def test_bad_mapping_files_are_explained(ws, tmp_path):
+    m = tmp_path / "m.toml"
+    m.write_text("[columns]\nA = 'not_a_column'\n")
+    with pytest.raises(SourceError, match="not a column of ed_visits"):
+        import_csv(ws, tmp_path / "x.csv", table="ed_visits", mapping=m)
+    m.write_text("this is = = not toml")
+    with pytest.raises(SourceError, match="not valid TOML"):
+        Mapping.load(m)
+    with pytest.raises(SourceError, match="no mapping file"):
+        Mapping.load(tmp_path / "missing.toml")
+
+
+def test_unknown_table_and_missing_table_are_explained(ws, tmp_path):
+    f = tmp_path / "x.csv"
+    f.write_text(GOOD)
+    with pytest.raises(SourceError, match="not a HospOps table"):
+        import_csv(ws, f, table="visits")
+    with pytest.raises(SourceError, match="--table"):
+        import_csv(ws, f)
+
+
+def test_cancel_leaves_the_workspace_as_it_was(ws, tmp_path):
+    f = tmp_path / "ed.csv"
+    f.write_text(GOOD)
+    before = snapshot(ws)
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(Cancelled):
+        import_csv(ws, f, table="ed_visits", should_stop=stop)
+    assert snapshot(ws) == before
+
+
+def test_negative_supply_quantity_is_rejected_and_ids_are_generated(ws, tmp_path):
+    f = tmp_path / "supplies.csv"
+    f.write_text("usage_date,item_id,unit_id,quantity\n2024-01-01,GLV,W1,3\n2024-01-01,GLV,W1,-2\n2024-01-02,IV,W1,1.5\n")
+    r = import_csv(ws, f, table="supply_usage")
+    assert r.tables()["supply_usage"] == {"read": 3, "loaded": 2, "rejected": 1, "updated": 0}
+    assert ws.sql("SELECT reason FROM rejects")[0][0] == "negative quantity"
+    import_csv(ws, f, table="supply_usage")
+    assert ws.sql("SELECT count(*) FROM supply_usage")[0][0] == 2
