@@ -9,7 +9,7 @@ setup:
 	bash .ci/setup.sh
 
 demo: setup
-	.venv/bin/hospops demo $(WS)
+	test -f $(WS) || .venv/bin/hospops demo $(WS)
 	.venv/bin/hospops info $(WS)
 	.venv/bin/hospops query $(WS) "SELECT unit_id, round(avg(occupancy) * 100, 1) AS mean_occupancy_pct FROM occupancy_daily GROUP BY unit_id ORDER BY unit_id"
 

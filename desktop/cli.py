@@ -68,19 +68,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from datasets.errors import HospOpsError
     from datasets.importers import run_import
     from datasets.store import Workspace
 
     ws_path = Path(args.workspace)
-    if ws_path.exists():
-        ws = Workspace.open(ws_path)
-    else:
+    created = not ws_path.exists()
+    if created:
         ws = Workspace.create(ws_path, timezone=args.timezone or "UTC", country=args.country or "")
-    with ws:
-        result = run_import(
-            ws, args.path, args.format, table=args.table, mapping=args.mapping,
-            progress=_progress_printer(_show_progress(args)),
-        )
+    else:
+        ws = Workspace.open(ws_path)
+        if args.timezone and args.timezone != ws.timezone:
+            ws.close()
+            raise HospOpsError(
+                f"{ws_path} already uses the time zone {ws.timezone}; --timezone only applies to a new workspace."
+            )
+    try:
+        with ws:
+            result = run_import(
+                ws, args.path, args.format, table=args.table, mapping=args.mapping,
+                progress=_progress_printer(_show_progress(args)),
+            )
+    except BaseException:
+        if created:  # a failed first import leaves no empty workspace behind
+            for p in (ws_path, Path(str(ws_path) + ".wal")):
+                p.unlink(missing_ok=True)
+        raise
     if args.json:
         print(json.dumps(result.to_json()))
         return 0
@@ -133,8 +146,14 @@ def cmd_query(args: argparse.Namespace) -> int:
     from datasets.errors import HospOpsError
     from datasets.store import Workspace
 
+    if not args.sql.strip():
+        raise HospOpsError("The query is empty.", 'Example: hospops query WS "SELECT * FROM occupancy_daily LIMIT 10"')
+    if args.limit < 0:
+        raise HospOpsError("--limit must be 0 (all rows) or more.")
     with Workspace.open(args.workspace, read_only=True) as ws:
         try:
+            # analysts may read the workspace, never write files or read others from here (no COPY TO, no read_csv)
+            ws.con.execute("SET enable_external_access = false")
             cur = ws.con.execute(args.sql)
             cols = [d[0] for d in cur.description] if cur.description else []
             data = cur.fetchmany(args.limit + 1) if args.limit else cur.fetchall()
@@ -142,6 +161,8 @@ def cmd_query(args: argparse.Namespace) -> int:
             msg = str(exc).strip().splitlines()[0]
             if "read-only" in msg.lower() or "read only" in msg.lower():
                 raise HospOpsError("hospops query is read-only: it cannot change the workspace.") from None
+            if "external access" in msg.lower() or "disabled by configuration" in msg.lower():
+                raise HospOpsError("hospops query only reads the workspace: it cannot read or write other files.") from None
             raise HospOpsError(f"The query failed: {msg}") from None
     truncated = bool(args.limit) and len(data) > args.limit
     data = data[: args.limit] if args.limit else data

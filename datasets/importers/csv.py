@@ -37,6 +37,7 @@ from datasets.importers.engine import (
     parse_number,
     parse_timestamp,
     parse_typed,
+    shown_columns,
     sniff_timestamp,
     sql_str,
 )
@@ -143,13 +144,13 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
         if src and q is None:
             raise SourceError(
                 f"{staged.path.name}: column '{src}' (mapped to {col}) is missing.",
-                f"Columns found: {', '.join(staged.columns)}.",
+                f"Columns found: {shown_columns(staged.columns)}.",
             )
         if q:
             found[col] = q
     missing = [c for c in spec.required if c not in found and not (table == "supply_usage" and c == "usage_id")]
     if missing:
-        hint = f"Columns found: {', '.join(staged.columns) or '(none)'}."
+        hint = f"Columns found: {shown_columns(staged.columns)}."
         if len(staged.columns) == 1:
             hint += " Only one column was found: is the delimiter right (set `delimiter` in a mapping file)?"
         raise SourceError(

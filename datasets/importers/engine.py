@@ -116,9 +116,18 @@ class Staged:
         if required:
             raise SourceError(
                 f"{self.path.name}: required column '{candidates[0]}' is missing.",
-                f"Columns found: {', '.join(self.columns) or '(none)'}.",
+                f"Columns found: {shown_columns(self.columns)}.",
             )
         return None
+
+
+def shown_columns(columns: list[str], limit: int = 20, width: int = 40) -> str:
+    """Column names for an error message: never a whole data line (a header-less file's first row is data)."""
+    if not columns:
+        return "(none)"
+    names = [c if len(c) <= width else c[: width - 1] + "…" for c in columns[:limit]]
+    more = f" and {len(columns) - limit} more" if len(columns) > limit else ""
+    return ", ".join(names) + more
 
 
 def quote_ident(name: str) -> str:

@@ -122,8 +122,12 @@ def build_demo(
     if days < 28 or days > 20 * 365:
         raise WorkspaceError(f"--days must be between 28 and {20 * 365}, not {days}.")
     path = Path(path)
+    if path.is_dir():
+        raise WorkspaceError(f"{path} is a folder; give a file name for the workspace.")
     if path.exists() and not replace:
         raise WorkspaceError(f"{path} already exists.", "Use --force to replace it, or give another name.")
+    if path.exists():
+        _refuse_if_in_use(path)
     rep = Reporter(progress, should_stop)
     tmp = path.with_name(path.name + ".building")
     for p in (tmp, Path(str(tmp) + ".wal")):
@@ -185,6 +189,21 @@ def build_demo(
         "supply_usage": counts["supply_usage"],
         "staff": counts["staff"],
     }
+
+
+def _refuse_if_in_use(path: Path) -> None:
+    """Replacing a workspace another process has open would silently lose that process's work."""
+    import duckdb
+
+    from datasets.store import _translate
+
+    try:
+        duckdb.connect(str(path)).close()
+    except duckdb.Error as exc:
+        err = _translate(exc, path)
+        if "in use" in err.message:
+            raise err from None
+        # not a database at all: --force may replace it
 
 
 # ------------------------------------------------------------------------------------------ generation

@@ -82,3 +82,53 @@ def test_console_script_runs_without_traceback(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and "no workspace" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "desktop.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "demo" in proc.stdout and "import" in proc.stdout
+
+
+def test_query_cannot_write_or_read_other_files(tmp_path, capsys):
+    ws = tmp_path / "w.hospops"
+    from datasets.store import Workspace
+
+    Workspace.create(ws).close()
+    out_file = tmp_path / "leak.csv"
+    code, _, err = run(capsys, "query", ws, f"COPY (SELECT * FROM settings) TO '{out_file}'")
+    assert code == 1 and not out_file.exists() and "only reads the workspace" in err
+    code, _, err = run(capsys, "query", ws, "   ")
+    assert code == 1 and "empty" in err
+    code, _, err = run(capsys, "query", ws, "SELECT 1", "--limit", "-1")
+    assert code == 1 and "--limit" in err
+
+
+def test_a_failed_first_import_leaves_no_workspace_behind(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    ws = tmp_path / "new.hospops"
+    code, _, err = run(capsys, "import", ws, bad, "--table", "ed_visits")
+    assert code == 1 and "arrival_ts" in err
+    assert not ws.exists()
+
+
+def test_demo_force_refuses_a_workspace_in_use(tmp_path, capsys):
+    from datasets.store import Workspace
+
+    ws_path = tmp_path / "w.hospops"
+    Workspace.create(ws_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from datasets.store import Workspace; w = Workspace.open({str(ws_path)!r}); "
+                               "print('open', flush=True); import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        code, _, err = run(capsys, "demo", ws_path, "--days", 30, "--force")
+        assert code == 1 and "in use" in err
+    finally:
+        holder.communicate("", timeout=30)
+    code, _, err = run(capsys, "demo", tmp_path, "--days", 30, "--force")
+    assert code == 1 and "is a folder" in err
+
+
+def test_error_messages_never_echo_a_whole_data_line(tmp_path, capsys):
+    f = tmp_path / "Patient.ndjson"
+    f.write_text('{"resourceType":"Patient","id":"x","name":[{"family":"Doe' + "x" * 200 + '"}],"telecom":"555-0100"}\n')
+    code, _, err = run(capsys, "import", tmp_path / "w.hospops", f, "--format", "csv", "--table", "patients")
+    assert code == 1 and "555-0100" not in err
