@@ -306,8 +306,6 @@ class ImportSession:
         except duckdb.Error as exc:
             raise SourceError(self._reader_error(path, exc)) from None
         columns = [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()][1:]
-        if columns and all(c.startswith("column") and c[6:].isdigit() for c in columns) and header:
-            pass  # DuckDB names columns column0.. when it found no header; the required-column check will say so
         rows = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         struct = self.con.execute(f"SELECT count(DISTINCT line) FROM _rej{self._staged_n}").fetchone()[0]
         if rows == 0 and struct == 0:
