@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import io
 import json
 import os
@@ -20,6 +21,10 @@ from typing import Any, Callable, Sequence
 EXIT_USAGE = 2
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
+
+# Command groups that live in their own modules; each has ``register(subparsers)`` which adds its parsers
+# and sets ``func`` on them. They import their core packages lazily, inside the command functions.
+SUBCOMMAND_MODULES = ("desktop.cli_forecast", "desktop.cli_roster", "desktop.cli_beds")
 
 
 def _progress_printer(enabled: bool) -> Callable[[float, str], None] | None:
@@ -260,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--page", default="overview")
     a.add_argument("--size", default="1280x800")
     a.set_defaults(func=cmd_app)
+
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return p
 
 
