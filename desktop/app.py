@@ -1,0 +1,72 @@
+"""`hospops app`: the desktop application, and `--screenshot` to render one page offscreen and exit."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def _make_app():
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName("HospOps")
+    QCoreApplication.setApplicationName("HospOps")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    return app
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    from datasets.errors import HospOpsError
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise HospOpsError(f"--size must look like 1280x800, not '{text}'.") from None
+    if not (320 <= w <= 8000 and 240 <= h <= 8000):
+        raise HospOpsError(f"--size {text} is out of range (320x240 to 8000x8000).")
+    return w, h
+
+
+def run_app(args) -> int:
+    from datasets.errors import HospOpsError
+    from desktop.pages import PAGE_NAMES
+
+    shot = getattr(args, "screenshot", None)
+    page_name = getattr(args, "page", None) or "overview"
+    if page_name not in PAGE_NAMES:
+        raise HospOpsError(f"There is no page '{page_name}'.", f"Pages: {', '.join(PAGE_NAMES)}.")
+    if shot:
+        size = _parse_size(getattr(args, "size", "1280x800") or "1280x800")
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if args.workspace and not Path(args.workspace).exists():
+            raise HospOpsError(f"There is no workspace at {args.workspace}.")
+    app = _make_app()
+    from desktop.main_window import MainWindow, wait_until_loaded
+
+    window = MainWindow(restore_state=not shot)
+    if shot:
+        from desktop import theme
+
+        theme.apply_palette(app, False)
+        window.resize(*size)
+    if args.workspace:
+        if not window.open_workspace(args.workspace):
+            if shot:
+                raise HospOpsError(f"Cannot open {args.workspace}.")
+    page = window.show_page(page_name) if (shot or getattr(args, "page", None)) else window.current_page()
+    window.show()
+    if shot:
+        ok = wait_until_loaded(window, page)
+        window.repaint()
+        app.processEvents()
+        out = Path(shot)
+        if not window.grab().save(str(out)):
+            raise HospOpsError(f"Could not write the screenshot to {out}.")
+        window.close()
+        if not ok:
+            raise HospOpsError(f"The {page_name} page did not finish loading; the screenshot shows it part-way.")
+        print(f"Wrote {out} ({size[0]}x{size[1]}, page {page_name}).")
+        return 0
+    return app.exec()

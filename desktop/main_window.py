@@ -1,0 +1,350 @@
+"""The main window: header (hospital, workspace, "as of"), side navigation of pages, status bar with the job
+runner's progress and cancel, menus and keyboard shortcuts, persistent settings."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QDateTime, QSettings, QStandardPaths
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QDateTimeEdit, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
+    QListWidgetItem, QMainWindow, QMessageBox, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
+)
+
+from desktop import theme
+from desktop.jobs import JobRunner
+from desktop.pages import PAGE_CLASSES
+from desktop.pages.base import Page
+from desktop.session import Session, is_encrypted
+from desktop.widgets.status import JobStatus
+
+MAX_RECENT = 8
+WORKSPACE_FILTER = "HospOps workspaces (*.hospops *.duckdb);;All files (*)"
+
+STYLE_SHEET = """
+QFrame#card { border: 1px solid palette(mid); border-radius: 6px; background: palette(base); }
+QLabel#cardValue { font-size: 20pt; font-weight: 600; }
+QLabel#cardValue[warn="true"] { color: #D55E00; }
+QLabel#muted { color: palette(placeholder-text); }
+QLabel#error { color: #D55E00; font-weight: 600; padding: 4px; }
+QLabel#headerTitle { font-size: 13pt; font-weight: 600; }
+QListWidget#nav { font-size: 11pt; border: none; background: palette(window); }
+QListWidget#nav::item { padding: 8px 10px; }
+QListWidget#nav::item:selected { background: palette(highlight); color: palette(highlighted-text); border-radius: 4px; }
+"""
+
+
+def settings() -> QSettings:
+    return QSettings()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, parent=None, *, restore_state: bool = True):
+        super().__init__(parent)
+        self.setWindowTitle("HospOps")
+        self.session = Session(self)
+        self.jobs = JobRunner(self)
+        self.pages: dict[str, Page] = {}
+        self._build_header()
+        self._build_body()
+        self._build_status()
+        self._build_menus()
+        self.session.workspace_changed.connect(self._on_workspace)
+        self.session.data_changed.connect(self._on_workspace)
+        self.setStyleSheet(STYLE_SHEET)
+        self.resize(1280, 800)
+        if restore_state:
+            self._restore()
+        self._on_workspace()
+
+    # ------------------------------------------------------------------ layout
+    def _build_header(self) -> None:
+        bar = QWidget(self)
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(10, 6, 10, 6)
+        self.title = QLabel("HospOps", bar)
+        self.title.setObjectName("headerTitle")
+        self.ws_btn = QToolButton(bar)
+        self.ws_btn.setText("workspace ▾")
+        self.ws_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.as_of = QDateTimeEdit(bar)
+        self.as_of.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        self.as_of.setCalendarPopup(True)
+        self.as_of.setToolTip("Every page answers for this moment. Set a past time to review what the hospital "
+                              "looked like then.")
+        self.as_of.editingFinished.connect(self._as_of_edited)
+        now_btn = QToolButton(bar)
+        now_btn.setText("Latest")
+        now_btn.setToolTip("Back to now (or the end of the data)")
+        now_btn.clicked.connect(self._as_of_latest)
+        self.tz_label = QLabel("", bar)
+        self.tz_label.setObjectName("muted")
+        lay.addWidget(self.title)
+        lay.addStretch(1)
+        lay.addWidget(self.ws_btn)
+        lay.addSpacing(12)
+        lay.addWidget(QLabel("as of", bar))
+        lay.addWidget(self.as_of)
+        lay.addWidget(now_btn)
+        lay.addWidget(self.tz_label)
+        self._header = bar
+
+    def _build_body(self) -> None:
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self._header)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        self.nav = QListWidget(central)
+        self.nav.setObjectName("nav")
+        self.nav.setFixedWidth(150)
+        self.stack = QStackedWidget(central)
+        for i, cls in enumerate(PAGE_CLASSES):
+            page = cls(self.session, self.jobs, self.stack)
+            page.empty.open_requested.connect(self.open_dialog)
+            page.empty.demo_requested.connect(self.build_demo)
+            self.pages[page.name] = page
+            self.stack.addWidget(page)
+            item = QListWidgetItem(page.title)
+            item.setToolTip(f"{page.title} (Ctrl+{i + 1})")
+            self.nav.addItem(item)
+        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        outer.addLayout(row, 1)
+        self.setCentralWidget(central)
+
+    def _build_status(self) -> None:
+        self.last_import = QLabel("", self)
+        self.statusBar().addWidget(self.last_import)
+        self.job_status = JobStatus(self.jobs, self)
+        self.statusBar().addPermanentWidget(self.job_status)
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self._act(m, "Try the &demo hospital…", self.build_demo)
+        self._act(m, "&Open workspace…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = m.addMenu("Open &recent")
+        self._act(m, "&Import extract…", self.import_dialog, "Ctrl+I")
+        self._act(m, "&Close workspace", self.close_workspace)
+        m.addSeparator()
+        self._act(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        v = self.menuBar().addMenu("&View")
+        for i, page in enumerate(self.pages.values()):
+            self._act(v, page.title, lambda checked=False, n=page.name: self.show_page(n), f"Ctrl+{i + 1}")
+        v.addSeparator()
+        self._act(v, "&Refresh", self.refresh, QKeySequence.StandardKey.Refresh)
+        self.dark_act = self._act(v, "&Dark mode", self.toggle_dark)
+        self.dark_act.setCheckable(True)
+        j = self.menuBar().addMenu("&Jobs")
+        self._act(j, "&Cancel running job", self.cancel_job, "Esc")
+        h = self.menuBar().addMenu("&Help")
+        self._act(h, "&About HospOps", self.about)
+        self.ws_btn.setMenu(m)
+
+    def _act(self, menu, text, slot, shortcut=None) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    # ------------------------------------------------------------------ pages
+    def show_page(self, name: str) -> Page:
+        page = self.pages[name]
+        self.nav.setCurrentRow(list(self.pages).index(name))
+        return page
+
+    def current_page(self) -> Page:
+        return self.stack.currentWidget()
+
+    def refresh(self) -> None:
+        if self.session.is_open:
+            self.session.notify_data_changed()
+
+    def cancel_job(self) -> None:
+        self.job_status.cancel()
+
+    # ------------------------------------------------------------------ workspace
+    def open_workspace(self, path: str | Path) -> bool:
+        from datasets.errors import HospOpsError
+
+        path = Path(path)
+        passphrase = None
+        if is_encrypted(path):
+            text, ok = QInputDialog.getText(self, "Encrypted workspace", f"Passphrase for {path.name}:",
+                                            QLineEdit.EchoMode.Password)
+            if not ok:
+                return False
+            passphrase = text
+        try:
+            self.jobs.cancel()
+            self.session.open(path, passphrase)
+        except HospOpsError as exc:
+            QMessageBox.warning(self, "Cannot open the workspace", str(exc))
+            self._forget_recent(path)
+            return False
+        self._remember_recent(self.session.path)
+        return True
+
+    def close_workspace(self) -> None:
+        self.jobs.cancel()
+        self.session.close()
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open workspace", str(self._folder()), WORKSPACE_FILTER)
+        if path:
+            self.open_workspace(path)
+
+    def import_dialog(self) -> None:
+        self.show_page("data")
+        self.pages["data"].start_import()
+
+    def build_demo(self) -> None:
+        """Build the demo hospital into the app's data folder (a job; the window stays usable), then open it."""
+        from datasets.synthetic import build_demo
+
+        folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "demo.hospops"
+        if self.session.path == path.resolve():
+            self.show_page("overview")
+            return
+        if path.exists():
+            if self.open_workspace(path):
+                self.show_page("overview")
+                return
+
+        def job(progress, should_stop):
+            return build_demo(path, progress=progress, should_stop=should_stop, replace=True)
+
+        def done(_summary) -> None:
+            if self.open_workspace(path):
+                self.show_page("overview")
+
+        self.jobs.run("demo", "Building the demo hospital", job, on_done=done,
+                      on_error=lambda msg: QMessageBox.warning(self, "Demo hospital", msg))
+
+    def _on_workspace(self) -> None:
+        s = self.session
+        if s.is_open:
+            self.title.setText(f"HospOps — {s.hospital}")
+            self.setWindowTitle(f"{s.hospital} — HospOps")
+            self.ws_btn.setText(f"{s.path.name} ▾")
+            self.ws_btn.setToolTip(str(s.path))
+            self.as_of.setEnabled(True)
+            self.as_of.blockSignals(True)
+            self.as_of.setDateTime(QDateTime(s.as_of))
+            self.as_of.blockSignals(False)
+            self.tz_label.setText(s.timezone)
+            self._update_last_import()
+        else:
+            self.title.setText("HospOps")
+            self.setWindowTitle("HospOps")
+            self.ws_btn.setText("no workspace ▾")
+            self.as_of.setEnabled(False)
+            self.tz_label.setText("")
+            self.last_import.setText("")
+
+    def _update_last_import(self) -> None:
+        rows = self.session.ws.sql(
+            "SELECT started_at, source, rows_rejected FROM import_runs ORDER BY run_id DESC LIMIT 1")
+        if rows:
+            when, source, rejected = rows[0]
+            text = f"Last import {when:%d %b %H:%M}: {Path(str(source)).name}"
+            if rejected:
+                text += f" ({rejected:,} rejected rows — see Data)"
+            self.last_import.setText(text)
+        else:
+            self.last_import.setText(f"{self.session.path.name}: no imports yet")
+
+    def _as_of_edited(self) -> None:
+        if self.session.is_open:
+            self.session.set_as_of(self.as_of.dateTime().toPython())
+
+    def _as_of_latest(self) -> None:
+        if self.session.is_open:
+            self.session.set_as_of(self.session.default_as_of())
+            self._on_workspace()
+
+    # ------------------------------------------------------------------ settings
+    def _folder(self) -> Path:
+        recent = self.recent()
+        return Path(recent[0]).parent if recent else Path.home()
+
+    def recent(self) -> list[str]:
+        value = settings().value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember_recent(self, path: Path) -> None:
+        items = [str(path)] + [p for p in self.recent() if p != str(path)]
+        settings().setValue("recent", items[:MAX_RECENT])
+        self._fill_recent()
+
+    def _forget_recent(self, path: Path) -> None:
+        settings().setValue("recent", [p for p in self.recent() if p != str(Path(path).resolve())])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.recent():
+            self.recent_menu.addAction(p, lambda checked=False, p=p: self.open_workspace(p))
+        self.recent_menu.setEnabled(bool(self.recent()))
+
+    def _restore(self) -> None:
+        s = settings()
+        geometry = s.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        dark = s.value("dark", False, type=bool)
+        self.dark_act.setChecked(dark)
+        theme.apply_palette(QApplication.instance(), dark)
+        page = s.value("page", "overview")
+        self.show_page(page if page in self.pages else "overview")
+        self._fill_recent()
+
+    def toggle_dark(self) -> None:
+        dark = self.dark_act.isChecked()
+        settings().setValue("dark", dark)
+        theme.apply_palette(QApplication.instance(), dark)
+
+    def about(self) -> None:
+        from desktop.cli import _version
+
+        QMessageBox.about(self, "About HospOps",
+                          f"<b>{_version()}</b><p>Hospital operations analytics on a local workspace. "
+                          "Your data stays on this computer.</p>")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("page", self.current_page().name)
+        self.jobs.shutdown()
+        self.session.close(emit=False)
+        super().closeEvent(event)
+
+
+def wait_until_loaded(window: MainWindow, page: Page, timeout_ms: int = 120000) -> bool:
+    """Process events until ``page`` has its data and no job is running (screenshots, tests, benchmarks)."""
+    import time
+
+    app = QApplication.instance()
+    page.ensure_loaded()
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if not page._dirty and window.jobs.is_idle():
+            app.processEvents()
+            return True
+        time.sleep(0.01)
+    return False

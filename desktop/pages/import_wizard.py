@@ -1,0 +1,340 @@
+"""The import wizard: choose a file or folder → format detected → for CSV, map columns with a live preview of
+the first rows (cells that will not parse are highlighted) → import with progress → read/loaded/rejected."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWizard, QWizardPage,
+)
+
+from desktop.widgets.table import FrameTable
+
+PREVIEW_ROWS = 20
+NOT_MAPPED = "— not in this file —"
+
+
+def read_preview(path: Path, delimiter: str | None = None, encoding: str | None = None) -> pd.DataFrame:
+    """The first rows of a CSV as text, the way the importer will stage it (DuckDB's sniffer, all VARCHAR)."""
+    opts = ["all_varchar = true", "header = true"]
+    if delimiter:
+        opts.append(f"delim = '{delimiter}'")
+    if encoding and encoding != "utf-8":
+        opts.append("encoding = 'latin-1'")
+    con = duckdb.connect()
+    try:
+        for attempt in (opts, opts + ["encoding = 'latin-1'"]):
+            try:
+                return con.execute(
+                    f"SELECT * FROM read_csv(?, {', '.join(attempt)}) LIMIT {PREVIEW_ROWS}", [str(path)]).df()
+            except duckdb.Error as exc:
+                err = exc
+                if "encoding" not in str(exc).lower() and "unicode" not in str(exc).lower():
+                    break
+        from datasets.errors import SourceError
+
+        raise SourceError(f"{path.name} cannot be read as CSV: {str(err).splitlines()[0]}")
+    finally:
+        con.close()
+
+
+def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_format: str) -> dict[tuple[int, str], str]:
+    """Cells (row, source column) that will not parse into their canonical column's type, with the reason."""
+    from datasets.store import CANONICAL
+
+    spec = CANONICAL[table]
+    problems: dict[tuple[int, str], str] = {}
+    con = duckdb.connect()
+    try:
+        con.register("p", df)
+        for src, dst in mapping.items():
+            if dst not in spec.column_names:
+                continue
+            typ = spec.column(dst).type
+            col = f'"{src}"'
+            if typ == "TIMESTAMP":
+                expr = f"try_strptime({col}, '{ts_format}')" if ts_format else f"TRY_CAST({col} AS TIMESTAMP)"
+                what = "not a date and time" + (f" in the format {ts_format}" if ts_format else "")
+            elif typ == "DATE":
+                expr = f"TRY_CAST({col} AS DATE)"
+                what = "not a date"
+            elif typ in ("INTEGER", "BIGINT", "TINYINT", "DOUBLE"):
+                expr = f"TRY_CAST({col} AS {typ})"
+                what = "not a number"
+            else:
+                continue
+            bad = con.execute(
+                f"SELECT row_number() OVER () - 1 AS r, {col} AS v, {expr} IS NULL AND nullif(trim({col}), '') IS NOT NULL AS bad FROM p"
+            ).fetchall()
+            for r, v, is_bad in bad:
+                if is_bad:
+                    problems[(int(r), src)] = f"'{v}' is {what}"
+    except duckdb.Error:
+        pass
+    finally:
+        con.close()
+    return problems
+
+
+class SourcePage(QWizardPage):
+    def __init__(self, wizard: "ImportWizard"):
+        super().__init__(wizard)
+        self.wiz = wizard
+        self.setTitle("What do you want to import?")
+        self.setSubTitle("A CSV report, or a folder of a MIMIC-IV, Synthea, OMOP or FHIR bulk export. "
+                         "Nothing leaves this computer.")
+        self.path = QLineEdit(self)
+        self.path.setPlaceholderText("file or folder")
+        self.path.textChanged.connect(self._detect)
+        pick_file = QPushButton("File…", self)
+        pick_file.clicked.connect(self._pick_file)
+        pick_dir = QPushButton("Folder…", self)
+        pick_dir.clicked.connect(self._pick_dir)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(pick_file)
+        row.addWidget(pick_dir)
+        from datasets.importers import FORMATS
+        from datasets.store import CANONICAL
+
+        self.format = QComboBox(self)
+        self.format.addItems(list(FORMATS))
+        self.format.currentTextChanged.connect(lambda _: self.completeChanged.emit())
+        self.table = QComboBox(self)
+        self.table.addItems(list(CANONICAL))
+        self.table.setCurrentText("ed_visits")
+        self.note = QLabel("", self)
+        self.note.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow("Source", row)
+        form.addRow("Format", self.format)
+        form.addRow("CSV holds", self.table)
+        form.addRow("", self.note)
+        self.format.currentTextChanged.connect(lambda f: self.table.setEnabled(f == "csv"))
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a file", "", "Extracts (*.csv *.csv.gz *.txt *.ndjson);;All files (*)")
+        if path:
+            self.path.setText(path)
+
+    def _pick_dir(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder")
+        if path:
+            self.path.setText(path)
+
+    def _detect(self, text: str) -> None:
+        from datasets.errors import HospOpsError
+        from datasets.importers import detect_format
+
+        p = Path(text).expanduser()
+        if not text or not p.exists():
+            self.note.setText("Choose an existing file or folder." if text else "")
+        else:
+            try:
+                fmt = detect_format(p)
+                self.format.setCurrentText(fmt)
+                self.note.setText(f"Looks like {fmt.upper() if fmt != 'csv' else 'a CSV file'}.")
+                if fmt == "csv":
+                    self._guess_table(p)
+            except HospOpsError as exc:
+                self.note.setText(str(exc))
+        self.completeChanged.emit()
+
+    def _guess_table(self, p: Path) -> None:
+        stem = p.name.lower().split(".")[0]
+        for t in [self.table.itemText(i) for i in range(self.table.count())]:
+            if t in stem or t.rstrip("s") in stem:
+                self.table.setCurrentText(t)
+                return
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt name
+        p = Path(self.path.text()).expanduser()
+        return bool(self.path.text()) and p.exists() and (self.format.currentText() != "csv" or p.is_file())
+
+    def nextId(self) -> int:  # noqa: N802
+        return ImportWizard.MAPPING if self.format.currentText() == "csv" else ImportWizard.RUN
+
+
+class MappingPage(QWizardPage):
+    def __init__(self, wizard: "ImportWizard"):
+        super().__init__(wizard)
+        self.wiz = wizard
+        self.setTitle("Match the file's columns to HospOps fields")
+        self.setSubTitle("Fields in bold are required. Cells highlighted in the preview will be rejected "
+                         "with their line number and reason; they are never dropped silently.")
+        self.fields = QTableWidget(0, 3, self)
+        self.fields.setHorizontalHeaderLabels(["HospOps field", "column in the file", "meaning"])
+        self.fields.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.fields.verticalHeader().setVisible(False)
+        self.ts_format = QLineEdit(self)
+        self.ts_format.setPlaceholderText("automatic (ISO 8601), or e.g. %d/%m/%Y %H:%M")
+        self.ts_format.editingFinished.connect(self._update_preview)
+        self.preview = QTableWidget(0, 0, self)
+        self.preview.verticalHeader().setDefaultSectionSize(20)
+        self.status = QLabel("", self)
+        self.status.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Date/time format", self.ts_format)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.fields, 2)
+        lay.addLayout(form)
+        lay.addWidget(QLabel(f"<b>Preview</b> (first {PREVIEW_ROWS} rows)", self))
+        lay.addWidget(self.preview, 3)
+        lay.addWidget(self.status)
+        self._df = pd.DataFrame()
+        self._combos: dict[str, QComboBox] = {}
+
+    def initializePage(self) -> None:  # noqa: N802
+        from datasets.errors import HospOpsError
+        from datasets.store import CANONICAL
+
+        table = self.wiz.source.table.currentText()
+        spec = CANONICAL[table]
+        try:
+            self._df = read_preview(Path(self.wiz.source.path.text()).expanduser())
+            self.status.setText("")
+        except HospOpsError as exc:
+            self._df = pd.DataFrame()
+            self.status.setText(str(exc))
+        source_cols = list(self._df.columns)
+        self.fields.setRowCount(len(spec.columns))
+        self._combos = {}
+        lower = {c.lower().strip(): c for c in source_cols}
+        for r, col in enumerate(spec.columns):
+            name = QTableWidgetItem(col.name)
+            if col.required:
+                f = name.font()
+                f.setBold(True)
+                name.setFont(f)
+            name.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.fields.setItem(r, 0, name)
+            combo = QComboBox(self.fields)
+            combo.addItems([NOT_MAPPED] + source_cols)
+            if col.name in lower:
+                combo.setCurrentText(lower[col.name])
+            combo.currentTextChanged.connect(self._update_preview)
+            self.fields.setCellWidget(r, 1, combo)
+            doc = QTableWidgetItem(col.doc or col.type.lower())
+            doc.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.fields.setItem(r, 2, doc)
+            self._combos[col.name] = combo
+        self.fields.resizeColumnsToContents()
+        self._update_preview()
+
+    def mapping(self) -> dict[str, str]:
+        """source column → canonical field, for the fields the user matched."""
+        return {c.currentText(): field for field, c in self._combos.items() if c.currentText() != NOT_MAPPED}
+
+    def _update_preview(self) -> None:
+        df = self._df
+        self.preview.clear()
+        self.preview.setRowCount(len(df))
+        self.preview.setColumnCount(len(df.columns))
+        self.preview.setHorizontalHeaderLabels([str(c) for c in df.columns])
+        mapping = self.mapping()
+        problems = parse_problems(df, mapping, self.wiz.source.table.currentText(), self.ts_format.text().strip())
+        bad = QColor("#D55E00")
+        bad.setAlpha(90)
+        for c, col in enumerate(df.columns):
+            values = df[col].tolist()
+            for r, v in enumerate(values):
+                item = QTableWidgetItem("" if v is None else str(v))
+                reason = problems.get((r, col))
+                if reason:
+                    item.setBackground(bad)
+                    item.setToolTip(reason)
+                self.preview.setItem(r, c, item)
+        self.preview.resizeColumnsToContents()
+        from datasets.store import CANONICAL
+
+        missing = [c for c in CANONICAL[self.wiz.source.table.currentText()].required if c not in mapping.values()]
+        parts = []
+        if missing:
+            parts.append(f"Required field(s) not matched yet: {', '.join(missing)}.")
+        if problems:
+            parts.append(f"{len(problems)} cell(s) in the preview will not parse (hover for the reason).")
+        self.status.setText(" ".join(parts) or "All required fields matched; the preview parses.")
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        from datasets.store import CANONICAL
+
+        mapped = set(self.mapping().values())
+        return not self._df.empty and all(c in mapped for c in CANONICAL[self.wiz.source.table.currentText()].required)
+
+
+class RunPage(QWizardPage):
+    def __init__(self, wizard: "ImportWizard"):
+        super().__init__(wizard)
+        self.wiz = wizard
+        self.setTitle("Import")
+        self.message = QLabel("", self)
+        self.message.setWordWrap(True)
+        self.counts = FrameTable(self, title="Rows per table", export_name="import_counts", filter_box=False)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.message)
+        lay.addWidget(self.counts, 1)
+        self._done = False
+
+    def initializePage(self) -> None:  # noqa: N802
+        self._done = False
+        self.message.setText("Importing… (the rest of the app stays usable; Esc cancels)")
+        self.counts.set_frame(pd.DataFrame())
+        self.wiz.start()
+
+    def finish(self, result: Any | None, error: str = "") -> None:
+        self._done = True
+        if error:
+            self.message.setText(f"<b>Nothing was imported.</b> {error}")
+        else:
+            rows = [{"table": t, **c} for t, c in result.tables().items()]
+            rejected = sum(r["rejected"] for r in rows)
+            text = f"Imported {Path(result.source).name} in {result.seconds:.1f} s."
+            if rejected:
+                text += f" {rejected:,} row(s) were rejected and kept with their line and reason: see Rejected rows on the Data page."
+            if result.notes:
+                text += " " + " ".join(result.notes)
+            self.message.setText(text)
+            self.counts.set_frame(pd.DataFrame(rows))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802
+        return self._done
+
+
+class ImportWizard(QWizard):
+    SOURCE, MAPPING, RUN = range(3)
+    import_requested = Signal(dict)  # {"path", "format", "table", "mapping"}
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Import an extract")
+        self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        self.source = SourcePage(self)
+        self.mapping = MappingPage(self)
+        self.run_page = RunPage(self)
+        self.setPage(self.SOURCE, self.source)
+        self.setPage(self.MAPPING, self.mapping)
+        self.setPage(self.RUN, self.run_page)
+        self.resize(900, 640)
+
+    def request(self) -> dict:
+        fmt = self.source.format.currentText()
+        req: dict[str, Any] = {"path": Path(self.source.path.text()).expanduser(), "format": fmt}
+        if fmt == "csv":
+            from datasets.importers.csv import Mapping
+
+            ts = self.mapping.ts_format.text().strip()
+            req["table"] = self.source.table.currentText()
+            req["mapping"] = Mapping(table=req["table"], columns=self.mapping.mapping(),
+                                     timestamp_format=[ts] if ts else [])
+        return req
+
+    def start(self) -> None:
+        self.import_requested.emit(self.request())

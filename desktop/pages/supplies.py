@@ -1,0 +1,16 @@
+"""Supplies page."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout
+
+from desktop.pages.base import Page
+
+
+class SuppliesPage(Page):
+    name = "supplies"
+    title = "Supplies"
+
+    def build(self) -> None:
+        lay = QVBoxLayout(self.body)
+        lay.addWidget(self.error)
+        lay.addWidget(QLabel("Supplies", self.body))

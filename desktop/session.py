@@ -1,0 +1,136 @@
+"""The app's state that every page shares: the open workspace, its passphrase, and the one "as of" time.
+
+The session keeps one connection open for as long as a workspace is open: it holds DuckDB's file lock, so a
+second HospOps (or a CLI import) is refused politely while the app has it. Jobs open their own connection
+on their worker thread with :meth:`Session.connect`; DuckDB shares the database between connections of one
+process, so this is cheap and safe.
+"""
+from __future__ import annotations
+
+import inspect
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+
+def _open(path: Path, passphrase: str | None, read_only: bool = False):
+    from datasets.store import Workspace
+
+    kwargs: dict[str, Any] = {"read_only": read_only}
+    if passphrase is not None and "passphrase" in inspect.signature(Workspace.open).parameters:
+        kwargs["passphrase"] = passphrase
+    return Workspace.open(path, **kwargs)
+
+
+def is_encrypted(path: Path) -> bool:
+    try:
+        from datasets.store import is_encrypted as check
+    except ImportError:
+        return False
+    try:
+        return bool(check(path))
+    except Exception:
+        return False
+
+
+class Session(QObject):
+    workspace_changed = Signal()  # opened, closed or switched
+    as_of_changed = Signal()
+    data_changed = Signal()  # an import or a build changed the tables
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.path: Path | None = None
+        self.passphrase: str | None = None
+        self.ws = None
+        self.hospital = ""
+        self.timezone = "UTC"
+        self.country = ""
+        self.data_start: datetime | None = None
+        self.data_end: datetime | None = None
+        self.as_of: datetime | None = None
+
+    # ------------------------------------------------------------------ workspace
+    @property
+    def is_open(self) -> bool:
+        return self.ws is not None
+
+    def open(self, path: str | Path, passphrase: str | None = None) -> None:
+        """Open a workspace (raises HospOpsError with a sentence on failure; the old one stays open then)."""
+        path = Path(path).expanduser().resolve()
+        if self.path == path and self.ws is not None:
+            return
+        ws = _open(path, passphrase)
+        self.close(emit=False)
+        self.ws, self.path, self.passphrase = ws, path, passphrase
+        self._read_facts()
+        self.as_of = self.default_as_of()
+        self.workspace_changed.emit()
+
+    def close(self, emit: bool = True) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        self.ws = None
+        self.path = None
+        self.passphrase = None
+        self.hospital = ""
+        self.data_start = self.data_end = self.as_of = None
+        if emit:
+            self.workspace_changed.emit()
+
+    def connect(self):
+        """A new connection to the open workspace, for a worker thread; close it when done."""
+        if self.path is None:
+            from datasets.errors import WorkspaceError
+
+            raise WorkspaceError("No workspace is open.", "Open one, or try the demo hospital.")
+        return _open(self.path, self.passphrase)
+
+    def with_workspace(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
+        """A job function that calls ``fn(ws, *args, progress=..., should_stop=..., **kwargs)`` on a worker."""
+        def job(progress, should_stop):
+            ws = self.connect()
+            try:
+                return fn(ws, *args, progress=progress, should_stop=should_stop, **kwargs)
+            finally:
+                ws.close()
+        return job
+
+    def notify_data_changed(self) -> None:
+        self._read_facts()
+        if self.as_of is None or (self.data_end and self.as_of > self.data_end):
+            self.as_of = self.default_as_of()
+        self.data_changed.emit()
+
+    def _read_facts(self) -> None:
+        s = self.ws.settings()
+        self.hospital = s.get("hospital_name") or (self.path.stem if self.path else "")
+        self.timezone = s.get("timezone") or "UTC"
+        self.country = s.get("country") or ""
+        lo, hi = self.ws.sql(
+            """SELECT min(t), max(t) FROM (
+                   SELECT min(arrival_ts) AS t FROM ed_visits UNION ALL SELECT max(arrival_ts) FROM ed_visits
+                   UNION ALL SELECT min(admit_ts) FROM stays UNION ALL SELECT max(admit_ts) FROM stays)"""
+        )[0]
+        self.data_start, self.data_end = lo, hi
+
+    # ------------------------------------------------------------------ time
+    def default_as_of(self) -> datetime:
+        """Now, or the end of the data when the extract stops before now (then the board is not empty)."""
+        now = datetime.now().replace(second=0, microsecond=0)
+        if self.data_end is not None and self.data_end < now:
+            end = self.data_end.replace(minute=0, second=0, microsecond=0)
+            return end if end >= (self.data_start or end) else self.data_end
+        return now
+
+    def set_as_of(self, when: datetime) -> None:
+        when = when.replace(second=0, microsecond=0)
+        if when != self.as_of:
+            self.as_of = when
+            self.as_of_changed.emit()
+
+    def window(self, days: int) -> tuple[datetime, datetime]:
+        end = self.as_of or datetime.now()
+        return end - timedelta(days=days), end

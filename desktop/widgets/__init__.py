@@ -1,0 +1,1 @@
+"""Widgets shared by the pages: tables, charts, the job status bar, cards."""

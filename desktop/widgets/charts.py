@@ -1,0 +1,209 @@
+"""Charts with pyqtgraph: date axes, long series downsampled and clipped to view, forecast bands, hover
+read-outs with exact values, and a unit × hour heat map.
+
+Timestamps are naive local hospital time; they are plotted as if they were UTC epoch seconds and the date
+axis is told the offset is zero, so the axis shows the hospital's wall clock whatever the machine's zone.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from desktop import theme
+
+pg.setConfigOptions(antialias=True)
+
+
+def make_plot(**kwargs) -> pg.PlotWidget:
+    """A PlotWidget in the app's palette (light or dark), with the context menu off."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    pal = QApplication.instance().palette()
+    w = pg.PlotWidget(**kwargs)
+    w.setBackground(pal.color(QPalette.ColorRole.Base))
+    text = pal.color(QPalette.ColorRole.Text)
+    for name in ("left", "bottom"):
+        ax = w.getAxis(name)
+        ax.setPen(pg.mkPen(text))
+        ax.setTextPen(pg.mkPen(text))
+    w.getPlotItem().setMenuEnabled(False)
+    return w
+
+
+def epoch_seconds(ds) -> np.ndarray:
+    """Naive local timestamps → float seconds (wall clock read as UTC)."""
+    s = pd.to_datetime(pd.Series(ds))
+    if getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    return s.astype("datetime64[ns]").to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
+
+
+def _pen(color: str, width: float = 1.5, style=Qt.PenStyle.SolidLine):
+    return pg.mkPen(QColor(color), width=width, style=style)
+
+
+class TimeChart(QWidget):
+    """A line chart over time with optional bands and a hover read-out of every series at the cursor."""
+
+    def __init__(self, parent=None, *, title: str = "", y_label: str = "", height: int = 260):
+        super().__init__(parent)
+        self.plot = make_plot(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.plot.setMinimumHeight(height // 2)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setLabel("left", y_label)
+        self.plot.getPlotItem().setMenuEnabled(False)
+        self.legend = self.plot.addLegend(offset=(10, 5), labelTextSize="8pt")
+        self.readout = QLabel(" ", self)
+        self.readout.setObjectName("muted")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title = QLabel(f"<b>{title}</b>" if title else "", self)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.title)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.readout)
+        self._series: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self._vline = pg.InfiniteLine(angle=90, movable=False, pen=_pen(theme.GREY, 1, Qt.PenStyle.DashLine))
+        self._hover = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
+        self.clear()
+
+    def clear(self) -> None:
+        self.plot.clear()
+        self.legend.clear()
+        self._series = []
+        self.plot.addItem(self._vline, ignoreBounds=True)
+        self._vline.hide()
+        self.readout.setText(" ")
+
+    def add_line(self, name: str, ds, y, color: str | None = None, *, width: float = 1.5, dashed: bool = False,
+                 step: bool = False):
+        x = epoch_seconds(ds)
+        y = np.asarray(y, dtype=float)
+        color = color or theme.SERIES[len(self._series) % len(theme.SERIES)]
+        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        item = self.plot.plot(x, y, pen=_pen(color, width, style), name=name)
+        # Long series: draw the peaks of what is visible only (pyqtgraph examples, STYLE.md).
+        item.setDownsampling(auto=True, method="peak")
+        item.setClipToView(True)
+        self._series.append((name, x, y))
+        return item
+
+    def add_band(self, name: str, ds, lo, hi, color: str = theme.BLUE, alpha: int = 50):
+        x = epoch_seconds(ds)
+        lo_c = pg.PlotDataItem(x, np.asarray(lo, dtype=float), pen=pg.mkPen(None))
+        hi_c = pg.PlotDataItem(x, np.asarray(hi, dtype=float), pen=pg.mkPen(None))
+        c = QColor(color)
+        c.setAlpha(alpha)
+        band = pg.FillBetweenItem(lo_c, hi_c, brush=pg.mkBrush(c))
+        self.plot.addItem(lo_c)
+        self.plot.addItem(hi_c)
+        self.plot.addItem(band)
+        # the legend draws samples of plot data items only: a fill-only stand-in represents the band
+        sample = pg.PlotDataItem([], [], pen=pg.mkPen(None), fillLevel=0, fillBrush=pg.mkBrush(c))
+        self.legend.addItem(sample, name)
+        self._series.append((name + " low", x, np.asarray(lo, dtype=float)))
+        self._series.append((name + " high", x, np.asarray(hi, dtype=float)))
+        return band
+
+    def add_marker(self, ts, label: str = "") -> None:
+        line = pg.InfiniteLine(pos=float(epoch_seconds([ts])[0]), angle=90, movable=False,
+                               pen=_pen(theme.VERMILLION, 1, Qt.PenStyle.DotLine), label=label,
+                               labelOpts={"position": 0.95, "color": theme.VERMILLION})
+        self.plot.addItem(line, ignoreBounds=True)
+
+    def set_x_range(self, start, end) -> None:
+        a, b = epoch_seconds([start, end])
+        self.plot.setXRange(float(a), float(b), padding=0.01)
+
+    def _on_move(self, event) -> None:
+        pos = event[0]
+        vb = self.plot.getPlotItem().vb
+        if not self.plot.sceneBoundingRect().contains(pos) or not self._series:
+            return
+        x = vb.mapSceneToView(pos).x()
+        parts = []
+        when = None
+        for name, xs, ys in self._series:
+            if len(xs) == 0:
+                continue
+            i = int(np.clip(np.searchsorted(xs, x), 0, len(xs) - 1))
+            if i > 0 and abs(xs[i - 1] - x) < abs(xs[i] - x):
+                i -= 1
+            when = xs[i] if when is None else when
+            v = ys[i]
+            parts.append(f"{name}: {'–' if np.isnan(v) else f'{v:,.1f}'}")
+        if when is None:
+            return
+        self._vline.setPos(when)
+        self._vline.show()
+        t = pd.Timestamp(int(when * 1e9))
+        self.readout.setText(f"{t:%a %d %b %Y %H:%M}   " + "   ".join(parts))
+
+
+class HeatMap(QWidget):
+    """Rows (e.g. units) × time (e.g. hours) as colours, with row names on the left and a read-out."""
+
+    def __init__(self, parent=None, *, title: str = "", value_label: str = "value"):
+        super().__init__(parent)
+        self.value_label = value_label
+        self.plot = make_plot(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.plot.invertY(True)
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.title = QLabel(f"<b>{title}</b>" if title else "", self)
+        self.readout = QLabel(" ", self)
+        self.readout.setObjectName("muted")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.title)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.readout)
+        self._rows: list[str] = []
+        self._x = np.array([])
+        self._z = np.zeros((0, 0))
+        self._hover = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
+        self.bar = None
+
+    def set_data(self, rows: Sequence[str], ds, z: np.ndarray, *, levels=(0.0, 1.0)) -> None:
+        """``z`` has one row per name and one column per time step (regular steps)."""
+        self._rows = list(rows)
+        self._x = epoch_seconds(ds)
+        self._z = np.asarray(z, dtype=float)
+        step = float(self._x[1] - self._x[0]) if len(self._x) > 1 else 3600.0
+        cmap = pg.colormap.get("viridis")
+        self.image.setImage(self._z.T, levels=levels, autoLevels=False)
+        self.image.setColorMap(cmap)
+        x0 = float(self._x[0]) if len(self._x) else 0.0
+        self.image.setRect(x0, 0, step * max(len(self._x), 1), max(len(self._rows), 1))
+        ticks = [(i + 0.5, name) for i, name in enumerate(self._rows)]
+        left = self.plot.getAxis("left")
+        left.setTicks([ticks])
+        small = QFont()
+        small.setPointSize(7)
+        left.setStyle(tickFont=small)
+        if self.bar is None:
+            self.bar = pg.ColorBarItem(values=levels, colorMap=cmap, interactive=False, width=10)
+            self.bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        else:
+            self.bar.setLevels(levels)
+        self.plot.autoRange()
+
+    def _on_move(self, event) -> None:
+        pos = event[0]
+        if not len(self._x) or not self.plot.sceneBoundingRect().contains(pos):
+            return
+        p = self.plot.getPlotItem().vb.mapSceneToView(pos)
+        col = int(np.searchsorted(self._x, p.x(), side="right") - 1)
+        row = int(np.floor(p.y()))
+        if 0 <= row < len(self._rows) and 0 <= col < len(self._x):
+            t = pd.Timestamp(int(self._x[col] * 1e9))
+            self.readout.setText(f"{self._rows[row]}  {t:%a %d %b %H:%M}  {self.value_label}: {self._z[row, col]:.0%}")

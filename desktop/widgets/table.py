@@ -1,0 +1,139 @@
+"""A table every page uses: sortable, filterable, copy as tab-separated text, export to CSV or XLSX."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QTableView,
+    QToolButton, QVBoxLayout, QWidget,
+)
+
+from desktop.models import FrameFilter, FrameModel, frame_to_tsv
+
+
+def export_frame(df: pd.DataFrame, path: str | Path, *, note: str = "") -> Path:
+    """Write a table to .csv or .xlsx (chosen by the suffix); ``note`` goes in a second sheet / a comment."""
+    path = Path(path)
+    if path.suffix.lower() == ".xlsx":
+        with pd.ExcelWriter(path, engine="openpyxl") as xw:
+            df.to_excel(xw, index=False, sheet_name="data")
+            if note:
+                pd.DataFrame({"note": [note]}).to_excel(xw, index=False, sheet_name="notes")
+    else:
+        if path.suffix.lower() != ".csv":
+            path = path.with_suffix(".csv")
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            if note:
+                fh.write(f"# {note}\n")
+            df.to_csv(fh, index=False)
+    return path
+
+
+class FrameTable(QWidget):
+    """Filter box + table view + copy/export buttons over a :class:`FrameModel`."""
+
+    def __init__(self, parent=None, *, title: str = "", headers=None, tooltips=None, decimals=None,
+                 filter_box: bool = True, export_name: str = "table"):
+        super().__init__(parent)
+        self.export_name = export_name
+        self.model = FrameModel(headers=headers, tooltips=tooltips, decimals=decimals, parent=self)
+        self.proxy = FrameFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.view = QTableView(self)
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the data's own order until a header is clicked
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        self.view.verticalHeader().setVisible(False)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+
+        self.title = QLabel(f"<b>{title}</b>" if title else "", self)
+        self.count = QLabel("", self)
+        self.count.setObjectName("muted")
+        self.filter = QLineEdit(self)
+        self.filter.setPlaceholderText("Filter…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setMaximumWidth(220)
+        self.filter.textChanged.connect(self._filter)
+        self.filter.setVisible(filter_box)
+        copy_btn = QToolButton(self)
+        copy_btn.setText("Copy")
+        copy_btn.setToolTip("Copy the rows shown (or the selected rows) as tab-separated text for Excel")
+        copy_btn.clicked.connect(self.copy)
+        export_btn = QToolButton(self)
+        export_btn.setText("Export…")
+        export_btn.setToolTip("Save the rows shown as CSV or Excel")
+        export_btn.clicked.connect(self.export_dialog)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.title)
+        top.addWidget(self.count)
+        top.addStretch(1)
+        top.addWidget(self.filter)
+        top.addWidget(copy_btn)
+        top.addWidget(export_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.view)
+
+        act = QAction(self.view)
+        act.setShortcut(QKeySequence.StandardKey.Copy)
+        act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        act.triggered.connect(self.copy)
+        self.view.addAction(act)
+
+    # ------------------------------------------------------------------ data
+    def set_frame(self, df: pd.DataFrame, *, resize: bool = True) -> None:
+        self.model.set_frame(df)
+        self._update_count()
+        if resize and len(df) <= 2000:
+            self.view.resizeColumnsToContents()
+            for c in range(self.model.columnCount()):
+                if self.view.columnWidth(c) > 320:
+                    self.view.setColumnWidth(c, 320)
+
+    def shown_frame(self) -> pd.DataFrame:
+        """The rows as shown: filtered and sorted."""
+        rows = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+        return self.model.frame.iloc[rows]
+
+    def selected_frame(self) -> pd.DataFrame:
+        rows = sorted({self.proxy.mapToSource(i).row() for i in self.view.selectionModel().selectedRows()})
+        return self.model.frame.iloc[rows] if rows else self.shown_frame()
+
+    def _filter(self, text: str) -> None:
+        self.proxy.set_text(text)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        n, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count.setText(f"{n:,} rows" if n == total else f"{n:,} of {total:,} rows")
+
+    # ------------------------------------------------------------------ actions
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(frame_to_tsv(self.selected_frame()))
+        self.window().statusBar().showMessage("Copied; paste into Excel.", 3000) if hasattr(
+            self.window(), "statusBar") else None
+
+    def export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export table", f"{self.export_name}.csv",
+                                              "CSV (*.csv);;Excel (*.xlsx)")
+        if path:
+            export_frame(self.shown_frame(), path)
+
+    def _menu(self, pos) -> None:
+        m = QMenu(self)
+        m.addAction("Copy", self.copy)
+        m.addAction("Export…", self.export_dialog)
+        m.exec(self.view.viewport().mapToGlobal(pos))

@@ -1,0 +1,249 @@
+"""The desktop app, offscreen with pytest-qt: shell, job runner, Overview, Data and the import wizard."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+
+# ---------------------------------------------------------------------------------------------- job runner
+def test_job_runner_delivers_result_and_progress(qtbot):
+    from desktop.jobs import JobRunner
+
+    runner = JobRunner()
+    seen, results = [], []
+
+    def fn(progress, should_stop):
+        for i in range(3):
+            progress((i + 1) / 3, f"step {i + 1}")
+            time.sleep(0.06)
+        return 42
+
+    runner.run("k", "counting", fn, on_done=results.append, on_progress=lambda f, m: seen.append(m))
+    qtbot.waitUntil(lambda: results == [42], timeout=5000)
+    assert seen and seen[-1] == "step 3"
+    assert runner.is_idle()
+
+
+def test_cancel_really_stops_the_core(qtbot):
+    from datasets.progress import Reporter
+    from desktop.jobs import JobRunner
+
+    runner = JobRunner()
+    stopped = threading.Event()
+    errors, results = [], []
+
+    def long_core(progress=None, should_stop=None):
+        rep = Reporter(progress, should_stop)
+        try:
+            for i in range(10_000):
+                rep(i / 10_000, "working")
+                time.sleep(0.005)
+            return "finished"
+        finally:
+            stopped.set()
+
+    runner.run("k", "long", long_core, on_done=results.append, on_error=errors.append)
+    qtbot.wait(100)
+    runner.cancel("k")
+    qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+    assert stopped.wait(2), "the core kept running after cancel"
+    assert errors == ["Cancelled; nothing was changed."] and results == []
+
+
+def test_new_job_of_same_key_supersedes_old(qtbot):
+    from desktop.jobs import JobRunner
+
+    runner = JobRunner()
+    results = []
+    first_started, first_stopped = threading.Event(), threading.Event()
+
+    def slow(progress, should_stop):
+        first_started.set()
+        while not should_stop():
+            time.sleep(0.01)
+        first_stopped.set()
+        return "old"
+
+    runner.run("page", "old", slow, on_done=results.append)
+    assert first_started.wait(5)
+    runner.run("page", "new", lambda progress, should_stop: "new", on_done=results.append)
+    qtbot.waitUntil(lambda: results == ["new"], timeout=5000)
+    assert first_stopped.wait(2)
+    runner.wait(2000)
+    qtbot.wait(50)
+    assert results == ["new"], "a superseded job's result must be dropped"
+
+
+def test_errors_are_sentences_not_tracebacks(qtbot, tmp_path, monkeypatch):
+    from datasets.errors import SourceError
+    from desktop.jobs import JobRunner
+
+    monkeypatch.setenv("HOSPOPS_LOG_DIR", str(tmp_path))
+    runner = JobRunner()
+    errors = []
+
+    def user_error(progress, should_stop):
+        raise SourceError("arrival time '31/02/2024' is not a date.")
+
+    def bug(progress, should_stop):
+        return 1 / 0
+
+    runner.run("a", "a", user_error, on_error=errors.append)
+    runner.run("b", "b", bug, on_error=errors.append)
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=5000)
+    assert "arrival time '31/02/2024' is not a date." in errors
+    bug_msg = next(e for e in errors if "bug" in e)
+    assert "Traceback" not in bug_msg and "ZeroDivisionError" in bug_msg
+    assert list(tmp_path.glob("crash-*.log")), "the traceback belongs in the log file"
+
+
+# ---------------------------------------------------------------------------------------------- models
+def test_frame_model_sorts_by_value_and_copies_tsv(qtbot):
+    import pandas as pd
+    from PySide6.QtCore import Qt
+
+    from desktop.models import frame_to_tsv
+    from desktop.widgets.table import FrameTable
+
+    t = FrameTable()
+    qtbot.addWidget(t)
+    t.set_frame(pd.DataFrame({"unit": ["M1", "M2", "S1"], "patients": [9, 10, 1200]}))
+    t.view.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+    assert t.shown_frame()["patients"].tolist() == [1200, 10, 9]  # numeric, not text order ("9" > "1200")
+    t.filter.setText("m")
+    assert t.shown_frame()["unit"].tolist() == ["M2", "M1"]
+    assert frame_to_tsv(t.shown_frame()) == "unit\tpatients\nM2\t10\nM1\t9\n"
+    assert t.model.data(t.model.index(2, 1)) == "1,200"
+
+
+# ---------------------------------------------------------------------------------------------- shell + pages
+def test_first_start_offers_demo(qtbot):
+    from desktop.main_window import MainWindow
+
+    w = MainWindow(restore_state=False)
+    qtbot.addWidget(w)
+    w.show()
+    page = w.show_page("overview")
+    assert page._stack.currentWidget() is page.empty
+    from PySide6.QtWidgets import QPushButton
+
+    assert "Try the demo hospital" in [b.text() for b in page.empty.findChildren(QPushButton)]
+    w.close()
+
+
+def test_overview_shows_the_core_numbers(window, demo_ws):
+    from datasets.metrics.overview import snapshot
+    from datasets.store import Workspace
+    from desktop.main_window import wait_until_loaded
+
+    page = window.show_page("overview")
+    assert wait_until_loaded(window, page, 60000)
+    assert not page.error.isVisible(), page.error.text()
+    at = window.session.as_of
+    window.close()  # release the workspace, then compare with the core's own answer
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        snap = snapshot(ws, at)
+    assert page.cards["in_ed"].value.text() == f"{snap['in_ed']:,}"
+    assert page.cards["arrivals"].value.text() == f"{snap['ed_arrivals_today']:,}"
+    assert page.los.model.rowCount() > 0
+
+
+def test_as_of_change_reloads_pages(window):
+    from datetime import timedelta
+
+    from desktop.main_window import wait_until_loaded
+
+    page = window.show_page("overview")
+    assert wait_until_loaded(window, page, 60000)
+    before = page.snapshot_at
+    window.session.set_as_of(window.session.as_of - timedelta(days=20, hours=7))
+    assert wait_until_loaded(window, page, 60000)
+    assert page.snapshot_at == window.session.as_of != before
+
+
+def test_second_window_on_same_workspace_is_refused(window, demo_ws):
+    from datasets.errors import WorkspaceError
+    from datasets.store import Workspace
+
+    # the app holds the workspace: another process (simulated by the same-process read-only open, which DuckDB
+    # refuses with a different configuration) cannot take it from under the user
+    with pytest.raises(WorkspaceError):
+        Workspace.open(demo_ws, read_only=True)
+
+
+def _write_visits(path: Path) -> None:
+    path.write_text(
+        "Visit No,Patient MRN,Arrived,Left,Triage\n"
+        "V1,MRN1,21/11/2026 08:05,21/11/2026 11:00,3\n"
+        "V2,MRN2,21/11/2026 09:10,21/11/2026 12:30,2\n"
+        "V3,MRN3,31/02/2026 10:00,21/11/2026 12:00,4\n"
+        "V4,MRN4,21/11/2026 10:30,,1\n",
+        encoding="utf-8",
+    )
+
+
+def test_import_wizard_end_to_end(qtbot, tmp_path):
+    from PySide6.QtWidgets import QWizard
+
+    from datasets.store import Workspace
+    from desktop.main_window import MainWindow, wait_until_loaded
+
+    ws_path = tmp_path / "w.hospops"
+    Workspace.create(ws_path, timezone="Europe/London", country="GB").close()
+    csv = tmp_path / "ed_visits_extract.csv"
+    _write_visits(csv)
+
+    w = MainWindow(restore_state=False)
+    qtbot.addWidget(w)
+    assert w.open_workspace(ws_path)
+    w.show()
+    page = w.show_page("data")
+    assert wait_until_loaded(w, page)
+    page.start_import()
+    wiz = page.wizard
+    wiz.source.path.setText(str(csv))
+    assert wiz.source.format.currentText() == "csv" and wiz.source.table.currentText() == "ed_visits"
+    wiz.next()
+    assert wiz.currentId() == wiz.MAPPING
+    m = wiz.mapping
+    assert not m.isComplete()  # arrival_ts and visit_id are required and named differently in this file
+    for field, col in {"visit_id": "Visit No", "patient_id": "Patient MRN", "arrival_ts": "Arrived",
+                       "departure_ts": "Left", "acuity": "Triage"}.items():
+        m._combos[field].setCurrentText(col)
+    assert m.isComplete()
+    assert "will not parse" in m.status.text()  # automatic parsing cannot read 21/11/2026
+    m.ts_format.setText("%d/%m/%Y %H:%M")
+    m.ts_format.editingFinished.emit()
+    bad = [(r, c) for r in range(m.preview.rowCount()) for c in range(m.preview.columnCount())
+           if m.preview.item(r, c).toolTip()]
+    assert bad == [(2, 2)], "only 31/02 is highlighted"
+    wiz.next()
+    qtbot.waitUntil(lambda: wiz.run_page.isComplete(), timeout=30000)
+    counts = wiz.run_page.counts.model.frame.set_index("table")
+    assert counts.loc["ed_visits", ["read", "loaded", "rejected"]].tolist() == [4, 3, 1]
+    assert "rejected" in wiz.run_page.message.text()
+    wiz.button(QWizard.WizardButton.FinishButton).click()
+    assert wait_until_loaded(w, page)
+    rejects = page.rejects.model.frame
+    assert len(rejects) == 1 and int(rejects["line"].iloc[0]) == 4
+    assert page.imports.model.rowCount() == 1
+    w.close()
+
+
+def test_screenshot_command(tmp_path, demo_ws, capsys):
+    from PySide6.QtGui import QImage
+
+    from desktop.cli import main
+
+    out = tmp_path / "overview.png"
+    code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "data", "--size", "1300x820"])
+    assert code == 0, capsys.readouterr().err
+    img = QImage(str(out))
+    assert (img.width(), img.height()) == (1300, 820)
+    code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "nope"])
+    assert code == 1 and "no page 'nope'" in capsys.readouterr().err
