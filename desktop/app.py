@@ -16,6 +16,23 @@ def _make_app():
     return app
 
 
+def _install_excepthook(window) -> None:
+    """A bug in a slot must not print a traceback at the user or kill the app: log it, say so in a sentence."""
+    def hook(exc_type, exc, tb):
+        from desktop.cli import _log_crash
+
+        path = _log_crash(exc.with_traceback(tb))
+        msg = f"Something went wrong inside HospOps ({exc_type.__name__}: {exc}); your data was not changed."
+        if path:
+            msg += f" Details: {path}"
+        try:
+            window.statusBar().showMessage(msg, 15000)
+        except RuntimeError:
+            pass
+
+    sys.excepthook = hook
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     from datasets.errors import HospOpsError
 
@@ -46,6 +63,7 @@ def run_app(args) -> int:
     from desktop.main_window import MainWindow, wait_until_loaded
 
     window = MainWindow(restore_state=not shot)
+    _install_excepthook(window)
     if shot:
         from desktop import theme
 

@@ -97,7 +97,7 @@ class _Task(QRunnable):
 def log_exception(exc: BaseException):
     from desktop.cli import _log_crash
 
-    log.error("job failed: %s", "".join(traceback.format_exception(exc)))
+    log.debug("job failed: %s", "".join(traceback.format_exception(exc)))
     return _log_crash(exc)
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pandas as pd
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSplitter, QTabWidget, QVBoxLayout
 
 from desktop.pages.base import Page
 from desktop.widgets.table import FrameTable
@@ -19,7 +19,7 @@ def load_data_page(ws, progress=None, should_stop=None) -> dict[str, Any]:
         [{"table": t, "rows": v["rows"], "from": v.get("from"), "to": v.get("to")} for t, v in info["tables"].items()]
     )
     for c in ("from", "to"):
-        tables[c] = pd.to_datetime(tables[c])
+        tables[c] = pd.to_datetime(tables[c], format="ISO8601").dt.date
     imports = ws.df(
         """SELECT run_id, started_at AS "when", source, format, rows_read AS "read", rows_loaded AS loaded,
                   rows_rejected AS rejected, round(duration_s, 1) AS seconds, os_user AS "by", sha256
@@ -28,7 +28,9 @@ def load_data_page(ws, progress=None, should_stop=None) -> dict[str, Any]:
         f"""SELECT run_id, table_name AS "table", file, line, column_name AS "column", reason, raw
             FROM rejects ORDER BY run_id DESC, file, line LIMIT {REJECTS_SHOWN}""")
     n_rejects = ws.sql("SELECT count(*) FROM rejects")[0][0]
-    return {"info": info, "tables": tables, "imports": imports, "rejects": rejects, "n_rejects": n_rejects}
+    audit = ws.df("SELECT * FROM audit_log ORDER BY 1 DESC LIMIT 1000")
+    return {"info": info, "tables": tables, "imports": imports, "rejects": rejects, "n_rejects": n_rejects,
+            "audit": audit}
 
 
 class DataPage(Page):
@@ -49,10 +51,14 @@ class DataPage(Page):
         self.rejects = FrameTable(self.body, title="Rejected rows", export_name="rejected_rows",
                                   tooltips={"line": "line number in the source file (header is line 1)",
                                             "raw": "the row as it was in the file, identifiers pseudonymized"})
+        self.audit = FrameTable(self.body, title="Audit log", export_name="audit_log")
+        tabs = QTabWidget(self.body)
+        tabs.addTab(self.imports, "Imports")
+        tabs.addTab(self.audit, "Audit log")
         upper = QSplitter(Qt.Orientation.Horizontal, self.body)
         upper.addWidget(self.tables)
-        upper.addWidget(self.imports)
-        upper.setStretchFactor(1, 2)
+        upper.addWidget(tabs)
+        upper.setSizes([420, 700])
         split = QSplitter(Qt.Orientation.Vertical, self.body)
         split.addWidget(upper)
         split.addWidget(self.rejects)
@@ -76,6 +82,11 @@ class DataPage(Page):
         self.tables.set_frame(d["tables"])
         self.imports.set_frame(d["imports"])
         self.rejects.set_frame(d["rejects"])
+        self.audit.set_frame(d["audit"])
+        if not d["n_rejects"]:
+            self.rejects.count.setText("none: every row read was loaded")
+        if d["imports"].empty:
+            self.imports.count.setText("none yet: Import extract… loads a CSV or an EHR export")
         if d["n_rejects"] > REJECTS_SHOWN:
             self.rejects.count.setText(f"latest {REJECTS_SHOWN:,} of {d['n_rejects']:,}; filter or export via the CLI")
         self.done_loading()

@@ -83,8 +83,7 @@ class TimeChart(QWidget):
         self._vline.hide()
         self.readout.setText(" ")
 
-    def add_line(self, name: str, ds, y, color: str | None = None, *, width: float = 1.5, dashed: bool = False,
-                 step: bool = False):
+    def add_line(self, name: str, ds, y, color: str | None = None, *, width: float = 1.5, dashed: bool = False):
         x = epoch_seconds(ds)
         y = np.asarray(y, dtype=float)
         color = color or theme.SERIES[len(self._series) % len(theme.SERIES)]
