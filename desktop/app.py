@@ -33,6 +33,49 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
+def _after_first_paint(window, fn) -> None:
+    """Call ``fn`` once the window has painted for the first time (a 0-timer alone can run before the paint)."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt name
+            if event.type() == QEvent.Type.Paint:
+                window.removeEventFilter(self)
+                QTimer.singleShot(0, fn)
+            return False
+
+    window._first_paint = FirstPaint(window)
+    window.installEventFilter(window._first_paint)
+
+
+def _startup_probe(app, window):
+    """For benchmarks/app_startup.py: print 'painted' at the window's first paint and 'loaded' once the page has
+    its data, then quit. Harmless without the environment variable (never installed)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Probe(QObject):
+        painted = False
+
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt name
+            if event.type() == QEvent.Type.Paint and not self.painted:
+                self.painted = True
+                print("painted", flush=True)
+            return False
+
+    probe = Probe(window)
+    window.installEventFilter(probe)
+
+    def loaded() -> None:
+        print("loaded", flush=True)
+        window.close()
+        app.quit()
+
+    def watch(page) -> None:
+        page.loaded.connect(loaded)
+
+    return watch
+
+
 def _parse_size(text: str) -> tuple[int, int]:
     from datasets.errors import HospOpsError
 
@@ -69,13 +112,11 @@ def run_app(args) -> int:
 
         theme.apply_palette(app, False)
         window.resize(*size)
-    if args.workspace:
-        if not window.open_workspace(args.workspace):
-            if shot:
-                raise HospOpsError(f"Cannot open {args.workspace}.")
-    page = window.show_page(page_name) if (shot or getattr(args, "page", None)) else window.current_page()
-    window.show()
     if shot:
+        if args.workspace and not window.open_workspace(args.workspace):
+            raise HospOpsError(f"Cannot open {args.workspace}.")
+        page = window.show_page(page_name)
+        window.show()
         ok = wait_until_loaded(window, page)
         window.repaint()
         app.processEvents()
@@ -87,4 +128,18 @@ def run_app(args) -> int:
             raise HospOpsError(f"The {page_name} page did not finish loading; the screenshot shows it part-way.")
         print(f"Wrote {out} ({size[0]}x{size[1]}, page {page_name}).")
         return 0
+
+    # Paint the shell first, then open the workspace and build the page (pandas, pyqtgraph and the core load
+    # behind a painted window instead of before it).
+    window.show()
+    probe = _startup_probe(app, window) if os.environ.get("HOSPOPS_STARTUP_PROBE") else None
+
+    def load() -> None:
+        if args.workspace:
+            window.open_workspace(args.workspace)
+        page = window.show_page(getattr(args, "page", None) or window.initial_page)
+        if probe is not None:
+            probe(page)
+
+    _after_first_paint(window, load)
     return app.exec()

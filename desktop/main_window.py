@@ -13,8 +13,7 @@ from PySide6.QtWidgets import (
 
 from desktop import theme
 from desktop.jobs import JobRunner
-from desktop.pages import PAGE_CLASSES
-from desktop.pages.base import Page
+from desktop.pages import PAGE_NAMES, PAGE_TITLES, page_class
 from desktop.session import Session, is_encrypted
 from desktop.widgets.status import JobStatus
 
@@ -44,7 +43,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("HospOps")
         self.session = Session(self)
         self.jobs = JobRunner(self)
-        self.pages: dict[str, Page] = {}
+        self.pages: dict = {}  # name -> Page, created when first shown
+        self._initial_page = "overview"
         self._build_header()
         self._build_body()
         self._build_status()
@@ -101,16 +101,12 @@ class MainWindow(QMainWindow):
         self.nav.setObjectName("nav")
         self.nav.setFixedWidth(150)
         self.stack = QStackedWidget(central)
-        for i, cls in enumerate(PAGE_CLASSES):
-            page = cls(self.session, self.jobs, self.stack)
-            page.empty.open_requested.connect(self.open_dialog)
-            page.empty.demo_requested.connect(self.build_demo)
-            self.pages[page.name] = page
-            self.stack.addWidget(page)
-            item = QListWidgetItem(page.title)
-            item.setToolTip(f"{page.title} (Ctrl+{i + 1})")
+        for i, name in enumerate(PAGE_NAMES):
+            self.stack.addWidget(QWidget(self.stack))  # placeholder until the page is first shown
+            item = QListWidgetItem(PAGE_TITLES[name])
+            item.setToolTip(f"{PAGE_TITLES[name]} (Ctrl+{i + 1})")
             self.nav.addItem(item)
-        self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
+        self.nav.currentRowChanged.connect(self._nav_changed)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
         outer.addLayout(row, 1)
@@ -132,8 +128,8 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._act(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         v = self.menuBar().addMenu("&View")
-        for i, page in enumerate(self.pages.values()):
-            self._act(v, page.title, lambda checked=False, n=page.name: self.show_page(n), f"Ctrl+{i + 1}")
+        for i, name in enumerate(PAGE_NAMES):
+            self._act(v, PAGE_TITLES[name], lambda checked=False, n=name: self.show_page(n), f"Ctrl+{i + 1}")
         v.addSeparator()
         self._act(v, "&Refresh", self.refresh, QKeySequence.StandardKey.Refresh)
         self.dark_act = self._act(v, "&Dark mode", self.toggle_dark)
@@ -154,13 +150,38 @@ class MainWindow(QMainWindow):
         return act
 
     # ------------------------------------------------------------------ pages
-    def show_page(self, name: str) -> Page:
-        page = self.pages[name]
-        self.nav.setCurrentRow(list(self.pages).index(name))
+    def page(self, name: str):
+        """The page called ``name``, created (and its module imported) on first use."""
+        if name not in self.pages:
+            index = PAGE_NAMES.index(name)
+            page = page_class(name)(self.session, self.jobs, self.stack)
+            page.empty.open_requested.connect(self.open_dialog)
+            page.empty.demo_requested.connect(self.build_demo)
+            placeholder = self.stack.widget(index)
+            self.stack.insertWidget(index, page)
+            self.stack.removeWidget(placeholder)
+            placeholder.deleteLater()
+            self.pages[name] = page
+        return self.pages[name]
+
+    def show_page(self, name: str):
+        page = self.page(name)
+        if self.nav.currentRow() != PAGE_NAMES.index(name):
+            self.nav.setCurrentRow(PAGE_NAMES.index(name))
+        else:
+            self.stack.setCurrentWidget(page)
         return page
 
-    def current_page(self) -> Page:
-        return self.stack.currentWidget()
+    def _nav_changed(self, row: int) -> None:
+        if 0 <= row < len(PAGE_NAMES):
+            self.stack.setCurrentWidget(self.page(PAGE_NAMES[row]))
+
+    def current_page(self):
+        return self.pages.get(PAGE_NAMES[max(0, self.nav.currentRow())])
+
+    @property
+    def initial_page(self) -> str:
+        return self._initial_page
 
     def refresh(self) -> None:
         if self.session.is_open:
@@ -309,7 +330,7 @@ class MainWindow(QMainWindow):
         self.dark_act.setChecked(dark)
         theme.apply_palette(QApplication.instance(), dark)
         page = s.value("page", "overview")
-        self.show_page(page if page in self.pages else "overview")
+        self._initial_page = page if page in PAGE_NAMES else "overview"
         self._fill_recent()
 
     def toggle_dark(self) -> None:
@@ -328,13 +349,14 @@ class MainWindow(QMainWindow):
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
-        s.setValue("page", self.current_page().name)
+        if self.current_page() is not None:
+            s.setValue("page", self.current_page().name)
         self.jobs.shutdown()
         self.session.close(emit=False)
         super().closeEvent(event)
 
 
-def wait_until_loaded(window: MainWindow, page: Page, timeout_ms: int = 120000) -> bool:
+def wait_until_loaded(window: MainWindow, page, timeout_ms: int = 120000) -> bool:
     """Process events until ``page`` has its data and no job is running (screenshots, tests, benchmarks)."""
     import time
 

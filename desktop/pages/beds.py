@@ -1,9 +1,79 @@
-"""Beds page."""
+"""Beds: the bed board at the "as of" time, the waiting list, a CP-SAT placement proposal with reasons for
+anyone left unplaced (accept all or some), and the 72-hour occupancy outlook per unit with bands."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from typing import Any
 
+import pandas as pd
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from desktop import theme
 from desktop.pages.base import Page
+from desktop.widgets.bedboard import BedBoard
+from desktop.widgets.charts import TimeChart
+from desktop.widgets.table import FrameTable
+
+
+def load_beds(ws, at, progress=None, should_stop=None) -> dict[str, Any]:
+    from datasets.metrics.beds import bed_board, waiting_list
+    from datasets.progress import Reporter
+
+    rep = Reporter(progress, should_stop)
+    rep(0.1, "bed board")
+    board = bed_board(ws, at)
+    rep(0.5, "waiting list")
+    waiting = waiting_list(ws, at)
+    names = dict(ws.sql("SELECT unit_id, coalesce(name, unit_id) FROM units"))
+    rep(1.0, "done")
+    return {"board": board, "waiting": waiting, "names": names}
+
+
+def load_outlook(ws, at, progress=None, should_stop=None) -> pd.DataFrame:
+    from datasets.metrics.beds import outlook
+
+    return outlook(ws, at, 72, progress=progress, should_stop=should_stop)
+
+
+def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dict[str, Any]:
+    from datasets.progress import Reporter
+    from optimization.beds.model import solve, validate
+    from optimization.beds.workspace import problem_from_workspace
+
+    rep = Reporter(progress, should_stop)
+    rep(0.02, "building the placement problem")
+    problem = problem_from_workspace(ws, at)
+
+    def improved(objective: float, bound: float, seconds: float) -> None:
+        progress(min(0.95, 0.05 + 0.9 * seconds / max(time_limit_s, 1)),
+                 f"cost {objective:,.0f} (bound {bound:,.0f}) after {seconds:.1f} s")
+
+    solution = solve(problem, time_limit_s=time_limit_s, progress=rep.scaled(0.05, 0.95).progress,
+                     should_stop=should_stop, on_solution=improved)
+    check = validate(problem, solution)
+    patients = {p.patient_id: p for p in problem.patients}
+    beds = {b.bed_id: b for b in problem.beds}
+    rows = []
+    for pid, bed in solution.assignment.items():
+        p = patients.get(pid)
+        if p is None:
+            continue
+        if p.current_bed is not None and bed == p.current_bed:
+            continue  # stays where they are
+        rows.append({
+            "patient_id": pid, "kind": "move" if p.current_bed else p.kind, "acuity": p.acuity,
+            "specialty": p.specialty, "wait_hours": round(p.wait_hours, 1),
+            "bed": bed or "", "unit": beds[bed].unit_id if bed else "",
+            "from_bed": p.current_bed or "",
+            "reason": "" if bed else solution.unplaced.get(pid, "not placed"),
+        })
+    proposal = pd.DataFrame(rows, columns=["patient_id", "kind", "acuity", "specialty", "wait_hours", "bed", "unit",
+                                           "from_bed", "reason"])
+    if len(proposal):
+        proposal = proposal.sort_values(["bed"], key=lambda s: s.eq(""), kind="stable").reset_index(drop=True)
+    return {"solution": solution, "validation": check, "proposal": proposal}
 
 
 class BedsPage(Page):
@@ -11,6 +81,179 @@ class BedsPage(Page):
     title = "Beds"
 
     def build(self) -> None:
+        self.summary = QLabel("", self.body)
+        self.board = BedBoard(self.body)
+        scroll = QScrollArea(self.body)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.board)
+        legend = QLabel("  ".join(f"<span style='color:{c}'>■</span> {g} {s}" for s, (c, g) in theme.BED_STATES.items())
+                        + "  — M/F: occupant's sex; T: telemetry; red corner: side room", self.body)
+        legend.setObjectName("muted")
+        legend.setWordWrap(True)
+        self.summary.setWordWrap(True)
+
+        self.waiting = FrameTable(title="Waiting for a bed", export_name="waiting_list",
+                                  decimals={"wait_hours": 1},
+                                  tooltips={"kind": "ED boarder (decision to admit made), elective due today, or "
+                                                    "transfer out of an assessment unit"})
+        prop_box = QWidget(self.body)
+        self.time_limit = QSpinBox(prop_box)
+        self.time_limit.setRange(1, 600)
+        self.time_limit.setValue(10)
+        self.time_limit.setSuffix(" s")
+        self.time_limit.setToolTip("How long the solver may search for a better proposal")
+        self.propose_btn = QPushButton("Propose placements", prop_box)
+        self.propose_btn.clicked.connect(self.propose)
+        self.accept_all_btn = QPushButton("Accept all", prop_box)
+        self.accept_all_btn.clicked.connect(lambda: self.accept(all_rows=True))
+        self.accept_sel_btn = QPushButton("Accept selected", prop_box)
+        self.accept_sel_btn.clicked.connect(lambda: self.accept(all_rows=False))
+        for b in (self.accept_all_btn, self.accept_sel_btn):
+            b.setEnabled(False)
+        self.solver_line = QLabel("", prop_box)
+        self.solver_line.setWordWrap(True)
+        self.proposal = FrameTable(prop_box, title="Proposal", export_name="bed_proposal", decimals={"wait_hours": 1},
+                                   tooltips={"reason": "why this patient could not be placed, in words"})
+        row = QHBoxLayout()
+        row.addWidget(QLabel("search for", prop_box))
+        row.addWidget(self.time_limit)
+        row.addWidget(self.propose_btn)
+        row.addStretch(1)
+        row.addWidget(self.accept_sel_btn)
+        row.addWidget(self.accept_all_btn)
+        pl = QVBoxLayout(prop_box)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addLayout(row)
+        pl.addWidget(self.solver_line)
+        pl.addWidget(self.proposal, 1)
+
+        out_box = QWidget(self.body)
+        self.unit = QComboBox(out_box)
+        self.unit.currentIndexChanged.connect(self._draw_outlook)
+        self.outlook_chart = TimeChart(title="Next 72 hours: expected patients with 80% and 95% bands",
+                                       y_label="patients")
+        ol = QVBoxLayout(out_box)
+        ol.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Unit", out_box))
+        top.addWidget(self.unit)
+        top.addStretch(1)
+        ol.addLayout(top)
+        ol.addWidget(self.outlook_chart, 1)
+
+        self.tabs = QTabWidget(self.body)
+        self.tabs.addTab(self.waiting, "Waiting")
+        self.tabs.addTab(prop_box, "Proposal")
+        self.tabs.addTab(out_box, "72-hour outlook")
+
+        left = QWidget(self.body)
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.summary)
+        ll.addWidget(scroll, 1)
+        ll.addWidget(legend)
+        split = QSplitter(Qt.Orientation.Horizontal, self.body)
+        split.addWidget(left)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         lay = QVBoxLayout(self.body)
         lay.addWidget(self.error)
-        lay.addWidget(QLabel("Beds", self.body))
+        lay.addWidget(split, 1)
+        self._outlook = pd.DataFrame()
+        self._names: dict[str, str] = {}
+        self.reserved: dict[str, str] = {}
+        self.last_proposal = None
+
+    # ------------------------------------------------------------------ loading
+    def refresh(self) -> None:
+        at = self.session.as_of
+        self.reserved = {}
+        self.run("Loading the bed board", lambda ws, progress, should_stop: load_beds(ws, at, progress, should_stop),
+                 self._show_board, background=True)
+        self.run("Computing the 72-hour outlook",
+                 lambda ws, progress, should_stop: load_outlook(ws, at, progress, should_stop),
+                 self._show_outlook, key="beds.outlook", background=True)
+
+    def _show_board(self, d: dict) -> None:
+        board, waiting = d["board"], d["waiting"]
+        self._names = d["names"]
+        self.board.set_board(board, self._names, self.reserved)
+        counts = board["state"].value_counts()
+        self.summary.setText(
+            f"<b>{len(board):,} beds</b>: {counts.get('occupied', 0):,} occupied, {counts.get('free', 0):,} free, "
+            f"{counts.get('cleaning', 0):,} cleaning, {counts.get('blocked', 0):,} blocked — "
+            f"<b>{len(waiting):,} waiting</b> for a bed at {self.session.as_of:%a %d %b %H:%M}")
+        self.waiting.set_frame(waiting)
+        self.tabs.setTabText(0, f"Waiting ({len(waiting)})")
+        self.done_loading()
+
+    def _show_outlook(self, df: pd.DataFrame) -> None:
+        self._outlook = df
+        current = self.unit.currentData()
+        self.unit.blockSignals(True)
+        self.unit.clear()
+        self.unit.addItem("All inpatient units", "")
+        for u in sorted(df["unit_id"].unique()):
+            self.unit.addItem(f"{u} — {self._names.get(u, u)}", u)
+        self.unit.setCurrentIndex(max(0, self.unit.findData(current)) if current else 0)
+        self.unit.blockSignals(False)
+        self._draw_outlook()
+
+    def _draw_outlook(self) -> None:
+        df = self._outlook
+        if df.empty:
+            return
+        unit = self.unit.currentData()
+        if unit:
+            d = df[df["unit_id"] == unit]
+        else:  # the sum over units: means add; bands from the summed variances (normal approximation)
+            g = df.assign(var=((df["hi95"] - df["expected"]) / 1.96) ** 2).groupby("ts", as_index=False)
+            d = g.agg(expected=("expected", "sum"), var=("var", "sum"), capacity=("capacity", "sum"))
+            sd = d["var"] ** 0.5
+            d["lo80"], d["hi80"] = (d["expected"] - 1.2816 * sd).clip(lower=0), d["expected"] + 1.2816 * sd
+            d["lo95"], d["hi95"] = (d["expected"] - 1.96 * sd).clip(lower=0), d["expected"] + 1.96 * sd
+        c = self.outlook_chart
+        c.clear()
+        c.add_band("95% band", d["ts"], d["lo95"], d["hi95"], theme.BLUE, alpha=35)
+        c.add_band("80% band", d["ts"], d["lo80"], d["hi80"], theme.BLUE, alpha=70)
+        c.add_line("expected", d["ts"], d["expected"], theme.BLUE, width=2)
+        c.add_line("staffed beds", d["ts"], d["capacity"], theme.VERMILLION, dashed=True)
+
+    # ------------------------------------------------------------------ proposal
+    def propose(self) -> None:
+        at = self.session.as_of
+        limit = float(self.time_limit.value())
+        self.tabs.setCurrentIndex(1)
+        self.solver_line.setText("Searching… (Esc cancels)")
+        self.run("Proposing placements",
+                 lambda ws, progress, should_stop: propose(ws, at, limit, progress, should_stop),
+                 self._show_proposal, key="beds.solve", on_progress=lambda f, m: self.solver_line.setText(m),
+                 on_error=self._solve_failed)
+
+    def _solve_failed(self, message: str) -> None:
+        self.solver_line.setText(message)
+        self.done_loading()
+
+    def _show_proposal(self, d: dict) -> None:
+        self.last_proposal = d
+        sol, check, prop = d["solution"], d["validation"], d["proposal"]
+        placed = int((prop["bed"] != "").sum())
+        unplaced = int((prop["bed"] == "").sum())
+        self.solver_line.setText(
+            f"<b>{sol.status}</b> in {sol.seconds:.1f} s: {placed} placement(s), {unplaced} left waiting "
+            f"(reasons below); cost {sol.objective:,.0f}; hard rules broken: {check.hard_violations} "
+            f"(checked by the independent validator).")
+        self.proposal.set_frame(prop)
+        for b in (self.accept_all_btn, self.accept_sel_btn):
+            b.setEnabled(placed > 0)
+        self.done_loading()
+
+    def accept(self, all_rows: bool) -> None:
+        """Accepted placements reserve their beds on the board (dashed tiles) until the next refresh."""
+        frame = self.proposal.shown_frame() if all_rows else self.proposal.selected_frame()
+        frame = frame[frame["bed"] != ""]
+        for rec in frame.to_dict("records"):
+            self.reserved[rec["bed"]] = rec["patient_id"]
+        self.board.set_reserved(self.reserved)
+        self.solver_line.setText(f"Accepted {len(frame)} placement(s); their beds show as reserved (R).")

@@ -1,9 +1,48 @@
-"""Forecast page."""
+"""Forecast: pick a series, a horizon and models (automatic selection by default); see history, the forecast
+with its 80/95% bands, the backtest table with the chosen model highlighted and a one-line verdict."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from typing import Any
 
+import pandas as pd
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget,
+)
+from PySide6.QtCore import Qt
+
+from desktop import theme
 from desktop.pages.base import Page
+from desktop.widgets.charts import TimeChart
+from desktop.widgets.table import FrameTable
+
+HORIZONS = {"h": ["48h", "24h", "7d", "14d"], "D": ["28d", "14d", "7d", "90d", "120d"]}
+HISTORY_SHOWN = {"h": pd.Timedelta(days=14), "D": pd.Timedelta(days=240)}
+AUTOMATIC = "Automatic (choose by backtest)"
+
+
+def list_series_job(ws, progress=None, should_stop=None) -> tuple[list[dict], tuple[str, ...]]:
+    from forecasting.series import list_series
+    from forecasting.forecast import MODEL_NAMES
+
+    return list_series(ws), tuple(MODEL_NAMES)
+
+
+def forecast_job(ws, name: str, horizon: str, models: list[str] | None, backtest: bool, at, progress=None,
+                 should_stop=None):
+    from forecasting.forecast import run_forecast
+    from forecasting.series import load_series
+
+    y = load_series(ws, name)
+    if at is not None:
+        attrs = dict(y.attrs)
+        y = y[y["ds"] < pd.Timestamp(at)].reset_index(drop=True)
+        y.attrs.update(attrs)
+    # the fits run in a worker process: statsmodels and scipy hold the GIL and would stall the window
+    from desktop.workers import in_subprocess
+
+    return in_subprocess(run_forecast, y, horizon, models=models, backtest=backtest, progress=progress,
+                         should_stop=should_stop)
 
 
 class ForecastPage(Page):
@@ -11,6 +50,145 @@ class ForecastPage(Page):
     title = "Forecast"
 
     def build(self) -> None:
+        side = QWidget(self.body)
+        side.setFixedWidth(270)
+        self.series = QComboBox(side)
+        self.series.currentIndexChanged.connect(self._series_changed)
+        self.horizon = QComboBox(side)
+        self.horizon.setEditable(True)
+        self.horizon.setToolTip("How far ahead: a number of steps, or a duration such as 48h or 28d")
+        self.model = QComboBox(side)
+        self.model.addItem(AUTOMATIC)  # the model names arrive with the series list (forecasting loads lazily)
+        self.model.setToolTip("Automatic runs the default set, backtests them and picks the best per series")
+        self.backtest = QCheckBox("Backtest against the past", side)
+        self.backtest.setChecked(True)
+        self.backtest.setToolTip("Rolling-origin backtest: how each model would have done over recent periods, "
+                                 "against repeating last week's pattern")
+        self.run_btn = QPushButton("Run forecast", side)
+        self.run_btn.setDefault(True)
+        self.run_btn.clicked.connect(self.run_forecast)
+        form = QFormLayout(side)
+        form.addRow("Series", self.series)
+        form.addRow("Horizon", self.horizon)
+        form.addRow("Model", self.model)
+        form.addRow("", self.backtest)
+        form.addRow("", self.run_btn)
+        self.verdict = QLabel("Choose a series and press Run forecast.", side)
+        self.verdict.setWordWrap(True)
+        form.addRow(self.verdict)
+
+        self.chart = TimeChart(title="History and forecast", y_label="")
+        self.metrics = FrameTable(title="Backtest", export_name="backtest", filter_box=False,
+                                  tooltips={k: v for k, v in theme.METRIC_TIPS.items()},
+                                  decimals={"mae": 2, "rmse": 2, "mase": 3, "pinball": 3, "crps": 3,
+                                            "coverage_80": 2, "coverage_95": 2, "quantile_bias": 3})
+        self.metrics.model.colors = self._highlight_best
+        self.table = FrameTable(title="Forecast", export_name="forecast", filter_box=False,
+                                decimals={"mean": 1, "lo-80": 1, "hi-80": 1, "lo-95": 1, "hi-95": 1})
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self.metrics)
+        lower.addWidget(self.table)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.chart)
+        right.addWidget(lower)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        row = QHBoxLayout()
+        row.addWidget(side)
+        row.addWidget(right, 1)
         lay = QVBoxLayout(self.body)
         lay.addWidget(self.error)
-        lay.addWidget(QLabel("Forecast", self.body))
+        lay.addLayout(row, 1)
+        self._series_meta: list[dict] = []
+        self.result = None
+        self._auto_run = True
+
+    # ------------------------------------------------------------------ data
+    def refresh(self) -> None:
+        self.run("Listing series", list_series_job, self._fill_series, key="forecast.list", background=True)
+
+    def _fill_series(self, listing) -> None:
+        series, model_names = listing
+        if self.model.count() == 1:
+            self.model.addItems(list(model_names))
+        current = self.series.currentData()
+        self._series_meta = series
+        self.series.blockSignals(True)
+        self.series.clear()
+        for s in series:
+            self.series.addItem(s["label"], s["name"])
+        idx = max(0, self.series.findData(current)) if current else 0
+        self.series.setCurrentIndex(idx)
+        self.series.blockSignals(False)
+        self._series_changed()
+        if series and self._auto_run:
+            self.run_forecast()
+        else:
+            self.done_loading()
+
+    def _series_changed(self) -> None:
+        meta = self._meta()
+        freq = meta.get("freq", "D")
+        self.horizon.clear()
+        self.horizon.addItems(HORIZONS.get(freq, ["28d"]))
+
+    def _meta(self) -> dict:
+        i = self.series.currentIndex()
+        return self._series_meta[i] if 0 <= i < len(self._series_meta) else {}
+
+    def run_forecast(self) -> None:
+        meta = self._meta()
+        if not meta:
+            self.show_error("This workspace has nothing to forecast yet: import ED visits, stays or supply use.")
+            self.done_loading()
+            return
+        model = self.model.currentText()
+        models = None if model == AUTOMATIC else [model, "seasonal_naive"] if model != "seasonal_naive" else [model]
+        horizon = self.horizon.currentText().strip()
+        at = self.session.as_of
+        self.verdict.setText("Working…")
+        self.run(f"Forecasting {meta['label']}",
+                 lambda ws, progress, should_stop: forecast_job(ws, meta["name"], horizon, models,
+                                                                self.backtest.isChecked(), at, progress, should_stop),
+                 self._show, key="forecast.run", on_error=self._failed)
+
+    def _failed(self, message: str) -> None:
+        self.verdict.setText("")
+        self.show_error(message)
+        self.done_loading()
+
+    def _show(self, result: Any) -> None:
+        self.result = result
+        best = result.best
+        self.verdict.setText(f"<b>Chosen: {best}</b><br>{result.verdict}"
+                             + (f"<br><i>Not run: {', '.join(result.failed)}</i>" if result.failed else ""))
+        hist = result.history
+        fc = result.forecasts[best]
+        shown = hist[hist["ds"] >= hist["ds"].max() - HISTORY_SHOWN.get(result.freq, pd.Timedelta(days=240))]
+        self.chart.clear()
+        self.chart.title.setText(f"<b>{self._meta().get('label', result.name)}</b> — history and "
+                                 f"{best} forecast with 80% and 95% bands")
+        if "lo-95" in fc:
+            self.chart.add_band("95% band", fc["ds"], fc["lo-95"], fc["hi-95"], theme.BLUE, alpha=35)
+        if "lo-80" in fc:
+            self.chart.add_band("80% band", fc["ds"], fc["lo-80"], fc["hi-80"], theme.BLUE, alpha=70)
+        self.chart.add_line("actual", shown["ds"], shown["y"], theme.GREY, width=1.2)
+        self.chart.add_line(f"forecast ({best})", fc["ds"], fc["mean"], theme.BLUE, width=2)
+        if result.backtest is not None:
+            keep = [c for c in ("model", "mae", "rmse", "mase", "pinball", "coverage_80", "coverage_95")
+                    if c in result.backtest.columns]
+            self.metrics.set_frame(result.backtest[keep])
+        else:
+            self.metrics.set_frame(pd.DataFrame({"model": [best], "note": ["not backtested"]}))
+        self.table.set_frame(fc)
+        self.done_loading()
+
+    def _highlight_best(self, row: int, col: str):
+        if self.result is None:
+            return None
+        frame = self.metrics.model.frame
+        if "model" in frame and row < len(frame) and frame["model"].iloc[row] == self.result.best:
+            c = QColor(theme.GREEN)
+            c.setAlpha(60)
+            return c
+        return None

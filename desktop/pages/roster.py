@@ -1,9 +1,124 @@
-"""Roster page."""
+"""Roster: staff × days grid coloured by shift (with the letter), locked cells marked, cover against demand
+underneath (short in red), Solve with the live objective, violations in words, re-roster after a sickness
+call with the changes listed, exports."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from datetime import date, timedelta
+from typing import Any
 
+import pandas as pd
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import (
+    QComboBox, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QMenu, QPushButton, QSpinBox, QSplitter,
+    QTableView, QVBoxLayout, QWidget,
+)
+
+from desktop import theme
 from desktop.pages.base import Page
+from desktop.widgets.table import FrameTable
+
+
+def list_units(ws, progress=None, should_stop=None) -> list[tuple[str, str, int]]:
+    return ws.sql("""SELECT s.unit_id, coalesce(any_value(u.name), s.unit_id), count(*) FROM staff s
+                     LEFT JOIN units u USING (unit_id) GROUP BY 1 ORDER BY 1""")
+
+
+def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sick, published, from_day,
+                 progress=None, should_stop=None) -> dict[str, Any]:
+    """Solve (or, with ``published``, re-roster from ``from_day`` after the sickness calls in ``sick``)."""
+    from datasets.progress import Reporter
+    from optimization.rostering import Lock, absent, problem_from_workspace, reroster, solve, validate
+    from optimization.rostering.reroster import rerostering_problem
+
+    rep = Reporter(progress, should_stop)
+    rep(0.01, "reading staff, leave and demand")
+    problem = problem_from_workspace(ws, unit, start, days, locks=[Lock(e, d, s) for (e, d), s in locks.items()])
+    for emp, day in sick:  # sickness is an absence from that day on; the contract's hours shrink with it
+        problem = absent(problem, emp, range(day, days))
+
+    def improved(objective: float, bound: float, seconds: float) -> None:
+        progress(min(0.97, 0.03 + 0.94 * seconds / max(limit, 1)),
+                 f"objective {objective:,.0f} (bound {bound:,.0f}) at {seconds:.1f} s")
+
+    sub = rep.scaled(0.03, 0.97).progress
+    if published is not None:
+        solution = reroster(problem, published, from_day, time_limit_s=limit, progress=sub, should_stop=should_stop,
+                            on_solution=improved)
+        problem = rerostering_problem(problem, published, from_day)
+    else:
+        solution = solve(problem, time_limit_s=limit, progress=sub, should_stop=should_stop, on_solution=improved)
+    check = validate(problem, solution) if solution.assignment else None
+    return {"problem": problem, "solution": solution, "validation": check}
+
+
+CHANGED_FONT = QFont()
+CHANGED_FONT.setBold(True)
+CHANGED_FONT.setUnderline(True)
+
+
+class RosterModel(QAbstractTableModel):
+    """Staff rows × day columns; a cell shows the shift letter on the shift's colour; locks show a padlock."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.problem = None
+        self.solution = None
+        self.locks: dict[tuple[str, int], str | None] = {}
+        self.changed: set[tuple[str, int]] = set()
+
+    def set_roster(self, problem, solution, changed=()) -> None:
+        self.beginResetModel()
+        self.problem, self.solution = problem, solution
+        self.changed = set(changed)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if self.problem is None else len(self.problem.employees)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if self.problem is None else self.problem.days
+
+    def cell(self, row: int, col: int) -> tuple[str, int, str | None]:
+        emp = self.problem.employees[row].id
+        return emp, col, (self.solution.assignment.get((emp, col)) if self.solution else None)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.problem is None:
+            return None
+        emp, day, shift = self.cell(index.row(), index.column())
+        leave = day in self.problem.days_off.get(emp, ())
+        locked = (emp, day) in self.locks
+        if role == Qt.ItemDataRole.DisplayRole:
+            text = "LV" if leave else (shift or "·")
+            return ("🔒" + text) if locked else text
+        if role == Qt.ItemDataRole.BackgroundRole:
+            key = "LEAVE" if leave else (shift or "OFF")
+            color = theme.SHIFTS.get(key) or theme.SHIFTS.get(shift or "", None)
+            if color:
+                c = QColor(color)
+                c.setAlpha(150)
+                return QBrush(c)
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        if role == Qt.ItemDataRole.FontRole and (emp, day) in self.changed:
+            return CHANGED_FONT
+        if role == Qt.ItemDataRole.ToolTipRole:
+            what = "on leave" if leave else (self.problem.shift(shift).name if shift else "day off")
+            extra = " — locked by hand" if locked else ""
+            extra += " — changed by the re-roster" if (emp, day) in self.changed else ""
+            return f"{self.problem.employee(emp).label}, {self.problem.day_label(day)}: {what}{extra}"
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if self.problem is None or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            d = self.problem.date_of(section)
+            return d.strftime("%a\n%d") if d else str(section)
+        e = self.problem.employees[section]
+        return e.label
 
 
 class RosterPage(Page):
@@ -11,6 +126,220 @@ class RosterPage(Page):
     title = "Roster"
 
     def build(self) -> None:
+        self.unit = QComboBox(self.body)
+        self.start = QDateEdit(self.body)
+        self.start.setCalendarPopup(True)
+        self.start.setDisplayFormat("ddd d MMM yyyy")
+        self.days = QSpinBox(self.body)
+        self.days.setRange(7, 84)
+        self.days.setSingleStep(7)
+        self.days.setValue(28)
+        self.days.setSuffix(" days")
+        self.limit = QSpinBox(self.body)
+        self.limit.setRange(2, 600)
+        self.limit.setValue(20)
+        self.limit.setSuffix(" s")
+        self.limit.setToolTip("How long the solver may look for a better roster")
+        self.solve_btn = QPushButton("Solve", self.body)
+        self.solve_btn.setDefault(True)
+        self.solve_btn.clicked.connect(lambda: self.solve())
+        self.export_btn = QPushButton("Export ▾", self.body)
+        menu = QMenu(self.export_btn)
+        for label, fmt in (("CSV (one row per person per day)", "csv"), ("Excel grid (XLSX)", "xlsx"),
+                           ("iCalendar per person (folder)", "ics"), ("PDF", "pdf")):
+            menu.addAction(label, lambda f=fmt: self.export(f))
+        self.export_btn.setMenu(menu)
+        self.export_btn.setEnabled(False)
+        top = QHBoxLayout()
+        for w in (QLabel("Unit"), self.unit, QLabel("from"), self.start, self.days, QLabel("search"), self.limit,
+                  self.solve_btn):
+            top.addWidget(w)
+        top.addStretch(1)
+        top.addWidget(self.export_btn)
+
+        self.model = RosterModel(self)
+        self.grid = QTableView(self.body)
+        self.grid.setModel(self.model)
+        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.grid.horizontalHeader().setDefaultSectionSize(40)
+        self.grid.verticalHeader().setDefaultSectionSize(20)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.customContextMenuRequested.connect(self._cell_menu)
+        self.cover = FrameTable(title="Cover: staff rostered / needed (short in red)", export_name="cover",
+                                filter_box=False)
+        self.cover.model.colors = self._cover_color
+        self.status = QLabel("Choose a unit and press Solve. Right-click a cell to lock it or to record a "
+                             "sickness and re-roster.", self.body)
+        self.status.setWordWrap(True)
+        self.violations = FrameTable(title="Rules broken (soft rules cost points; hard rules must hold)",
+                                     export_name="roster_violations")
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.grid)
+        left.addWidget(self.cover)
+        left.setStretchFactor(0, 3)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.status)
+        rl.addWidget(self.violations, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
         lay = QVBoxLayout(self.body)
+        lay.addLayout(top)
         lay.addWidget(self.error)
-        lay.addWidget(QLabel("Roster", self.body))
+        lay.addWidget(split, 1)
+        self.result: dict | None = None
+        self._short = None
+        self.sick: list[tuple[str, int]] = []
+
+    # ------------------------------------------------------------------ loading
+    def refresh(self) -> None:
+        self.run("Listing units", list_units, self._fill_units, key="roster.units", background=True)
+
+    def _fill_units(self, units) -> None:
+        current = self.unit.currentData()
+        self.unit.clear()
+        for uid, name, n in units:
+            self.unit.addItem(f"{uid} — {name} ({n} staff)", uid)
+        if current:
+            self.unit.setCurrentIndex(max(0, self.unit.findData(current)))
+        at = self.session.as_of.date()
+        monday = at + timedelta(days=(7 - at.weekday()) % 7 or 7)
+        self.start.setDate(monday)
+        self.done_loading()
+
+    # ------------------------------------------------------------------ solving
+    def solve(self, published=None, from_day: int = 0) -> None:
+        unit = self.unit.currentData()
+        if not unit:
+            self.show_error("This workspace has no staff to roster: import a staff table first.")
+            return
+        start = self.start.date().toPython()
+        days, limit = self.days.value(), float(self.limit.value())
+        locks = dict(self.model.locks)
+        sick = list(self.sick)
+        self.status.setText("Solving… the objective improves live below; Esc stops and keeps the best roster so far.")
+        self.run(f"Rostering {unit}",
+                 lambda ws, progress, should_stop: solve_roster(ws, unit, start, days, limit, locks, sick, published,
+                                                                from_day, progress, should_stop),
+                 self._show, key="roster.solve", on_progress=lambda f, m: self.status.setText(m),
+                 on_error=self._failed)
+
+    def _failed(self, message: str) -> None:
+        self.status.setText(message)
+        self.done_loading()
+
+    def _show(self, r: dict) -> None:
+        self.result = r
+        problem, sol, check = r["problem"], r["solution"], r["validation"]
+        changed = set()
+        if problem.published is not None:
+            changed = {k for k in set(problem.published) | set(sol.assignment)
+                       if k[1] >= problem.change_from_day and problem.published.get(k) != sol.assignment.get(k)}
+        self.model.set_roster(problem, sol, changed)
+        if sol.status == "INFEASIBLE":
+            self.status.setText("<b>No roster can meet every hard rule.</b><br>" + "<br>".join(sol.conflicts))
+            self.violations.set_frame(pd.DataFrame({"conflict": list(sol.conflicts)}))
+        else:
+            parts = [f"<b>{sol.status}</b> in {sol.seconds:.1f} s — objective {sol.objective:,.0f}"
+                     + (f" (bound {sol.bound:,.0f})" if sol.bound is not None else "")]
+            if check is not None:
+                parts.append(f"independent check: objective {check.objective:,}, hard rules broken: "
+                             f"{check.hard_violations}")
+            if changed:
+                parts.append(f"{len(changed)} cell(s) changed from the published roster (bold, underlined)")
+            self.status.setText("<br>".join(parts))
+            if check is not None:
+                self.violations.set_frame(pd.DataFrame(
+                    [{"rule": v.rule, "hard": v.hard, "points": v.penalty, "who": v.employee or "",
+                      "what": v.text} for v in check.violations],
+                    columns=["rule", "hard", "points", "who", "what"]))
+        self.cover.set_frame(self._cover_frame(problem, sol))
+        self.export_btn.setEnabled(bool(sol.assignment))
+        self.done_loading()
+
+    def _cover_frame(self, problem, sol) -> pd.DataFrame:
+        rows = []
+        for c in problem.cover:
+            have = sum(1 for e in problem.employees
+                       if sol.assignment.get((e.id, c.day)) in c.counted and (c.skill is None or c.skill in e.skills))
+            rows.append({"need": f"{c.shift}{' ' + c.skill if c.skill else ''}", "day": c.day,
+                         "cell": f"{have}/{c.requirement}", "short": have < max(c.requirement, c.hard_min)})
+        if not rows:
+            return pd.DataFrame()
+        df = pd.DataFrame(rows)
+        wide = df.pivot(index="need", columns="day", values="cell")
+        wide.columns = [problem.day_label(d) for d in wide.columns]
+        short = df.pivot(index="need", columns="day", values="short")
+        self._short = short.to_numpy()
+        return wide.reset_index()
+
+    def _cover_color(self, row: int, col: str):
+        short = self._short
+        frame = self.cover.model.frame
+        if short is None or col == "need" or col not in frame.columns:
+            return None
+        j = list(frame.columns).index(col) - 1
+        if row < short.shape[0] and 0 <= j < short.shape[1] and short[row, j]:
+            c = QColor(theme.VERMILLION)
+            c.setAlpha(110)
+            return c
+        return None
+
+    # ------------------------------------------------------------------ cells: locks and sickness
+    def _cell_menu(self, pos) -> None:
+        index = self.grid.indexAt(pos)
+        if not index.isValid() or self.model.problem is None:
+            return
+        emp, day, shift = self.model.cell(index.row(), index.column())
+        m = QMenu(self)
+        m.addAction(f"Lock as it is ({shift or 'off'})", lambda: self._lock(emp, day, shift))
+        for s in self.model.problem.shifts:
+            m.addAction(f"Lock as {s.id} ({s.name})", lambda s=s.id: self._lock(emp, day, s))
+        m.addAction("Lock as day off", lambda: self._lock(emp, day, None))
+        if (emp, day) in self.model.locks:
+            m.addAction("Unlock", lambda: self._unlock(emp, day))
+        m.addSeparator()
+        m.addAction("Off sick from this day — re-roster with as few changes as possible",
+                    lambda: self.report_sick(emp, day))
+        m.exec(self.grid.viewport().mapToGlobal(pos))
+
+    def _lock(self, emp: str, day: int, shift: str | None) -> None:
+        self.model.locks[(emp, day)] = shift
+        self.model.layoutChanged.emit()
+
+    def _unlock(self, emp: str, day: int) -> None:
+        self.model.locks.pop((emp, day), None)
+        self.model.layoutChanged.emit()
+
+    def report_sick(self, emp: str, day: int) -> None:
+        if self.result is None:
+            return
+        self.sick.append((emp, day))
+        self.solve(published=self.result["solution"], from_day=day)
+
+    # ------------------------------------------------------------------ export
+    def export(self, fmt: str) -> None:
+        if self.result is None:
+            return
+        problem, sol = self.result["problem"], self.result["solution"]
+        if fmt == "ics":
+            target = QFileDialog.getExistingDirectory(self, "Folder for one calendar file per person")
+        else:
+            target, _ = QFileDialog.getSaveFileName(self, "Export roster", f"roster_{problem.unit or 'ward'}.{fmt}")
+        if target:
+            self.export_to(fmt, target)
+
+    def export_to(self, fmt: str, target) -> list:
+        """Write the roster shown as csv, xlsx, pdf (a file) or ics (one calendar per person in a folder)."""
+        from optimization.rostering import to_csv, to_ics, to_pdf, to_xlsx
+
+        problem, sol = self.result["problem"], self.result["solution"]
+        writer = {"csv": to_csv, "xlsx": to_xlsx, "pdf": to_pdf, "ics": to_ics}[fmt]
+        out = writer(problem, sol, target)
+        files = out if isinstance(out, list) else [out]
+        self.window().statusBar().showMessage(f"Exported {len(files)} file(s) to {target}", 8000)
+        return files

@@ -1,9 +1,34 @@
-"""Supplies page."""
+"""Supplies: per item and unit, recent use, forecast use to the next delivery, reorder point, safety stock,
+days of cover and the chance of a stock-out, sorted by risk; the selected item's use and forecast."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+import pandas as pd
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout
 
+from desktop import theme
 from desktop.pages.base import Page
+from desktop.widgets.charts import TimeChart
+from desktop.widgets.table import FrameTable
+
+TIPS = {
+    "reorder_point": "Order when stock falls to this: enough to last the lead time at the chosen service level",
+    "safety_stock": "Stock held above the expected use over the lead time, against a busier-than-usual spell",
+    "days_of_cover": "How many days the stock on hand lasts at the forecast daily use",
+    "stockout_prob": "Chance that use before the next delivery exceeds the stock on hand",
+    "forecast_to_delivery": "Expected use over the lead time",
+}
+
+
+def item_forecast(ws, name: str, progress=None, should_stop=None):
+    from forecasting.forecast import run_forecast
+    from forecasting.series import load_series
+
+    from desktop.workers import in_subprocess
+
+    y = load_series(ws, name)
+    return y, in_subprocess(run_forecast, y, "28d", backtest=False, progress=progress, should_stop=should_stop)
 
 
 class SuppliesPage(Page):
@@ -11,6 +36,83 @@ class SuppliesPage(Page):
     title = "Supplies"
 
     def build(self) -> None:
+        self.lead = QSpinBox(self.body)
+        self.lead.setRange(0, 120)
+        self.lead.setValue(0)
+        self.lead.setSpecialValueText("each item's own")
+        self.lead.setSuffix(" days")
+        self.lead.setToolTip("Days from ordering to delivery; 'each item's own' uses the lead time of the item list")
+        self.level = QDoubleSpinBox(self.body)
+        self.level.setRange(0.5, 0.999)
+        self.level.setDecimals(3)
+        self.level.setSingleStep(0.01)
+        self.level.setValue(0.95)
+        self.level.setToolTip("Service level: the chance of not running out before the next delivery")
+        run_btn = QPushButton("Recalculate", self.body)
+        run_btn.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        for w in (QLabel("Lead time"), self.lead, QLabel("Service level"), self.level, run_btn):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.table = FrameTable(title="Reorder table (highest stock-out risk first)", export_name="reorder_table",
+                                tooltips=TIPS, decimals={"stockout_prob": 3, "days_of_cover": 1})
+        self.table.model.colors = self._risk_color
+        self.table.view.selectionModel().currentRowChanged.connect(self._selected)
+        self.chart = TimeChart(title="Use per day and forecast", y_label="units per day")
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.chart)
         lay = QVBoxLayout(self.body)
+        lay.addLayout(top)
         lay.addWidget(self.error)
-        lay.addWidget(QLabel("Supplies", self.body))
+        lay.addWidget(split, 1)
+
+    def refresh(self) -> None:
+        from forecasting.inventory import reorder_table
+
+        lead = self.lead.value() or None
+        level = float(self.level.value())
+        self.run("Calculating reorder points",
+                 lambda ws, progress, should_stop: reorder_table(ws, lead, level, progress, should_stop),
+                 self._show, key="supplies.table")
+
+    def _show(self, df: pd.DataFrame) -> None:
+        first = ["item", "name", "unit", "stockout_prob", "days_of_cover", "on_hand", "reorder_point", "safety_stock",
+                 "forecast_to_delivery", "daily_use_28d", "forecast_daily", "lead_time_days"]
+        cols = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
+        self.table.set_frame(df[cols])
+        if len(df):
+            self.table.view.selectRow(0)
+        self.done_loading()
+
+    def _risk_color(self, row: int, col: str):
+        if col != "stockout_prob":
+            return None
+        v = self.table.model.frame["stockout_prob"].iloc[row]
+        if pd.notna(v) and v >= 0.2:
+            c = QColor(theme.VERMILLION)
+            c.setAlpha(int(60 + 120 * min(1.0, float(v))))
+            return c
+        return None
+
+    def _selected(self, current, _previous) -> None:
+        if not current.isValid():
+            return
+        frame = self.table.model.frame
+        row = self.table.proxy.mapToSource(current).row()
+        uid = f"{frame['item'].iloc[row]}@{frame['unit'].iloc[row]}"
+        name = f"supply:{uid}"
+        self.run(f"Forecasting {uid}", lambda ws, progress, should_stop: item_forecast(ws, name, progress, should_stop),
+                 lambda r: self._draw(uid, *r), key="supplies.item", background=True)
+
+    def _draw(self, uid: str, y: pd.DataFrame, result) -> None:
+        fc = result.forecasts[result.best]
+        hist = y[y["ds"] >= y["ds"].max() - pd.Timedelta(days=120)]
+        c = self.chart
+        c.clear()
+        c.title.setText(f"<b>{uid}</b> — use per day (last 120 days) and {result.best} forecast with 80/95% bands")
+        if "lo-95" in fc:
+            c.add_band("95% band", fc["ds"], fc["lo-95"], fc["hi-95"], theme.ORANGE, alpha=35)
+            c.add_band("80% band", fc["ds"], fc["lo-80"], fc["hi-80"], theme.ORANGE, alpha=70)
+        c.add_line("use", hist["ds"], hist["y"], theme.GREY)
+        c.add_line("forecast", fc["ds"], fc["mean"], theme.ORANGE, width=2)

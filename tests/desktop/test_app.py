@@ -247,3 +247,40 @@ def test_screenshot_command(tmp_path, demo_ws, capsys):
     assert (img.width(), img.height()) == (1300, 820)
     code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "nope"])
     assert code == 1 and "no page 'nope'" in capsys.readouterr().err
+
+
+def _hourly_series(days: int = 120):
+    import numpy as np
+    import pandas as pd
+
+    ds = pd.date_range("2026-01-05", periods=24 * days, freq="h")
+    rate = 8 + 5 * np.sin(2 * np.pi * (ds.hour - 8) / 24)
+    y = np.random.default_rng(3).poisson(rate).astype(float)
+    return pd.DataFrame({"unique_id": "ed", "ds": ds, "y": y})
+
+
+def test_worker_process_returns_results_and_cancels(qtbot):
+    from datasets.errors import Cancelled
+    from desktop.jobs import JobRunner
+    from desktop.workers import in_subprocess
+    from forecasting.forecast import run_forecast
+
+    y = _hourly_series()
+    result = in_subprocess(run_forecast, y, "24h", models=["seasonal_naive"])
+    assert result.best == "seasonal_naive" and len(result.forecasts["seasonal_naive"]) == 24
+
+    runner = JobRunner()
+    errors, messages = [], []
+
+    def job(progress, should_stop):
+        return in_subprocess(run_forecast, _hourly_series(400), "48h", backtest=True, progress=progress,
+                             should_stop=should_stop)
+
+    runner.run("fc", "backtest", job, on_error=errors.append, on_progress=lambda f, m: messages.append(m))
+    qtbot.waitUntil(lambda: bool(messages), timeout=60000)
+    runner.cancel("fc")
+    qtbot.waitUntil(lambda: bool(errors), timeout=60000)
+    assert errors == [Cancelled().message]
+    # the worker is free again afterwards
+    again = in_subprocess(run_forecast, y, "24h", models=["seasonal_naive"])
+    assert len(again.forecasts["seasonal_naive"]) == 24

@@ -1,0 +1,126 @@
+"""Each page's main flow, offscreen, on the small demo hospital: forecast run, bed proposal accept, roster solve
+(and re-roster after a sickness call), supplies table. Real fits and real CP-SAT solves, short limits."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from desktop.main_window import wait_until_loaded  # noqa: E402
+
+
+def test_forecast_page_runs_a_backtested_forecast(window):
+    page = window.show_page("forecast")
+    page._auto_run = False
+    assert wait_until_loaded(window, page, 60000)
+    names = [page.series.itemData(i) for i in range(page.series.count())]
+    assert not page.error.isVisible(), page.error.text()
+    assert "ed_arrivals_daily" in names and "ed_arrivals_hourly" in names
+    page.series.setCurrentIndex(names.index("ed_arrivals_daily"))
+    page.horizon.setCurrentText("7d")
+    page.model.setCurrentText("glm_poisson")
+    page.backtest.setChecked(True)
+    page.run_forecast()
+    assert wait_until_loaded(window, page, 120000)
+    assert not page.error.isVisible(), page.error.text()
+    r = page.result
+    assert r is not None and set(r.forecasts) >= {"glm_poisson", "seasonal_naive"}
+    fc = page.table.model.frame
+    assert len(fc) == 7
+    assert (fc["lo-95"] <= fc["lo-80"]).all() and (fc["lo-80"] <= fc["mean"]).all() and (fc["mean"] <= fc["hi-80"]).all()
+    # history stops at the app's "as of" time: the forecast starts after it
+    assert fc["ds"].min() >= window.session.as_of.replace(hour=0, minute=0)
+    assert set(page.metrics.model.frame["model"]) >= {"glm_poisson", "seasonal_naive"}
+    assert page.result.best in page.verdict.text()
+
+
+def test_beds_page_board_proposal_and_accept(window):
+    page = window.show_page("beds")
+    assert wait_until_loaded(window, page, 60000)
+    assert not page.error.isVisible(), page.error.text()
+    board = page.board._board
+    assert len(board) == 416 and set(board["state"]) <= {"occupied", "free", "blocked", "cleaning"}
+    page.time_limit.setValue(3)
+    page.propose()
+    assert wait_until_loaded(window, page, 120000)
+    d = page.last_proposal
+    assert d is not None and d["validation"].hard_violations == 0, page.solver_line.text()
+    prop = page.proposal.model.frame
+    unplaced = prop[prop["bed"] == ""]
+    assert (unplaced["reason"].str.len() > 10).all(), "every unplaced patient has a reason in words"
+    placed = prop[prop["bed"] != ""]
+    if len(placed):
+        page.accept(all_rows=True)
+        assert set(page.reserved) == set(placed["bed"])
+        assert "Accepted" in page.solver_line.text()
+    # the outlook arrived too: 72 hourly rows per inpatient unit
+    assert len(page._outlook) and page._outlook.groupby("unit_id").size().eq(72).all()
+
+
+def test_roster_page_solves_and_rerosters(window):
+    page = window.show_page("roster")
+    assert wait_until_loaded(window, page, 60000)
+    units = [page.unit.itemData(i) for i in range(page.unit.count())]
+    assert "M1" in units
+    page.unit.setCurrentIndex(units.index("M1"))
+    page.days.setValue(14)
+    page.limit.setValue(4)
+    page.solve()
+    assert wait_until_loaded(window, page, 120000)
+    r = page.result
+    assert r is not None, page.status.text()
+    sol, check = r["solution"], r["validation"]
+    assert sol.status in ("OPTIMAL", "FEASIBLE") and check.hard_violations == 0
+    assert page.model.rowCount() == len(r["problem"].employees) and page.model.columnCount() == 14
+    assert page.cover.model.rowCount() > 0
+    # lock a cell, then report someone sick from day 3: the re-roster keeps the lock and lists its changes
+    first = r["solution"].assignment
+    emp = r["problem"].employees[0].id
+    page._lock(emp, 5, "L")
+    sick = next(e.id for e in r["problem"].employees[1:] if any(first.get((e.id, d)) for d in range(3, 14)))
+    page.report_sick(sick, 3)
+    assert wait_until_loaded(window, page, 120000)
+    r2 = page.result
+    assert r2 is not r and r2["validation"] is not None, page.status.text()
+    assert r2["validation"].hard_violations == 0, page.status.text()
+    a2 = r2["solution"].assignment
+    assert a2.get((emp, 5)) == "L", "a locked cell stays as locked"
+    assert all(a2.get((sick, d)) is None for d in range(3, 14)), "the sick nurse is off from day 3"
+    before = {k: v for k, v in first.items() if k[1] < 3}
+    assert {k: v for k, v in a2.items() if k[1] < 3} == before, "days before the sickness call stay as published"
+    assert (sick, next(d for d in range(3, 14) if first.get((sick, d)))) in page.model.changed
+    assert "changed from the published roster" in page.status.text()
+
+
+def test_roster_exports_round_trip(window, tmp_path):
+    from optimization.rostering import from_csv
+
+    page = window.show_page("roster")
+    assert wait_until_loaded(window, page, 60000)
+    page.unit.setCurrentIndex(page.unit.findData("M1"))
+    page.days.setValue(7)
+    page.limit.setValue(3)
+    page.solve()
+    assert wait_until_loaded(window, page, 120000)
+    problem, sol = page.result["problem"], page.result["solution"]
+    [csv] = page.export_to("csv", tmp_path / "roster.csv")
+    assert dict(from_csv(problem, csv).assignment) == dict(sol.assignment)
+    for fmt, name in (("xlsx", "roster.xlsx"), ("pdf", "roster.pdf")):
+        [f] = page.export_to(fmt, tmp_path / name)
+        assert f.stat().st_size > 500
+    assert open(tmp_path / "roster.pdf", "rb").read(5) == b"%PDF-"
+    (tmp_path / "ics").mkdir()
+    files = page.export_to("ics", tmp_path / "ics")
+    assert len(files) == len({e for e, _ in sol.assignment}) and "BEGIN:VCALENDAR" in files[0].read_text()
+
+
+def test_supplies_page_reorder_table(window):
+    page = window.show_page("supplies")
+    assert wait_until_loaded(window, page, 180000)
+    assert not page.error.isVisible(), page.error.text()
+    df = page.table.model.frame
+    assert len(df) > 10 and {"reorder_point", "safety_stock", "days_of_cover", "stockout_prob"} <= set(df.columns)
+    assert df["stockout_prob"].is_monotonic_decreasing
+    assert ((df["safety_stock"] - (df["reorder_point"] - df["forecast_to_delivery"])).abs() < 1e-6).all()
+    busy = df[df["forecast_daily"] >= 1]  # at a 95% service level, steady items hold more than the mean
+    assert len(busy) and (busy["reorder_point"] >= busy["forecast_to_delivery"]).all()
