@@ -1,9 +1,10 @@
 # The README's two commands:
-#   make demo   set up, build the demo hospital workspace and show what is in it (opens the app when a display exists)
+#   make demo   set up, build the demo hospital workspace, show what is in it, and open the app on it
+#               (with no display: render the Overview page to demo-overview.png instead)
 #   make test   set up and run the whole test suite (what CI runs)
 WS ?= demo.hospops
 
-.PHONY: setup demo test lint bench-quick
+.PHONY: setup demo app test lint bench-quick
 
 setup:
 	bash .ci/setup.sh
@@ -12,6 +13,12 @@ demo: setup
 	test -f $(WS) || .venv/bin/hospops demo $(WS)
 	.venv/bin/hospops info $(WS)
 	.venv/bin/hospops query $(WS) "SELECT unit_id, round(avg(occupancy) * 100, 1) AS mean_occupancy_pct FROM occupancy_daily GROUP BY unit_id ORDER BY unit_id"
+	$(MAKE) --no-print-directory app
+
+app:
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then .venv/bin/hospops app $(WS); \
+	else QT_QPA_PLATFORM=offscreen .venv/bin/hospops app $(WS) --screenshot demo-overview.png --page overview \
+	  && echo "No display here: rendered the app's Overview page to demo-overview.png (run 'make app' on a desktop to open it)."; fi
 
 test: setup
 	.venv/bin/lint-imports

@@ -57,6 +57,9 @@ CHANGED_FONT.setBold(True)
 CHANGED_FONT.setUnderline(True)
 
 
+DRAFT_SECONDS = 5.0
+
+
 class RosterModel(QAbstractTableModel):
     """Staff rows × day columns; a cell shows the shift letter on the shift's colour; locks show a padlock."""
 
@@ -187,11 +190,13 @@ class RosterPage(Page):
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
+        split.setSizes([820, 420])
         lay = QVBoxLayout(self.body)
         lay.addLayout(top)
         lay.addWidget(self.error)
         lay.addWidget(split, 1)
         self.result: dict | None = None
+        self._draft = False
         self._short = None
         self.sick: list[tuple[str, int]] = []
 
@@ -209,16 +214,21 @@ class RosterPage(Page):
         at = self.session.as_of.date()
         monday = at + timedelta(days=(7 - at.weekday()) % 7 or 7)
         self.start.setDate(monday)
-        self.done_loading()
+        if self.unit.count():
+            # a first draft straight away (a short search); Solve searches longer
+            self.solve(time_limit=DRAFT_SECONDS)
+        else:
+            self.done_loading()
 
     # ------------------------------------------------------------------ solving
-    def solve(self, published=None, from_day: int = 0) -> None:
+    def solve(self, published=None, from_day: int = 0, time_limit: float | None = None) -> None:
         unit = self.unit.currentData()
         if not unit:
             self.show_error("This workspace has no staff to roster: import a staff table first.")
             return
         start = self.start.date().toPython()
-        days, limit = self.days.value(), float(self.limit.value())
+        days, limit = self.days.value(), float(time_limit or self.limit.value())
+        self._draft = time_limit is not None
         locks = dict(self.model.locks)
         sick = list(self.sick)
         self.status.setText("Solving… the objective improves live below; Esc stops and keeps the best roster so far.")
@@ -244,7 +254,8 @@ class RosterPage(Page):
             self.status.setText("<b>No roster can meet every hard rule.</b><br>" + "<br>".join(sol.conflicts))
             self.violations.set_frame(pd.DataFrame({"conflict": list(sol.conflicts)}))
         else:
-            parts = [f"<b>{sol.status}</b> in {sol.seconds:.1f} s — objective {sol.objective:,.0f}"
+            parts = [("<b>Draft roster</b> from a short search; press Solve to search longer.<br>" if self._draft else "")
+                     + f"<b>{sol.status}</b> in {sol.seconds:.1f} s — objective {sol.objective:,.0f}"
                      + (f" (bound {sol.bound:,.0f})" if sol.bound is not None else "")]
             if check is not None:
                 parts.append(f"independent check: objective {check.objective:,}, hard rules broken: "
@@ -256,7 +267,8 @@ class RosterPage(Page):
                 self.violations.set_frame(pd.DataFrame(
                     [{"rule": v.rule, "hard": v.hard, "points": v.penalty, "who": v.employee or "",
                       "what": v.text} for v in check.violations],
-                    columns=["rule", "hard", "points", "who", "what"]))
+                    columns=["rule", "hard", "points", "who", "what"]).sort_values(
+                        ["hard", "points"], ascending=False, kind="stable"))
         self.cover.set_frame(self._cover_frame(problem, sol))
         self.export_btn.setEnabled(bool(sol.assignment))
         self.done_loading()

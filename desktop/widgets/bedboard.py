@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from desktop import theme
 
-TILE = 24
+TILE = 21
 GAP = 3
 UNIT_GAP = 14
 HEADER = 18
@@ -56,7 +56,7 @@ class BedBoard(QWidget):
             return
         per_row = max(4, (width - 2 * GAP) // (TILE + GAP))
         x, y, row_h = GAP, GAP, 0
-        block_w_max = max(6, min(per_row, 16))
+        block_w_max = max(6, min(per_row, 10))
         for unit, beds in self._board.groupby("unit_id", sort=True):
             n = len(beds)
             cols = min(block_w_max, n)
