@@ -1,9 +1,8 @@
 """The app's state that every page shares: the open workspace, its passphrase, and the one "as of" time.
 
 The session keeps one connection open for as long as a workspace is open: it holds DuckDB's file lock, so a
-second HospOps (or a CLI import) is refused politely while the app has it. Jobs open their own connection
-on their worker thread with :meth:`Session.connect`; DuckDB shares the database between connections of one
-process, so this is cheap and safe.
+second HospOps (or a CLI import) is refused politely while the app has it. Jobs get their own cursor of it
+on their worker thread with :meth:`Session.connect` (cheap, and safe across threads).
 """
 from __future__ import annotations
 
@@ -81,12 +80,24 @@ class Session(QObject):
             self.workspace_changed.emit()
 
     def connect(self):
-        """A new connection to the open workspace, for a worker thread; close it when done."""
-        if self.path is None:
+        """A new connection to the open workspace, for a worker thread; close it when done.
+
+        A cursor of the session's connection: the same database (an encrypted workspace is attached once per
+        process and cannot be attached twice), its own transaction state, safe to use on another thread."""
+        if self.ws is None:
             from datasets.errors import WorkspaceError
 
             raise WorkspaceError("No workspace is open.", "Open one, or try the demo hospital.")
-        return _open(self.path, self.passphrase)
+        from datasets.store import Workspace
+
+        cur = self.ws.con.cursor()
+        encrypted = bool(getattr(self.ws, "encrypted", False))
+        if encrypted:
+            from datasets.store.crypto import ATTACH_ALIAS
+
+            cur.execute(f"USE {ATTACH_ALIAS}")
+        kwargs = {"encrypted": encrypted} if "encrypted" in inspect.signature(Workspace.__init__).parameters else {}
+        return Workspace(cur, self.path, self.ws.read_only, **kwargs)
 
     def with_workspace(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
         """A job function that calls ``fn(ws, *args, progress=..., should_stop=..., **kwargs)`` on a worker."""
