@@ -48,6 +48,49 @@ def _show_progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "json", False) and not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
+PASSPHRASE_ENV = "HOSPOPS_PASSPHRASE"
+
+
+def _passphrase(ws_path: Path, new: bool = False) -> str:
+    """The passphrase of an encrypted workspace: $HOSPOPS_PASSPHRASE, else asked for on a terminal."""
+    from datasets.errors import HospOpsError
+
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env:
+        return env
+    if not sys.stdin.isatty():
+        raise HospOpsError(
+            f"{ws_path} {'is to be' if new else 'is'} encrypted and no passphrase was given.",
+            f"Set {PASSPHRASE_ENV}, or run the command in a terminal to be asked for it.",
+        )
+    import getpass
+
+    first = getpass.getpass(f"Passphrase for {ws_path.name}: ")
+    if new:
+        if getpass.getpass("The same passphrase again: ") != first:
+            raise HospOpsError("The two passphrases differ; nothing was created.")
+        if len(first) < 8:
+            raise HospOpsError("Choose a passphrase of at least 8 characters.")
+    return first
+
+
+def _open_args(ws_path: Path) -> dict:
+    """Keyword arguments for Workspace.open: the passphrase when the workspace is encrypted."""
+    from datasets.store import is_encrypted
+
+    return {"passphrase": _passphrase(ws_path)} if is_encrypted(ws_path) else {}
+
+
+def open_workspace(path: str | os.PathLike, read_only: bool = False):
+    """Open a workspace for a command, asking for the passphrase when it is encrypted.
+
+    For every subcommand (the command-group modules too): ``with open_workspace(args.workspace, True) as ws``.
+    """
+    from datasets.store import Workspace
+
+    return Workspace.open(path, read_only=read_only, **_open_args(Path(path)))
+
+
 # ---------------------------------------------------------------------------------------------- commands
 def cmd_demo(args: argparse.Namespace) -> int:
     from datasets.synthetic import build_demo
@@ -57,9 +100,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from datasets.errors import WorkspaceError
 
         raise WorkspaceError(f"{ws_path} already exists.", "Use --force to replace it, or give another name.")
+    passphrase = _passphrase(ws_path, new=True) if args.encrypt else None
     t0 = time.perf_counter()
     summary = build_demo(ws_path, days=args.days, seed=args.seed, progress=_progress_printer(_show_progress(args)),
-                         replace=args.force)
+                         replace=args.force, passphrase=passphrase)
+    summary["encrypted"] = bool(args.encrypt)
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     if args.json:
         print(json.dumps(summary))
@@ -75,14 +120,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from datasets.errors import HospOpsError
     from datasets.importers import run_import
-    from datasets.store import Workspace
+    from datasets.store import Workspace, is_encrypted, replace_workspace
+    from datasets.store.crypto import keyinfo_path
 
     ws_path = Path(args.workspace)
     created = not ws_path.exists()
+    passphrase = None
     if created:
-        ws = Workspace.create(ws_path, timezone=args.timezone or "UTC", country=args.country or "")
+        # a first import builds the workspace beside its final name and moves it into place only once the
+        # import has committed: killed at any moment, it leaves no half-made workspace behind
+        passphrase = _passphrase(ws_path, new=True) if args.encrypt else None
+        target = ws_path.with_name(ws_path.name + ".creating")
+        for p in (target, Path(str(target) + ".wal"), keyinfo_path(target)):
+            p.unlink(missing_ok=True)
+        ws = Workspace.create(target, timezone=args.timezone or "UTC", country=args.country or "",
+                              passphrase=passphrase)
     else:
-        ws = Workspace.open(ws_path)
+        if args.encrypt and not is_encrypted(ws_path):
+            raise HospOpsError(f"{ws_path} already exists and is not encrypted; --encrypt only applies to a new "
+                               "workspace.", "Import into a new, encrypted workspace instead.")
+        target = ws_path
+        ws = Workspace.open(ws_path, **_open_args(ws_path))
         if args.timezone and args.timezone != ws.timezone:
             ws.close()
             raise HospOpsError(
@@ -94,9 +152,11 @@ def cmd_import(args: argparse.Namespace) -> int:
                 ws, args.path, args.format, table=args.table, mapping=args.mapping,
                 progress=_progress_printer(_show_progress(args)),
             )
+        if created:
+            replace_workspace(target, ws_path, passphrase)
     except BaseException:
         if created:  # a failed first import leaves no empty workspace behind
-            for p in (ws_path, Path(str(ws_path) + ".wal")):
+            for p in (target, Path(str(target) + ".wal"), keyinfo_path(target)):
                 p.unlink(missing_ok=True)
         raise
     if args.json:
@@ -115,14 +175,17 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     for note in result.notes:
         print(f"note: {note}")
+    for line in result.privacy_summary():
+        print(f"privacy: {line}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from datasets.store import Workspace
 
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    with Workspace.open(args.workspace, read_only=True, **_open_args(Path(args.workspace))) as ws:
         info = ws.info()
+        info["encrypted"] = ws.encrypted
     if args.json:
         print(json.dumps(info))
         return 0
@@ -155,7 +218,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         raise HospOpsError("The query is empty.", 'Example: hospops query WS "SELECT * FROM occupancy_daily LIMIT 10"')
     if args.limit < 0:
         raise HospOpsError("--limit must be 0 (all rows) or more.")
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    with Workspace.open(args.workspace, read_only=True, **_open_args(Path(args.workspace))) as ws:
         try:
             # analysts may read the workspace, never write files or read others from here (no COPY TO, no read_csv)
             ws.con.execute("SET enable_external_access = false")
@@ -183,6 +246,24 @@ def cmd_query(args: argparse.Namespace) -> int:
         rows = [cols] + [[_fmt(v) for v in r] for r in data]
         print(_table(rows))
         print(f"({len(data):,} row{'s' if len(data) != 1 else ''}{', more not shown: use --limit 0' if truncated else ''})")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from datasets.store import Workspace, list_audit
+
+    with Workspace.open(args.workspace, read_only=True, **_open_args(Path(args.workspace))) as ws:
+        entries = list_audit(ws, limit=args.limit or None, action=args.action)
+    if args.json:
+        print(json.dumps({"workspace": args.workspace, "entries": entries}, default=str))
+        return 0
+    rows = [["when", "user", "action", "target", "details"]]
+    for e in entries:
+        details = ", ".join(f"{k}={v}" for k, v in e["details"].items())
+        rows.append([e["ts"] or "", e["os_user"] or "", e["action"], e["target"] or "",
+                     details if len(details) <= 80 else details[:79] + "…"])
+    print(_table(rows))
+    print(f"({len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, newest first)")
     return 0
 
 
@@ -218,8 +299,7 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from datasets.importers import FORMATS
-    from datasets.store import CANONICAL
+    from datasets.names import FORMATS, TABLES  # not the packages themselves: they import DuckDB
 
     p = argparse.ArgumentParser(
         prog="hospops",
@@ -233,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--days", type=int, default=3 * 365, help="days of history (default 1095, three years)")
     d.add_argument("--seed", type=int, default=7, help="random seed (same seed, same hospital)")
     d.add_argument("--force", action="store_true", help="replace the workspace if it exists")
+    d.add_argument("--encrypt", action="store_true",
+                   help=f"encrypt the workspace (passphrase from ${PASSPHRASE_ENV} or asked for)")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_demo)
 
@@ -240,10 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("workspace")
     i.add_argument("path", help="file or folder to import")
     i.add_argument("--format", choices=FORMATS, help="source format (guessed from the names when absent)")
-    i.add_argument("--table", choices=list(CANONICAL), help="csv: the canonical table the file holds")
+    i.add_argument("--table", choices=TABLES, help="csv: the canonical table the file holds")
     i.add_argument("--mapping", help="csv: TOML mapping file (source columns, timestamp format, value maps)")
     i.add_argument("--timezone", help="time zone of a new workspace (IANA name, default UTC)")
     i.add_argument("--country", help="country code of a new workspace, for holidays (e.g. GB)")
+    i.add_argument("--encrypt", action="store_true",
+                   help=f"a new workspace is encrypted (passphrase from ${PASSPHRASE_ENV} or asked for)")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_import)
 
@@ -259,10 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--limit", type=int, default=50, help="rows shown in table format (0 = all; csv/json: all)")
     q.set_defaults(func=cmd_query)
 
+    u = sub.add_parser("audit", help="list the workspace's audit log (imports, exports, solves, settings)")
+    u.add_argument("workspace")
+    u.add_argument("--action", help="only this action, e.g. import, export, solve, 'change setting'")
+    u.add_argument("--limit", type=int, default=0, help="newest N entries (default all)")
+    u.add_argument("--json", action="store_true")
+    u.set_defaults(func=cmd_audit)
+
     a = sub.add_parser("app", help="open the desktop app")
     a.add_argument("workspace", nargs="?")
     a.add_argument("--screenshot", help="render one page offscreen to this PNG and exit")
-    a.add_argument("--page", default="overview")
+    a.add_argument("--page", help="page to show: data, overview, forecast, beds, roster, supplies")
     a.add_argument("--size", default="1280x800")
     a.set_defaults(func=cmd_app)
 
@@ -272,12 +363,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    """``hospops X.Y.Z`` and the versions of the libraries that matter for a bug report (no imports)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-        return f"hospops {version('hospops')}"
-    except Exception:
-        return "hospops (development)"
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "missing"
+
+    frozen = " (bundle)" if getattr(sys, "frozen", False) else ""
+    libs = ", ".join(f"{n} {v(d)}" for n, d in (
+        ("duckdb", "duckdb"), ("PySide6", "pyside6-essentials"), ("pyqtgraph", "pyqtgraph"), ("prophet", "prophet"),
+        ("statsmodels", "statsmodels"), ("ortools", "ortools"), ("pandas", "pandas"), ("numpy", "numpy")))
+    return f"hospops {v('hospops')}{frozen}; Python {sys.version.split()[0]}; {libs}"
 
 
 def _log_crash(exc: BaseException) -> Path | None:

@@ -45,6 +45,7 @@ from datasets.progress import Progress, ShouldStop
 from datasets.store import CANONICAL, Workspace
 
 PSEUDONYMIZED = {"patient_id": "patient", "visit_id": "visit", "stay_id": "stay"}
+DOB_FORMATS = "['%Y-%m-%d', '%d/%m/%Y', '%m/%d/%Y', '%d.%m.%Y', '%Y%m%d', '%Y-%m-%dT%H:%M:%S', '%Y-%m-%d %H:%M:%S']"
 PATIENT_TABLES = {"patients", "ed_visits", "stays", "movements", "supply_usage"}
 
 
@@ -170,11 +171,19 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
         label = col
         if col in PSEUDONYMIZED and table in PATIENT_TABLES:
             exprs[col] = Parsed(f"pid('{PSEUDONYMIZED[col]}', {src})")
+            staged.pseudonymize(q, f"pid('{PSEUDONYMIZED[col]}', {{v}})")
         elif ctype == "TIMESTAMP" or ctype == "DATE":
             fmts, aware = (mapping.timestamp_format, False) if mapping.timestamp_format else sniff_timestamp(
                 session.con, staged, q
             )
             exprs[col] = (parse_timestamp if ctype == "TIMESTAMP" else parse_date)(src, label, tz, fmts, aware)
+        elif col == "birth_year":
+            # a full date of birth mapped here keeps its year only; the date itself is never stored
+            year = parse_int(src, label, ctype)
+            as_date = f"year(TRY_CAST(try_strptime(nullif(trim({src}), ''), {DOB_FORMATS}) AS DATE))"
+            exprs[col] = Parsed(f"coalesce({year.value}, {as_date})",
+                                f"CASE WHEN ({as_date}) IS NULL THEN {year.error} END")
+            staged.birth_columns.add(q[1:-1].replace('""', '"'))
         elif ctype in ("INTEGER", "TINYINT", "BIGINT"):
             exprs[col] = parse_int(src, label, ctype)
         elif ctype == "DOUBLE":

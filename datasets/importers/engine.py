@@ -15,7 +15,9 @@ at all, and a failure or a cancel leaves the workspace exactly as it was.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +27,7 @@ from typing import Iterable, Optional
 import duckdb
 
 from datasets.errors import HospOpsError, SourceError
+from datasets.privacy import birth_year_sql, classify_column, mask_shape_sql
 from datasets.progress import Progress, Reporter, ShouldStop
 from datasets.store import CANONICAL, Workspace, os_user
 
@@ -70,6 +73,7 @@ class ImportResult:
     counts: list[TableCount] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    privacy: list[dict] = field(default_factory=list)
 
     def tables(self) -> dict[str, dict[str, int]]:
         """Counts summed per canonical table (the `--json` shape)."""
@@ -91,7 +95,19 @@ class ImportResult:
             "tables": self.tables(),
             "files": [c.__dict__ for c in self.counts],
             "notes": self.notes,
+            "privacy": self.privacy,
         }
+
+    def privacy_summary(self) -> list[str]:
+        """The import report's privacy part in sentences: what was pseudonymized, reduced or dropped."""
+        by_action: dict[str, list[str]] = {}
+        for p in self.privacy:
+            by_action.setdefault(p["action"], []).append(f"{p['file']}:{p['column']}")
+        out = []
+        for action, cols in by_action.items():
+            shown = ", ".join(cols[:12]) + (f" and {len(cols) - 12} more" if len(cols) > 12 else "")
+            out.append(f"{action}: {shown}")
+        return out
 
 
 @dataclass
@@ -106,12 +122,56 @@ class Staged:
     sha256: str
     delimiter: str
     encoding: str
+    # source column -> SQL template ({v}: the field, {row}: the row alias) giving what rejected rows keep of
+    # it; set by the importer for identifiers whose pseudonym it builds in a particular way
+    scrub: dict[str, str] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)  # columns the importer reads (the others are never kept)
+    report_columns: Optional[list[str]] = None  # columns the privacy report covers (None: all)
+    birth_columns: set[str] = field(default_factory=set)  # dates of birth whatever their name: year only
+
+    def pseudonymize(self, column: str, template: str) -> None:
+        """Say how rejected rows keep ``column``: ``template`` is SQL with ``{v}`` for the field's text."""
+        lower = {c.lower(): c for c in self.columns}
+        name = lower.get(column.strip('"').lower())
+        if name is not None:
+            self.scrub[name] = template
+
+    def policy(self, column: str) -> tuple[str, Optional[str]]:
+        """What the workspace keeps of a source column: (action, SQL template over ``{v}``, or None)."""
+        if column in self.scrub:
+            return "pseudonymized", self.scrub[column]
+        kind = classify_column(column)
+        if kind and kind.startswith("id:"):
+            return "pseudonymized", f"pid('{kind[3:]}', {{v}})"
+        if kind == "birth" or column in self.birth_columns:
+            return "birth year only", birth_year_sql("{v}")
+        if kind == "drop" or column not in self.used:
+            return "not imported", None
+        return "imported", "{v}"
+
+    def raw_sql(self, alias: str = "s") -> str:
+        """SQL for a staged row's text as rejects keep it: identifiers pseudonymized, unread fields empty."""
+        delim = sql_str(self.delimiter)
+        parts = []
+        for c in self.columns:
+            _, tpl = self.policy(c)
+            if tpl is None:
+                parts.append("''")
+                continue
+            v = f"{alias}.{quote_ident(c)}"
+            x = f"coalesce(CAST({tpl.replace('{v}', v).replace('{row}', alias)} AS VARCHAR), '')"
+            parts.append(
+                f"CASE WHEN contains({x}, {delim}) OR contains({x}, '\"') OR contains({x}, chr(10)) "
+                f"OR contains({x}, chr(13)) THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
+            )
+        return f"concat_ws({delim}, {', '.join(parts) or chr(39) * 2})"
 
     def col(self, *candidates: str, required: bool = True) -> Optional[str]:
         """The quoted staged column matching one of ``candidates`` (case-insensitive), or None."""
         lower = {c.lower(): c for c in self.columns}
         for cand in candidates:
             if cand.lower() in lower:
+                self.used.add(lower[cand.lower()])
                 return quote_ident(lower[cand.lower()])
         if required:
             raise SourceError(
@@ -189,6 +249,9 @@ class ImportSession:
         self.counts: list[TableCount] = []
         self.notes: list[str] = []
         self._staged_n = 0
+        self._loaded_from: dict[str, Staged] = {}
+        self.privacy: list[dict] = []
+        self.privacy_extra: list[dict] = []  # report lines an importer adds for what it never reads
         self._t0 = time.perf_counter()
         self._started = datetime.now()
         self.tz = ws.timezone
@@ -233,9 +296,33 @@ class ImportSession:
                     pass
 
     def result(self) -> ImportResult:
-        return ImportResult(self.run_id, self.source, self.format, self.counts, self._seconds, self.notes)
+        return ImportResult(self.run_id, self.source, self.format, self.counts, self._seconds, self.notes,
+                            self.privacy)
+
+    def _privacy_report(self) -> list[dict]:
+        out = list(self.privacy_extra)
+        for st in self._loaded_from.values():
+            if st.report_columns is not None and not st.report_columns:
+                continue
+            for c in st.columns if st.report_columns is None else st.report_columns:
+                action, tpl = st.policy(c)
+                if action == "imported":
+                    continue
+                detail = {
+                    "pseudonymized": "replaced by the workspace's keyed hash (HMAC-SHA256)",
+                    "birth year only": "only the year is kept",
+                    "not imported": "not stored; left empty in the raw text of rejected rows",
+                }[action]
+                out.append({"file": st.path.name, "column": c, "action": action, "detail": detail})
+        return out
 
     def _finish(self) -> None:
+        self.privacy = self._privacy_report()
+        if self.privacy:
+            self.con.executemany(
+                "INSERT INTO import_privacy VALUES (?, ?, ?, ?, ?)",
+                [[self.run_id, p["file"], p["column"], p["action"], p["detail"]] for p in self.privacy],
+            )
         self._seconds = time.perf_counter() - self._t0
         read = sum(c.read for c in self.counts)
         loaded = sum(c.loaded for c in self.counts)
@@ -310,12 +397,13 @@ class ImportSession:
         struct = self.con.execute(f"SELECT count(DISTINCT line) FROM _rej{self._staged_n}").fetchone()[0]
         if rows == 0 and struct == 0:
             raise SourceError(f"{path.name} has a header but no rows.")
-        delim = ","
+        # the delimiter the reader really used (sniff_csv alone can differ on a file with ragged lines)
+        delim = delimiter or ","
         try:
-            sniff = self.con.execute(f"SELECT delimiter FROM sniff_csv({sql_str(str(path))}, encoding = {sql_str(enc)})").fetchone()
-            delim = delimiter or (sniff[0] if sniff else ",")
+            used = self.con.execute(f"SELECT delimiter FROM _rejscan{self._staged_n} LIMIT 1").fetchone()
+            delim = delimiter or (used[0] if used and used[0] else ",")
         except duckdb.Error:
-            delim = delimiter or ","
+            pass
         return Staged(name, path, columns, rows, struct, sha, delim, enc)
 
     def stage_sql(self, path: Path, select_sql: str) -> Staged:
@@ -350,6 +438,53 @@ class ImportSession:
             return f"{path.name} is not valid NDJSON: {first}"
         return f"{path.name} could not be read: {first}"
 
+    def _insert_struct_rejects(self, table: str, staged: Staged, idx: str) -> None:
+        """Lines the reader could not split into the header's fields, kept scrubbed like every reject.
+
+        The reader's raw line is split into fields again (Python's csv module, rejected lines only). When it
+        has the header's number of fields, each is kept as :meth:`Staged.raw_sql` keeps it; otherwise no
+        field can be trusted to be what its position says, and every field is reduced to its shape
+        (letters -> x, digits -> 9), so an identifier in a shifted field is never stored.
+        """
+        import pyarrow as pa
+
+        rows = self.con.execute(
+            f"""SELECT line, any_value(column_name),
+                       string_agg(DISTINCT lower(error_type), '; ') || ': ' || any_value(error_message),
+                       any_value(csv_line)
+                FROM _rej{idx} GROUP BY line ORDER BY line"""
+        ).fetchall()
+        n_cols = len(staged.columns)
+        lines, cols, reasons, fields, aligned = [], [], [], [], []
+        for line, col, reason, text in rows:
+            f, clean = split_fields(text or "", staged.delimiter)
+            lines.append(line)
+            cols.append(col)
+            reasons.append(reason)
+            fields.append(f)
+            aligned.append(clean and len(f) == n_cols)
+        tok = f"_rawtok{idx}"
+        arrow = pa.table({
+            "__line": pa.array(lines, pa.int64()),
+            "__col": pa.array(cols, pa.string()),
+            "__reason": pa.array(reasons, pa.string()),
+            "__fields": pa.array(fields, pa.list_(pa.string())),
+            "__aligned": pa.array(aligned, pa.bool_()),
+        })
+        self.con.register(tok, arrow)
+        try:
+            named = ", ".join(f"__fields[{i + 1}] AS {quote_ident(c)}" for i, c in enumerate(staged.columns))
+            masked = (f"array_to_string(list_transform(s.__fields, f -> {mask_shape_sql('f')}), "
+                      f"{sql_str(staged.delimiter)})")
+            self.con.execute(
+                f"""INSERT INTO rejects
+                    SELECT {self.run_id}, '{table}', {sql_str(staged.path.name)}, s.__line, s.__col, s.__reason,
+                           CASE WHEN s.__aligned THEN {staged.raw_sql('s')} ELSE {masked} END
+                    FROM (SELECT *{', ' + named if named else ''} FROM {tok}) s"""
+            )
+        finally:
+            self.con.unregister(tok)
+
     # -------------------------------------------------------------- loading
     def line_expr(self, staged: Staged, n: str = "_n") -> str:
         """SQL for the physical line number of record ``n`` (header on line 1, structural rejects skipped)."""
@@ -379,6 +514,7 @@ class ImportSession:
         rejects table (defaults to the fields joined with the file's delimiter).
         """
         self.rep.check()
+        self._loaded_from[staged.name] = staged
         spec = CANONICAL[table]
         idx = staged.name[len("_stage"):]
         chk = f"_chk{idx}_{table}"
@@ -416,9 +552,7 @@ class ImportSession:
         n_total, n_bad = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE _why IS NOT NULL) FROM {chk}"
         ).fetchone()
-        raw = raw_sql or "concat_ws(" + sql_str(staged.delimiter) + ", " + ", ".join(
-            f"s.{quote_ident(c)}" for c in staged.columns
-        ) + ")"
+        raw = raw_sql or staged.raw_sql("s")
         line = line_sql or self.line_expr(staged, "c._n")
         if n_bad:
             # filter before the join: the staged rows are probed only for the (few) bad rows
@@ -442,13 +576,7 @@ class ImportSession:
         struct = 0
         if count_struct_rejects and staged.struct_rejects:
             struct = staged.struct_rejects
-            self.con.execute(
-                f"""INSERT INTO rejects
-                    SELECT {self.run_id}, '{table}', {sql_str(staged.path.name)}, line,
-                           any_value(column_name), string_agg(DISTINCT lower(error_type), '; ') || ': ' || any_value(error_message),
-                           any_value(csv_line)
-                    FROM _rej{idx} GROUP BY line"""
-            )
+            self._insert_struct_rejects(table, staged, idx)
         count = TableCount(
             table,
             staged.path.name,
@@ -556,8 +684,27 @@ def parse_date(col: str, label: str, tz: str, formats: Iterable[str] = (), aware
     return Parsed(v, _err(col, v, label, "is not a date"))
 
 
+def split_fields(text: str, delimiter: str) -> tuple[list[str], bool]:
+    """The fields of one raw CSV line (quotes honoured) and whether it was valid CSV of one record.
+
+    A line that is not (a quote left open, a record over several lines) is split bluntly at the delimiter,
+    and its fields cannot be trusted to sit where the header says.
+    """
+    text = text.rstrip("\r\n")
+    if len(delimiter) == 1:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+            if len(rows) == 1:
+                return rows[0], True
+        except csv.Error:
+            pass
+    return text.split(delimiter), False
+
+
 def _err(col: str, value_sql: str, label: str, what: str) -> str:
     shown = f"left(trim({col}), 40)"
+    if classify_column(label):  # never quote an identifier or a date of birth in a reason
+        shown = mask_shape_sql(shown)
     return (
         f"CASE WHEN nullif(trim({col}), '') IS NOT NULL AND ({value_sql}) IS NULL "
         f"THEN {sql_str(label + ': ')} || '''' || {shown} || ''' ' || {sql_str(what)} END"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from datasets.errors import SourceError
+from datasets.privacy import birth_year_sql, mask_shape_sql
 from datasets.importers.engine import (
     ImportResult,
     ImportSession,
@@ -124,6 +125,9 @@ def import_fhir(
         raise SourceError(f"There is no file or folder {root}.")
 
     with ImportSession(ws, str(root), "fhir", progress, should_stop) as session:
+        session.privacy_extra.append({
+            "file": root.name, "column": "Patient.name, identifier, telecom, address, contact, text",
+            "action": "not imported", "detail": "never read; only gender, birth year and deceased are kept"})
         try:
             _run(session, files)
             if others:
@@ -141,12 +145,21 @@ def _stage(session: ImportSession, path: Path) -> Staged:
         "SELECT * EXCLUDE (name), CASE WHEN resourceType = 'Location' THEN name->>'$' END AS loc_name "
         f"FROM read_json({sql_str(str(path))}, format = 'newline_delimited', columns = {{{cols}}})"
     )
-    return session.stage_sql(path, select)
+    st = session.stage_sql(path, select)
+    # the raw text of rejects is built per resource type (_raw); the report names what is transformed
+    st.used = set(st.columns)
+    st.report_columns = ["id", "birthDate"]
+    st.pseudonymize("id", "pid(<resource kind>, {v})")
+    return st
 
 
-def _raw(*fields: str) -> str:
-    parts = ", ".join(f"{sql_str(f)}, s.{f}" for f in fields)
-    return f"CAST(json_object('resourceType', s.resourceType, 'id', s.id, {parts}) AS VARCHAR)"
+def _raw(kind: str, *fields: str) -> str:
+    """The raw text rejects keep of a resource: its id as the pseudonym it is stored under, birth year only."""
+    def keep(f: str) -> str:
+        return birth_year_sql(f"s.{f}") if f == "birthDate" else f"s.{f}"
+
+    parts = ", ".join(f"{sql_str(f)}, {keep(f)}" for f in fields)
+    return f"CAST(json_object('resourceType', s.resourceType, 'id', pid('{kind}', s.id), {parts}) AS VARCHAR)"
 
 
 def _run(session: ImportSession, files: list[Path]) -> None:
@@ -174,12 +187,12 @@ def _run(session: ImportSession, files: list[Path]) -> None:
             "sex": Parsed(f"CASE WHEN {g} = 'female' THEN 'F' WHEN {g} = 'male' THEN 'M' "
                           f"WHEN {g} IS NOT NULL THEN 'U' END"),
             "birth_year": Parsed(birth, f"CASE WHEN nullif(trim(s.birthDate), '') IS NOT NULL AND {birth} IS NULL "
-                                        "THEN 'birthDate: ''' || left(s.birthDate, 40) || ''' is not a date' END"),
+                                        "THEN 'birthDate: ''' || " + mask_shape_sql("left(s.birthDate, 40)") + " || ''' is not a date' END"),
             "deceased": Parsed("CASE WHEN s.deceasedDateTime IS NOT NULL OR lower(s.deceasedBoolean) = 'true' THEN true "
                                "WHEN lower(s.deceasedBoolean) = 'false' THEN false END"),
         }
         session.load("patients", typed_select("patients", exprs, source=st.name, where="s.resourceType = 'Patient'"),
-                     st, raw_sql=_raw("gender", "birthDate"), line_sql="c._n")
+                     st, raw_sql=_raw("patient", "gender", "birthDate"), line_sql="c._n")
 
     # -- Location lookup: every key a reference may use -> unit
     con.execute("CREATE OR REPLACE TEMP TABLE _fhir_loc (key VARCHAR, unit_id VARCHAR, name VARCHAR, kind VARCHAR)")
@@ -237,7 +250,7 @@ def _run(session: ImportSession, files: list[Path]) -> None:
         }
         session.load("stays", typed_select("stays", exprs, source=st.name,
                                                where=f"s.resourceType = 'Encounter' AND {cls} IN ({stay_in})"),
-                     st, raw_sql=_raw("status", "class", "period"), line_sql="c._n")
+                     st, raw_sql=_raw("stay", "status", "class", "period"), line_sql="c._n")
 
     # ED visit -> the inpatient encounter it led to: partOf, or the patient's stay starting during the visit
     con.execute("CREATE OR REPLACE TEMP TABLE _fhir_imp (eid VARCHAR, patient VARCHAR, part_of VARCHAR, ts_in TIMESTAMP)")
@@ -270,7 +283,7 @@ def _run(session: ImportSession, files: list[Path]) -> None:
         }
         session.load("ed_visits", typed_select("ed_visits", exprs, source=src,
                                                    where=f"s.resourceType = 'Encounter' AND {cls} IN ({ed_in})"),
-                     st, raw_sql=_raw("status", "class", "period"), line_sql="c._n")
+                     st, raw_sql=_raw("visit", "status", "class", "period"), line_sql="c._n")
     con.execute("DROP TABLE IF EXISTS _fhir_imp")
     skipped = {k: n for k, n in n_classes.items() if k not in STAY_CLASSES + ED_CLASSES}
     if skipped:
@@ -330,7 +343,7 @@ def _run(session: ImportSession, files: list[Path]) -> None:
     }
     for fi, st in enumerate(encounters):
         session.load("movements", typed_select("movements", exprs, source="_fhir_mv", where=f"s.f = {fi}"), st,
-                     raw_sql="CAST(json_object('encounter', s.id, 'location', s.location) AS VARCHAR)", line_sql="c._n")
+                     raw_sql="CAST(json_object('encounter', pid('stay', s.id), 'location', s.location) AS VARCHAR)", line_sql="c._n")
     if n_total and not con.execute(
         "SELECT count(*) FROM _fhir_mv m WHERE EXISTS (SELECT 1 FROM _fhir_mv x WHERE x.eid = m.eid AND x.seq = 2)"
     ).fetchone()[0]:

@@ -339,6 +339,7 @@ def _ed_from_transfers(session: ImportSession, tr: Staged, adm: Optional[Staged]
 def _ed_from_edstays(session: ImportSession, ed_path: Path, triage_path: Optional[Path], adm: Optional[Staged]) -> None:
     tz = session.tz
     ed = session.stage_csv(ed_path)
+    ed.pseudonymize("stay_id", "pid('visit', 'ed:' || {v})")
     e = _cols(ed, "subject_id", "stay_id", "intime", "outtime")
     hadm = ed.col("hadm_id", required=False)
     transport = ed.col("arrival_transport", required=False)
@@ -348,6 +349,7 @@ def _ed_from_edstays(session: ImportSession, ed_path: Path, triage_path: Optiona
     acuity_join, acuity = "", Parsed("NULL")
     if triage_path is not None:
         tri = session.stage_csv(triage_path)
+        tri.pseudonymize("stay_id", "pid('visit', 'ed:' || {v})")
         tsid, tac = tri.col("stay_id"), tri.col("acuity")
         acuity_join = (f"LEFT JOIN (SELECT {_txt('t.' + tsid)} AS sid, any_value({_txt('t.' + tac)}) AS acuity "
                        f"FROM {tri.name} t GROUP BY 1) tri ON tri.sid = {_txt('e.' + e['stay_id'])}")

@@ -65,6 +65,7 @@ def import_synthea(
         if files["patients"]:
             rep(0.02, f"Reading {files['patients'].name}")
             pat = session.stage_csv(files["patients"])
+            pat.pseudonymize("Id", "pid('patient', {v})")
             birth = parse_date(f"s.{pat.col('BIRTHDATE')}", "BIRTHDATE", tz)
             death = pat.col("DEATHDATE", required=False)
             gender = pat.col("GENDER", required=False)
@@ -84,6 +85,8 @@ def import_synthea(
             enc = session.stage_csv(files["encounters"])
             e = {n: enc.col(n) for n in ("Id", "START", "STOP", "PATIENT", "ENCOUNTERCLASS")}
             cls = f"lower(trim(s.{e['ENCOUNTERCLASS']}))"
+            enc.pseudonymize("Id", f"CASE WHEN lower(trim({{row}}.{e['ENCOUNTERCLASS']})) = 'inpatient' "
+                                   "THEN pid('stay', {v}) ELSE pid('visit', {v}) END")
             start = parse_local_ts(f"s.{e['START']}", "START", tz)
             stop = parse_local_ts(f"s.{e['STOP']}", "STOP", tz)
             counts = dict(session.con.execute(

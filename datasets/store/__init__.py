@@ -6,6 +6,17 @@
 
 Opening checks that the file is a HospOps workspace of a schema this version understands, applies
 migrations to older ones (in one transaction) and translates DuckDB's low-level errors into sentences.
+
+The API the command line and the app use:
+
+- ``Workspace.create(path, timezone=..., country=..., hospital_name=..., passphrase=None)`` and
+  ``Workspace.open(path, read_only=False, passphrase=None)``: with a passphrase the workspace is encrypted
+  at rest (:mod:`datasets.store.crypto`); a missing or wrong one is a :class:`WorkspaceError`, and so is a
+  workspace in use by another process ('in use by process N').
+- ``is_encrypted(path) -> bool``: whether to ask for a passphrase before opening.
+- ``replace_workspace(src, dst, passphrase=None)``: swap a finished workspace into place, crash-safely.
+- ``ws.audit(action, target, details)`` records what was done (imports, exports, solves, settings) with
+  the time and the OS user; ``list_audit(ws, limit=None, action=None) -> list[dict]`` reads it back.
 """
 from __future__ import annotations
 
@@ -22,6 +33,14 @@ from typing import Any, Iterator
 import duckdb
 
 from datasets.errors import WorkspaceError
+from datasets.privacy import PID_SCHEME
+from datasets.store.crypto import (
+    adopt_keyinfo,
+    connect_encrypted,
+    finish_adopt,
+    is_encrypted,
+    keyinfo_path,
+)
 from datasets.store.schema import (
     APP_MARKER,
     BOOKKEEPING_DDL,
@@ -30,7 +49,7 @@ from datasets.store.schema import (
     SCHEMA_VERSION,
 )
 
-__all__ = ["Workspace", "CANONICAL", "SCHEMA_VERSION", "os_user"]
+__all__ = ["Workspace", "CANONICAL", "SCHEMA_VERSION", "os_user", "is_encrypted", "list_audit", "replace_workspace"]
 
 DEFAULT_SETTINGS = {"timezone": "UTC", "country": "", "hospital_name": ""}
 
@@ -45,12 +64,15 @@ def os_user() -> str:
 def _translate(exc: Exception, path: Path) -> WorkspaceError:
     """Turn a DuckDB error met while opening ``path`` into a sentence."""
     text = str(exc)
+    if "Wrong encryption key" in text:
+        return WorkspaceError(f"Wrong passphrase for the workspace {path}.")
     m = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", text)
     if "Could not set lock" in text or m:
         who = f"process {m.group(2)} ({Path(m.group(1)).name})" if m else "another process"
         return WorkspaceError(
             f"The workspace {path} is in use by {who}.",
-            "Close HospOps there first, or open it read-only.",
+            "Close it there first. Several processes can open a workspace at once only when all of them "
+            "open it read-only (hospops info and query do).",
         )
     if "not a valid DuckDB database" in text or "The file is not a valid" in text or "database file" in text and "not" in text:
         return WorkspaceError(f"{path} is not a HospOps workspace (it is not a DuckDB database file).")
@@ -69,10 +91,11 @@ def _translate(exc: Exception, path: Path) -> WorkspaceError:
 class Workspace:
     """An open workspace. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool):
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, encrypted: bool = False):
         self.con = con
         self.path = path
         self.read_only = read_only
+        self.encrypted = encrypted
         self._define_macros()
 
     # ------------------------------------------------------------------ opening
@@ -85,20 +108,33 @@ class Workspace:
         country: str = "",
         hospital_name: str = "",
         exist_ok: bool = False,
+        passphrase: str | None = None,
     ) -> "Workspace":
-        """Create a new, empty workspace file (or open it when ``exist_ok`` and it is one)."""
+        """Create a new, empty workspace file (or open it when ``exist_ok`` and it is one).
+
+        ``passphrase``: encrypt the workspace at rest (see :mod:`datasets.store.crypto`): the file, its WAL and
+        its temporary files hold no readable data, and ``WS.keyinfo`` (salt and KDF settings, no secret) is
+        written beside it. None makes a plain workspace.
+
+        The workspace is made complete (tables, settings, views) under ``PATH.creating`` and then moved into
+        place, so a crash never leaves a half-made workspace at ``path``.
+        """
         path = Path(path)
         if path.exists():
             if exist_ok:
-                return cls.open(path)
+                return cls.open(path, passphrase=passphrase)
             raise WorkspaceError(f"{path} already exists.", "Choose another file name, or open it instead.")
         if path.parent and not path.parent.exists():
             raise WorkspaceError(f"The folder {path.parent} does not exist.")
         _check_timezone(timezone)
+        encrypted = passphrase is not None
+        final, path = path, path.with_name(path.name + ".creating")
+        _remove_files(path)  # what a killed create left behind
         try:
-            con = duckdb.connect(str(path))
+            con = connect_encrypted(path, passphrase, create=True) if encrypted else duckdb.connect(str(path))
         except duckdb.Error as exc:
-            raise _translate(exc, path) from None
+            _remove_files(path)
+            raise _translate(exc, final) from None
         try:
             con.execute("BEGIN")
             for ddl in BOOKKEEPING_DDL:
@@ -111,6 +147,7 @@ class Workspace:
                 "created_at": datetime.now().isoformat(timespec="seconds"),
                 "created_by": os_user(),
                 "pid_secret": secrets.token_hex(32),
+                "pid_scheme": PID_SCHEME,
                 **DEFAULT_SETTINGS,
                 "timezone": timezone,
                 "country": country,
@@ -120,21 +157,34 @@ class Workspace:
             con.execute("COMMIT")
         except BaseException:
             con.close()
-            with contextlib.suppress(OSError):
-                path.unlink()
-            with contextlib.suppress(OSError):
-                Path(str(path) + ".wal").unlink()
+            _remove_files(path)
             raise
-        ws = cls(con, path, read_only=False)
-        from datasets.metrics import install_views
+        try:
+            ws = cls(con, path, read_only=False, encrypted=encrypted)
+            from datasets.metrics import install_views
 
-        install_views(ws)
-        ws.audit("create workspace", str(path), {"timezone": timezone, "country": country})
-        return ws
+            install_views(ws)
+            ws.audit("create workspace", _shown_path(final), {"timezone": timezone, "country": country,
+                                                              "encrypted": encrypted})
+            ws.con.execute("CHECKPOINT")
+            ws.close()
+            if final.exists():
+                raise WorkspaceError(f"{final} already exists.", "Choose another file name, or open it instead.")
+            replace_workspace(path, final)
+        except BaseException:
+            con.close()
+            _remove_files(path)
+            raise
+        return cls.open(final, passphrase=passphrase)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, read_only: bool = False) -> "Workspace":
-        """Open an existing workspace, migrating an older schema; refuse anything else with a clear error."""
+    def open(cls, path: str | os.PathLike, *, read_only: bool = False, passphrase: str | None = None) -> "Workspace":
+        """Open an existing workspace, migrating an older schema; refuse anything else with a clear error.
+
+        An encrypted workspace (:func:`is_encrypted`) needs its ``passphrase``: missing or wrong, it is a
+        :class:`WorkspaceError` that says so. The passphrase is ignored for a plain workspace. A workspace
+        another process has open for writing is refused with 'in use by process N'.
+        """
         path = Path(path)
         if not path.exists():
             raise WorkspaceError(
@@ -147,8 +197,12 @@ class Workspace:
             head = fh.read(16)
         if len(head) < 12 or head[8:12] != b"DUCK":
             raise WorkspaceError(f"{path} is not a HospOps workspace (it is not a DuckDB database file).")
+        encrypted = is_encrypted(path)
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            if encrypted:
+                con = connect_encrypted(path, passphrase, read_only=read_only)
+            else:
+                con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
             raise _translate(exc, path) from None
         try:
@@ -167,7 +221,7 @@ class Workspace:
                 f"{path} was made by a newer HospOps (workspace schema {version}; this version reads up to {SCHEMA_VERSION}).",
                 "Update HospOps to open it.",
             )
-        ws = cls(con, path, read_only=read_only)
+        ws = cls(con, path, read_only=read_only, encrypted=encrypted)
         if version < SCHEMA_VERSION:
             if read_only:
                 con.close()
@@ -189,17 +243,17 @@ class Workspace:
         install_views(self)
 
     def _define_macros(self) -> None:
-        # Pseudonyms: a keyed SHA-256 of (kind, source identifier) with the workspace's 256-bit secret, so the
-        # same patient links across extracts of one workspace but cannot be looked up without the secret.
-        secret = self.settings().get("pid_secret", "")
-        if not re.fullmatch(r"[0-9a-f]*", secret):
+        # Pseudonyms: HMAC-SHA256 of (kind, source identifier) keyed with the workspace's 256-bit secret, so
+        # the same patient links across extracts of one workspace but cannot be looked up without the secret
+        # (see datasets.privacy). Workspaces made before schema 2 keep their older keyed hash, so that their
+        # stored pseudonyms still link with new imports.
+        from datasets.privacy import LEGACY_PID_SCHEME, pid_macro_sql
+
+        s = self.settings()
+        secret = s.get("pid_secret", "")
+        if not re.fullmatch(r"(?:[0-9a-f]{2})+", secret):
             raise WorkspaceError(f"{self.path}: the workspace's settings are damaged (pseudonym secret).")
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP MACRO pid(kind, x) AS
-                CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
-                     ELSE upper(left(kind, 1)) || substr(sha256('{secret}' || kind || chr(31) || trim(CAST(x AS VARCHAR))), 1, 20)
-                END"""
-        )
+        self.con.execute(pid_macro_sql(secret, s.get("pid_scheme", LEGACY_PID_SCHEME)))
 
     # ------------------------------------------------------------------ basics
     def close(self) -> None:
@@ -240,7 +294,7 @@ class Workspace:
         return self.settings().get("timezone") or "UTC"
 
     def set_setting(self, key: str, value: str) -> None:
-        if key in ("app", "schema_version", "pid_secret", "created_at", "created_by"):
+        if key in ("app", "schema_version", "pid_secret", "pid_scheme", "created_at", "created_by"):
             raise WorkspaceError(f"The setting '{key}' cannot be changed.")
         if key == "timezone":
             _check_timezone(value)
@@ -309,6 +363,85 @@ class Workspace:
             "rejects": self.con.execute("SELECT count(*) FROM rejects").fetchone()[0],
             "last_imports": imports,
         }
+
+
+def _shown_path(path: Path) -> str:
+    """The path a person knows: a workspace being built under a temporary name is shown under its own."""
+    text = str(path)
+    for suffix in (".creating", ".building"):
+        while text.endswith(suffix):
+            text = text[: -len(suffix)]
+    return text
+
+
+def _remove_files(path: Path) -> None:
+    for p in (path, Path(str(path) + ".wal"), keyinfo_path(path)):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def checkpoint_file(path: Path, passphrase: str | None = None) -> None:
+    """Fold a workspace's write-ahead log (left by a crash) into its file, so the file alone is complete."""
+    if not Path(str(path) + ".wal").exists():
+        return
+    try:
+        con = connect_encrypted(path, passphrase) if is_encrypted(path) else duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise _translate(exc, path) from None
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def replace_workspace(src: str | os.PathLike, dst: str | os.PathLike, passphrase: str | None = None) -> None:
+    """Put the finished, closed workspace ``src`` in place of ``dst`` so that a crash at any moment leaves
+    either the old ``dst`` or the new one, whole, with a key file that opens it.
+
+    ``dst``'s own write-ahead log (if a crash left one) is folded in first (``passphrase`` opens an encrypted
+    ``dst``); ``src`` must have been closed cleanly (no WAL).
+    """
+    src, dst = Path(src), Path(dst)
+    if Path(str(src) + ".wal").exists():
+        raise WorkspaceError(f"{src} was not closed cleanly; it cannot replace {dst}.")
+    if dst.exists():
+        checkpoint_file(dst, passphrase)
+    new = adopt_keyinfo(src, dst)
+    with open(src, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(src, dst)
+    if os.name == "posix":
+        fd = os.open(dst.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finish_adopt(src, dst, new)
+
+
+def list_audit(ws: "Workspace", limit: int | None = None, action: str | None = None) -> list[dict[str, Any]]:
+    """The workspace's audit log, newest first: ``[{"ts", "os_user", "action", "target", "details"}]``.
+
+    ``details`` is a dict (what was touched: run ids, counts, old and new values). ``action`` filters on one
+    action (e.g. 'import', 'export', 'solve', 'change setting').
+    """
+    sql = "SELECT ts, os_user, action, target, details FROM audit_log"
+    params: list = []
+    if action:
+        sql += " WHERE action = ?"
+        params.append(action)
+    sql += " ORDER BY ts DESC, rowid DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    out = []
+    for ts, user, act, target, details in ws.con.execute(sql, params).fetchall():
+        try:
+            d = json.loads(details) if details else {}
+        except ValueError:
+            d = {"text": details}
+        out.append({"ts": ts.isoformat(timespec="seconds") if ts else None, "os_user": user, "action": act,
+                    "target": target, "details": d})
+    return out
 
 
 def _check_timezone(tz: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APP_MARKER = "hospops-workspace"
 
 
@@ -202,6 +202,16 @@ CANONICAL: dict[str, Table] = {
     )
 }
 
+# What each import did to protect privacy, column by column of each source file (the import report's
+# privacy part): action is 'pseudonymized', 'birth year only' or 'not imported'.
+IMPORT_PRIVACY_DDL = """CREATE TABLE IF NOT EXISTS import_privacy (
+        run_id INTEGER,
+        file VARCHAR,
+        column_name VARCHAR,
+        action VARCHAR,
+        detail VARCHAR
+    )"""
+
 BOOKKEEPING_DDL = [
     "CREATE TABLE IF NOT EXISTS settings (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE SEQUENCE IF NOT EXISTS import_run_seq START 1",
@@ -238,6 +248,7 @@ BOOKKEEPING_DDL = [
         reason VARCHAR,
         raw VARCHAR
     )""",
+    IMPORT_PRIVACY_DDL,
     """CREATE TABLE IF NOT EXISTS audit_log (
         ts TIMESTAMP,
         os_user VARCHAR,
@@ -249,4 +260,14 @@ BOOKKEEPING_DDL = [
 
 # Each migration takes the schema from version N-1 to N; index 0 is unused (version 1 is the base).
 # Append a list of SQL statements here (never edit an old one) and bump SCHEMA_VERSION.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # 2: pseudonyms become a true HMAC-SHA256 for new workspaces; older ones record their keyed-hash scheme so
+    # that pseudonyms already stored keep linking with new imports. Raw text of rejected rows kept by schema 1
+    # could hold source identifiers: it is reduced to its shape (letters -> x, digits -> 9).
+    2: [
+        "INSERT OR IGNORE INTO settings VALUES ('pid_scheme', 'keyed-sha256-v1')",
+        "UPDATE rejects SET raw = regexp_replace(regexp_replace(raw, '\\pL', 'x', 'g'), '\\d', '9', 'g') "
+        "WHERE raw IS NOT NULL",
+        IMPORT_PRIVACY_DDL,
+    ],
+}

@@ -115,9 +115,16 @@ def build_demo(
     progress: Optional[Progress] = None,
     should_stop: Optional[ShouldStop] = None,
     replace: bool = False,
+    passphrase: Optional[str] = None,
 ) -> dict:
-    """Build the demo hospital into a new workspace at ``path``; return a summary."""
-    from datasets.store import Workspace
+    """Build the demo hospital into a new workspace at ``path``; return a summary.
+
+    ``passphrase``: make it an encrypted workspace (see ``datasets.store.crypto``). The hospital is written
+    to ``PATH.building`` and moved into place only when complete (``datasets.store.replace_workspace``), so
+    a crash or a kill at any moment leaves ``path`` as it was before (or absent, if it was).
+    """
+    from datasets.store import Workspace, replace_workspace
+    from datasets.store.crypto import keyinfo_path
 
     if days < 28 or days > 20 * 365:
         raise WorkspaceError(f"--days must be between 28 and {20 * 365}, not {days}.")
@@ -130,14 +137,15 @@ def build_demo(
         _refuse_if_in_use(path)
     rep = Reporter(progress, should_stop)
     tmp = path.with_name(path.name + ".building")
-    for p in (tmp, Path(str(tmp) + ".wal")):
+    leftovers = (tmp, Path(str(tmp) + ".wal"), keyinfo_path(tmp))
+    for p in leftovers:  # a build that was killed leaves these behind
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
     rep(0.0, "Designing the hospital")
     data = generate(days=days, seed=seed, rep=rep.scaled(0.0, 0.75))
     rep(0.75, "Writing the workspace")
     try:
-        ws = Workspace.create(tmp, timezone=TIMEZONE, country=COUNTRY, hospital_name=HOSPITAL)
+        ws = Workspace.create(tmp, timezone=TIMEZONE, country=COUNTRY, hospital_name=HOSPITAL, passphrase=passphrase)
         try:
             with ws.transaction() as con:
                 for name, frame in data.items():
@@ -166,13 +174,9 @@ def build_demo(
         finally:
             ws.close()
         rep.check()
-        if path.exists():
-            path.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(path) + ".wal").unlink()
-        os.replace(tmp, path)
+        replace_workspace(tmp, path, passphrase)
     except BaseException:
-        for p in (tmp, Path(str(tmp) + ".wal")):
+        for p in leftovers:
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
         raise

@@ -157,3 +157,12 @@ def test_pseudonyms_are_keyed_per_workspace(tmp_path):
         assert a.sql("SELECT pid('patient', '10000032')")[0][0] == pa  # stable within a workspace
         assert a.sql("SELECT pid('stay', '10000032')")[0][0] != pa  # kinds are separate
         assert a.sql("SELECT pid('patient', NULL), pid('patient', '  ')")[0] == (None, None)
+
+
+def test_cli_names_match_schema_and_importers():
+    from datasets.importers import FORMATS
+    from datasets.names import FORMATS as NAMED_FORMATS, TABLES
+    from datasets.store import CANONICAL
+
+    assert tuple(CANONICAL) == TABLES
+    assert tuple(FORMATS) == NAMED_FORMATS

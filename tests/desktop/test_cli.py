@@ -132,3 +132,77 @@ def test_error_messages_never_echo_a_whole_data_line(tmp_path, capsys):
     f.write_text('{"resourceType":"Patient","id":"x","name":[{"family":"Doe' + "x" * 200 + '"}],"telecom":"555-0100"}\n')
     code, _, err = run(capsys, "import", tmp_path / "w.hospops", f, "--format", "csv", "--table", "patients")
     assert code == 1 and "555-0100" not in err
+
+
+def test_encrypted_demo_import_info_query_and_audit(tmp_path, capsys, monkeypatch):
+    ws = tmp_path / "enc.hospops"
+    monkeypatch.setenv("HOSPOPS_PASSPHRASE", "a long passphrase")
+    code, out, _ = run(capsys, "demo", ws, "--days", 28, "--encrypt", "--json")
+    assert code == 0 and json.loads(out)["encrypted"] is True
+    assert b"ed_visits" not in ws.read_bytes()
+    code, out, _ = run(capsys, "info", ws, "--json")
+    assert code == 0 and json.loads(out)["encrypted"] is True
+    code, out, _ = run(capsys, "query", ws, "SELECT count(*) AS n FROM units", "--format", "csv")
+    assert code == 0 and int(out.splitlines()[1]) > 5
+    src = tmp_path / "units.csv"
+    src.write_text("unit_id,name,capacity\nX1,Extra ward,10\n")
+    code, out, _ = run(capsys, "import", ws, src, "--table", "units", "--json")
+    assert code == 0 and json.loads(out)["tables"]["units"]["loaded"] == 1
+    code, out, _ = run(capsys, "audit", ws, "--json")
+    entries = json.loads(out)["entries"]
+    assert [e["action"] for e in entries][:2] == ["import", "build demo hospital"]
+    assert entries[0]["details"]["loaded"] == 1 and entries[0]["os_user"]
+    code, out, _ = run(capsys, "audit", ws, "--action", "import")
+    assert code == 0 and "import" in out and "build demo" not in out
+    monkeypatch.setenv("HOSPOPS_PASSPHRASE", "not the passphrase")
+    code, _, err = run(capsys, "info", ws)
+    assert code == 1 and "Wrong passphrase" in err
+    monkeypatch.delenv("HOSPOPS_PASSPHRASE")
+    code, _, err = run(capsys, "query", ws, "SELECT 1")  # stdin is not a terminal under pytest
+    assert code == 1 and "HOSPOPS_PASSPHRASE" in err
+
+
+def test_first_import_can_make_an_encrypted_workspace_and_reports_privacy(tmp_path, capsys, monkeypatch):
+    ws = tmp_path / "new.hospops"
+    src = tmp_path / "ed.csv"
+    src.write_text("visit_id,MRN,arrival_ts,Patient Name\nV1,M0001,2024-01-01 10:00:00,Ada Lovelace\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('table = "ed_visits"\n[columns]\n"MRN" = "patient_id"\n')
+    monkeypatch.setenv("HOSPOPS_PASSPHRASE", "another long passphrase")
+    code, out, err = run(capsys, "import", ws, src, "--mapping", mapping, "--encrypt")
+    assert code == 0, err
+    assert "privacy: pseudonymized: ed.csv:visit_id, ed.csv:MRN" in out and "ed.csv:Patient Name" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ed.csv", "m.toml", "new.hospops", "new.hospops.keyinfo"]
+    code, out, _ = run(capsys, "query", ws, "SELECT count(*) FROM ed_visits WHERE patient_id LIKE 'P%'", "--format", "csv")
+    assert out.splitlines()[1] == "1"
+    plain = tmp_path / "plain.hospops"
+    run(capsys, "import", plain, src, "--mapping", mapping)
+    code, _, err = run(capsys, "import", plain, src, "--mapping", mapping, "--encrypt")
+    assert code == 1 and "not encrypted" in err
+
+
+def test_first_import_killed_before_it_is_in_place_leaves_no_workspace(tmp_path):
+    import os
+    import signal
+
+    ws = tmp_path / "new.hospops"
+    src = tmp_path / "units.csv"
+    src.write_text("unit_id,name\nW1,Ward one\n")
+    code = (
+        "import time\n"
+        "import datasets.store as store\n"
+        "def pause(*args):\n"
+        "    print('KILL-ME', flush=True)\n"
+        "    time.sleep(3600)\n"
+        "real = store.replace_workspace\n"
+        f"store.replace_workspace = lambda src, dst, *a: pause() if str(dst) == {str(ws)!r} else real(src, dst, *a)\n"
+        "from desktop.cli import main\n"
+        f"main(['import', {str(ws)!r}, {str(src)!r}, '--table', 'units'])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "KILL-ME"  # the import has committed, the swap not yet happened
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not ws.exists()
+    assert main(["import", str(ws), str(src), "--table", "units"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.hospops", "units.csv"]
