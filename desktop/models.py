@@ -19,7 +19,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole
 
 def format_value(v: Any, decimals: int | None = None) -> str:
     """A value as a person reads it: 12,345; 3.4; 21 Nov 2026 14:00; '' for missing."""
-    if v is None or v is pd.NaT:
+    if v is None or v is pd.NaT or v is pd.NA:
         return ""
     if isinstance(v, float) or isinstance(v, np.floating):
         if math.isnan(v):

@@ -109,6 +109,17 @@ class Session(QObject):
                 ws.close()
         return job
 
+    def audit(self, action: str, target: str, details: dict | None = None) -> None:
+        """Record an export, copy or solve in the workspace's audit log (issue 6); never fails the action."""
+        if self.ws is None:
+            return
+        try:
+            self.ws.audit(action, target, details or {})
+        except Exception:  # an audit write must not lose the user's export; the log is best effort here
+            import logging
+
+            logging.getLogger("hospops").warning("could not write the audit log", exc_info=True)
+
     def notify_data_changed(self) -> None:
         self._read_facts()
         if self.as_of is None or (self.data_end and self.as_of > self.data_end):

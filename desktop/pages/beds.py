@@ -238,6 +238,7 @@ class BedsPage(Page):
     def _show_proposal(self, d: dict) -> None:
         self.last_proposal = d
         sol, check, prop = d["solution"], d["validation"], d["proposal"]
+        self.session.audit("solve beds", str(self.session.as_of), {"status": sol.status, "objective": sol.objective})
         placed = int((prop["bed"] != "").sum())
         unplaced = int((prop["bed"] == "").sum())
         self.solver_line.setText(
@@ -256,4 +257,5 @@ class BedsPage(Page):
         for rec in frame.to_dict("records"):
             self.reserved[rec["bed"]] = rec["patient_id"]
         self.board.set_reserved(self.reserved)
+        self.session.audit("accept bed proposal", str(self.session.as_of), {"placements": len(frame)})
         self.solver_line.setText(f"Accepted {len(frame)} placement(s); their beds show as reserved (R).")

@@ -41,7 +41,8 @@ class OverviewPage(Page):
         self.units.setTitle("Occupancy by unit now (red: over 95%)", size="9pt")
         self.los = FrameTable(title="Length of stay by specialty (last 90 days)", export_name="length_of_stay",
                               headers={"mean_days": "mean (days)", "median_days": "median (days)",
-                                       "p90_days": "90th pct (days)"}, filter_box=False)
+                                       "p90_days": "90th pct (days)"}, filter_box=False,
+                              count_cols=["stays"])
 
         left = QSplitter(Qt.Orientation.Vertical, self.body)
         left.addWidget(self.arrivals)

@@ -245,6 +245,8 @@ class RosterPage(Page):
     def _show(self, r: dict) -> None:
         self.result = r
         problem, sol, check = r["problem"], r["solution"], r["validation"]
+        self.session.audit("solve roster", problem.unit, {"status": sol.status, "objective": sol.objective,
+                                                          "days": problem.days, "start": str(problem.start)})
         changed = set()
         if problem.published is not None:
             changed = {k for k in set(problem.published) | set(sol.assignment)
@@ -353,5 +355,7 @@ class RosterPage(Page):
         writer = {"csv": to_csv, "xlsx": to_xlsx, "pdf": to_pdf, "ics": to_ics}[fmt]
         out = writer(problem, sol, target)
         files = out if isinstance(out, list) else [out]
+        self.session.audit("export roster", str(target), {"format": fmt, "unit": problem.unit, "files": len(files),
+                                                          "days": problem.days})
         self.window().statusBar().showMessage(f"Exported {len(files)} file(s) to {target}", 8000)
         return files

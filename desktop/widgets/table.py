@@ -15,6 +15,22 @@ from desktop.models import FrameFilter, FrameModel, frame_to_tsv
 
 
 def export_frame(df: pd.DataFrame, path: str | Path, *, note: str = "") -> Path:
+    """Write a table to .csv or .xlsx (chosen by the suffix); ``note`` goes in a second sheet / a comment.
+
+    Callers pass what :func:`for_export` made: suppressed small counts, neutralized formula cells."""
+    return _write(df, path, note)
+
+
+def for_export(df: pd.DataFrame, count_cols=(), groups=None) -> tuple[pd.DataFrame, str]:
+    """Small-cell suppression of ``count_cols`` (patient counts: 1-10 blanked, complementary cells too) and
+    formula-looking text neutralized — what every copy and export of a table goes through."""
+    from datasets.privacy import prepare_export
+
+    kw = {"groups": groups} if groups is not None else {}
+    return prepare_export(df, list(count_cols), **kw)
+
+
+def _write(df: pd.DataFrame, path: str | Path, note: str = "") -> Path:
     """Write a table to .csv or .xlsx (chosen by the suffix); ``note`` goes in a second sheet / a comment."""
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
@@ -36,9 +52,12 @@ class FrameTable(QWidget):
     """Filter box + table view + copy/export buttons over a :class:`FrameModel`."""
 
     def __init__(self, parent=None, *, title: str = "", headers=None, tooltips=None, decimals=None,
-                 filter_box: bool = True, export_name: str = "table"):
+                 filter_box: bool = True, export_name: str = "table", count_cols=(), count_groups=None):
         super().__init__(parent)
         self.export_name = export_name
+        # columns holding counts of patients: suppressed (1-10) in every copy and export (issue 6)
+        self.count_cols = tuple(count_cols)
+        self.count_groups = count_groups
         self.model = FrameModel(headers=headers, tooltips=tooltips, decimals=decimals, parent=self)
         self.proxy = FrameFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -121,16 +140,40 @@ class FrameTable(QWidget):
         self.count.setText(f"{n:,} rows" if n == total else f"{n:,} of {total:,} rows")
 
     # ------------------------------------------------------------------ actions
-    def copy(self) -> None:
-        QGuiApplication.clipboard().setText(frame_to_tsv(self.selected_frame()))
-        self.window().statusBar().showMessage("Copied; paste into Excel.", 3000) if hasattr(
-            self.window(), "statusBar") else None
+    def exportable(self, selected: bool = False) -> tuple[pd.DataFrame, str]:
+        frame = self.selected_frame() if selected else self.shown_frame()
+        return for_export(frame, [c for c in self.count_cols if c in frame.columns], self.count_groups)
+
+    def copy(self) -> str:
+        df, note = self.exportable(selected=True)
+        text = frame_to_tsv(df)
+        QGuiApplication.clipboard().setText(text)
+        self._say("Copied; paste into Excel." + (f" {note}" if note else ""))
+        self._audit("copy to clipboard", self.export_name, len(df), note)
+        return text
 
     def export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export table", f"{self.export_name}.csv",
                                               "CSV (*.csv);;Excel (*.xlsx)")
         if path:
-            export_frame(self.shown_frame(), path)
+            self.export_to(path)
+
+    def export_to(self, path: str | Path) -> Path:
+        df, note = self.exportable()
+        out = export_frame(df, path, note=note)
+        self._say(f"Exported {len(df):,} rows to {out}." + (f" {note}" if note else ""))
+        self._audit("export", str(out), len(df), note)
+        return out
+
+    def _audit(self, action: str, target: str, rows: int, note: str) -> None:
+        session = getattr(self.window(), "session", None)
+        if session is not None:
+            session.audit(action, target, {"table": self.export_name, "rows": rows, "suppression": note})
+
+    def _say(self, text: str) -> None:
+        win = self.window()
+        if hasattr(win, "statusBar"):
+            win.statusBar().showMessage(text, 8000)
 
     def _menu(self, pos) -> None:
         m = QMenu(self)

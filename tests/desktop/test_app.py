@@ -121,6 +121,26 @@ def test_frame_model_sorts_by_value_and_copies_tsv(qtbot):
     assert t.model.data(t.model.index(2, 1)) == "1,200"
 
 
+def test_copy_and_export_suppress_small_counts(qtbot, tmp_path):
+    import pandas as pd
+
+    from desktop.widgets.table import FrameTable
+
+    t = FrameTable(count_cols=["stays"])
+    qtbot.addWidget(t)
+    t.set_frame(pd.DataFrame({"specialty": ["medicine", "surgery", "=HYPERLINK(\"x\")"], "stays": [120, 7, 40],
+                              "median_days": [2.5, 3.0, 1.0]}))
+    text = t.copy()
+    rows = [line.split("\t") for line in text.strip().splitlines()]
+    assert rows[1][1] == "120" and rows[2][1] == "", "7 stays is a small count: blanked"
+    assert not rows[3][0].startswith("="), "formula-looking text is neutralized"
+    out = t.export_to(tmp_path / "los.csv")
+    content = out.read_text()
+    assert content.startswith("#") and "suppress" in content.splitlines()[0].lower()
+    assert ",7," not in content
+    assert t.model.frame["stays"].tolist() == [120, 7, 40], "the table on screen is unchanged"
+
+
 # ---------------------------------------------------------------------------------------------- shell + pages
 def test_first_start_offers_demo(qtbot):
     from desktop.main_window import MainWindow

@@ -112,6 +112,8 @@ def test_roster_exports_round_trip(window, tmp_path):
     (tmp_path / "ics").mkdir()
     files = page.export_to("ics", tmp_path / "ics")
     assert len(files) == len({e for e, _ in sol.assignment}) and "BEGIN:VCALENDAR" in files[0].read_text()
+    actions = [r[0] for r in window.session.ws.sql("SELECT action FROM audit_log")]
+    assert actions.count("export roster") == 4 and "solve roster" in actions
 
 
 def test_supplies_page_reorder_table(window):
