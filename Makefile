@@ -1,10 +1,11 @@
 # The README's two commands:
 #   make demo   set up, build the demo hospital workspace, show what is in it, and open the app on it
 #               (with no display: render the Overview page to demo-overview.png instead)
-#   make test   set up and run the whole test suite (what CI runs)
+#   make test   set up and run the whole test suite, then build the bundle and smoke-test it (what CI runs;
+#               SKIP_BUNDLE=1 make test skips the bundle for a quicker local run)
 WS ?= demo.hospops
 
-.PHONY: setup demo app test lint bench-quick
+.PHONY: setup demo app test bundle lint bench-quick
 
 setup:
 	bash .ci/setup.sh
@@ -23,6 +24,13 @@ app:
 test: setup
 	.venv/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q
+	@if [ -z "$$SKIP_BUNDLE" ]; then $(MAKE) --no-print-directory bundle; \
+	else echo "SKIP_BUNDLE set: not building the PyInstaller bundle"; fi
+
+# The PyInstaller bundle (dist/HospOps), then its smoke workflow with no Python on PATH (CI runs both).
+bundle: setup
+	bash packaging/build.sh
+	bash packaging/smoke.sh dist/HospOps
 
 bench-quick: setup
 	for b in benchmarks/*.py; do .venv/bin/python $$b --quick --json || exit 1; done

@@ -1,0 +1,12 @@
+"""Entry point of the frozen HospOps: with no arguments it opens the desktop app, otherwise it is the
+`hospops` command line (so one executable does both; `HospOps` with no arguments is what a double-click runs).
+"""
+import multiprocessing
+import sys
+
+if __name__ == "__main__":
+    multiprocessing.freeze_support()  # the forecast worker process re-enters here under PyInstaller
+    from desktop.cli import main
+
+    args = sys.argv[1:] or ["app"]
+    sys.exit(main(args))
