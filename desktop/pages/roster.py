@@ -3,10 +3,12 @@ underneath (short in red), Solve with the live objective, violations in words, r
 call with the changes listed, exports."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop import theme
 from desktop.pages.base import Page
+from desktop.widgets.charts import make_plot
 from desktop.widgets.table import FrameTable
 
 
@@ -58,6 +61,7 @@ CHANGED_FONT.setUnderline(True)
 
 
 DRAFT_SECONDS = 5.0
+IMPROVED = re.compile(r"objective ([\d,.-]+) \(bound ([\d,.-]+)\) at ([\d.]+) s")
 
 
 class RosterModel(QAbstractTableModel):
@@ -184,6 +188,18 @@ class RosterPage(Page):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.status)
+        self.curve_plot = make_plot()
+        self.curve_plot.setMaximumHeight(130)
+        self.curve_plot.setLabel("bottom", "seconds")
+        self.curve_plot.setToolTip("The solver's best roster so far (objective, lower is better) and its proof of "
+                                   "how good a roster can be (bound): the gap between them closes as it searches")
+        self.curve_plot.addLegend(offset=(-10, 5), labelTextSize="7pt")
+        self._obj_curve = self.curve_plot.plot([], [], pen=pg.mkPen(theme.BLUE, width=2), name="objective",
+                                               stepMode=None)
+        self._bound_curve = self.curve_plot.plot([], [], pen=pg.mkPen(theme.GREY, style=Qt.PenStyle.DashLine),
+                                                 name="bound")
+        self._curve: list[tuple[float, float, float]] = []
+        rl.addWidget(self.curve_plot)
         rl.addWidget(self.violations, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -232,11 +248,24 @@ class RosterPage(Page):
         locks = dict(self.model.locks)
         sick = list(self.sick)
         self.status.setText("Solving… the objective improves live below; Esc stops and keeps the best roster so far.")
+        self._curve = []
+        self._obj_curve.setData([], [])
+        self._bound_curve.setData([], [])
         self.run(f"Rostering {unit}",
                  lambda ws, progress, should_stop: solve_roster(ws, unit, start, days, limit, locks, sick, published,
                                                                 from_day, progress, should_stop),
-                 self._show, key="roster.solve", on_progress=lambda f, m: self.status.setText(m),
+                 self._show, key="roster.solve", on_progress=self._progress,
                  on_error=self._failed)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.status.setText(message)
+        m = IMPROVED.match(message)
+        if m:  # "objective 1,234 (bound 456) at 3.2 s": one point of the live curve
+            obj, bound, sec = (float(g.replace(",", "")) for g in m.groups())
+            self._curve.append((sec, obj, bound))
+            xs = [c[0] for c in self._curve]
+            self._obj_curve.setData(xs, [c[1] for c in self._curve])
+            self._bound_curve.setData(xs, [c[2] for c in self._curve])
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)
