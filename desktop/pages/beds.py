@@ -243,7 +243,8 @@ class BedsPage(Page):
         unplaced = int((prop["bed"] == "").sum())
         self.solver_line.setText(
             f"<b>{sol.status}</b> in {sol.seconds:.1f} s: {placed} placement(s), {unplaced} left waiting "
-            f"(reasons below); cost {sol.objective:,.0f}; hard rules broken: {check.hard_violations} "
+            f"(reasons below); cost {'–' if sol.objective is None else f'{sol.objective:,.0f}'}; "
+            f"hard rules broken: {check.hard_violations} "
             f"(checked by the independent validator).")
         self.proposal.set_frame(prop)
         for b in (self.accept_all_btn, self.accept_sel_btn):

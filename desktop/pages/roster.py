@@ -64,6 +64,10 @@ DRAFT_SECONDS = 5.0
 IMPROVED = re.compile(r"objective ([\d,.-]+) \(bound ([\d,.-]+)\) at ([\d.]+) s")
 
 
+def _num(v) -> str:
+    return "–" if v is None else f"{v:,.0f}"
+
+
 class RosterModel(QAbstractTableModel):
     """Staff rows × day columns; a cell shows the shift letter on the shift's colour; locks show a padlock."""
 
@@ -281,13 +285,17 @@ class RosterPage(Page):
             changed = {k for k in set(problem.published) | set(sol.assignment)
                        if k[1] >= problem.change_from_day and problem.published.get(k) != sol.assignment.get(k)}
         self.model.set_roster(problem, sol, changed)
-        if sol.status == "INFEASIBLE":
+        if not sol.assignment and sol.status != "INFEASIBLE":
+            self.status.setText(f"<b>No roster found</b> in {sol.seconds:.1f} s ({sol.status}). "
+                                "Give the search more time and press Solve again.")
+            self.violations.set_frame(pd.DataFrame())
+        elif sol.status == "INFEASIBLE":
             self.status.setText("<b>No roster can meet every hard rule.</b><br>" + "<br>".join(sol.conflicts))
             self.violations.set_frame(pd.DataFrame({"conflict": list(sol.conflicts)}))
         else:
             parts = [("<b>Draft roster</b> from a short search; press Solve to search longer.<br>" if self._draft else "")
-                     + f"<b>{sol.status}</b> in {sol.seconds:.1f} s — objective {sol.objective:,.0f}"
-                     + (f" (bound {sol.bound:,.0f})" if sol.bound is not None else "")]
+                     + f"<b>{sol.status}</b> in {sol.seconds:.1f} s — objective {_num(sol.objective)}"
+                     + (f" (bound {_num(sol.bound)})" if sol.bound is not None else "")]
             if check is not None:
                 parts.append(f"independent check: objective {check.objective:,}, hard rules broken: "
                              f"{check.hard_violations}")
