@@ -1,8 +1,291 @@
-"""`hospops beds` commands (placeholder until the beds package lands)."""
+"""`hospops beds` commands: the bed board, the 72-hour outlook, allocation with CP-SAT, the IHTC validator.
+
+    hospops beds board WS --at T [--unit U] [--json]
+    hospops beds outlook WS --at T [--hours 72] [--json]
+    hospops beds solve {WS --at T | --instance FILE --format {ihtc,pas}} [--time-limit S] [--json]
+                       [--solution-out FILE] [--include-next-hours H] [--weight NAME=VALUE ...]
+    hospops beds validate --instance FILE --solution FILE --format ihtc [--json]
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: ARG001 - filled in by the beds work
-    return None
+def _cli():
+    from desktop import cli  # the helpers live there; imported late to avoid an import cycle
+
+    return cli
+
+
+def _records(df) -> list[dict]:
+    import pandas as pd
+
+    out = []
+    for rec in df.to_dict(orient="records"):
+        row = {}
+        for k, v in rec.items():
+            if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)):
+                row[k] = None
+            elif isinstance(v, pd.Timestamp):
+                row[k] = v.isoformat()
+            elif hasattr(v, "item"):
+                row[k] = v.item()
+            else:
+                row[k] = v
+        out.append(row)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ board
+def cmd_board(args: argparse.Namespace) -> int:
+    from datasets.metrics.beds import bed_board, board_summary, waiting_list
+    from datasets.store import Workspace
+
+    c = _cli()
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        board = bed_board(ws, args.at)
+        waiting = waiting_list(ws, args.at)
+    if args.unit:
+        board = board[board["unit_id"] == args.unit]
+        if board.empty:
+            from datasets.errors import HospOpsError
+
+            raise HospOpsError(f"No beds in unit '{args.unit}'.")
+    summary = board_summary(board)
+    if args.json:
+        print(json.dumps({"at": str(args.at), "units": _records(summary), "beds": _records(board),
+                          "waiting": _records(waiting)}))
+        return 0
+    rows = [["unit", "beds", "occupied", "free", "blocked", "cleaning"]]
+    for r in summary.itertuples():
+        rows.append([r.unit_id, str(r.beds), str(r.occupied), str(r.free), str(r.blocked), str(r.cleaning)])
+    print(f"Bed board at {args.at}")
+    print(c._table(rows))
+    if args.unit:
+        rows = [["bed", "state", "patient", "specialty", "sex", "age", "LOS h", "expected discharge"]]
+        for r in board.itertuples():
+            rows.append([r.bed_id, r.state, c._fmt(r.patient_id if isinstance(r.patient_id, str) else None),
+                         c._fmt(r.specialty if isinstance(r.specialty, str) else None),
+                         c._fmt(r.sex if isinstance(r.sex, str) else None),
+                         "" if r.age is None or str(r.age) == "<NA>" else str(r.age),
+                         "" if r.los_hours != r.los_hours else f"{r.los_hours:.0f}",
+                         "" if str(r.expected_discharge) == "NaT" else str(r.expected_discharge)[:16]])
+        print(c._table(rows))
+    print(f"\nWaiting for a bed: {len(waiting)}")
+    if len(waiting):
+        rows = [["kind", "patient", "since", "wait h", "acuity", "specialty", "sex", "age", "needs"]]
+        for r in waiting.itertuples():
+            needs = ",".join(k for k in ("isolation", "telemetry", "paediatric") if getattr(r, k))
+            rows.append([r.kind, str(r.patient_id), str(r.since)[:16], f"{r.wait_hours:.1f}",
+                         "" if str(r.acuity) == "<NA>" else str(r.acuity), str(r.specialty), str(r.sex),
+                         "" if str(r.age) == "<NA>" else str(r.age), needs])
+        print(c._table(rows))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ outlook
+def cmd_outlook(args: argparse.Namespace) -> int:
+    from datasets.metrics.beds import outlook
+    from datasets.store import Workspace
+
+    c = _cli()
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        df = outlook(ws, args.at, hours=args.hours, progress=c._progress_printer(c._show_progress(args)))
+    if args.json:
+        print(json.dumps({"at": str(args.at), "hours": args.hours, "rows": _records(df)}))
+        return 0
+    print(f"Expected occupancy after {args.at} (80% band)")
+    marks = [h for h in (12, 24, 48, 72) if h <= args.hours] or [args.hours]
+    rows = [["unit", "capacity"] + [f"+{h}h" for h in marks]]
+    for uid, g in df.groupby("unit_id", sort=True):
+        g = g.reset_index(drop=True)
+        cells = [f"{g.loc[h - 1, 'expected']:.1f} [{g.loc[h - 1, 'lo80']:.0f}-{g.loc[h - 1, 'hi80']:.0f}]" for h in marks]
+        rows.append([uid, str(g.loc[0, "capacity"])] + cells)
+    print(c._table(rows))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ solve
+def _weights(items: list[str] | None) -> dict | None:
+    from datasets.errors import HospOpsError
+    from optimization.beds.model import Weights
+
+    if not items:
+        return None
+    out = {}
+    names = set(Weights.__dataclass_fields__)
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep or k not in names:
+            raise HospOpsError(f"--weight {it!r}: use NAME=VALUE with NAME one of {', '.join(sorted(names))}.")
+        try:
+            out[k] = int(v)
+        except ValueError:
+            raise HospOpsError(f"--weight {it!r}: the value must be a whole number.") from None
+    return out
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from datasets.errors import HospOpsError
+
+    if args.time_limit <= 0:
+        raise HospOpsError("--time-limit must be more than 0 seconds.")
+    if args.instance:
+        if args.workspace:
+            raise HospOpsError("Give either a workspace with --at, or --instance, not both.")
+        if args.format == "ihtc":
+            return _solve_ihtc(args)
+        raise HospOpsError("The PAS (Demeester) reader is not available yet.", "Use --format ihtc.")
+    if not args.workspace or not args.at:
+        raise HospOpsError("hospops beds solve needs a workspace and --at, or --instance FILE --format ihtc.")
+    return _solve_workspace(args)
+
+
+def _solve_workspace(args: argparse.Namespace) -> int:
+    from datasets.store import Workspace
+    from optimization.beds import problem_from_workspace, solve, validate
+
+    c = _cli()
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        problem = problem_from_workspace(ws, args.at, weights=_weights(args.weight),
+                                         include_next_hours=args.include_next_hours)
+    sol = solve(problem, args.time_limit, progress=c._progress_printer(c._show_progress(args)))
+    v = validate(problem, sol)
+    beds = {b.bed_id: b for b in problem.beds}
+    pmap = {p.patient_id: p for p in problem.patients}
+    placements = []
+    for pid, bid in sol.assignment.items():
+        p = pmap[pid]
+        if bid is None or bid == p.current_bed:
+            continue
+        placements.append({"patient": pid, "person": p.person_id, "kind": p.kind, "bed": bid, "unit": beds[bid].unit_id,
+                           "from_bed": p.current_bed, "specialty": p.specialty})
+    out = {
+        "status": sol.status, "objective": sol.objective, "bound": sol.bound, "seconds": round(sol.seconds, 3),
+        "validated_objective": v.objective, "hard_violations": v.hard_violations,
+        "violations": {k: n for k, n in v.hard.items() if n}, "penalties": v.penalties,
+        "waiting": sum(1 for p in problem.patients if p.current_bed is None),
+        "placements": placements,
+        "unplaced": [{"patient": k, "person": pmap[k].person_id, "reason": r} for k, r in sol.unplaced.items()],
+    }
+    if args.solution_out:
+        Path(args.solution_out).write_text(json.dumps({"at": problem.at, "assignment": sol.assignment}, indent=1))
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{sol.status}: cost {c._fmt(sol.objective)} (bound {c._fmt(sol.bound)}), validator {v.objective}, "
+          f"{v.hard_violations} hard violations, {sol.seconds:.1f} s")
+    print(f"{out['waiting']} waiting; {len(placements)} moves proposed")
+    if placements:
+        rows = [["patient", "kind", "specialty", "to bed", "unit", "from"]]
+        for pl in placements:
+            rows.append([pl["patient"], pl["kind"], pl["specialty"], pl["bed"], pl["unit"], pl["from_bed"] or ""])
+        print(c._table(rows))
+    if sol.unplaced:
+        print("Not placed:")
+        for k, r in sol.unplaced.items():
+            print(f"  {k}: {r}")
+    return 0
+
+
+def _solve_ihtc(args: argparse.Namespace) -> int:
+    from optimization.beds.ihtc import read_instance
+    from optimization.beds.ihtc_solver import solve_ihtc
+
+    c = _cli()
+    inst = read_instance(args.instance)
+    best = {"objective": None, "bound": None}
+
+    def seen(obj, bnd, _t):
+        best["objective"], best["bound"] = obj, bnd
+
+    sol, rep, stats = solve_ihtc(inst, args.time_limit, progress=c._progress_printer(c._show_progress(args)),
+                                 on_solution=seen)
+    status = "FEASIBLE" if rep.feasible else "INFEASIBLE"
+    if args.solution_out:
+        Path(args.solution_out).write_text(json.dumps(sol.to_json(inst), indent=1))
+    out = {"status": status, "objective": rep.cost, "bound": None, "seconds": round(stats["seconds"], 3),
+           "validated_objective": rep.cost, "hard_violations": rep.hard_violations,
+           "violations": {k: n for k, n in rep.hard.items() if n}, "costs": rep.soft,
+           "unplaced": [{"patient": p.id, "reason": "optional patient postponed beyond the horizon (cheaper than "
+                                                     "admitting under the instance's weights and capacities)"}
+                        for p in inst.patients if sol.admission[p.id] is None],
+           "stages": {k: v for k, v in stats.items() if k.startswith("stage")}}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"IHTC {inst.name}: {status}, cost {rep.cost:,} in {stats['seconds']:.1f} s")
+    print("  " + ", ".join(f"{k} {v}" for k, v in rep.soft.items()))
+    if args.solution_out:
+        print(f"Solution written to {args.solution_out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ validate
+def cmd_validate(args: argparse.Namespace) -> int:
+    from datasets.errors import HospOpsError
+    from optimization.beds.ihtc import read_instance, read_solution, validate
+
+    if args.format != "ihtc":
+        raise HospOpsError("Only --format ihtc can be validated for now.")
+    inst = read_instance(args.instance)
+    sol = read_solution(args.solution, inst)
+    try:
+        rep = validate(inst, sol)
+    except (KeyError, IndexError, TypeError) as exc:
+        raise HospOpsError(f"{args.solution} does not fit {args.instance}: {exc!r}.") from None
+    out = {"cost": rep.cost, "costs": rep.soft, "hard_violations": rep.hard_violations,
+           "violations": {k: n for k, n in rep.hard.items() if n}, "feasible": rep.feasible,
+           "messages": rep.messages[:20]}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{'Feasible' if rep.feasible else 'INFEASIBLE'}: cost {rep.cost:,}")
+    print("  " + ", ".join(f"{k}: {v}" for k, v in rep.soft.items()))
+    for msg in rep.messages[:20]:
+        print(f"  hard: {msg}")
+    return 0 if rep.feasible else 2
+
+
+# ------------------------------------------------------------------------------------------------ parser
+def register(sub: argparse._SubParsersAction) -> None:
+    b = sub.add_parser("beds", help="bed board, occupancy outlook and bed allocation")
+    bs = b.add_subparsers(dest="beds_command", metavar="BEDS_COMMAND")
+    b.set_defaults(func=lambda a: (b.print_help(file=sys.stderr), 2)[1])
+
+    p = bs.add_parser("board", help="state of every bed and the waiting list at a time")
+    p.add_argument("workspace")
+    p.add_argument("--at", required=True, help="time, e.g. 2026-11-16T09:00")
+    p.add_argument("--unit", help="show the beds of one unit")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_board)
+
+    p = bs.add_parser("outlook", help="expected occupancy per unit for the next hours, with bands")
+    p.add_argument("workspace")
+    p.add_argument("--at", required=True)
+    p.add_argument("--hours", type=int, default=72)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outlook)
+
+    p = bs.add_parser("solve", help="propose beds for waiting patients (or solve an IHTC instance)")
+    p.add_argument("workspace", nargs="?")
+    p.add_argument("--at")
+    p.add_argument("--instance", help="benchmark instance file")
+    p.add_argument("--format", choices=("ihtc", "pas"), default="ihtc")
+    p.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
+    p.add_argument("--include-next-hours", type=int, default=0,
+                   help="replay: also place those who will wait within these hours (uses later data)")
+    p.add_argument("--weight", action="append", metavar="NAME=VALUE", help="change a penalty weight")
+    p.add_argument("--solution-out", help="write the solution (IHTC: the competition's JSON)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_solve)
+
+    p = bs.add_parser("validate", help="check a benchmark solution with the independent validator")
+    p.add_argument("--instance", required=True)
+    p.add_argument("--solution", required=True)
+    p.add_argument("--format", choices=("ihtc",), default="ihtc")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)

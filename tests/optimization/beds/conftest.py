@@ -1,0 +1,1 @@
+"""Bed allocation tests (pyproject's ``pythonpath = ["."]`` keeps tests/optimization from shadowing the package)."""
