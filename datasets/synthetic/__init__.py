@@ -195,6 +195,9 @@ def build_demo(
     }
 
 
+BLOCKED_SHARE = 0.02
+
+
 def _refuse_if_in_use(path: Path) -> None:
     """Replacing a workspace another process has open would silently lose that process's work."""
     import duckdb
@@ -347,6 +350,13 @@ def generate(days: int, seed: int, rep: Reporter) -> dict[str, pd.DataFrame]:
             "lead_time_days": [3 if s[2] != "Blood products" else 1 for s in SUPPLIES],
         }
     )
+    # A few beds out of use now (maintenance, a broken hoist, an infection-control closure): ~2% of the beds
+    # empty at the end of the data. The status has no history, so only beds nobody occupies at the end.
+    occupied_at_end = set(movements.loc[movements["out_ts"].isna(), "bed_id"])
+    empty = np.flatnonzero(~beds["bed_id"].isin(occupied_at_end).to_numpy())
+    n_blocked = min(len(empty), max(1, round(BLOCKED_SHARE * len(beds))))
+    beds = beds.copy()
+    beds.loc[np.random.default_rng(seed + 2).choice(empty, size=n_blocked, replace=False), "status"] = "blocked"
     return {
         "units": units,
         "beds": beds,
