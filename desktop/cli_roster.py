@@ -1,8 +1,259 @@
-"""`hospops roster` commands (placeholder until the roster package lands)."""
+"""`hospops roster` commands: solve (a workspace unit or a benchmark instance), validate, reroster.
+
+    hospops roster solve WS --unit M5 --start 2026-11-23 --days 42 [--time-limit S] [--json] [--export F]
+    hospops roster solve --instance Instance1.txt --format curtois [--time-limit S] [--json] [--export F.csv]
+    hospops roster validate --instance Instance1.txt --solution F.csv --format curtois [--json]
+    hospops roster reroster WS --unit M5 --start 2026-11-23 --days 42 --published F.csv --from-day 10
+                            --absent N0270:10-13 [--json] [--export F]
+
+``--export`` picks the format from the suffix: .csv (one row per person per day; for a benchmark instance
+``employee,day,shift`` per worked shift), .xlsx, .pdf, or a folder ending in ``/`` or ``.ics`` for one
+calendar file per person.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: ARG001 - filled in by the roster work
-    return None
+def _cli():
+    from desktop import cli  # helpers live there; imported late to avoid an import cycle
+
+    return cli
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _num(x):
+    if x is None:
+        return None
+    return int(x) if float(x).is_integer() else round(float(x), 3)
+
+
+def _parse_lock(text: str):
+    from datasets.errors import HospOpsError
+    from optimization.rostering import Lock
+
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise HospOpsError(f"--lock {text!r}: expected EMPLOYEE:DAY:SHIFT (SHIFT 'off' for a day off).")
+    try:
+        day = int(parts[1])
+    except ValueError:
+        raise HospOpsError(f"--lock {text!r}: the day is a number from 0.") from None
+    return Lock(parts[0], day, None if parts[2].lower() in ("off", "") else parts[2])
+
+
+def _load_problem(args):
+    """The problem from a workspace unit or a benchmark instance (exactly one of them)."""
+    from datasets.errors import HospOpsError
+
+    if getattr(args, "instance", None):
+        if getattr(args, "workspace", None):
+            raise HospOpsError("Give a workspace or --instance, not both.")
+        fmt = args.format or "curtois"
+        if fmt == "curtois":
+            from optimization.rostering import read_curtois
+
+            return read_curtois(args.instance), True
+        raise HospOpsError(f"The {fmt} format is not supported yet.", "Use --format curtois.")
+    if not getattr(args, "workspace", None):
+        raise HospOpsError("Give a workspace (with --start and --days) or --instance FILE --format curtois.")
+    if args.start is None:
+        raise HospOpsError("--start DATE is needed to roster a workspace unit.")
+    from datasets.store import Workspace
+    from optimization.rostering import WardRules, problem_from_workspace
+
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        unit = args.unit
+        if not unit:
+            row = ws.sql("SELECT unit_id FROM staff GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+            if not row:
+                raise HospOpsError("The workspace has no staff to roster.")
+            unit = row[0][0]
+        locks = [_parse_lock(t) for t in (args.lock or [])]
+        rules = WardRules(charge_hard=bool(getattr(args, "charge_hard", False)))
+        return problem_from_workspace(ws, unit, args.start, args.days, locks=locks, rules=rules), False
+
+
+def _export(problem, sol, target: str, benchmark: bool) -> str:
+    from optimization.rostering import to_csv, to_ics, to_pdf, to_xlsx, write_solution_csv
+
+    p = Path(target)
+    suffix = p.suffix.lower()
+    if benchmark and suffix in ("", ".csv"):
+        write_solution_csv(sol, p)
+    elif suffix == ".csv":
+        to_csv(problem, sol, p)
+    elif suffix == ".xlsx":
+        to_xlsx(problem, sol, p)
+    elif suffix == ".pdf":
+        to_pdf(problem, sol, p)
+    elif suffix == ".ics" or target.endswith("/"):
+        to_ics(problem, sol, p if suffix != ".ics" else p.with_suffix(""))
+    else:
+        from datasets.errors import HospOpsError
+
+        raise HospOpsError(f"Cannot export to {target}: use .csv, .xlsx, .pdf or a folder for calendars.")
+    return str(p)
+
+
+def _report(problem, sol, args, extra: dict | None = None) -> int:
+    from optimization.rostering import validate
+
+    check = validate(problem, sol) if sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE", "CANCELLED") else None
+    out = {
+        "problem": problem.name,
+        "status": sol.status,
+        "objective": _num(sol.objective),
+        "bound": _num(sol.bound),
+        "seconds": round(sol.seconds, 3),
+        "validated_objective": check.objective if check else None,
+        "hard_violations": check.hard_violations if check else None,
+        "violations": check.by_rule() if check else {},
+        "penalties": check.penalty_by_rule() if check else {},
+        "staff": len(problem.employees),
+        "days": problem.days,
+    }
+    if sol.conflicts:
+        out["conflicts"] = list(sol.conflicts)
+    if extra:
+        out.update(extra)
+    if getattr(args, "export", None) and sol.assignment:
+        out["exported"] = _export(problem, sol, args.export, getattr(args, "_benchmark", False))
+    if args.json:
+        print(json.dumps(out))
+    else:
+        c = _cli()
+        print(f"{problem.name}: {sol.status}" + (f", cost {c._fmt(out['objective'])} (bound {c._fmt(out['bound'])})"
+                                                 if sol.objective is not None else "") + f" in {out['seconds']} s")
+        for line in sol.conflicts:
+            print(f"  conflict: {line}")
+        if check:
+            print(f"Validator: cost {check.objective}, {check.hard_violations} hard violations")
+            rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]
+                                                     for k, v in sorted(out["violations"].items())]
+            if len(rows) > 1:
+                print(c._table(rows))
+        for line in (extra or {}).get("changes", [])[:50]:
+            print(f"  change: {line}")
+        if out.get("exported"):
+            print(f"Exported to {out['exported']}")
+    return 0 if sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE") else 1
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from optimization.rostering import solve
+
+    problem, benchmark = _load_problem(args)
+    args._benchmark = benchmark
+    c = _cli()
+    sol = solve(problem, args.time_limit, progress=c._progress_printer(c._show_progress(args)),
+                num_workers=args.workers, seed=args.seed)
+    return _report(problem, sol, args)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from optimization.rostering import read_curtois, read_solution_csv, validate
+
+    problem = read_curtois(args.instance)
+    sol = read_solution_csv(args.solution)
+    check = validate(problem, sol)
+    out = {"problem": problem.name, "objective": check.objective, "validated_objective": check.objective,
+           "hard_violations": check.hard_violations, "feasible": check.feasible, "violations": check.by_rule(),
+           "penalties": check.penalty_by_rule(),
+           "hard": [v.text for v in check.violations if v.hard][:100]}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{problem.name}: cost {check.objective}, {check.hard_violations} hard violations")
+        for t in out["hard"]:
+            print(f"  {t}")
+        rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]
+                                                 for k, v in sorted(out["violations"].items())]
+        if len(rows) > 1:
+            print(_cli()._table(rows))
+    return 0 if check.feasible else 1
+
+
+def cmd_reroster(args: argparse.Namespace) -> int:
+    from datasets.errors import HospOpsError
+    from optimization.rostering import absent, from_csv, reroster
+    from optimization.rostering.reroster import rerostering_problem
+
+    problem, benchmark = _load_problem(args)
+    args._benchmark = benchmark
+    published = from_csv(problem, args.published)
+    for spec in args.absent or []:
+        who, _, span = spec.partition(":")
+        if who not in {e.id for e in problem.employees}:
+            raise HospOpsError(f"--absent {spec!r}: {who} is not on this roster.")
+        try:
+            lo, _, hi = span.partition("-")
+            days = range(int(lo), int(hi or lo) + 1) if span else range(args.from_day, problem.days)
+        except ValueError:
+            raise HospOpsError(f"--absent {spec!r}: expected EMPLOYEE[:FIRST-LAST] days from 0.") from None
+        problem = absent(problem, who, [d for d in days if 0 <= d < problem.days])
+    c = _cli()
+    sol = reroster(problem, published, args.from_day, args.time_limit, change_weight=args.change_weight,
+                   progress=c._progress_printer(c._show_progress(args)), num_workers=args.workers, seed=args.seed)
+    p2 = rerostering_problem(problem, published, args.from_day, args.change_weight)
+    return _report(p2, sol, args, {"changes": list(sol.changes), "changed_cells": len(sol.changes)})
+
+
+def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
+    if workspace:
+        p.add_argument("workspace", nargs="?", help="workspace file (or use --instance)")
+        p.add_argument("--start", type=_date, help="first day of the roster (YYYY-MM-DD)")
+        p.add_argument("--days", type=int, default=28, help="days to roster (default 28)")
+        p.add_argument("--unit", help="unit to roster (default: the unit with most staff)")
+        p.add_argument("--lock", action="append", metavar="EMP:DAY:SHIFT",
+                       help="fix a cell by hand (SHIFT 'off' for a day off); repeatable")
+        p.add_argument("--charge-hard", action="store_true",
+                       help="a nurse in charge on every shift is a hard rule (default: heavily penalized)")
+    p.add_argument("--instance", help="benchmark instance file")
+    p.add_argument("--format", choices=["curtois", "inrc"], help="benchmark format (default curtois)")
+    p.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
+    p.add_argument("--workers", type=int, default=None, help="CP-SAT workers (default: all cores)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--export", help="write the roster: .csv, .xlsx, .pdf, or a folder/.ics for calendars")
+    p.add_argument("--json", action="store_true")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("roster", help="staff rosters with CP-SAT: solve, validate, reroster")
+    rs = r.add_subparsers(dest="roster_command", metavar="ACTION")
+
+    def usage(args: argparse.Namespace) -> int:
+        r.print_help(sys.stderr)
+        return 2
+
+    r.set_defaults(func=usage)
+
+    s = rs.add_parser("solve", help="roster a workspace unit or a benchmark instance")
+    _common(s)
+    s.set_defaults(func=cmd_solve)
+
+    v = rs.add_parser("validate", help="check a benchmark solution with the independent validator")
+    v.add_argument("--instance", required=True)
+    v.add_argument("--solution", required=True, help="CSV employee,day,shift")
+    v.add_argument("--format", choices=["curtois"], default="curtois")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_validate)
+
+    rr = rs.add_parser("reroster", help="re-solve from a day, keeping a published roster where possible")
+    _common(rr)
+    rr.add_argument("--published", required=True, help="the published roster (CSV from roster solve --export)")
+    rr.add_argument("--from-day", type=int, required=True, help="first day that may change (from 0)")
+    rr.add_argument("--absent", action="append", metavar="EMP[:FIRST-LAST]",
+                    help="someone off sick or on leave on those days (default: from --from-day on)")
+    rr.add_argument("--change-weight", type=int, default=5, help="penalty per changed cell (default 5)")
+    rr.set_defaults(func=cmd_reroster)

@@ -1,0 +1,127 @@
+"""Why a roster cannot exist, in words a scheduler understands.
+
+Two steps: :func:`precheck` counts (people available per shift after leave, hours a contract can reach)
+and names the shortfall directly; when the counts pass but the solver still proves the hard rules
+incompatible, :func:`explain_infeasible` posts every hard rule behind an assumption literal and asks CP-SAT
+for a sufficient set of assumptions, then shrinks it by deletion while time allows.
+"""
+from __future__ import annotations
+
+import time
+
+from ortools.sat.python import cp_model
+
+from .model import build_model
+from .problem import RosterProblem
+
+
+def _names(ids: list[str], limit: int = 6) -> str:
+    if len(ids) <= limit:
+        return ", ".join(ids)
+    return ", ".join(ids[:limit]) + f" and {len(ids) - limit} more"
+
+
+def precheck(problem: RosterProblem) -> list[str]:
+    """Counting bounds that must hold for any roster; each failure in words (empty list: none found)."""
+    p = problem
+    out: list[str] = []
+    where = f"{p.unit}, " if p.unit else ""
+    locks = {(lk.employee, lk.day): lk.shift for lk in p.locks}
+    emp_by_id = {e.id: e for e in p.employees}
+    # locks that cannot hold
+    for lk in p.locks:
+        emp = emp_by_id[lk.employee]
+        if lk.shift is not None and not p.allowed(emp, lk.day, lk.shift):
+            why = "is on leave" if lk.day in p.days_off.get(emp.id, ()) else f"may not work {lk.shift} shifts"
+            out.append(f"{where}{emp.label} is locked to {lk.shift} on {p.day_label(lk.day)} but {why}.")
+    # cover minimums: people who could work that shift at all
+    for c in p.cover:
+        if c.hard_min <= 0:
+            continue
+        skilled = [e for e in p.employees if c.skill is None or c.skill in e.skills]
+        able = [e for e in skilled if any(p.allowed(e, c.day, sid) for sid in c.counted)
+                and locks.get((e.id, c.day), c.shift) in c.counted]
+        if len(able) < c.hard_min:
+            away = [e.label for e in skilled if c.day in p.days_off.get(e.id, ())]
+            locked = [e.label for e in skilled if (e.id, c.day) in locks and locks[(e.id, c.day)] not in c.counted]
+            why = []
+            if away:
+                why.append(f"leave of {_names(away)}")
+            if locked:
+                why.append(f"locks of {_names(locked)}")
+            who = f"{c.skill} staff" if c.skill else "staff"
+            out.append(f"{where}{p.day_label(c.day)} {c.shift}: {c.hard_min} {who} needed, {len(able)} available"
+                       + (f" after {' and '.join(why)}" if why else "") + ".")
+    # capacity per skill: shifts the skilled people can work at most vs the shifts that need one of them
+    need: dict[str, int] = {}
+    for c in p.cover:
+        if c.hard_min > 0:
+            need[c.skill or ""] = need.get(c.skill or "", 0) + c.hard_min
+    shortest = min(s.minutes for s in p.shifts)
+    for skill, n in need.items():
+        skilled = [e for e in p.employees if not skill or skill in e.skills]
+        cap, limits = 0, []
+        for e in skilled:
+            free_days = p.days - len(p.days_off.get(e.id, ()))
+            runs = -(-p.days // (e.max_consecutive + 1)) if e.max_consecutive < p.days else 0
+            c = min(free_days, p.days - runs, e.max_minutes // shortest)
+            cap += c
+        if cap < n:
+            who = f"{skill} staff" if skill else "staff"
+            out.append(f"{where}{n} shifts over {p.days} days need {who}, but the {len(skilled)} {who} "
+                       f"({_names([e.label for e in skilled])}) can work at most {cap} shifts within their "
+                       f"contracted hours, leave and days-in-a-row limits.")
+    # contracts that cannot reach their minimum hours
+    for emp in p.employees:
+        if emp.min_minutes <= 0:
+            continue
+        free_days = [d for d in range(p.days) if d not in p.days_off.get(emp.id, ())]
+        per_shift = sorted(((s.minutes, emp.max_shifts.get(s.id, p.days)) for s in p.shifts), reverse=True)
+        cap_days = min(len(free_days), emp.max_consecutive * p.days)
+        reach, left = 0, cap_days
+        for minutes, cap in per_shift:  # longest shifts first, each up to its cap
+            take = min(cap, left)
+            reach += take * minutes
+            left -= take
+        if reach < emp.min_minutes:
+            off = p.days - len(free_days)
+            out.append(f"{where}{emp.label} must work at least {emp.min_minutes / 60:g} hours but can reach at most "
+                       f"{reach / 60:g} hours" + (f" with {off} days of leave" if off else "") + ".")
+    return out
+
+
+def explain_infeasible(problem: RosterProblem, time_limit_s: float = 10.0) -> list[str]:
+    """A small set of hard requirements that cannot all hold, in words (empty when none could be named)."""
+    t0 = time.perf_counter()
+    rm = build_model(problem, explain=True)
+    lits = list(rm._lits.values())
+    rm.model.add_assumptions(lits)
+
+    def run(active: list, limit: float):
+        m = rm.model.clone()
+        m.clear_assumptions()
+        m.add_assumptions(active)
+        m.clear_objective()
+        s = cp_model.CpSolver()
+        s.parameters.max_time_in_seconds = max(limit, 0.05)
+        s.parameters.num_workers = 1  # the core comes from the worker that proves infeasibility
+        st = s.solve(m)
+        return st, s
+
+    st, s = run(lits, time_limit_s)
+    if st != cp_model.INFEASIBLE:
+        return []
+    core = list(s.sufficient_assumptions_for_infeasibility())
+    by_index = {v.index: v for v in lits}
+    core_vars = [by_index[i] for i in core if i in by_index]
+    # shrink by deletion while time allows
+    i = 0
+    while i < len(core_vars) and len(core_vars) > 1 and time.perf_counter() - t0 < time_limit_s:
+        trial = core_vars[:i] + core_vars[i + 1:]
+        st2, _ = run(trial, min(2.0, time_limit_s - (time.perf_counter() - t0)))
+        if st2 == cp_model.INFEASIBLE:
+            core_vars = trial
+        else:
+            i += 1
+    texts = [rm.assumptions[v.index] for v in core_vars]
+    return [f"These requirements cannot all hold: {t}." for t in texts] if texts else []

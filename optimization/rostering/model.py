@@ -1,0 +1,375 @@
+"""The CP-SAT model, rule by rule: data → variables → hard rules → soft penalties → objective.
+
+``build_model(problem)`` returns a :class:`RosterModel` holding the ``CpModel``, the assignment literals
+``x[(employee, day, shift)]`` (only for cells that may hold that shift), the working literals
+``w[(employee, day)]`` and the named penalty terms. With ``explain=True`` every hard rule is posted once
+per person (or per shift) behind an enforcement literal, so that the solver can name a small set of rules
+that cannot hold together (see :mod:`optimization.rostering.explain`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ortools.sat.python import cp_model
+
+from .problem import RosterProblem
+
+
+@dataclass
+class Penalty:
+    rule: str
+    var: cp_model.IntVar
+    weight: int
+    employee: Optional[str] = None
+    day: Optional[int] = None
+
+
+@dataclass
+class RosterModel:
+    problem: RosterProblem
+    model: cp_model.CpModel
+    x: dict[tuple[str, int, str], cp_model.IntVar] = field(default_factory=dict)
+    w: dict[tuple[str, int], cp_model.IntVar] = field(default_factory=dict)
+    penalties: list[Penalty] = field(default_factory=list)
+    explain: bool = False
+    assumptions: dict[int, str] = field(default_factory=dict)  # literal index -> the rule in words
+    _lits: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    _cell: dict[tuple[str, int], list] = field(default_factory=dict)
+    _by_emp: dict[str, list] = field(default_factory=dict)
+    _by_shift: dict[tuple[int, str], list] = field(default_factory=dict)
+
+    def guard(self, key: str, text: str):
+        """The enforcement literal of one hard requirement (explain mode), or None."""
+        if not self.explain:
+            return None
+        lit = self._lits.get(key)
+        if lit is None:
+            lit = self.model.new_bool_var(f"hard[{key}]")
+            self._lits[key] = lit
+            self.assumptions[lit.index] = text
+        return lit
+
+    def post(self, ct, key: str, text: str) -> None:
+        lit = self.guard(key, text)
+        if lit is not None:
+            ct.only_enforce_if(lit)
+
+    def by_employee(self, e: str) -> list[tuple[int, str, cp_model.IntVar]]:
+        return self._by_emp.get(e, [])
+
+    def by_shift(self, d: int, s: str) -> list[tuple[str, cp_model.IntVar]]:
+        return self._by_shift.get((d, s), [])
+
+
+def build_model(problem: RosterProblem, explain: bool = False) -> RosterModel:
+    p = problem
+    m = cp_model.CpModel()
+    rm = RosterModel(p, m, explain=explain)
+    # --- variables: one literal per person, day and shift the person may work
+    for emp in p.employees:
+        for d in range(p.days):
+            cell = []
+            for s in p.shifts:
+                if explain or p.allowed(emp, d, s.id):
+                    v = m.new_bool_var(f"x[{emp.id},{d},{s.id}]")
+                    rm.x[(emp.id, d, s.id)] = v
+                    rm._by_emp.setdefault(emp.id, []).append((d, s.id, v))
+                    rm._by_shift.setdefault((d, s.id), []).append((emp.id, v))
+                    cell.append(v)
+            rm._cell[(emp.id, d)] = cell
+            wv = m.new_bool_var(f"w[{emp.id},{d}]")
+            rm.w[(emp.id, d)] = wv
+            # one shift per day at most; w is the "works that day" literal
+            m.add(sum(cell) == wv)
+    add_leave(rm)
+    add_locks(rm)
+    add_forbidden_successions(rm)
+    add_max_shifts(rm)
+    add_minutes(rm)
+    add_max_consecutive(rm)
+    add_max_consecutive_shift(rm)
+    add_min_consecutive(rm)
+    add_min_days_off(rm)
+    add_max_weekends(rm)
+    add_cover(rm)
+    add_requests(rm)
+    add_changes(rm)
+    add_fairness(rm)
+    m.minimize(sum(pen.weight * pen.var for pen in rm.penalties))
+    return rm
+
+
+# ------------------------------------------------------------------------------------------ hard rules
+def add_leave(rm: RosterModel) -> None:
+    """Leave and pre-assigned days off: no shift (cells without a variable are off already)."""
+    p = rm.problem
+    if not rm.explain:
+        return
+    for emp in p.employees:
+        days = sorted(p.days_off.get(emp.id, ()))
+        for d in days:
+            rm.post(rm.model.add(rm.w[(emp.id, d)] == 0), f"leave:{emp.id}",
+                    f"{emp.label} is on leave on {_days(p, days)}")
+        for s, cap in emp.max_shifts.items():
+            if cap == 0:
+                for d in range(p.days):
+                    rm.post(rm.model.add(rm.x[(emp.id, d, s)] == 0), f"max_shifts:{emp.id}:{s}",
+                            f"{emp.label} may not work {s} shifts")
+
+
+def add_locks(rm: RosterModel) -> None:
+    """Cells the scheduler fixed by hand."""
+    p = rm.problem
+    for lk in p.locks:
+        key, text = f"lock:{lk.employee}:{lk.day}", f"{lk.employee} is locked to {lk.shift or 'a day off'} on {p.day_label(lk.day)}"
+        if lk.shift is None:
+            rm.post(rm.model.add(rm.w[(lk.employee, lk.day)] == 0), key, text)
+        else:
+            v = rm.x.get((lk.employee, lk.day, lk.shift))
+            if v is None:  # the locked shift is not allowed at all: post an impossible constraint
+                rm.post(rm.model.add_bool_or([]), key, text + " (not allowed by leave or contract)")
+            else:
+                rm.post(rm.model.add(v == 1), key, text)
+
+
+def add_forbidden_successions(rm: RosterModel) -> None:
+    """A shift may not be followed the next day by one of its forbidden successors (e.g. Night → Early)."""
+    p = rm.problem
+    for emp in p.employees:
+        for s in p.shifts:
+            for t in s.forbidden_next:
+                for d in range(p.days - 1):
+                    a, b = rm.x.get((emp.id, d, s.id)), rm.x.get((emp.id, d + 1, t))
+                    if a is not None and b is not None:
+                        rm.post(rm.model.add_bool_or([a.Not(), b.Not()]), f"succession:{emp.id}",
+                                f"{emp.label}'s rest rules between shifts")
+
+
+def add_max_shifts(rm: RosterModel) -> None:
+    p = rm.problem
+    for emp in p.employees:
+        for s, cap in emp.max_shifts.items():
+            vs = [v for d, ss, v in rm.by_employee(emp.id) if ss == s]
+            if cap < len(vs):
+                rm.post(rm.model.add(sum(vs) <= cap), f"max_shifts:{emp.id}:{s}",
+                        f"{emp.label} works at most {cap} {s} shifts")
+
+
+def _minutes_expr(rm: RosterModel, emp):
+    p = rm.problem
+    minutes = {s.id: s.minutes for s in p.shifts}
+    return sum(minutes[s] * v for d, s, v in rm.by_employee(emp.id))
+
+
+def add_minutes(rm: RosterModel) -> None:
+    """Contracted minutes over the horizon: at least the minimum, at most the maximum."""
+    p = rm.problem
+    longest = max(s.minutes for s in p.shifts)
+    for emp in p.employees:
+        expr = _minutes_expr(rm, emp)
+        if emp.max_minutes < longest * p.days:
+            rm.post(rm.model.add(expr <= emp.max_minutes), f"max_minutes:{emp.id}",
+                    f"{emp.label} works at most {emp.max_minutes / 60:g} hours")
+        if emp.min_minutes > 0:
+            rm.post(rm.model.add(expr >= emp.min_minutes), f"min_minutes:{emp.id}",
+                    f"{emp.label} works at least {emp.min_minutes / 60:g} hours")
+
+
+def add_max_consecutive(rm: RosterModel) -> None:
+    """No more than ``max_consecutive`` working days in any window of ``max_consecutive + 1`` days."""
+    p = rm.problem
+    for emp in p.employees:
+        k = emp.max_consecutive
+        for d in range(p.days - k):
+            rm.post(rm.model.add(sum(rm.w[(emp.id, d + i)] for i in range(k + 1)) <= k),
+                    f"max_consecutive:{emp.id}", f"{emp.label} works at most {k} days in a row")
+
+
+def add_max_consecutive_shift(rm: RosterModel) -> None:
+    """No more than k of one shift type in a row (e.g. at most 3 nights)."""
+    p = rm.problem
+    for emp in p.employees:
+        for sid, k in emp.max_consecutive_shift.items():
+            for d in range(p.days - k):
+                vs = [rm.x[(emp.id, d + i, sid)] for i in range(k + 1) if (emp.id, d + i, sid) in rm.x]
+                if len(vs) > k:
+                    rm.post(rm.model.add(sum(vs) <= k), f"max_consecutive_shift:{emp.id}:{sid}",
+                            f"{emp.label} works at most {k} {sid} shifts in a row")
+
+
+def _forbid_short_runs(rm: RosterModel, emp, k: int, working: bool, key: str, text: str) -> None:
+    """Forbid each inner run (bounded by the opposite value on both sides) shorter than ``k`` days."""
+    p = rm.problem
+    for start in range(1, p.days - 1):
+        for length in range(1, k):
+            end = start + length  # first day after the run
+            if end > p.days - 1:
+                break
+            lits = [rm.w[(emp.id, start - 1)], rm.w[(emp.id, end)]]
+            inner = [rm.w[(emp.id, start + i)] for i in range(length)]
+            if working:
+                clause = lits + [v.Not() for v in inner]
+            else:
+                clause = [v.Not() for v in lits] + inner
+            rm.post(rm.model.add_bool_or(clause), key, text)
+
+
+def add_min_consecutive(rm: RosterModel) -> None:
+    """A run of working days that starts and ends inside the horizon lasts ``min_consecutive`` days or more."""
+    for emp in rm.problem.employees:
+        if emp.min_consecutive > 1:
+            _forbid_short_runs(rm, emp, emp.min_consecutive, True, f"min_consecutive:{emp.id}",
+                               f"{emp.label} works at least {emp.min_consecutive} days in a row")
+
+
+def add_min_days_off(rm: RosterModel) -> None:
+    """A run of days off that starts and ends inside the horizon lasts ``min_days_off`` days or more."""
+    for emp in rm.problem.employees:
+        if emp.min_days_off > 1:
+            _forbid_short_runs(rm, emp, emp.min_days_off, False, f"min_days_off:{emp.id}",
+                               f"{emp.label} has at least {emp.min_days_off} days off in a row")
+
+
+def add_max_weekends(rm: RosterModel) -> None:
+    """A weekend counts as worked when any shift falls on its Saturday or Sunday."""
+    p = rm.problem
+    wks = p.weekends
+    for emp in p.employees:
+        if emp.max_weekends >= len(wks):
+            continue
+        flags = []
+        for i, days in enumerate(wks):
+            f = rm.model.new_bool_var(f"weekend[{emp.id},{i}]")
+            ws = [rm.w[(emp.id, d)] for d in days]
+            rm.model.add_max_equality(f, ws)
+            flags.append(f)
+        rm.post(rm.model.add(sum(flags) <= emp.max_weekends), f"max_weekends:{emp.id}",
+                f"{emp.label} works at most {emp.max_weekends} weekends")
+
+
+# ------------------------------------------------------------------------------------------ soft rules
+def add_cover(rm: RosterModel) -> None:
+    """Cover: missing people cost ``under_weight`` each, extra people ``over_weight``; ``hard_min`` must hold."""
+    p = rm.problem
+    m = rm.model
+    skills = {e.id: e.skills for e in p.employees}
+    n = len(p.employees)
+    for c in p.cover:
+        vs = [v for sid in c.counted for e, v in rm.by_shift(c.day, sid) if c.skill is None or c.skill in skills[e]]
+        tag = f"{c.shift}@{c.day}" + (f":{c.skill}" if c.skill else "")
+        if c.hard_min > 0:
+            what = f"{c.hard_min} {c.skill + ' ' if c.skill else ''}staff on {c.shift} on {p.day_label(c.day)}"
+            if len(vs) < c.hard_min and not rm.explain:
+                m.add_bool_or([])  # cannot hold; pre-checks explain it
+            rm.post(m.add(sum(vs) >= c.hard_min), f"cover:{tag}", what)
+        under = m.new_int_var(0, c.requirement, f"cover_under[{tag}]")
+        over = m.new_int_var(0, n, f"cover_over[{tag}]")
+        m.add(sum(vs) + under - over == c.requirement)
+        if c.requirement > 0:  # never both short and over: the penalties then equal the true shortfall/excess
+            short = m.new_bool_var(f"cover_short[{tag}]")
+            m.add(under == 0).only_enforce_if(short.Not())
+            m.add(over == 0).only_enforce_if(short)
+        else:
+            m.add(under == 0)
+        if c.under_weight:
+            rm.penalties.append(Penalty("cover_under", under, c.under_weight, None, c.day))
+        if c.over_weight:
+            rm.penalties.append(Penalty("cover_over", over, c.over_weight, None, c.day))
+
+
+def add_requests(rm: RosterModel) -> None:
+    """Shift-on requests cost their weight when not granted, shift-off requests when the shift is worked."""
+    p = rm.problem
+    m = rm.model
+    for i, r in enumerate(p.requests):
+        if r.weight == 0:
+            continue
+        if r.kind == "on":
+            v = rm.x.get((r.employee, r.day, r.shift))
+            miss = m.new_bool_var(f"shift_on_request[{r.employee},{r.day},{r.shift}]")
+            if v is None:
+                m.add(miss == 1)
+            else:
+                m.add(miss + v == 1)
+            rm.penalties.append(Penalty("shift_on_request", miss, r.weight, r.employee, r.day))
+        else:
+            v = rm.w[(r.employee, r.day)] if r.shift is None else rm.x.get((r.employee, r.day, r.shift))
+            if v is not None:
+                rm.penalties.append(Penalty("shift_off_request", v, r.weight, r.employee, r.day))
+
+
+def add_changes(rm: RosterModel) -> None:
+    """Re-rostering: each cell from ``change_from_day`` on that differs from the published roster costs
+    ``change_weight``; days before it are kept as published (hard)."""
+    p = rm.problem
+    if p.published is None:
+        return
+    m = rm.model
+    pub = dict(p.published)
+    for emp in p.employees:
+        for d in range(p.days):
+            old = pub.get((emp.id, d))
+            keep = rm.x.get((emp.id, d, old)) if old is not None else rm.w[(emp.id, d)].Not()
+            if d < p.change_from_day:
+                if keep is None:
+                    continue
+                rm.post(m.add_bool_or([keep]), f"published:{emp.id}", f"{emp.label}'s published shifts before the change")
+                continue
+            changed = m.new_bool_var(f"roster_change[{emp.id},{d}]")
+            if keep is None:
+                m.add(changed == 1)
+            else:
+                m.add_bool_or([keep, changed])
+                m.add_implication(changed, keep.Not())
+            rm.penalties.append(Penalty("roster_change", changed, p.change_weight, emp.id, d))
+
+
+def add_fairness(rm: RosterModel) -> None:
+    """Nights and weekends shared evenly: the spread (most - fewest) among the people allowed them costs
+    ``fair_nights_weight`` / ``fair_weekends_weight`` per unit."""
+    p = rm.problem
+    m = rm.model
+    nights = [s.id for s in p.shifts if s.is_night]
+    if p.fair_nights_weight and nights:
+        counts = []
+        for emp in p.employees:
+            vs = [v for d, s, v in rm.by_employee(emp.id) if s in nights]
+            if vs:
+                c = m.new_int_var(0, p.days, f"nights[{emp.id}]")
+                m.add(c == sum(vs))
+                counts.append(c)
+        if len(counts) > 1:
+            hi, lo = m.new_int_var(0, p.days, "nights_max"), m.new_int_var(0, p.days, "nights_min")
+            m.add_max_equality(hi, counts)
+            m.add_min_equality(lo, counts)
+            spread = m.new_int_var(0, p.days, "fair_nights")
+            m.add(spread == hi - lo)
+            rm.penalties.append(Penalty("fair_nights", spread, p.fair_nights_weight))
+    wks = p.weekends
+    if p.fair_weekends_weight and wks:
+        counts = []
+        for emp in p.employees:
+            flags = []
+            for i, days in enumerate(wks):
+                f = m.new_bool_var(f"fair_weekend[{emp.id},{i}]")
+                m.add_max_equality(f, [rm.w[(emp.id, d)] for d in days])
+                flags.append(f)
+            c = m.new_int_var(0, len(wks), f"weekends[{emp.id}]")
+            m.add(c == sum(flags))
+            counts.append(c)
+        if len(counts) > 1:
+            hi, lo = m.new_int_var(0, len(wks), "weekends_max"), m.new_int_var(0, len(wks), "weekends_min")
+            m.add_max_equality(hi, counts)
+            m.add_min_equality(lo, counts)
+            spread = m.new_int_var(0, len(wks), "fair_weekends")
+            m.add(spread == hi - lo)
+            rm.penalties.append(Penalty("fair_weekends", spread, p.fair_weekends_weight))
+
+
+def _days(p: RosterProblem, days: list[int]) -> str:
+    if not days:
+        return "no days"
+    if len(days) > 4:
+        return f"{p.day_label(days[0])} … {p.day_label(days[-1])} ({len(days)} days)"
+    return ", ".join(p.day_label(d) for d in days)

@@ -1,0 +1,253 @@
+"""The rostering problem and its solution as plain, validated dataclasses.
+
+A problem is a horizon of ``days`` (day 0 is a Monday unless ``start`` says otherwise), shift types,
+employees with their contracts, hard days off, weighted requests, cover requirements per day and shift,
+and cells locked by hand. Everything is keyed by the ids people see (``"A"``, ``"E"``), days are 0-based.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Mapping, Optional
+
+from datasets.errors import HospOpsError
+
+#: penalty weight used when a rule is softened (hospital cover under its hard minimum is never softened)
+DEFAULT_CHANGE_WEIGHT = 5
+
+
+@dataclass(frozen=True)
+class ShiftType:
+    """A kind of shift. ``forbidden_next``: shift ids that may not be worked the day after this one."""
+
+    id: str
+    minutes: int
+    forbidden_next: tuple[str, ...] = ()
+    name: str = ""
+    start_minute: Optional[int] = None  # minutes after midnight, when known
+    is_night: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise HospOpsError("A shift type needs an id.")
+        if self.minutes <= 0:
+            raise HospOpsError(f"Shift {self.id} must last longer than 0 minutes (got {self.minutes}).")
+
+
+@dataclass(frozen=True)
+class Employee:
+    """One person and their contract over the horizon.
+
+    ``max_shifts`` caps shifts per type (a type missing from it is uncapped; 0 forbids it).
+    ``max_weekends`` counts weekends with any shift on Saturday or Sunday. Consecutive rules count
+    working days (any shift) and days off; runs touching the horizon's ends are not held to a minimum.
+    """
+
+    id: str
+    max_shifts: Mapping[str, int] = field(default_factory=dict)
+    max_minutes: int = 10**9
+    min_minutes: int = 0
+    max_consecutive: int = 10**6
+    min_consecutive: int = 1
+    min_days_off: int = 1
+    max_weekends: int = 10**6
+    skills: frozenset[str] = frozenset()
+    name: str = ""
+    role: str = ""
+    #: at most this many of one shift type in a row, e.g. {"N": 3} (consecutive nights)
+    max_consecutive_shift: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise HospOpsError("An employee needs an id.")
+        object.__setattr__(self, "max_consecutive_shift", dict(self.max_consecutive_shift))
+        if self.min_minutes > self.max_minutes:
+            raise HospOpsError(
+                f"{self.label}: the minimum of {self.min_minutes} minutes is above the maximum of {self.max_minutes}."
+            )
+        if self.min_consecutive > self.max_consecutive:
+            raise HospOpsError(f"{self.label}: minimum consecutive shifts above the maximum.")
+        object.__setattr__(self, "max_shifts", dict(self.max_shifts))
+        object.__setattr__(self, "skills", frozenset(self.skills))
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class Request:
+    """A wish: ``on`` = work ``shift`` that day, ``off`` = not work ``shift`` (or any shift when ``shift`` is None)."""
+
+    employee: str
+    day: int
+    shift: Optional[str]
+    weight: int
+    kind: str = "on"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("on", "off"):
+            raise HospOpsError(f"A request is 'on' or 'off', not {self.kind!r}.")
+        if self.kind == "on" and self.shift is None:
+            raise HospOpsError("A shift-on request names a shift.")
+        if self.weight < 0:
+            raise HospOpsError("Request weights are 0 or more.")
+
+
+@dataclass(frozen=True)
+class Cover:
+    """How many people one shift needs on one day (``skill`` set: people with that skill).
+
+    Below ``requirement`` costs ``under_weight`` per missing person, above it ``over_weight`` per extra one;
+    ``hard_min`` people are needed whatever it costs (0: none).
+    """
+
+    day: int
+    shift: str
+    requirement: int
+    under_weight: int = 100
+    over_weight: int = 1
+    skill: Optional[str] = None
+    hard_min: int = 0
+    also: tuple[str, ...] = ()  # other shifts that count towards this cover (a long day covers Early and Late)
+
+    @property
+    def counted(self) -> tuple[str, ...]:
+        return (self.shift, *self.also)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "also", tuple(self.also))
+        if self.requirement < 0 or self.hard_min < 0:
+            raise HospOpsError("Cover requirements are 0 or more.")
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A cell fixed by hand: ``shift`` None means a day off."""
+
+    employee: str
+    day: int
+    shift: Optional[str]
+
+
+@dataclass(frozen=True)
+class RosterProblem:
+    days: int
+    shifts: tuple[ShiftType, ...]
+    employees: tuple[Employee, ...]
+    days_off: Mapping[str, frozenset[int]] = field(default_factory=dict)  # hard (leave)
+    requests: tuple[Request, ...] = ()
+    cover: tuple[Cover, ...] = ()
+    locks: tuple[Lock, ...] = ()
+    start: Optional[date] = None  # calendar date of day 0 (None: an abstract Monday)
+    name: str = "roster"
+    unit: str = ""
+    #: re-rostering: the published roster ({(employee, day): shift}) and the price of each changed cell
+    published: Optional[Mapping[tuple[str, int], str]] = None
+    change_weight: int = DEFAULT_CHANGE_WEIGHT
+    change_from_day: int = 0
+    #: fairness: each unit of (most - fewest) nights / weekends worked among the people allowed them costs this
+    fair_nights_weight: int = 0
+    fair_weekends_weight: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shifts", tuple(self.shifts))
+        object.__setattr__(self, "employees", tuple(self.employees))
+        object.__setattr__(self, "requests", tuple(self.requests))
+        object.__setattr__(self, "cover", tuple(self.cover))
+        object.__setattr__(self, "locks", tuple(self.locks))
+        object.__setattr__(self, "days_off", {k: frozenset(v) for k, v in dict(self.days_off).items()})
+        if self.days <= 0:
+            raise HospOpsError("A roster needs at least one day.")
+        sids = [s.id for s in self.shifts]
+        eids = [e.id for e in self.employees]
+        if len(set(sids)) != len(sids):
+            raise HospOpsError("Shift ids must be unique.")
+        if len(set(eids)) != len(eids):
+            raise HospOpsError("Employee ids must be unique.")
+        S, E = set(sids), set(eids)
+        for s in self.shifts:
+            bad = set(s.forbidden_next) - S
+            if bad:
+                raise HospOpsError(f"Shift {s.id} names unknown shifts that cannot follow it: {sorted(bad)}.")
+        for e in self.employees:
+            bad = (set(e.max_shifts) | set(e.max_consecutive_shift)) - S
+            if bad:
+                raise HospOpsError(f"{e.label}: limits for unknown shifts {sorted(bad)}.")
+        for k, v in self.days_off.items():
+            if k not in E:
+                raise HospOpsError(f"Days off for unknown employee {k}.")
+            if any(d < 0 or d >= self.days for d in v):
+                raise HospOpsError(f"Days off for {k} fall outside the {self.days}-day horizon.")
+        for r in self.requests:
+            self._check_cell(r.employee, r.day, r.shift, "request")
+        for c in self.cover:
+            if not set(c.counted) <= S or not 0 <= c.day < self.days:
+                raise HospOpsError(f"Cover for unknown shift {c.shift} or day {c.day}.")
+        for lk in self.locks:
+            self._check_cell(lk.employee, lk.day, lk.shift, "lock")
+
+    def _check_cell(self, emp: str, day: int, shift: Optional[str], what: str) -> None:
+        if emp not in {e.id for e in self.employees}:
+            raise HospOpsError(f"A {what} names unknown employee {emp}.")
+        if not 0 <= day < self.days:
+            raise HospOpsError(f"A {what} for {emp} falls on day {day}, outside the {self.days}-day horizon.")
+        if shift is not None and shift not in {s.id for s in self.shifts}:
+            raise HospOpsError(f"A {what} for {emp} names unknown shift {shift}.")
+
+    # ---------------------------------------------------------------- helpers
+    def shift(self, sid: str) -> ShiftType:
+        return next(s for s in self.shifts if s.id == sid)
+
+    def employee(self, eid: str) -> Employee:
+        return next(e for e in self.employees if e.id == eid)
+
+    @property
+    def weekends(self) -> list[tuple[int, ...]]:
+        """Day indexes of each weekend (Saturday, Sunday) that the horizon touches."""
+        first = self.start.weekday() if self.start else 0
+        out: dict[int, list[int]] = {}
+        for d in range(self.days):
+            wd = (first + d) % 7
+            if wd >= 5:
+                out.setdefault((first + d - wd) // 7, []).append(d)
+        return [tuple(v) for _, v in sorted(out.items())]
+
+    def day_label(self, d: int) -> str:
+        if self.start is None:
+            return f"day {d}"
+        return (self.start + timedelta(days=d)).strftime("%a %d %b")
+
+    def date_of(self, d: int) -> Optional[date]:
+        return None if self.start is None else self.start + timedelta(days=d)
+
+    def allowed(self, emp: Employee, day: int, sid: str) -> bool:
+        """Whether a cell can hold ``sid`` at all (not on leave, shift type not capped at 0)."""
+        if day in self.days_off.get(emp.id, ()):
+            return False
+        return emp.max_shifts.get(sid, 1) > 0
+
+
+@dataclass(frozen=True)
+class RosterSolution:
+    """Who works which shift: ``assignment[(employee, day)] = shift id`` (absent: day off)."""
+
+    assignment: Mapping[tuple[str, int], str]
+    status: str = "UNKNOWN"
+    objective: Optional[float] = None
+    bound: Optional[float] = None
+    seconds: float = 0.0
+    conflicts: tuple[str, ...] = ()
+    history: tuple[tuple[float, float, float], ...] = ()  # (seconds, objective, bound) per improvement
+    changes: tuple[str, ...] = ()  # re-rostering: the changed cells in words
+
+    def shift_of(self, emp: str, day: int) -> Optional[str]:
+        return self.assignment.get((emp, day))
+
+    def grid(self, problem: RosterProblem):
+        """A pandas DataFrame, one row per employee, one column per day ('' for a day off)."""
+        import pandas as pd
+
+        cols = [str(problem.date_of(d)) if problem.start else d for d in range(problem.days)]
+        data = [[self.assignment.get((e.id, d), "") for d in range(problem.days)] for e in problem.employees]
+        return pd.DataFrame(data, index=[e.id for e in problem.employees], columns=cols)

@@ -1,0 +1,72 @@
+"""Re-rostering after a sickness call or a change in demand: keep the published roster wherever possible."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Optional
+
+from .problem import DEFAULT_CHANGE_WEIGHT, RosterProblem, RosterSolution
+
+
+def absent(problem: RosterProblem, employee: str, days: Iterable[int]) -> RosterProblem:
+    """The same problem with ``employee`` away (sick, leave) on ``days``.
+
+    Absence counts as time owed, not worked: the person's minimum minutes drop by one longest shift per
+    newly absent day, so an absence alone never makes the contract impossible."""
+    if employee not in {e.id for e in problem.employees}:
+        from datasets.errors import HospOpsError
+
+        raise HospOpsError(f"{employee} is not on this roster.")
+    off = {k: set(v) for k, v in problem.days_off.items()}
+    before = set(off.get(employee, ()))
+    off.setdefault(employee, set()).update(d for d in days if 0 <= d < problem.days)
+    added = len(off[employee] - before)
+    emps = []
+    for e in problem.employees:
+        if e.id == employee and added and e.min_minutes:
+            longest = max(s.minutes for s in problem.shifts)
+            e = dataclasses.replace(e, min_minutes=max(0, e.min_minutes - longest * added))
+        emps.append(e)
+    return dataclasses.replace(problem, days_off={k: frozenset(v) for k, v in off.items()}, employees=tuple(emps))
+
+
+def list_changes(problem: RosterProblem, published: RosterSolution, new: RosterSolution, from_day: int = 0) -> list[str]:
+    out = []
+    for emp in problem.employees:
+        for d in range(from_day, problem.days):
+            old, now = published.assignment.get((emp.id, d)), new.assignment.get((emp.id, d))
+            if old != now:
+                out.append(f"{emp.label}, {problem.day_label(d)}: {old or 'off'} → {now or 'off'}")
+    return out
+
+
+def rerostering_problem(problem: RosterProblem, published: RosterSolution, from_day: int,
+                        change_weight: int = DEFAULT_CHANGE_WEIGHT) -> RosterProblem:
+    """``problem`` with the published roster attached: what :func:`reroster` solves and validates against."""
+    return dataclasses.replace(problem, published=dict(published.assignment), change_weight=int(change_weight),
+                               change_from_day=int(from_day))
+
+
+def _allowed_cells(problem: RosterProblem) -> set[tuple[str, int, str]]:
+    return {(e.id, d, s.id) for e in problem.employees for d in range(problem.days) for s in problem.shifts
+            if problem.allowed(e, d, s.id)}
+
+
+def reroster(problem: RosterProblem, published: RosterSolution, from_day: int, time_limit_s: float = 30.0,
+             change_weight: int = DEFAULT_CHANGE_WEIGHT, progress=None, should_stop=None,
+             on_solution=None, **solve_options) -> RosterSolution:
+    """Re-solve ``problem`` from ``from_day`` on, keeping days before it as published (hard) and paying
+    ``change_weight`` for each cell from ``from_day`` on that differs from ``published``.
+
+    ``problem`` carries the new facts (e.g. from :func:`absent`). Published cells that the new facts forbid
+    before ``from_day`` are left free. The result's ``changes`` lists every changed cell in words.
+    """
+    from .solver import solve
+
+    p2 = rerostering_problem(problem, published, from_day, change_weight)
+    # the published roster minus the cells the new facts forbid (absence, leave) is the closest start
+    start = {(e, d): sh for (e, d), sh in published.assignment.items()
+             if d not in problem.days_off.get(e, ()) and (e, d, sh) in _allowed_cells(problem)}
+    sol = solve(p2, time_limit_s, progress=progress, should_stop=should_stop, on_solution=on_solution,
+                hint=RosterSolution(start), **solve_options)
+    changes = list_changes(problem, published, sol, from_day) if sol.assignment else []
+    return dataclasses.replace(sol, changes=tuple(changes))

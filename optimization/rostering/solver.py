@@ -1,0 +1,264 @@
+"""Solve a :class:`RosterProblem` with CP-SAT, reporting each improving roster; explain infeasibility."""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from typing import Callable, Optional
+
+from ortools.sat.python import cp_model
+
+from datasets.errors import Cancelled
+from datasets.progress import Reporter
+
+from .model import RosterModel, build_model
+from .problem import RosterProblem, RosterSolution
+
+#: CP-SAT workers of the main portfolio (at least; all cores when there are more) and of the small
+#: portfolio that looks for the first roster when the main one is larger
+PORTFOLIO_WORKERS = 2
+FIRST_WORKERS = 2
+#: share of the time limit the CP-SAT portfolio gets before large-neighbourhood search takes over
+LNS_SHARE = 0.5
+#: ... and keeps it while it still improves: it hands over once it has found nothing better for
+#: LNS_STALL of the time limit, or at LNS_MAX_SHARE at the latest
+LNS_STALL = 0.15
+LNS_MAX_SHARE = 0.8
+#: LNS knobs (tuned on Curtois Instances 5-8 at 20 s on the shared 2-core machine: many short single-worker
+#: neighbourhood solves beat few long ones): workers per neighbourhood solve, its work cap in CP-SAT
+#: deterministic time, whether equal-cost rosters are accepted (plateau moves), and whether each
+#: neighbourhood solve must beat the best cost (a cutoff; measured no better, off)
+LNS_SUB_WORKERS = 1
+LNS_SUB_LIMIT = 0.2  # deterministic time units: the same work per neighbourhood however busy the machine is
+LNS_ACCEPT_EQUAL = True
+LNS_CUTOFF = False
+
+OnSolution = Callable[[float, float, float], None]
+
+
+class _Recorder(cp_model.CpSolverSolutionCallback):
+    """Keeps the best roster found, reports it, and stops the search when asked to."""
+
+    def __init__(self, rm: RosterModel, t0: float, time_limit: float, rep: Reporter,
+                 on_solution: Optional[OnSolution]):
+        super().__init__()
+        self.rm, self.t0, self.limit, self.rep, self.on_solution = rm, t0, time_limit, rep, on_solution
+        self.best: Optional[dict] = None
+        self.objective: Optional[float] = None
+        self.bound: Optional[float] = None
+        self.history: list[tuple[float, float, float]] = []
+        self.cancelled = False
+        self.hand_over_at: Optional[float] = None
+        self.stall: Optional[float] = None
+        self.max_at: float = float("inf")
+        self.handed_over = False
+
+    def on_solution_callback(self) -> None:
+        obj, bound = self.objective_value, self.best_objective_bound
+        if self.objective is not None and obj >= self.objective:
+            return
+        self.objective, self.bound = obj, bound
+        self.best = {(e, d): s for (e, d, s), v in self.rm.x.items() if self.boolean_value(v)}
+        t = time.perf_counter() - self.t0
+        self.history.append((round(t, 3), obj, bound))
+        if self.on_solution:
+            self.on_solution(obj, bound, t)
+        self.rep.progress(min(t / self.limit, 0.99) if self.limit else 0.5, f"roster cost {obj:g} (bound {bound:g})")
+        if self.rep.should_stop():
+            self.cancelled = True
+            self.stop_search()
+        elif self.hand_over_at is not None and self.should_hand_over(t):
+            self.handed_over = True
+            self.stop_search()
+
+    def should_hand_over(self, t: float) -> bool:
+        if self.hand_over_at is None or t < self.hand_over_at:
+            return False
+        if self.stall is None:
+            return True
+        last = self.history[-1][0] if self.history else 0.0
+        return t - last >= self.stall or t >= self.max_at
+
+
+def _solve_watched(solver: cp_model.CpSolver, model: cp_model.CpModel, rec: _Recorder, t0: float):
+    """Solve while a watcher thread stops the search on a cancel request, even between solutions, and
+    at the hand-over time once a roster exists."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            if rec.rep.should_stop():
+                rec.cancelled = True
+                solver.stop_search()
+                return
+            if rec.hand_over_at is not None and rec.best is not None and rec.should_hand_over(time.perf_counter() - t0):
+                rec.handed_over = True
+                solver.stop_search()
+                return
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    try:
+        return solver.solve(model, rec)
+    finally:
+        done.set()
+        th.join()
+
+
+def _params(time_limit_s: float, num_workers: Optional[int], seed: int) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(float(time_limit_s), 0.01)
+    solver.parameters.num_workers = num_workers or max(os.cpu_count() or 1, 1)
+    solver.parameters.random_seed = seed
+    return solver
+
+
+def _add_hint(rm: RosterModel, assignment: dict) -> None:
+    for (e, d, s), v in rm.x.items():
+        rm.model.add_hint(v, assignment.get((e, d)) == s)
+
+
+def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, should_stop=None,
+          on_solution: Optional[OnSolution] = None, hint: Optional[RosterSolution] = None,
+          num_workers: Optional[int] = None, seed: int = 0, lns: bool = True,
+          explain: bool = True) -> RosterSolution:
+    """Find the cheapest roster within ``time_limit_s`` seconds.
+
+    Status is OPTIMAL, FEASIBLE, INFEASIBLE (with ``conflicts`` in words), UNKNOWN (no roster found in time)
+    or CANCELLED (``should_stop`` turned true: the best roster so far comes back; when there is none yet,
+    :class:`Cancelled` is raised). ``on_solution(objective, bound, seconds)`` is called for each improving
+    roster. ``hint`` (e.g. the previous roster) seeds the search. ``num_workers``: CP-SAT workers of the
+    main portfolio (default: all cores, at least ``PORTFOLIO_WORKERS``).
+
+    Search: (1) when the portfolio is larger than ``FIRST_WORKERS``, a small portfolio finds a first roster
+    (a large portfolio on two busy cores took tens of seconds to find one on Curtois Instance8); (2) the
+    portfolio, hinted with it, runs for at least ``LNS_SHARE`` of the time and on while it still
+    improves; (3) with ``lns``, adaptive large-neighbourhood search re-solves a few people, a window of
+    days, or both, with everything else fixed, accepting equal-cost moves. The bound is the portfolio's.
+    Measured on the shared 2-core machine (Curtois 1-8, 60 s): a 2-worker portfolio then LNS beat both an
+    8-worker portfolio then LNS and a 2-worker portfolio alone on most instances.
+    """
+    from .explain import explain_infeasible, precheck
+
+    rep = Reporter(progress, should_stop)
+    rep(0.0, "checking the requirements")
+    t0 = time.perf_counter()
+    conflicts = precheck(problem)
+    if conflicts:
+        return RosterSolution({}, "INFEASIBLE", seconds=time.perf_counter() - t0, conflicts=tuple(conflicts))
+    rm = build_model(problem)
+    if hint is not None:
+        _add_hint(rm, dict(hint.assignment))
+    workers = num_workers or max(PORTFOLIO_WORKERS, os.cpu_count() or 1)
+    rec = _Recorder(rm, t0, time_limit_s, rep, on_solution)
+    rep(0.01, "searching")
+    status = None
+    if workers > FIRST_WORKERS and hint is None:
+        # a first roster from a small portfolio: a large one shares two cores badly before its first solution
+        rec.hand_over_at = 0.0
+        solver = _params(time_limit_s, FIRST_WORKERS, seed)
+        status = _solve_watched(solver, rm.model, rec, t0)
+        if rec.best is not None and status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE) and not rec.cancelled:
+            _add_hint(rm, rec.best)
+            status = None
+    if status is None or (rec.best is None and status == cp_model.UNKNOWN and not rec.cancelled
+                          and time.perf_counter() - t0 < time_limit_s):
+        # the full portfolio runs until a share of the time has passed, then LNS takes over
+        rec.hand_over_at = time_limit_s * LNS_SHARE if lns else None
+        rec.stall, rec.max_at = time_limit_s * LNS_STALL, time_limit_s * LNS_MAX_SHARE
+        left = max(time_limit_s - (time.perf_counter() - t0), 0.01)
+        solver = _params(left, workers, seed)
+        status = _solve_watched(solver, rm.model, rec, t0)
+    name = solver.status_name(status)
+    bound = solver.best_objective_bound if rec.best is not None else None
+    if status == cp_model.INFEASIBLE:
+        left = max(time_limit_s - (time.perf_counter() - t0), 1.0) if explain else 0
+        conf = explain_infeasible(problem, min(left, 30.0)) if explain else []
+        return RosterSolution({}, "INFEASIBLE", seconds=time.perf_counter() - t0,
+                              conflicts=tuple(conf or ["The hard rules cannot all hold together."]))
+    if rec.best is None:
+        if rec.cancelled or rep.should_stop():
+            raise Cancelled()
+        return RosterSolution({}, "UNKNOWN", seconds=time.perf_counter() - t0)
+    best, best_obj = rec.best, rec.objective
+    if status == cp_model.OPTIMAL:
+        bound = best_obj
+    if lns and status != cp_model.OPTIMAL and not rec.cancelled:
+        best, best_obj, bound, name = _lns(problem, rm, best, best_obj, bound, t0, time_limit_s, rec,
+                                           num_workers, seed)
+    if rec.cancelled:
+        name = "CANCELLED"
+    rep.progress(1.0, f"roster cost {best_obj:g}")
+    return RosterSolution(best, name, best_obj, bound, round(time.perf_counter() - t0, 3),
+                          history=tuple(rec.history))
+
+
+def _lns(problem, rm, best, best_obj, bound, t0, limit, rec, num_workers, seed):
+    """Adaptive large-neighbourhood search: free some people, a window of days, or both; fix the rest
+    to the best roster; re-solve briefly. A neighbourhood solved to optimality grows, one that times out
+    shrinks."""
+    rng = random.Random(seed)
+    p = problem
+    emps = [e.id for e in p.employees]
+    xs = [(key, v.index) for key, v in rm.x.items()]
+    frac = 0.3
+    sub_workers = min(num_workers or LNS_SUB_WORKERS, LNS_SUB_WORKERS)
+    objective = rm.model.proto.objective
+    while time.perf_counter() - t0 < limit - 0.05:
+        if rec.rep.should_stop():
+            rec.cancelled = True
+            break
+        kind = rng.random()
+        k = max(2, min(len(emps), round(frac * len(emps))))
+        if kind < 0.5:
+            free_e = set(rng.sample(emps, k))
+            free = lambda e, d: e in free_e  # noqa: E731
+        elif kind < 0.75:
+            L = max(3, min(p.days, round(frac * p.days)))
+            d0 = rng.randrange(0, p.days - L + 1)
+            free = lambda e, d: d0 <= d < d0 + L  # noqa: E731
+        else:
+            free_e = set(rng.sample(emps, min(len(emps), 2 * k)))
+            L = max(3, min(p.days, round(2 * frac * p.days)))
+            d0 = rng.randrange(0, p.days - L + 1)
+            free = lambda e, d: e in free_e and d0 <= d < d0 + L  # noqa: E731
+        sub = rm.model.clone()
+        sub.clear_hints()
+        for (e, d, s), idx in xs:
+            val = int(best.get((e, d)) == s)
+            var = sub.get_bool_var_from_proto_index(idx)
+            if free(e, d):
+                sub.add_hint(var, val)
+            else:
+                sub.add(var == val)
+        left = limit - (time.perf_counter() - t0)
+        if left <= 0.05:
+            break
+        if LNS_CUTOFF:
+            sub.add(sum(c * sub.get_int_var_from_proto_index(v) for v, c in zip(objective.vars, objective.coeffs))
+                    <= int(best_obj) - 1)
+        solver = _params(left, sub_workers, seed + rng.randrange(10**6))
+        solver.parameters.max_deterministic_time = LNS_SUB_LIMIT
+        sub_rm = RosterModel(p, sub, x={k2: sub.get_bool_var_from_proto_index(v.index) for k2, v in rm.x.items()})
+        sub_rec = _Recorder(sub_rm, t0, limit, rec.rep, None)
+        # only better rosters are recorded (or equally good ones: plateau moves)
+        sub_rec.objective = best_obj + (0.5 if LNS_ACCEPT_EQUAL else 0)
+        st = solver.solve(sub, sub_rec)
+        if sub_rec.cancelled:
+            rec.cancelled = True
+        explored = st in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+        if sub_rec.best is not None and sub_rec.objective <= best_obj:
+            improved = sub_rec.objective < best_obj
+            best, best_obj = sub_rec.best, sub_rec.objective
+            if not improved:
+                frac = min(0.9, frac * 1.1) if explored else max(0.05, frac * 0.85)
+                continue
+            t = time.perf_counter() - t0
+            rec.history.append((round(t, 3), best_obj, bound))
+            if rec.on_solution:
+                rec.on_solution(best_obj, bound, t)
+        frac = min(0.9, frac * 1.1) if explored else max(0.05, frac * 0.85)
+        if bound is not None and best_obj <= bound:
+            return best, best_obj, bound, "OPTIMAL"
+    return best, best_obj, bound, "FEASIBLE"

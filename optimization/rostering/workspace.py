@@ -1,0 +1,170 @@
+"""Build a roster problem from a workspace: a unit's staff, shift types, leave and requests, and cover
+derived from the unit's recent census (expected patients per shift ÷ a staffing ratio)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime, timedelta
+from typing import Iterable, Mapping, Optional
+
+from datasets.errors import HospOpsError
+
+from .problem import Cover, Employee, Lock, Request, RosterProblem, RosterSolution, ShiftType
+
+#: patients per member of staff, by role and by day/night (1 RN per 8 patients by day, per 10 by night)
+DEFAULT_RATIOS: Mapping[str, Mapping[str, float]] = {"RN": {"day": 8.0, "night": 10.0},
+                                                     "HCA": {"day": 12.0, "night": 15.0}}
+
+
+@dataclass(frozen=True)
+class WardRules:
+    """The unit's contract and law rules applied to everyone (the staff table has no per-person columns)."""
+
+    rest_hours: float = 11.0  # minimum rest between shifts: sets the forbidden successions
+    max_consecutive: int = 5
+    max_consecutive_nights: int = 3
+    fair_nights_weight: int = 1  # per night of spread between the most and fewest nights worked
+    fair_weekends_weight: int = 1
+    min_consecutive: int = 1
+    min_days_off: int = 2
+    weekend_share: float = 0.5  # at most this share of the weekends
+    hours_slack: float = 8.0  # hours below/above the contracted hours over the horizon that are allowed
+    cover_under_weight: int = 100
+    cover_over_weight: int = 5
+    charge_per_shift: int = 1  # a nurse in charge on every shift
+    charge_hard: bool = False  # True: a shift without one makes the roster infeasible; False: costs charge_weight
+    charge_weight: int = 200
+    history_days: int = 28  # census days used to estimate demand per weekday and shift
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+def _minute(t) -> int:
+    if isinstance(t, str):
+        h, m = t.split(":")[:2]
+        return int(h) * 60 + int(m)
+    return t.hour * 60 + t.minute
+
+
+def forbidden_successions(shifts: list[tuple[str, int, int]], rest_hours: float) -> dict[str, tuple[str, ...]]:
+    """{shift: shifts that may not follow it the next day} from (id, start minute, minutes) and the rest rule."""
+    out = {}
+    for s, start, dur in shifts:
+        end = start + dur
+        out[s] = tuple(t for t, tstart, _ in shifts if 24 * 60 + tstart - end < rest_hours * 60)
+    return out
+
+
+def expected_census(ws, unit_id: str, shifts: Iterable[ShiftType], history_days: int) -> dict[tuple[int, str], float]:
+    """Mean census per (weekday 0=Mon, shift) over the unit's last ``history_days`` days of census."""
+    df = ws.df(
+        """WITH c AS (SELECT ds, census FROM census_hourly WHERE unit_id = ?),
+                lim AS (SELECT max(ds) - INTERVAL (?) DAY AS lo FROM c)
+           SELECT isodow(ds) - 1 AS wd, hour(ds) AS h, avg(census) AS census
+           FROM c, lim WHERE ds >= lim.lo GROUP BY ALL""",
+        [unit_id, int(history_days)],
+    )
+    if df.empty:
+        raise HospOpsError(f"Unit {unit_id} has no census to derive cover from.",
+                           "Import stays and movements for it, or type the cover in.")
+    by = {(int(r.wd), int(r.h)): float(r.census) for r in df.itertuples()}
+    mean = sum(by.values()) / len(by)
+    out = {}
+    for s in shifts:
+        for wd in range(7):
+            vals = []
+            for k in range(0, s.minutes, 60):
+                m = (s.start_minute or 0) + k
+                vals.append(by.get(((wd + m // 1440) % 7, (m % 1440) // 60), mean))
+            out[(wd, s.id)] = sum(vals) / len(vals)
+    return out
+
+
+def problem_from_workspace(ws, unit_id: str, start: date, days: int,
+                           ratios: Optional[Mapping[str, Mapping[str, float]]] = None,
+                           locks: Iterable[Lock] = (), previous: Optional[RosterSolution] = None,
+                           rules: WardRules = WardRules(), shifts: Optional[Iterable[str]] = None,
+                           cover: Optional[Iterable[Cover]] = None) -> RosterProblem:
+    """The roster problem for ``unit_id`` over ``days`` days from ``start``.
+
+    ``ratios`` {role: {"day": patients per person, "night": ...}} turn the expected census into cover;
+    ``cover`` replaces the derived cover when typed in. ``shifts`` limits the shift types used (default:
+    all but long days, which count towards Early and Late cover when included). ``previous`` is kept as a
+    solution hint by :func:`solve` callers (returned problems do not store it).
+    """
+    if days < 1 or days > 366:
+        raise HospOpsError("A roster covers 1 to 366 days.")
+    ratios = ratios or DEFAULT_RATIOS
+    staff = ws.df("SELECT * FROM staff WHERE unit_id = ? ORDER BY staff_id", [unit_id])
+    if staff.empty:
+        known = [r[0] for r in ws.sql("SELECT DISTINCT unit_id FROM staff ORDER BY 1")]
+        raise HospOpsError(f"No staff belong to unit {unit_id!r}.",
+                           f"Units with staff: {', '.join(map(str, known)) or 'none'}.")
+    st = ws.df("SELECT * FROM shift_types ORDER BY start_time, shift_id")
+    if st.empty:
+        raise HospOpsError("The workspace has no shift types.")
+    wanted = set(shifts) if shifts else {r.shift_id for r in st.itertuples() if r.shift_id != "LD"}
+    rows = [(r.shift_id, _minute(r.start_time), int(round(float(r.duration_h) * 60)), bool(r.is_night), r.name)
+            for r in st.itertuples() if r.shift_id in wanted]
+    if not rows:
+        raise HospOpsError(f"None of the shift types {sorted(wanted)} exist in the workspace.")
+    forbid = forbidden_successions([(a, b, c) for a, b, c, _, _ in rows], rules.rest_hours)
+    shift_types = tuple(ShiftType(sid, dur, forbid[sid], name or sid, start_m, night)
+                        for sid, start_m, dur, night, name in rows)
+    nights = [s.id for s in shift_types if s.is_night]
+    n_weekends = len(RosterProblem(days, shift_types, (Employee("x"),), start=start).weekends)
+    ids = set(staff["staff_id"])
+    end = start + timedelta(days=days - 1)
+    req = ws.df("SELECT * FROM requests WHERE request_date BETWEEN ? AND ? ORDER BY request_date, request_id",
+                [start, end])
+    days_off: dict[str, set[int]] = {}
+    requests = []
+    sids = {s.id for s in shift_types}
+    for r in req.itertuples():
+        if r.staff_id not in ids:
+            continue
+        d = (r.request_date.date() if isinstance(r.request_date, datetime) else r.request_date) - start
+        d = d.days if hasattr(d, "days") else int(d)
+        weight = int(r.weight) if r.weight == r.weight and r.weight is not None else 1
+        if r.kind == "leave":
+            days_off.setdefault(r.staff_id, set()).add(d)
+        elif r.kind == "day_off":
+            requests.append(Request(r.staff_id, d, None, weight, "off"))
+        elif r.kind in ("shift_on", "shift_off") and r.shift_id in sids:
+            requests.append(Request(r.staff_id, d, r.shift_id, weight, "on" if r.kind == "shift_on" else "off"))
+    employees = []
+    for r in staff.itertuples():
+        # leave counts as time owed: the contract applies to the days not on leave
+        per_horizon = float(r.contract_hours or 0) * 60 * (days - len(days_off.get(r.staff_id, ()))) / 7
+        skills = {x.strip() for x in str(r.skills or "").split(",") if x.strip()} | {str(r.role)}
+        caps = {n: 0 for n in nights} if r.nights_ok is False else {}
+        in_a_row = {} if caps else {n: rules.max_consecutive_nights for n in nights}
+        employees.append(Employee(
+            r.staff_id, caps, int(per_horizon + rules.hours_slack * 60), int(max(per_horizon - rules.hours_slack * 60, 0)),
+            rules.max_consecutive, rules.min_consecutive, rules.min_days_off,
+            max(1, math.ceil(n_weekends * rules.weekend_share)), frozenset(skills),
+            str(r.display_name or r.staff_id), str(r.role or ""), in_a_row,
+        ))
+    if cover is None:
+        expected = expected_census(ws, unit_id, shift_types, rules.history_days)
+        cov = []
+        first = start.weekday()
+        has_ld = "LD" in sids
+        for d in range(days):
+            wd = (first + d) % 7
+            for s in shift_types:
+                if s.id == "LD":
+                    continue
+                also = ("LD",) if has_ld and not s.is_night else ()
+                for role, r in ratios.items():
+                    per = r["night" if s.is_night else "day"]
+                    need = max(1, math.ceil(expected[(wd, s.id)] / per - 1e-9))
+                    cov.append(Cover(d, s.id, need, rules.cover_under_weight, rules.cover_over_weight, role, 0, also))
+                if rules.charge_per_shift:
+                    cov.append(Cover(d, s.id, rules.charge_per_shift, rules.charge_weight, 0, "charge",
+                                     rules.charge_per_shift if rules.charge_hard else 0, also))
+        cover = cov
+    unit_name = ws.sql("SELECT name FROM units WHERE unit_id = ?", [unit_id])
+    return RosterProblem(days, shift_types, tuple(employees), {k: frozenset(v) for k, v in days_off.items()},
+                         tuple(requests), tuple(cover), tuple(locks), start=start,
+                         name=f"{unit_id} {start.isoformat()} +{days}d", unit=unit_name[0][0] if unit_name else unit_id,
+                         fair_nights_weight=rules.fair_nights_weight, fair_weekends_weight=rules.fair_weekends_weight)

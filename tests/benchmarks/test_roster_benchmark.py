@@ -1,0 +1,34 @@
+"""benchmarks/roster_curtois.py runs end to end at a tiny size. No timing thresholds, ever."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_roster_curtois_tiny(tmp_path, capsys):
+    mod = _load("roster_curtois")
+    res = mod.main(["--quick", "--json", "--instances", "1", "--time-limit", "10", "--workers", "2",
+                    "--results-dir", str(tmp_path / "results")])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert json.loads(lines[-1]) == json.loads(json.dumps(res))
+    (row,) = res["rows"]
+    for key in ("instance", "objective", "best_known", "gap", "validated", "seconds"):
+        assert key in row, key
+    assert row["instance"] == "Instance1" and row["best_known"] == 607
+    assert row["objective"] == 607 and row["gap"] == 0 and row["validated"] is True
+    saved = json.loads((tmp_path / "results" / "roster_curtois.quick.json").read_text())
+    assert saved["rows"] == res["rows"] and saved["quick"] is True
+    assert mod.parse_instances("1-3,8") == [1, 2, 3, 8]

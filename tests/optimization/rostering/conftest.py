@@ -1,0 +1,1 @@
+"""Rostering tests (pyproject's ``pythonpath = ["."]`` keeps tests/optimization from shadowing the package)."""

@@ -1,0 +1,23 @@
+"""Tiny problems for the rule tests (a few people, a few days: each solves in well under a second)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from optimization.rostering import Cover, Employee, RosterProblem, ShiftType
+
+CURTOIS = Path(__file__).resolve().parents[3].parent / "shared" / "anchors" / "rostering" / "curtois_qu_instances1_24"
+
+E8 = ShiftType("E", 480)
+L8 = ShiftType("L", 480, ("E",))  # a Late may not be followed by an Early
+
+
+def person(pid: str = "A", **kw) -> Employee:
+    return Employee(pid, **kw)
+
+
+def need(day: int, shift: str = "E", n: int = 1, under: int = 100, over: int = 1, **kw) -> Cover:
+    return Cover(day, shift, n, under, over, **kw)
+
+
+def tiny(days: int, employees=None, cover=(), shifts=(E8, L8), **kw) -> RosterProblem:
+    return RosterProblem(days, tuple(shifts), tuple(employees or [person()]), cover=tuple(cover), **kw)

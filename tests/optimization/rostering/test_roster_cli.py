@@ -1,0 +1,69 @@
+"""`hospops roster solve / validate / reroster` through desktop.cli.main: the JSON contract, exports, user errors."""
+from __future__ import annotations
+
+import csv
+import json
+
+from desktop.cli import main
+from roster_helpers import CURTOIS
+
+KEYS = {"status", "objective", "bound", "seconds", "validated_objective", "hard_violations", "violations"}
+
+
+def run_json(capsys, argv):
+    rc = main(argv)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, out
+    return rc, json.loads(out[0])
+
+
+def test_solve_instance_exports_and_validates(capsys, tmp_path):
+    sol_csv = tmp_path / "i1.csv"
+    rc, res = run_json(capsys, ["roster", "solve", "--instance", str(CURTOIS / "Instance1.txt"), "--format", "curtois",
+                                "--time-limit", "20", "--workers", "2", "--json", "--export", str(sol_csv)])
+    assert rc == 0 and KEYS <= set(res)
+    assert res["status"] == "OPTIMAL" and res["objective"] == res["validated_objective"] == 607
+    assert res["hard_violations"] == 0 and res["violations"]["cover_under"] >= 1
+    rows = list(csv.reader(sol_csv.open()))
+    assert rows[0] == ["employee", "day", "shift"] and all(r[2] == "D" for r in rows[1:])
+    rc, val = run_json(capsys, ["roster", "validate", "--instance", str(CURTOIS / "Instance1.txt"),
+                                "--solution", str(sol_csv), "--format", "curtois", "--json"])
+    assert rc == 0 and val["validated_objective"] == 607 and val["hard_violations"] == 0
+
+
+def test_validate_reports_a_broken_solution(capsys, tmp_path):
+    bad = tmp_path / "bad.csv"
+    # employee A works every day of the horizon: more than 5 in a row, and on its day off (day 3)
+    bad.write_text("employee,day,shift\n" + "".join(f"A,{d},D\n" for d in range(14)))
+    rc, val = run_json(capsys, ["roster", "validate", "--instance", str(CURTOIS / "Instance1.txt"),
+                                "--solution", str(bad), "--json"])
+    assert rc == 1 and val["hard_violations"] >= 2
+    assert val["violations"]["leave"] == 1 and val["violations"]["max_consecutive"] == 1
+
+
+def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
+    out = tmp_path / "m5.csv"
+    base = [str(demo_ws), "--unit", "M5", "--start", "2026-11-23", "--days", "7", "--workers", "2"]
+    rc, res = run_json(capsys, ["roster", "solve", *base, "--time-limit", "3", "--json", "--export", str(out),
+                                "--lock", "N0270:2:off"])
+    assert rc == 0 and res["status"] in ("OPTIMAL", "FEASIBLE") and res["hard_violations"] == 0
+    assert res["objective"] == res["validated_objective"]
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == res["staff"] * 7
+    assert next(r for r in rows if r["employee"] == "N0270" and r["day"] == "2")["shift"] == ""
+    rc, rr = run_json(capsys, ["roster", "reroster", *base, "--time-limit", "3", "--json", "--published", str(out),
+                               "--from-day", "3", "--absent", "N0270:3-4"])
+    assert rc == 0, rr.get("conflicts")
+    assert rr["hard_violations"] == 0 and rr["changed_cells"] == len(rr["changes"])
+    assert rr["objective"] == rr["validated_objective"]
+
+
+def test_user_errors(capsys, tmp_path):
+    assert main(["roster", "solve", "--time-limit", "1"]) == 1
+    assert "hospops: error:" in capsys.readouterr().err
+    assert main(["roster", "solve", "--instance", str(tmp_path / "missing.txt"), "--format", "curtois"]) == 1
+    assert "Cannot read the instance" in capsys.readouterr().err
+    junk = tmp_path / "junk.txt"
+    junk.write_text("hello\n")
+    assert main(["roster", "solve", "--instance", str(junk)]) == 1
+    assert "not look like a Curtois" in capsys.readouterr().err

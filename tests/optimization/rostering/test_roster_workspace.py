@@ -1,0 +1,127 @@
+"""The demo hospital: a ward roster from the workspace, locks, re-rostering, exports and their round trip."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from datasets.errors import HospOpsError
+from datasets.store import Workspace
+from optimization.rostering import (Lock, absent, from_csv, problem_from_workspace, reroster, solve, to_csv,
+                                    to_ics, to_pdf, to_xlsx, validate)
+from optimization.rostering.workspace import forbidden_successions
+
+START = date(2026, 11, 23)  # the Monday after the demo's last day
+
+
+@pytest.fixture(scope="module")
+def ward(demo_ws):
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        p = problem_from_workspace(ws, "M5", START, 14)
+    sol = solve(p, 4, num_workers=2, seed=1)
+    return p, sol
+
+
+def test_problem_from_the_demo_ward(ward):
+    p, sol = ward
+    assert p.start == START and p.days == 14 and len(p.employees) > 20
+    assert {s.id for s in p.shifts} == {"E", "L", "N"}
+    assert dict((s.id, s.forbidden_next) for s in p.shifts)["N"] == ("E", "L")  # 11 h rest after a night
+    assert {c.skill for c in p.cover} == {"RN", "HCA", "charge"}
+    assert all(c.requirement >= 1 for c in p.cover)
+    assert p.days_off and p.requests  # leave and requests from the demo's request table
+    check = validate(p, sol)
+    assert sol.status in ("OPTIMAL", "FEASIBLE") and check.hard_violations == 0
+    assert check.objective == sol.objective
+    grid = sol.grid(p)
+    assert grid.shape == (len(p.employees), 14) and set(grid.values.ravel()) <= {"", "E", "L", "N"}
+    # nobody works on leave
+    assert not any((e, d) in sol.assignment for e, ds in p.days_off.items() for d in ds)
+
+
+def test_unknown_unit_is_a_user_error(demo_ws):
+    with Workspace.open(demo_ws, read_only=True) as ws, pytest.raises(HospOpsError, match="No staff"):
+        problem_from_workspace(ws, "NOPE", START, 7)
+
+
+def test_rest_rule_gives_forbidden_successions():
+    f = forbidden_successions([("E", 420, 480), ("L", 810, 480), ("N", 1260, 630)], 11)
+    assert f == {"E": (), "L": ("E",), "N": ("E", "L")}
+
+
+def test_locks_stay_fixed(ward):
+    p, sol = ward
+    free = [e.id for e in p.employees if not p.days_off.get(e.id)]
+    e1, e2 = free[0], free[1]
+    want = {(e1, 2): "N" if sol.assignment.get((e1, 2)) != "N" else "E", (e2, 4): None}
+    import dataclasses
+
+    p2 = dataclasses.replace(p, locks=tuple(Lock(e, d, s) for (e, d), s in want.items()))
+    s2 = solve(p2, 3, num_workers=2)
+    for (e, d), s in want.items():
+        assert s2.assignment.get((e, d)) == s
+    assert validate(p2, s2).hard_violations == 0
+
+
+def test_reroster_after_sickness_keeps_the_past_and_lists_changes(ward):
+    p, sol = ward
+    sick = max(p.employees, key=lambda e: sum(1 for d in range(7, 11) if (e.id, d) in sol.assignment)).id
+    assert any((sick, d) in sol.assignment for d in range(7, 11))
+    p2 = absent(p, sick, range(7, 11))
+    new = reroster(p2, sol, from_day=7, time_limit_s=4, num_workers=2)
+    assert new.status in ("OPTIMAL", "FEASIBLE")
+    for e in p.employees:
+        for d in range(7):
+            assert new.assignment.get((e.id, d)) == sol.assignment.get((e.id, d))
+    assert not any((sick, d) in new.assignment for d in range(7, 11))
+    diff = [(e.id, d) for e in p.employees for d in range(7, 14)
+            if new.assignment.get((e.id, d)) != sol.assignment.get((e.id, d))]
+    assert len(new.changes) == len(diff) >= 1
+    # far fewer changes than cells: the published roster is kept wherever possible
+    assert len(diff) < len(p.employees) * 7 // 2
+    assert validate(p2, new).hard_violations == 0
+
+
+def test_csv_round_trip_and_other_exports(ward, tmp_path):
+    p, sol = ward
+    path = to_csv(p, sol, tmp_path / "r.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "employee,name,day,date,shift,minutes" and len(lines) == 1 + len(p.employees) * p.days
+    back = from_csv(p, path)
+    assert dict(back.assignment) == dict(sol.assignment)
+    assert validate(p, back).objective == validate(p, sol).objective
+
+    from openpyxl import load_workbook
+
+    wb = load_workbook(to_xlsx(p, sol, tmp_path / "r.xlsx"))
+    ws = wb.active
+    e0 = p.employees[0].id
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 2).value == e0)
+    for d in range(p.days):
+        cell = ws.cell(row, 3 + d)
+        s = sol.assignment.get((e0, d))
+        if s:
+            assert cell.value == s and cell.fill.fgColor.rgb.endswith(("FFD966", "9DC3E6", "A9D18E"))
+    totals_row = len(p.employees) + 3
+    assert ws.cell(totals_row, 2).value == p.shifts[0].id
+    assert ws.cell(totals_row, 3).value == sum(1 for (e, d), s in sol.assignment.items() if d == 0 and s == p.shifts[0].id)
+
+    from icalendar import Calendar
+
+    files = to_ics(p, sol, tmp_path / "ics")
+    assert len(files) == len(p.employees)
+    cal = Calendar.from_ical(files[0].read_bytes())
+    events = [c for c in cal.walk("VEVENT")]
+    assert len(events) == sum(1 for (e, d) in sol.assignment if e == p.employees[0].id)
+
+    pdf = to_pdf(p, sol, tmp_path / "r.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF") and b"/Type /Page " in pdf
+    assert p.employees[0].label.encode("latin-1", "replace")[:10] in pdf
+
+
+def test_from_csv_rejects_a_foreign_roster(ward, tmp_path):
+    p, _ = ward
+    bad = tmp_path / "bad.csv"
+    bad.write_text("employee,name,day,date,shift,minutes\nZZZ,x,0,,E,480\n")
+    with pytest.raises(HospOpsError, match="not part of this roster"):
+        from_csv(p, bad)
