@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads; as the app does (desktop/__init__.py)
+
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / "data"  # git-ignored: generated inputs, cached between runs
 RESULTS_DIR = BENCH_DIR / "results"  # committed: the figures BENCHMARKS.md quotes

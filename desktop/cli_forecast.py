@@ -1,8 +1,163 @@
-"""`hospops forecast` commands (placeholder until the forecast package lands)."""
+"""`hospops forecast` and `hospops supplies`: forecasts with backtests, and the supplies reorder table."""
 from __future__ import annotations
 
 import argparse
+import json
+import math
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: ARG001 - filled in by the forecast work
-    return None
+def register(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser(
+        "forecast",
+        help="forecast a series from a workspace or a CSV file, with an optional backtest",
+        description="Forecast ED arrivals, admissions or supply use. Series names: --list shows them.",
+    )
+    f.add_argument("workspace", nargs="?", help="workspace file (or use --csv)")
+    f.add_argument("--series", help="series name, e.g. ed_arrivals_hourly, admissions_daily:medicine")
+    f.add_argument("--list", action="store_true", help="list the series this workspace can forecast")
+    f.add_argument("--csv", help="CSV file with a time column and a value column")
+    f.add_argument("--time-col", help="time column of the CSV")
+    f.add_argument("--value-col", help="value column of the CSV")
+    f.add_argument("--horizon", help="steps ahead, or a duration such as 48h, 28d, 2w")
+    f.add_argument("--models", nargs="+", help="models to run (default: the standard set for the series)")
+    f.add_argument("--backtest", action="store_true", help="rolling-origin backtest and selection by it")
+    f.add_argument("--windows", type=int, default=3, help="backtest origins (default 3)")
+    f.add_argument("--country", help="holiday calendar country (default: the workspace's)")
+    f.add_argument("--save", action="store_true", help="store the forecast (and backtest) in the workspace")
+    f.add_argument("--json", action="store_true", help="print one JSON object")
+    f.set_defaults(func=cmd_forecast)
+
+    s = sub.add_parser("supplies", help="reorder points, safety stock and stock-out risk per item and unit")
+    s.add_argument("workspace", help="workspace file")
+    s.add_argument("--lead-time", type=float, default=None,
+                   help="days from order to delivery (default: each item's recorded lead time)")
+    s.add_argument("--service-level", type=float, default=0.95,
+                   help="chance of no stock-out before a delivery, e.g. 0.95 (default)")
+    s.add_argument("--on-hand", help="CSV with columns item (or item@unit) and on_hand: current stock")
+    s.add_argument("--items", nargs="+", help="only these items (ITEM or ITEM@UNIT)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_supplies)
+
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from datasets.errors import HospOpsError
+    from desktop.cli import _fmt, _progress_printer, _show_progress, _table
+
+    if args.list:
+        if not args.workspace:
+            raise HospOpsError("--list needs a workspace.")
+        from datasets.store import Workspace
+        from forecasting import list_series
+
+        with Workspace.open(args.workspace, read_only=True) as ws:
+            series = list_series(ws)
+        if args.json:
+            print(json.dumps({"series": series}))
+        else:
+            print(_table([["name", "label", "freq"]] + [[s["name"], s["label"], s["freq"]] for s in series]))
+        return 0
+    if args.csv and (args.workspace or args.series):
+        raise HospOpsError("Give either a workspace with --series or --csv with --time-col and --value-col, not both.")
+    if not args.csv and not (args.workspace and args.series):
+        raise HospOpsError("Say what to forecast: WORKSPACE --series NAME, or --csv FILE --time-col C --value-col V.",
+                           hint="`hospops forecast WORKSPACE --list` shows the series in a workspace.")
+    if args.csv and not (args.time_col and args.value_col):
+        raise HospOpsError("--csv needs --time-col and --value-col.")
+    if not args.horizon:
+        raise HospOpsError("Give --horizon: a number of steps or a duration such as 48h or 28d.")
+    if args.windows < 1:
+        raise HospOpsError("--windows must be at least 1.")
+
+    from forecasting import load_csv, load_series, run_forecast
+
+    ws = None
+    if args.csv:
+        y = load_csv(args.csv, args.time_col, args.value_col)
+    else:
+        from datasets.store import Workspace
+
+        ws = Workspace.open(args.workspace, read_only=not args.save)
+    try:
+        if ws is not None:
+            y = load_series(ws, args.series)
+        res = run_forecast(y, args.horizon, models=args.models, backtest=args.backtest,
+                           holidays_country=args.country, n_windows=args.windows,
+                           progress=_progress_printer(_show_progress(args)))
+        run_id = None
+        if args.save:
+            if ws is None:
+                raise HospOpsError("--save needs a workspace to save into.")
+            from forecasting.store import save_result
+
+            run_id = save_result(ws, res)
+    finally:
+        if ws is not None:
+            ws.close()
+    if args.json:
+        out = res.to_json()
+        if run_id:
+            out["run_id"] = run_id
+        print(json.dumps(out, default=_clean))
+        return 0
+    print(f"{res.name}: {res.horizon} {'hours' if res.freq == 'h' else 'steps'} ahead; best model: {res.best}")
+    print(res.verdict)
+    if res.backtest is not None:
+        cols = ["model", "mae", "rmse", "mase", "pinball", "coverage_80", "coverage_95"]
+        rows = [cols] + [[_fmt(_clean(r.get(c))) for c in cols] for r in res.backtest.to_dict("records")]
+        print(_table(rows))
+    fc = res.forecasts[res.best]
+    show = fc if len(fc) <= 48 else fc.head(48)
+    head = ["ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+    rows = [head] + [[str(r["ds"])] + [f"{r[c]:.1f}" for c in head[1:] if c in r] for r in show.to_dict("records")]
+    print(_table(rows))
+    if len(fc) > 48:
+        print(f"({len(fc) - 48} more steps: use --json for all)")
+    for name, why in res.failed.items():
+        print(f"note: {name} was skipped: {why}")
+    if run_id:
+        print(f"saved as run {run_id}")
+    return 0
+
+
+def _read_on_hand(path) -> dict:
+    import pandas as pd
+
+    from datasets.errors import SourceError
+
+    try:
+        t = pd.read_csv(path)
+    except Exception as exc:
+        raise SourceError(f"Cannot read the stock file {path}: {exc}") from exc
+    if not {"item", "on_hand"} <= set(t.columns):
+        raise SourceError("The stock file needs the columns item and on_hand.")
+    return {str(k): float(v) for k, v in zip(t["item"], t["on_hand"])}
+
+
+def cmd_supplies(args: argparse.Namespace) -> int:
+    from datasets.store import Workspace
+    from desktop.cli import _fmt, _progress_printer, _show_progress, _table
+    from forecasting.inventory import reorder_table
+
+    on_hand = _read_on_hand(args.on_hand) if args.on_hand else None
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        t = reorder_table(ws, args.lead_time, args.service_level,
+                          progress=_progress_printer(_show_progress(args)), on_hand=on_hand,
+                          items=args.items)
+    if args.json:
+        recs = [{k: _clean(v) for k, v in r.items()} for r in t.to_dict("records")]
+        print(json.dumps({"lead_time_days": args.lead_time, "service_level": args.service_level, "rows": recs}))
+        return 0
+    cols = ["item", "unit", "daily_use_28d", "forecast_to_delivery", "reorder_point", "safety_stock",
+            "days_of_cover", "stockout_prob"]
+    rows = [cols] + [[_fmt(_clean(r[c])) if not isinstance(r[c], float) else f"{r[c]:.2f}" for c in cols]
+                     for r in t.to_dict("records")]
+    print(_table(rows))
+    if (t["stock_basis"] != "given").any():
+        print("note: stock on hand is not recorded; assumed the last 28 days' use x lead time (give --on-hand).")
+    return 0

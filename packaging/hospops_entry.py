@@ -4,6 +4,10 @@
 import multiprocessing
 import sys
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: see desktop/__init__.py
+
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # the forecast worker process re-enters here under PyInstaller
     from desktop.cli import main

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as desktop/__init__.py does for users: see there
 
 import pytest  # noqa: E402
 

@@ -1,0 +1,290 @@
+"""``run_forecast``: the default model set, the backtest, the selection and a verdict in plain English."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from datasets.errors import Cancelled, HospOpsError
+from datasets.progress import Reporter
+from forecasting.backtest import add_ensemble, cross_validation, metrics, seasonal_scale, select_best
+from forecasting.base import (
+    FREQ_SEASON,
+    PINBALL_QUANTILES,
+    Forecaster,
+    QuantileAverage,
+    as_series,
+    dist_frame,
+    infer_freq,
+    level_columns,
+)
+from forecasting.intermittent import SBA, TSB, Croston
+from forecasting.models import ETS, SARIMAX, CountGLM, EmpiricalSlots, ProphetModel, SeasonalNaive
+
+MODEL_NAMES = ("seasonal_naive", "empirical", "ets", "sarimax", "glm_poisson", "glm_negbin", "prophet",
+               "croston", "sba", "tsb", "ensemble")
+MAX_HORIZON = {"h": 24 * 14, "D": 366, "W": 104, "MS": 36}
+
+
+def make_model(name: str, freq: str, tz: Optional[str] = None, country: Optional[str] = None) -> Forecaster:
+    """A model by name with the defaults this package uses for a series of frequency ``freq``."""
+    kw = {"freq": freq, "tz": tz}
+    if name == "seasonal_naive":
+        return SeasonalNaive(**kw)
+    if name == "empirical":
+        return EmpiricalSlots(**kw)
+    if name == "ets":
+        return ETS(auto=freq != "h", **kw)
+    if name == "sarimax":
+        return SARIMAX(**kw)
+    if name == "glm_poisson":
+        return CountGLM("poisson", country=country, **kw)
+    if name == "glm_negbin":
+        # terms chosen on the Wales training year (issue times 2017-03-01..2018-02-26), never the test year
+        extra = {"fourier": 8, "window": 2 * 365 * 24, "x_by_hour": True} if freq == "h" else {}
+        return CountGLM("negbin", country=country, adapt_days=7, adapt_weight=0.5, seasonal_profile=True,
+                        after_holiday=True, **extra, **kw)
+    if name == "prophet":
+        return ProphetModel(country=country, **kw)
+    if name == "croston":
+        return Croston(**kw)
+    if name == "sba":
+        return SBA(**kw)
+    if name == "tsb":
+        return TSB(**kw)
+    raise HospOpsError(f"Unknown model {name!r}.", hint=f"Models: {', '.join(MODEL_NAMES)}.")
+
+
+def default_models(df: pd.DataFrame, freq: str) -> list[str]:
+    """The default set: fast enough for a 3-year hourly series to run with its backtest in under a minute."""
+    y = df["y"].dropna()
+    zeros = float((y == 0).mean()) if len(y) else 0.0
+    counts = bool(len(y)) and bool(np.all(np.isclose(y, np.round(y)))) and bool((y >= 0).all())
+    names = ["seasonal_naive", "empirical"] if freq in ("h", "D") else ["seasonal_naive"]
+    names.append("ets")
+    if freq == "D":
+        names.append("sarimax")
+    if counts and freq in ("h", "D"):
+        names.append("glm_negbin")
+    if zeros >= 0.3:
+        names += ["croston", "sba", "tsb"]
+    if len([n for n in names if n != "seasonal_naive"]) >= 2:
+        names.append("ensemble")
+    return names
+
+
+def parse_horizon(value, freq: str) -> int:
+    """Steps from a number (``48``) or a duration (``48h``, ``28d``, ``2w``, ``3m``), for ``freq``."""
+    if isinstance(value, (int, np.integer)):
+        steps = int(value)
+    else:
+        text = str(value).strip().lower()
+        m = re.fullmatch(r"(\d+)\s*([hdwm]?)", text)
+        if not m:
+            raise HospOpsError(f"Cannot read the horizon {value!r}.",
+                               hint="Give a number of steps (48) or a duration such as 48h, 28d, 2w.")
+        n, unit = int(m.group(1)), m.group(2)
+        if not unit:
+            steps = n
+        else:
+            hours = {"h": 1, "d": 24, "w": 168, "m": 24 * 30.4375}[unit] * n
+            per = {"h": 1, "D": 24, "W": 168, "MS": 24 * 30.4375}[freq]
+            steps = int(round(hours / per))
+            if steps < 1 or abs(steps * per - hours) > 0.5 * per:
+                raise HospOpsError(
+                    f"A horizon of {value} does not fit a {freq_word(freq)} series.",
+                    hint=f"Give a whole number of {freq_word(freq)} steps.",
+                )
+    if steps < 1:
+        raise HospOpsError("The horizon must be at least one step.")
+    if steps > MAX_HORIZON.get(freq, 10 ** 6):
+        raise HospOpsError(f"A horizon of {steps} steps is too far for a {freq_word(freq)} series "
+                           f"(at most {MAX_HORIZON[freq]}).")
+    return steps
+
+
+def freq_word(freq: str) -> str:
+    return {"h": "hourly", "D": "daily", "W": "weekly", "MS": "monthly"}.get(freq, freq)
+
+
+@dataclass
+class ForecastResult:
+    """What ``run_forecast`` gives back; ``to_json()`` is the CLI's ``--json`` shape."""
+
+    name: str
+    freq: str
+    horizon: int
+    history: pd.DataFrame
+    forecasts: dict[str, pd.DataFrame]
+    backtest: Optional[pd.DataFrame]
+    best: str
+    verdict: str
+    cv: Optional[pd.DataFrame] = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    levels: tuple = (80, 95)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        models = []
+        bt = {} if self.backtest is None else {r["model"]: r for r in self.backtest.to_dict("records")}
+        for name, fc in self.forecasts.items():
+            item = {"name": name, "seconds": round(self.seconds.get(name, 0.0), 3), "forecast": [
+                {"ds": pd.Timestamp(r["ds"]).isoformat(),
+                 **{k: float(r[k]) for k in fc.columns if k != "ds"}} for r in fc.to_dict("records")]}
+            if name in bt:
+                r = bt[name]
+                item["backtest"] = {
+                    **{k: _num(r.get(k)) for k in ("mae", "rmse", "mase", "pinball", "crps", "quantile_bias")},
+                    "coverage": {str(lv): _num(r.get(f"coverage_{lv}")) for lv in self.levels},
+                    "n": int(r.get("n", 0)),
+                }
+            models.append(item)
+        return {"series": self.name, "freq": self.freq, "horizon": self.horizon, "best": self.best,
+                "verdict": self.verdict, "models": models, "failed": self.failed}
+
+
+def _num(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if not np.isfinite(f) else f
+
+
+def verdict_for(table: Optional[pd.DataFrame], best: str, freq: str = "h") -> str:
+    """One plain-English line on how the chosen model did in the backtest against last season's pattern."""
+    if table is None or table.empty:
+        return f"Chosen by default ({best}); not backtested, so there is no evidence yet of how it does."
+    t = table.set_index("model")
+    r = t.loc[best]
+    cov = r.get("coverage_80")
+    cov_txt = f"; the 80% band held {cov:.0%} of the time" if cov is not None and np.isfinite(cov) else ""
+    if "seasonal_naive" in t.index and best != "seasonal_naive":
+        base = t.loc["seasonal_naive", "mae"]
+        if base > 0:
+            gain = 1 - r["mae"] / base
+            word = "Better" if gain >= 0 else "Worse"
+            pattern = {"h": "last week's pattern", "D": "last week's pattern"}.get(freq, "last year's pattern")
+            return f"{word} than {pattern} by {abs(gain):.0%}{cov_txt}."
+    return f"Typical error {r['mae']:.3g} per step{cov_txt}."
+
+
+def run_forecast(
+    y_df: pd.DataFrame,
+    horizon,
+    models: Optional[Sequence[str]] = None,
+    backtest: bool = False,
+    level: Sequence[int] = (80, 95),
+    holidays_country: Optional[str] = None,
+    progress: Optional[Callable[[float, str], None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    *,
+    tz: Optional[str] = None,
+    n_windows: int = 3,
+    X: Optional[pd.DataFrame] = None,
+    X_future: Optional[pd.DataFrame] = None,
+) -> ForecastResult:
+    """Fit the models, optionally backtest them, pick the best and forecast ``horizon`` steps.
+
+    ``y_df``: a long table ``unique_id, ds, y`` (one series; ``hours`` used when present). ``horizon``:
+    steps or a duration (``"48h"``, ``"28d"``). ``models``: names from ``MODEL_NAMES`` (default: see
+    ``default_models``). ``backtest``: rolling origin over ``n_windows`` origins, ``horizon`` apart; the
+    best model is then the one with the lowest pinball loss, else the default preference (the count
+    model for counts, else ETS). ``holidays_country``/``tz`` default to ``y_df.attrs`` (set by the
+    loaders). Cancel with ``should_stop``; progress through ``progress(fraction, message)``.
+    """
+    rep = Reporter(progress, should_stop)
+    t_all = time.perf_counter()
+    df = as_series(y_df)
+    attrs = getattr(y_df, "attrs", {}) or {}
+    freq = attrs.get("freq") or infer_freq(df["ds"])
+    tz = tz or attrs.get("tz")
+    country = holidays_country or attrs.get("country")
+    steps = parse_horizon(horizon, freq)
+    level = tuple(int(lv) if float(lv).is_integer() else float(lv) for lv in level)
+    cols = level_columns(level)
+    names = list(models) if models else default_models(df, freq)
+    unknown = [m for m in names if m not in MODEL_NAMES]
+    if unknown:
+        raise HospOpsError(f"Unknown model {unknown[0]!r}.", hint=f"Models: {', '.join(MODEL_NAMES)}.")
+    if df["y"].notna().sum() < 8:
+        raise HospOpsError(f"Too little history to forecast: {int(df['y'].notna().sum())} values.",
+                           hint="Forecasts need at least 8 observed points.")
+    want_ensemble = "ensemble" in names
+    base_names = [n for n in names if n != "ensemble"]
+    if want_ensemble and not base_names:
+        base_names = [n for n in default_models(df, freq) if n != "ensemble"]
+    members = [n for n in base_names if n != "seasonal_naive"]  # the ensemble: every model but the naive
+    fit_models = {n: make_model(n, freq, tz, country) for n in base_names}
+
+    cv = table = None
+    failed: dict[str, str] = {}
+    if backtest:
+        qs = sorted(set(PINBALL_QUANTILES) | {round(q, 4) for _, q in cols})
+        frames = []
+        sub = rep.scaled(0.0, 0.7)
+        k = len(fit_models)
+        for j, (n, m) in enumerate(fit_models.items()):
+            try:
+                frames.append(cross_validation([m], df, steps, n_windows=n_windows, quantiles=qs, X=X,
+                                               progress=sub.scaled(j / k, (j + 1) / k).progress,
+                                               should_stop=rep.should_stop))
+            except Cancelled:
+                raise
+            except HospOpsError as exc:
+                failed[n] = str(exc)
+        rep.check()
+        if not frames:
+            raise HospOpsError("No model could be backtested on this series.",
+                               hint=next(iter(failed.values()), None))
+        cv = pd.concat(frames, ignore_index=True)
+        ok_members = [n for n in members if n not in failed]
+        if want_ensemble and len(ok_members) >= 2:
+            cv = add_ensemble(cv, ok_members)
+        table = metrics(cv, seasonal_scale(df["y"].to_numpy(), FREQ_SEASON.get(freq, 1) if freq != "h" else 168),
+                        levels=[lv for lv in level if float(lv).is_integer()])
+
+    forecasts: dict[str, pd.DataFrame] = {}
+    dists = {}
+    seconds: dict[str, float] = {}
+    sub = rep.scaled(0.7 if backtest else 0.0, 0.98)
+    for j, (n, m) in enumerate(fit_models.items()):
+        sub(j / max(1, len(fit_models)), f"fitting {n}")
+        if n in failed:
+            continue
+        t0 = time.perf_counter()
+        try:
+            m.fit(df, X)
+            dists[n] = m.predict_dist(steps, X_future)
+        except Cancelled:
+            raise
+        except HospOpsError as exc:
+            failed[n] = str(exc)
+            continue
+        seconds[n] = time.perf_counter() - t0
+        forecasts[n] = dist_frame(m.future(steps)[0], dists[n], cols)
+    if not forecasts:
+        raise HospOpsError("No model could forecast this series.", hint=next(iter(failed.values()), None))
+    ok_members = [n for n in members if n in dists]
+    if want_ensemble and len(ok_members) >= 2:
+        ds = next(iter(forecasts.values()))["ds"]
+        forecasts["ensemble"] = dist_frame(ds, QuantileAverage([dists[n] for n in ok_members]), cols)
+        seconds["ensemble"] = sum(seconds[n] for n in ok_members)
+    if table is not None:
+        table = table[table["model"].isin(list(forecasts))].reset_index(drop=True)
+        best = select_best(table)
+    else:
+        pref = ["ensemble", "glm_negbin", "glm_poisson", "ets", "tsb", "sarimax", "prophet", "empirical",
+                "seasonal_naive"]
+        best = next((p for p in pref if p in forecasts), next(iter(forecasts)))
+    rep(1.0, "done")
+    seconds["total"] = time.perf_counter() - t_all
+    return ForecastResult(
+        name=str(attrs.get("name") or (y_df["unique_id"].iloc[0] if "unique_id" in y_df.columns else "series")),
+        freq=freq, horizon=steps, history=df, forecasts=forecasts, backtest=table, best=best,
+        verdict=verdict_for(table, best, freq), cv=cv, seconds=seconds, levels=level, failed=failed,
+    )

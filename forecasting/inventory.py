@@ -1,0 +1,123 @@
+"""Reorder points, safety stock and stock-out risk from each item's forecast distribution.
+
+For every item and unit (``supply_usage_daily``): a daily demand model (TSB for intermittent series, at
+least 30% zero days; otherwise the negative binomial count regression with day-of-week levels), the
+distribution of total demand over the lead time (the per-day distributions summed by a fixed-seed
+inverse-CDF draw, so the table is the same every run), and from it:
+
+- ``reorder_point``: the ``service_level`` quantile of lead-time demand (order when stock falls to it);
+- ``safety_stock``: reorder point minus expected lead-time demand;
+- ``forecast_to_delivery``: expected use before the next delivery (over the lead time);
+- ``days_of_cover``: how many days the stock on hand lasts at the forecast daily use;
+- ``stockout_prob``: the probability that lead-time demand exceeds the stock on hand.
+
+The workspace holds no stock levels, so ``on_hand`` may be given per ``item@unit`` (or per item); where it
+is not, the stock is taken as what a "reorder what we used" rule holds: the last 28 days' average daily use
+times the lead time (``stock_basis`` says which). The table is sorted by stock-out probability, highest first.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from datasets.errors import HospOpsError
+from datasets.progress import Reporter
+from forecasting.intermittent import TSB
+from forecasting.models import CountGLM
+
+N_PATHS = 1000
+
+
+def lead_time_demand(dist, lead_steps: int, n: int = N_PATHS, seed: int = 0) -> np.ndarray:
+    """Draws of total demand over the first ``lead_steps`` steps of a forecast distribution."""
+    paths = dist.sample_paths(n, seed)[:, :lead_steps]
+    return paths.sum(axis=1)
+
+
+def demand_model(y: pd.DataFrame, country: Optional[str] = None):
+    zeros = float((y["y"].fillna(0) == 0).mean())
+    if zeros >= 0.3:
+        return TSB(freq="D")
+    return CountGLM("negbin", country=country, freq="D", window=365, fourier=0)
+
+
+def reorder_table(
+    ws,
+    lead_time_days: Optional[float],
+    service_level: float,
+    progress: Optional[Callable[[float, str], None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    *,
+    on_hand: Optional[Mapping[str, float]] = None,
+    items: Optional[Sequence[str]] = None,
+) -> pd.DataFrame:
+    """The reorder table for every item and unit; see the module docstring for its columns.
+
+    ``items``: only these items (``ITEM``) or item-unit pairs (``ITEM@UNIT``).
+    """
+    if not 0.5 <= float(service_level) < 1:
+        raise HospOpsError(f"The service level must be a probability between 0.5 and 1 (got {service_level}).",
+                           hint="For example 0.95 for a 95% chance of no stock-out before a delivery.")
+    if lead_time_days is not None and (lead_time_days <= 0 or lead_time_days > 365):
+        raise HospOpsError(f"The lead time must be between 1 and 365 days (got {lead_time_days}).")
+    rep = Reporter(progress, should_stop)
+    rep(0.0, "reading supply use")
+    use = ws.df("SELECT unique_id, item_id, unit_id, CAST(ds AS TIMESTAMP) AS ds, CAST(y AS DOUBLE) AS y "
+                "FROM supply_usage_daily ORDER BY unique_id, ds")
+    if use.empty:
+        raise HospOpsError("This workspace has no supply use recorded.",
+                           hint="Import supply_usage first (or build the demo hospital).")
+    if items is not None:
+        want = set(items)
+        use = use[use["unique_id"].isin(want) | use["item_id"].isin(want)]
+        if use.empty:
+            raise HospOpsError("None of the given items has supply use recorded.")
+    items = ws.df("SELECT item_id, name, lead_time_days FROM supply_items")
+    item_lt = dict(zip(items["item_id"], items["lead_time_days"]))
+    item_name = dict(zip(items["item_id"], items["name"]))
+    country = ws.settings().get("country")
+    on_hand = dict(on_hand or {})
+    rows = []
+    groups = list(use.groupby("unique_id", sort=True))
+    for k, (uid, g) in enumerate(groups):
+        rep(0.05 + 0.9 * k / len(groups), f"forecasting {uid}")
+        item, unit = g["item_id"].iloc[0], g["unit_id"].iloc[0]
+        lt = lead_time_days if lead_time_days is not None else item_lt.get(item)
+        if lt is None or not np.isfinite(lt) or lt <= 0:
+            raise HospOpsError(f"No lead time for {item}: give --lead-time.",
+                               hint="Or record lead_time_days in supply_items.")
+        L = int(np.ceil(lt))
+        hist = g[["ds", "y"]].reset_index(drop=True)
+        model = demand_model(hist, country)
+        model.fit(hist)
+        dist = model.predict_dist(L)
+        draws = lead_time_demand(dist, L, seed=k)
+        mean_lt = float(dist.mean[:L].sum())
+        rop = float(np.quantile(draws, service_level))
+        daily28 = float(hist["y"].iloc[-28:].mean())
+        daily_fc = mean_lt / L
+        if uid in on_hand or item in on_hand:
+            stock, basis = float(on_hand.get(uid, on_hand.get(item))), "given"
+        else:
+            stock, basis = daily28 * L, "assumed: 28-day use x lead time"
+        rows.append({
+            "item": item,
+            "name": item_name.get(item, item),
+            "unit": unit,
+            "model": model.alias,
+            "lead_time_days": float(lt),
+            "daily_use_28d": daily28,
+            "forecast_daily": daily_fc,
+            "forecast_to_delivery": mean_lt,
+            "reorder_point": rop,
+            "safety_stock": rop - mean_lt,
+            "on_hand": stock,
+            "stock_basis": basis,
+            "days_of_cover": stock / daily_fc if daily_fc > 0 else np.inf,
+            "stockout_prob": float(np.mean(draws > stock)),
+        })
+    rep(1.0, "done")
+    out = pd.DataFrame(rows)
+    return out.sort_values(["stockout_prob", "days_of_cover"], ascending=[False, True]).reset_index(drop=True)

@@ -1,0 +1,134 @@
+"""Series that can be forecast: listed and loaded from a workspace's views, or read from a CSV file.
+
+Every loader returns a long table ``unique_id, ds, y`` (plus ``hours`` for ED arrivals) whose ``attrs``
+carry ``name``, ``label``, ``freq``, ``tz`` and ``country`` for :func:`forecasting.run_forecast`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from datasets.errors import HospOpsError, SourceError
+from forecasting.base import infer_freq
+
+ADMISSIONS_SQL = """
+WITH a AS (SELECT CAST(admit_ts AS DATE) AS ds, count(*) AS y FROM stays WHERE specialty = ? GROUP BY 1),
+b AS (SELECT min(CAST(admit_ts AS DATE)) AS lo, max(CAST(admit_ts AS DATE)) AS hi FROM stays),
+days AS (SELECT CAST(unnest(generate_series(lo, hi, INTERVAL 1 DAY)) AS DATE) AS ds FROM b WHERE lo IS NOT NULL)
+SELECT ? AS unique_id, CAST(days.ds AS TIMESTAMP) AS ds, coalesce(a.y, 0)::DOUBLE AS y
+FROM days LEFT JOIN a USING (ds) ORDER BY days.ds
+"""
+
+
+def _count(ws, sql: str) -> int:
+    try:
+        return int(ws.sql(sql)[0][0])
+    except Exception:  # a view over an empty table can fail in odd ways; treat as nothing there
+        return 0
+
+
+def list_series(ws) -> list[dict]:
+    """Every series this workspace can forecast: ``name``, ``label`` (for people) and ``freq``."""
+    out: list[dict] = []
+    if _count(ws, "SELECT count(*) FROM ed_visits") > 0:
+        out.append({"name": "ed_arrivals_hourly", "label": "ED arrivals per hour", "freq": "h"})
+        out.append({"name": "ed_arrivals_daily", "label": "ED arrivals per day", "freq": "D"})
+    for (spec,) in ws.sql("SELECT DISTINCT specialty FROM stays WHERE specialty IS NOT NULL ORDER BY 1"):
+        out.append({"name": f"admissions_daily:{spec}", "label": f"Admissions per day, {spec}", "freq": "D"})
+    rows = ws.sql(
+        "SELECT DISTINCT u.item_id, coalesce(u.unit_id, 'ALL'), any_value(i.name) "
+        "FROM supply_usage u LEFT JOIN supply_items i USING (item_id) GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    for item, unit, name in rows:
+        out.append({"name": f"supply:{item}@{unit}", "label": f"Use per day of {name or item} on {unit}", "freq": "D"})
+    return out
+
+
+def _stamp(df: pd.DataFrame, ws, name: str, label: str, freq: str) -> pd.DataFrame:
+    s = ws.settings()
+    df.attrs.update({"name": name, "label": label, "freq": freq, "tz": s.get("timezone"),
+                     "country": s.get("country")})
+    return df
+
+
+def load_series(ws, name: str) -> pd.DataFrame:
+    """One series by its ``list_series`` name, as ``unique_id, ds, y`` (+ ``hours`` for ED arrivals)."""
+    if name == "ed_arrivals_hourly":
+        df = ws.df("SELECT unique_id, ds, CAST(y AS DOUBLE) AS y, hours FROM ed_arrivals_hourly ORDER BY ds")
+        label, freq = "ED arrivals per hour", "h"
+    elif name == "ed_arrivals_daily":
+        df = ws.df("SELECT unique_id, CAST(ds AS TIMESTAMP) AS ds, CAST(y AS DOUBLE) AS y, hours "
+                   "FROM ed_arrivals_daily ORDER BY ds")
+        # a 23/25-hour DST day is still one day: keep hours for the record, count per day
+        df["hours"] = 1.0
+        label, freq = "ED arrivals per day", "D"
+    elif name.startswith("admissions_daily:"):
+        spec = name.split(":", 1)[1]
+        df = ws.df(ADMISSIONS_SQL, [spec, name])
+        if df.empty or df["y"].sum() == 0:
+            raise HospOpsError(f"No admissions for specialty {spec!r} in this workspace.",
+                               hint="`hospops forecast WS --list` shows the series there are.")
+        label, freq = f"Admissions per day, {spec}", "D"
+    elif name.startswith("supply:"):
+        key = name.split(":", 1)[1]
+        df = ws.df("SELECT unique_id, CAST(ds AS TIMESTAMP) AS ds, CAST(y AS DOUBLE) AS y FROM supply_usage_daily "
+                   "WHERE unique_id = ? ORDER BY ds", [key])
+        if df.empty:
+            raise HospOpsError(f"No supply use recorded for {key!r}.",
+                               hint="Names look like supply:ITEM@UNIT; `hospops forecast WS --list` shows them.")
+        label, freq = f"Use per day of {key}", "D"
+    else:
+        known = ", ".join(s["name"] for s in list_series(ws)[:6])
+        raise HospOpsError(f"Unknown series {name!r}.", hint=f"Series here include: {known} ...")
+    if df.empty:
+        raise HospOpsError(f"The series {name!r} has no data in this workspace yet.")
+    df["ds"] = pd.to_datetime(df["ds"])
+    return _stamp(df, ws, name, label, freq)
+
+
+def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
+             unique_id: Optional[str] = None) -> pd.DataFrame:
+    """A series from a CSV of timestamps and values; rows with the same time are summed.
+
+    With ``id_col`` the file may hold several series; ``unique_id`` picks one (the first otherwise).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise SourceError(f"No such file: {p}")
+    try:
+        raw = pd.read_csv(p)
+    except Exception as exc:
+        raise SourceError(f"Cannot read {p.name} as CSV: {exc}") from exc
+    missing = [c for c in (time_col, value_col, id_col) if c and c not in raw.columns]
+    if missing:
+        raise SourceError(f"{p.name} has no column {', '.join(map(repr, missing))}.",
+                          hint=f"Its columns are: {', '.join(map(str, raw.columns))}.")
+    if id_col:
+        ids = raw[id_col].astype(str)
+        pick = unique_id or ids.iloc[0]
+        raw = raw[ids == pick]
+    else:
+        pick = unique_id or p.stem
+    ds = pd.to_datetime(raw[time_col], errors="coerce", utc=False, format="mixed")
+    y = pd.to_numeric(raw[value_col], errors="coerce")
+    bad = int(ds.isna().sum())
+    if bad == len(raw) or len(raw) == 0:
+        raise SourceError(f"No readable times in column {time_col!r} of {p.name}.")
+    if bad:
+        raise SourceError(f"{bad} row(s) of {p.name} have a time that cannot be read in {time_col!r}.")
+    if getattr(ds.dt, "tz", None) is not None:
+        ds = ds.dt.tz_localize(None)
+    df = pd.DataFrame({"ds": ds, "y": y}).groupby("ds", as_index=False)["y"].sum(min_count=1)
+    df.insert(0, "unique_id", str(pick))
+    freq = infer_freq(df["ds"])
+    if freq in ("h", "D"):  # missing times become gaps (NaN), not silently shortened history
+        full = pd.date_range(df["ds"].iloc[0], df["ds"].iloc[-1], freq=freq)
+        if len(full) != len(df) and df["ds"].isin(full).all():
+            df = df.set_index("ds").reindex(full).rename_axis("ds").reset_index()
+            df["unique_id"] = str(pick)
+            df = df[["unique_id", "ds", "y"]]
+    df.attrs.update({"name": p.stem, "label": f"{value_col} from {p.name}", "freq": freq, "tz": None,
+                     "country": None})
+    return df

@@ -1,0 +1,97 @@
+"""The forecasting benchmarks run end to end at a tiny size and report the keys ARCHITECTURE.md lists.
+
+No timing thresholds here, ever: timings belong in benchmarks/results/, not in pass/fail.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+ANCHORS = Path(__file__).resolve().parents[3] / "shared" / "anchors"
+
+
+def _load(name: str):
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _last_json(out: str) -> dict:
+    lines = [line for line in out.splitlines() if line.strip()]
+    return json.loads(lines[-1])
+
+
+needs_wales = pytest.mark.skipif(not (ANCHORS / "ed_arrivals" / "uk_wales_hourly_rostamitabar2023").exists(),
+                                 reason="Wales anchor data not present")
+needs_supply = pytest.mark.skipif(not (ANCHORS / "supply_demand" / "expsmooth_hyndman2008").exists(),
+                                  reason="supply anchor data not present")
+
+
+@needs_wales
+def test_ed_wales_hourly_tiny(tmp_path, capsys):
+    mod = _load("ed_wales_hourly")
+    res = mod.main(["--quick", "--json", "--max-origins", "2", "--models", "benchmark2,glm_negbin_adapt",
+                    "--results-dir", str(tmp_path)])
+    assert _last_json(capsys.readouterr().out) == json.loads(json.dumps(res))
+    assert res["origins"] == 2 and len(res["published"]) == 14
+    assert [r["model"] for r in res["rows"]] == ["benchmark2", "glm_negbin_adapt"]
+    for r in res["rows"]:
+        assert {"model", "pinball", "quantile_bias", "abs_mean_error", "seconds"} <= set(r)
+        assert 0 < r["pinball"] < 5 and 0 <= r["quantile_bias"] < 0.5
+    assert json.loads((tmp_path / "ed_wales_hourly.quick.json").read_text())["quick"] is True
+
+
+@needs_wales
+def test_wales_protocol_issue_times():
+    mod = _load("ed_wales_hourly")
+    full = mod.origins(mod.TEST, quick=False)
+    assert len(full) == 725 and full[0].hour == 0 and full[1].hour == 12
+    assert str(full[-1]) == "2019-02-26 00:00:00+00:00"
+    assert all(t.hour in (0, 12) for t in full)  # local time, across both clock changes
+    assert mod.origins(mod.TEST, quick=True) == full[::7]
+
+
+@needs_wales
+def test_wales_score_strict_below():
+    import numpy as np
+
+    mod = _load("ed_wales_hourly")
+    y = np.array([3.0, 5.0])
+    q = np.tile(np.arange(1, 20, dtype=float) * 0 + 5.0, (2, 1))  # every quantile at 5
+    s = mod.score(q, np.array([4.0, 4.0]), y)
+    # strictly below 5: only the 3 -> empirical 0.5 at every level
+    assert s["quantile_bias"] == pytest.approx(np.mean(np.abs(np.array(mod.QUANTILES) - 0.5)))
+    assert s["abs_mean_error"] == pytest.approx(0.0)
+
+
+@needs_wales
+def test_ed_wales_daily_tiny(tmp_path, capsys):
+    mod = _load("ed_wales_daily")
+    res = mod.main(["--quick", "--json", "--max-origins", "2", "--models", "seasonal_naive,glm_negbin",
+                    "--results-dir", str(tmp_path)])
+    assert _last_json(capsys.readouterr().out) == json.loads(json.dumps(res))
+    assert [r["model"] for r in res["rows"]] == ["seasonal_naive", "glm_negbin"]
+    assert all(r["mase"] > 0 for r in res["rows"])
+
+
+@needs_supply
+def test_supply_monthly_tiny(tmp_path, capsys):
+    mod = _load("supply_monthly")
+    res = mod.main(["--quick", "--json", "--limit", "8", "--models", "seasonal_naive,zero,tsb",
+                    "--results-dir", str(tmp_path)])
+    assert _last_json(capsys.readouterr().out) == json.loads(json.dumps(res))
+    rows = {(r["dataset"], r["model"]): r for r in res["rows"]}
+    assert len(rows) == 6
+    for r in rows.values():
+        assert {"dataset", "model", "mase", "wql", "seconds"} <= set(r)
+    # all-zero quantiles lose q*y at level q: WQL = mean over q of 2q = 1 exactly, on any data
+    assert rows[("carparts", "zero")]["wql"] == pytest.approx(1.0)
+    assert rows[("hospital", "zero")]["wql"] == pytest.approx(1.0)

@@ -1,0 +1,110 @@
+"""`hospops forecast` and `hospops supplies` through desktop.cli.main, as a user runs them."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from desktop.cli import main
+
+
+def _json(capsys):
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1, out  # exactly one JSON object on stdout
+    return json.loads(lines[0])
+
+
+def test_forecast_workspace_json_with_backtest(demo_ws, capsys):
+    rc = main(["forecast", str(demo_ws), "--series", "ed_arrivals_daily", "--horizon", "7",
+               "--models", "seasonal_naive", "glm_negbin", "--backtest", "--windows", "2", "--json"])
+    assert rc == 0
+    js = _json(capsys)
+    assert js["best"] in {"seasonal_naive", "glm_negbin"}
+    models = {m["name"]: m for m in js["models"]}
+    assert set(models) == {"seasonal_naive", "glm_negbin"}
+    for m in models.values():
+        assert len(m["forecast"]) == 7
+        row = m["forecast"][0]
+        assert {"ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"} <= set(row)
+        assert row["lo-95"] <= row["lo-80"] <= row["mean"] <= row["hi-80"] <= row["hi-95"]
+        pd.Timestamp(row["ds"])  # ISO time
+        bt = m["backtest"]
+        assert {"mae", "rmse", "mase", "pinball"} <= set(bt) and set(bt["coverage"]) == {"80", "95"}
+    assert js["verdict"]
+
+
+def test_forecast_csv_and_table_output(tmp_path, capsys):
+    p = tmp_path / "beds.csv"
+    ds = pd.date_range("2024-01-01", periods=10 * 24, freq="h")
+    pd.DataFrame({"when": ds.strftime("%Y-%m-%d %H:%M"), "n": (ds.hour % 7).astype(int)}).to_csv(p, index=False)
+    assert main(["forecast", "--csv", str(p), "--time-col", "when", "--value-col", "n", "--horizon", "1d",
+                 "--models", "seasonal_naive", "empirical", "--json"]) == 0
+    js = _json(capsys)
+    assert {m["name"] for m in js["models"]} == {"seasonal_naive", "empirical"}
+    assert all(len(m["forecast"]) == 24 for m in js["models"])
+    assert main(["forecast", "--csv", str(p), "--time-col", "when", "--value-col", "n", "--horizon", "6",
+                 "--models", "seasonal_naive"]) == 0
+    out = capsys.readouterr().out
+    assert "best model: seasonal_naive" in out and "lo-80" in out
+
+
+def test_forecast_list(demo_ws, capsys):
+    assert main(["forecast", str(demo_ws), "--list", "--json"]) == 0
+    names = {s["name"] for s in _json(capsys)["series"]}
+    assert "ed_arrivals_hourly" in names
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["forecast", "--horizon", "7"], "Say what to forecast"),
+    (["forecast", "WS", "--series", "ed_arrivals_daily"], "--horizon"),
+    (["forecast", "--csv", "x.csv", "--horizon", "7"], "--time-col"),
+    (["forecast", "--csv", "nope.csv", "--time-col", "t", "--value-col", "v", "--horizon", "7"], "No such file"),
+])
+def test_forecast_user_errors(argv, msg, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hospops: error:") and msg in err and "Traceback" not in err
+
+
+def test_forecast_unknown_series_and_model(demo_ws, capsys):
+    assert main(["forecast", str(demo_ws), "--series", "beds", "--horizon", "7"]) == 1
+    assert "Unknown series" in capsys.readouterr().err
+    assert main(["forecast", str(demo_ws), "--series", "ed_arrivals_daily", "--horizon", "7",
+                 "--models", "crystal_ball"]) == 1
+    assert "Unknown model" in capsys.readouterr().err
+
+
+def test_forecast_save_stores_results(tmp_path, demo_ws, capsys):
+    import shutil
+
+    from datasets.store import Workspace
+
+    ws_path = tmp_path / "copy.hospops"
+    shutil.copy(demo_ws, ws_path)
+    assert main(["forecast", str(ws_path), "--series", "ed_arrivals_daily", "--horizon", "5", "--models",
+                 "seasonal_naive", "--backtest", "--windows", "1", "--save", "--json"]) == 0
+    run_id = _json(capsys)["run_id"]
+    with Workspace.open(ws_path, read_only=True) as ws:
+        assert ws.sql("SELECT count(*) FROM forecasts WHERE run_id = ?", [run_id])[0][0] == 5
+        assert ws.sql("SELECT count(*) FROM backtests WHERE run_id = ?", [run_id])[0][0] == 5
+
+
+def test_supplies(demo_ws, tmp_path, capsys):
+    stock = tmp_path / "stock.csv"
+    pd.DataFrame({"item": ["NOPE"], "on_hand": [3]}).to_csv(stock, index=False)
+    from datasets.store import Workspace
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        items = [r[0] for r in ws.sql("SELECT DISTINCT item_id FROM supply_usage ORDER BY 1 LIMIT 2")]
+    assert main(["supplies", str(demo_ws), "--lead-time", "3", "--service-level", "0.9", "--json",
+                 "--on-hand", str(stock), "--items", *items]) == 0
+    js = _json(capsys)
+    assert js["service_level"] == 0.9 and js["rows"]
+    probs = [r["stockout_prob"] for r in js["rows"]]
+    assert probs == sorted(probs, reverse=True)
+    assert {r["item"] for r in js["rows"]} == set(items)
+    assert {"item", "unit", "reorder_point", "safety_stock", "days_of_cover", "stockout_prob"} <= set(js["rows"][0])
+    assert main(["supplies", str(demo_ws), "--lead-time", "3", "--service-level", "1.5"]) == 1
+    assert "service level" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""The API the app calls: series from a workspace and a CSV, run_forecast, reorder table, admissions."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datasets.errors import Cancelled, HospOpsError, SourceError
+from datasets.store import Workspace
+from forecasting import admissions_forecast, list_series, load_csv, load_series, parse_horizon, run_forecast
+from forecasting.inventory import reorder_table
+
+
+@pytest.fixture(scope="module")
+def wsr(demo_ws):
+    ws = Workspace.open(demo_ws, read_only=True)
+    yield ws
+    ws.close()
+
+
+def test_list_and_load_series(wsr):
+    names = {s["name"]: s for s in list_series(wsr)}
+    assert {"ed_arrivals_hourly", "ed_arrivals_daily"} <= set(names)
+    assert any(n.startswith("admissions_daily:") for n in names)
+    assert any(n.startswith("supply:") and "@" in n for n in names)
+    assert all(s["label"] and s["freq"] in ("h", "D") for s in names.values())
+    h = load_series(wsr, "ed_arrivals_hourly")
+    d = load_series(wsr, "ed_arrivals_daily")
+    assert list(h.columns[:3]) == ["unique_id", "ds", "y"] and h.attrs["freq"] == "h"
+    assert h.attrs["tz"] == "Europe/London"
+    assert h["y"].sum() == d["y"].sum()
+    spec = next(n for n in names if n.startswith("admissions_daily:"))
+    a = load_series(wsr, spec)
+    assert a["ds"].diff().dropna().eq(pd.Timedelta(days=1)).all()  # zero-filled daily grid
+    sup = next(n for n in names if n.startswith("supply:"))
+    assert len(load_series(wsr, sup)) > 30
+    with pytest.raises(HospOpsError, match="Unknown series"):
+        load_series(wsr, "nope")
+
+
+def test_run_forecast_hourly_with_backtest(wsr):
+    y = load_series(wsr, "ed_arrivals_hourly")
+    seen = []
+    res = run_forecast(y, "48h", models=["seasonal_naive", "empirical", "glm_negbin", "ensemble"], backtest=True,
+                       n_windows=2, progress=lambda f, m: seen.append(f))
+    assert res.horizon == 48 and set(res.forecasts) == {"seasonal_naive", "empirical", "glm_negbin", "ensemble"}
+    assert res.best in res.forecasts
+    assert res.best == res.backtest.sort_values("pinball").iloc[0]["model"]
+    for fc in res.forecasts.values():
+        assert list(fc.columns) == ["ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
+        assert (fc["lo-95"] <= fc["lo-80"]).all() and (fc["lo-80"] <= fc["mean"]).all()
+        assert (fc["mean"] <= fc["hi-80"]).all() and (fc["hi-80"] <= fc["hi-95"]).all()
+        assert (fc["lo-95"] >= 0).all()
+        assert fc["ds"].iloc[0] > y["ds"].iloc[-1]
+    assert set(res.cv["model"]) >= {"seasonal_naive", "ensemble"}
+    assert "last week's pattern" in res.verdict and "80% band held" in res.verdict
+    assert seen and seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:]))
+    js = json.loads(json.dumps(res.to_json()))
+    m = {x["name"]: x for x in js["models"]}
+    assert js["best"] == res.best
+    assert set(m[res.best]["backtest"]) >= {"mae", "rmse", "mase", "pinball", "coverage"}
+    assert set(m[res.best]["backtest"]["coverage"]) == {"80", "95"}
+    assert len(m[res.best]["forecast"]) == 48 and "hi-95" in m[res.best]["forecast"][0]
+
+
+def test_run_forecast_daily_defaults_and_no_backtest(wsr):
+    y = load_series(wsr, "ed_arrivals_daily")
+    res = run_forecast(y, "14d")
+    assert res.horizon == 14 and res.backtest is None and res.best in res.forecasts
+    assert "not backtested" in res.verdict
+    assert {"seasonal_naive", "ets", "glm_negbin"} <= set(res.forecasts)
+
+
+def test_run_forecast_cancel(wsr):
+    y = load_series(wsr, "ed_arrivals_daily")
+    with pytest.raises(Cancelled):
+        run_forecast(y, 7, backtest=True, should_stop=lambda: True)
+
+
+def test_parse_horizon_and_bad_arguments(wsr):
+    assert parse_horizon("48h", "h") == 48 and parse_horizon("2d", "h") == 48
+    assert parse_horizon("28d", "D") == 28 and parse_horizon(5, "D") == 5 and parse_horizon("2w", "D") == 14
+    with pytest.raises(HospOpsError, match="does not fit"):
+        parse_horizon("5h", "D")
+    with pytest.raises(HospOpsError, match="too far"):
+        parse_horizon("30d", "h")
+    with pytest.raises(HospOpsError, match="Cannot read"):
+        parse_horizon("soon", "h")
+    y = load_series(wsr, "ed_arrivals_daily")
+    with pytest.raises(HospOpsError, match="Unknown model"):
+        run_forecast(y, 7, models=["magic"])
+
+
+def test_load_csv(tmp_path):
+    p = tmp_path / "s.csv"
+    ds = pd.date_range("2024-01-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    pd.DataFrame({"day": list(ds) + [ds[-1]], "n": list(range(40)) + [5]}).drop(index=[10]).to_csv(p, index=False)
+    y = load_csv(p, "day", "n")
+    assert y.attrs["freq"] == "D" and len(y) == 40  # the missing day is a gap, the repeated day summed
+    assert np.isnan(y["y"].iloc[10]) and y["y"].iloc[-1] == 39 + 5
+    with pytest.raises(SourceError, match="no column"):
+        load_csv(p, "date", "n")
+    res = run_forecast(y, 7, models=["seasonal_naive", "ets"])
+    assert len(res.forecasts["ets"]) == 7
+
+
+def test_reorder_table(wsr):
+    keys = [s["name"].split(":", 1)[1] for s in list_series(wsr) if s["name"].startswith("supply:")][:12]
+    t = reorder_table(wsr, lead_time_days=5, service_level=0.95, items=keys)
+    assert sorted(t["item"] + "@" + t["unit"]) == sorted(keys)
+    for col in ("item", "unit", "daily_use_28d", "forecast_to_delivery", "reorder_point", "safety_stock",
+                "days_of_cover", "stockout_prob"):
+        assert col in t.columns
+    smooth = t[t["model"] != "tsb"]
+    assert len(smooth) and (smooth["reorder_point"] >= smooth["forecast_to_delivery"]).all()
+    assert t["stockout_prob"].is_monotonic_decreasing
+    assert t["stockout_prob"].between(0, 1).all()
+    hi = reorder_table(wsr, lead_time_days=5, service_level=0.99, items=keys).set_index(["item", "unit"])
+    lo = t.set_index(["item", "unit"]).loc[hi.index]
+    assert (hi["reorder_point"] >= lo["reorder_point"]).all() and hi["reorder_point"].sum() > lo["reorder_point"].sum()
+    # given stock: far more than any use means no stock-out risk
+    big = {k: 1e6 for k in (t["item"] + "@" + t["unit"])}
+    assert reorder_table(wsr, 5, 0.95, on_hand=big, items=keys[:3])["stockout_prob"].max() == 0
+    none = {k: 0.0 for k in keys[:3]}
+    assert (reorder_table(wsr, 5, 0.95, on_hand=none, items=keys[:3])["days_of_cover"] == 0).all()
+    with pytest.raises(HospOpsError, match="service level"):
+        reorder_table(wsr, 5, 95)
+
+
+def test_admissions_forecast(wsr):
+    start = load_series(wsr, "ed_arrivals_daily")["ds"].iloc[-1] + pd.Timedelta(days=1)
+    a = admissions_forecast(wsr, start, 48)
+    specs = a["specialty"].unique()
+    assert len(specs) >= 2 and len(a) == 48 * len(specs)
+    assert (a["mean"] >= 0).all() and (a["lo-80"] <= a["mean"]).all() and (a["mean"] <= a["hi-80"]).all()
+    # a day's expected admissions match the history's scale
+    hist = load_series(wsr, f"admissions_daily:{specs[0]}")["y"].tail(28).mean()
+    day = a[a["specialty"] == specs[0]]["mean"].iloc[:24].sum()
+    assert 0.3 * hist < day < 3 * hist + 1
