@@ -21,7 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 log = logging.getLogger("hospops.jobs")
 
@@ -39,6 +39,8 @@ class Job:
     stop: threading.Event = field(default_factory=threading.Event)
     fraction: float = 0.0
     message: str = ""
+    pending: tuple | None = None  # the latest (fraction, message) from the worker, not yet shown
+    lock: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.monotonic)
 
     def cancel(self) -> None:
@@ -51,7 +53,6 @@ class Job:
 
 class _Signals(QObject):
     # All emitted from worker threads; the runner lives on the Qt thread, so delivery is queued to it.
-    progress = Signal(int, float, str)
     done = Signal(int, object)
     failed = Signal(int, str, bool)  # job id, message, was cancelled
 
@@ -67,14 +68,13 @@ class _Task(QRunnable):
         from datasets.errors import Cancelled, HospOpsError
 
         job = self.job
-        last = [0.0]
 
         def progress(fraction: float, message: str) -> None:
-            now = time.monotonic()
-            # At most ~20 updates a second reach the Qt thread: a chatty core cannot flood the event loop.
-            if now - last[0] >= 0.05 or fraction >= 1.0:
-                last[0] = now
-                self.signals.progress.emit(job.id, float(fraction), str(message))
+            # Only plain Python here: this runs on whatever thread the core calls it from, CP-SAT's own C++
+            # worker threads included, where calling into Qt (emitting a signal) corrupted reference counts
+            # (an interpreter abort at exit after long solves). The runner's timer on the Qt thread polls it.
+            with job.lock:
+                job.pending = (float(fraction), str(message))
 
         try:
             if job.cancelled:
@@ -112,8 +112,16 @@ class JobRunner(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
+        # Never reuse a worker thread: PySide drops a pooled thread's Python thread state after each run, while
+        # pybind11 (OR-Tools) keeps a pointer to it, so a CP-SAT solution callback in the next job on that thread
+        # took the GIL through a freed thread state and crashed the app (found by benchmarks/ui_latency.py: a
+        # draft roster solve, then a second solve on the same pooled thread). Idle threads now exit at once.
+        self._pool.setExpiryTimeout(0)
         self._signals = _Signals(self)
-        self._signals.progress.connect(self._on_progress)
+        # progress reaches the Qt thread by polling (see _Task.run): 20 updates a second at most
+        self._poll = QTimer(self)
+        self._poll.setInterval(50)
+        self._poll.timeout.connect(self._poll_progress)
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
         self._ids = itertools.count(1)
@@ -131,6 +139,8 @@ class JobRunner(QObject):
         self._by_key[key] = job
         self._by_id[job.id] = job
         self.started.emit(job)
+        if not self._poll.isActive():
+            self._poll.start()
         self._pool.start(_Task(job, self._signals))
         return job
 
@@ -168,9 +178,18 @@ class JobRunner(QObject):
             return job
         return None
 
-    def _on_progress(self, job_id: int, fraction: float, message: str) -> None:
-        job = self._current(job_id)
-        if job is None or job.cancelled:
+    def _poll_progress(self) -> None:
+        if not self._by_id:
+            self._poll.stop()
+            return
+        for job in list(self._by_key.values()):
+            with job.lock:
+                pending, job.pending = job.pending, None
+            if pending is not None:
+                self._on_progress(job, *pending)
+
+    def _on_progress(self, job: Job, fraction: float, message: str) -> None:
+        if job.cancelled:
             return
         job.fraction, job.message = fraction, message
         if job.on_progress:
@@ -178,6 +197,12 @@ class JobRunner(QObject):
         self.progressed.emit(job)
 
     def _on_done(self, job_id: int, result: Any) -> None:
+        job = self._by_id.get(job_id)
+        if job is not None:
+            with job.lock:
+                pending, job.pending = job.pending, None
+            if pending is not None and self._by_key.get(job.key) is job:
+                self._on_progress(job, *pending)
         job = self._retire(job_id)
         if job is None:
             return  # superseded by a newer job of the same key: drop the stale result

@@ -2,9 +2,8 @@
 `hospops` command line (so one executable does both; `HospOps` with no arguments is what a double-click runs).
 """
 import multiprocessing
-import sys
-
 import os
+import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: see desktop/__init__.py
 

@@ -354,9 +354,29 @@ class RosterPage(Page):
         if (emp, day) in self.model.locks:
             m.addAction("Unlock", lambda: self._unlock(emp, day))
         m.addSeparator()
+        m.addAction("Add leave on this day", lambda: self.add_request(emp, day, "leave"))
+        m.addAction("Request: day off (weight 3)", lambda: self.add_request(emp, day, "day_off"))
+        for s in self.model.problem.shifts:
+            m.addAction(f"Request: work {s.id} (weight 3)", lambda s=s.id: self.add_request(emp, day, "shift_on", s))
+        m.addSeparator()
         m.addAction("Off sick from this day — re-roster with as few changes as possible",
                     lambda: self.report_sick(emp, day))
         m.exec(self.grid.viewport().mapToGlobal(pos))
+
+    def add_request(self, emp: str, day: int, kind: str, shift: str | None = None, weight: int = 3) -> None:
+        """Record leave or a request in the workspace (the requests table, audited); the next Solve uses it."""
+        when = self.model.problem.date_of(day)
+        if when is None:
+            return
+        rid = f"app-{emp}-{when:%Y%m%d}-{kind}-{shift or ''}"
+        with self.session.ws.transaction() as con:
+            con.execute("DELETE FROM requests WHERE request_id = ?", [rid])
+            con.execute("INSERT INTO requests (request_id, staff_id, request_date, kind, shift_id, weight) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", [rid, emp, when, kind, shift, None if kind == "leave" else weight])
+        self.session.audit("add request", emp, {"date": str(when), "kind": kind, "shift": shift})
+        what = {"leave": "leave", "day_off": "a day-off request", "shift_on": f"a request to work {shift}"}[kind]
+        self.status.setText(f"Recorded {what} for {self.model.problem.employee(emp).label} on {when:%a %d %b}. "
+                            "Press Solve to roster with it.")
 
     def _lock(self, emp: str, day: int, shift: str | None) -> None:
         self.model.locks[(emp, day)] = shift

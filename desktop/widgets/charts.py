@@ -13,7 +13,7 @@ import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from desktop import theme
 
@@ -49,6 +49,40 @@ def epoch_seconds(ds) -> np.ndarray:
     return s.astype("datetime64[ns]").to_numpy().astype("datetime64[ns]").astype(np.int64) / 1e9
 
 
+def title_row(owner: QWidget, title: QLabel, plot: pg.PlotWidget) -> QHBoxLayout:
+    """The chart's title with "Copy image" and "Save PNG…" buttons (any chart can go into a report)."""
+    row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(title, 1)
+    copy_btn = QToolButton(owner)
+    copy_btn.setText("Copy image")
+    copy_btn.setToolTip("Copy this chart to the clipboard as a picture")
+    copy_btn.clicked.connect(lambda: _copy_image(plot))
+    save_btn = QToolButton(owner)
+    save_btn.setText("PNG…")
+    save_btn.setToolTip("Save this chart as a PNG picture")
+    save_btn.clicked.connect(lambda: _save_image(owner, plot))
+    row.addWidget(copy_btn)
+    row.addWidget(save_btn)
+    return row
+
+
+def _copy_image(plot: pg.PlotWidget) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.clipboard().setPixmap(plot.grab())
+
+
+def _save_image(owner: QWidget, plot: pg.PlotWidget) -> None:
+    path, _ = QFileDialog.getSaveFileName(owner, "Save chart", "chart.png", "PNG image (*.png)")
+    if path:
+        save_png(plot, path)
+
+
+def save_png(plot: pg.PlotWidget, path) -> bool:
+    return plot.grab().save(str(path), "PNG")
+
+
 def _pen(color: str, width: float = 1.5, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(QColor(color), width=width, style=style)
 
@@ -71,7 +105,7 @@ class TimeChart(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        lay.addWidget(self.title)
+        lay.addLayout(title_row(self, self.title, self.plot))
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.readout)
         self._series: list[tuple[str, np.ndarray, np.ndarray]] = []
@@ -169,7 +203,7 @@ class HeatMap(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
-        lay.addWidget(self.title)
+        lay.addLayout(title_row(self, self.title, self.plot))
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.readout)
         self._rows: list[str] = []

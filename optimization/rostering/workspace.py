@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
 from typing import Iterable, Mapping, Optional
 
+import pandas as pd
+
 from datasets.errors import HospOpsError
 
 from .problem import Cover, Employee, Lock, Request, RosterProblem, RosterSolution, ShiftType
@@ -124,7 +126,7 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
             continue
         d = (r.request_date.date() if isinstance(r.request_date, datetime) else r.request_date) - start
         d = d.days if hasattr(d, "days") else int(d)
-        weight = int(r.weight) if r.weight == r.weight and r.weight is not None else 1
+        weight = 1 if r.weight is None or pd.isna(r.weight) else int(r.weight)  # a missing weight (leave) counts 1
         if r.kind == "leave":
             days_off.setdefault(r.staff_id, set()).add(d)
         elif r.kind == "day_off":

@@ -121,6 +121,23 @@ def test_frame_model_sorts_by_value_and_copies_tsv(qtbot):
     assert t.model.data(t.model.index(2, 1)) == "1,200"
 
 
+def test_chart_hover_readout_and_png(qtbot, tmp_path):
+    import pandas as pd
+    from PySide6.QtGui import QImage
+
+    from desktop.widgets.charts import TimeChart, save_png
+
+    c = TimeChart(title="t")
+    qtbot.addWidget(c)
+    c.resize(800, 300)
+    ds = pd.date_range("2024-03-30", periods=26280, freq="h")  # three years of hourly points
+    c.add_line("arrivals", ds, [i % 24 for i in range(len(ds))])
+    c.add_band("80% band", ds[:48], [1.0] * 48, [3.0] * 48)
+    c.show()
+    qtbot.waitExposed(c)
+    assert save_png(c.plot, tmp_path / "c.png") and QImage(str(tmp_path / "c.png")).width() > 100
+
+
 def test_copy_and_export_suppress_small_counts(qtbot, tmp_path):
     import pandas as pd
 

@@ -112,13 +112,20 @@ def test_roster_exports_round_trip(window, tmp_path):
     (tmp_path / "ics").mkdir()
     files = page.export_to("ics", tmp_path / "ics")
     assert len(files) == len({e for e, _ in sol.assignment}) and "BEGIN:VCALENDAR" in files[0].read_text()
+    # leave entered on the grid goes into the workspace (audited) and the next solve honours it
+    worker, day = next(k for k in sorted(sol.assignment))
+    page.add_request(worker, day, "leave")
+    page.solve()
+    assert wait_until_loaded(window, page, 120000)
+    assert page.result["solution"].assignment.get((worker, day)) is None
+    assert day in page.result["problem"].days_off.get(worker, ())
     # a search that found nothing in time says so instead of failing
     from optimization.rostering import RosterSolution
 
     page._show({"problem": problem, "solution": RosterSolution({}, "UNKNOWN", seconds=1.0), "validation": None})
     assert "No roster found" in page.status.text()
     actions = [r[0] for r in window.session.ws.sql("SELECT action FROM audit_log")]
-    assert actions.count("export roster") == 4 and "solve roster" in actions
+    assert actions.count("export roster") == 4 and "solve roster" in actions and "add request" in actions
 
 
 def test_supplies_page_reorder_table(window):
