@@ -171,3 +171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     main()
+    # as the app does (desktop/app.py): skip the interpreter's final collection, which aborted after long
+    # CP-SAT solves in the app (a C extension's reference-count error); everything is written by now
+    sys.stdout.flush()
+    os._exit(0)

@@ -142,4 +142,13 @@ def run_app(args) -> int:
             probe(page)
 
     _after_first_paint(window, load)
-    return app.exec()
+    code = app.exec()
+    # The window has closed: jobs are cancelled and the workspace closed (MainWindow.closeEvent). Leave without
+    # the interpreter's final garbage collection: after long CP-SAT solves in the app it hit a reference-count
+    # error in a C extension ("deallocating None") and aborted at exit. Tracked in the issue notes.
+    from desktop.workers import shutdown
+
+    shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
