@@ -6,7 +6,10 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+CURTOIS = BENCH.parents[1] / "shared" / "anchors" / "rostering" / "curtois_qu_instances1_24"
 
 
 def _load(name: str):
@@ -18,6 +21,7 @@ def _load(name: str):
     return mod
 
 
+@pytest.mark.skipif(not (CURTOIS / "Instance1.txt").exists(), reason="Curtois-Qu instances not present")
 def test_roster_curtois_tiny(tmp_path, capsys):
     mod = _load("roster_curtois")
     res = mod.main(["--quick", "--json", "--instances", "1", "--time-limit", "10", "--workers", "2",

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from optimization.rostering import Cover, Employee, RosterProblem, ShiftType
 
 CURTOIS = Path(__file__).resolve().parents[3].parent / "shared" / "anchors" / "rostering" / "curtois_qu_instances1_24"
+# the public benchmark instances live in ../shared/anchors, beside the checkout; without them these tests skip
+requires_curtois = pytest.mark.skipif(not (CURTOIS / "Instance1.txt").exists(),
+                                      reason="Curtois-Qu instances not present (../shared/anchors)")
 
 E8 = ShiftType("E", 480)
 L8 = ShiftType("L", 480, ("E",))  # a Late may not be followed by an Early

@@ -5,7 +5,7 @@ import csv
 import json
 
 from desktop.cli import main
-from roster_helpers import CURTOIS
+from roster_helpers import requires_curtois, CURTOIS
 
 KEYS = {"status", "objective", "bound", "seconds", "validated_objective", "hard_violations", "violations"}
 
@@ -17,6 +17,7 @@ def run_json(capsys, argv):
     return rc, json.loads(out[0])
 
 
+@requires_curtois
 def test_solve_instance_exports_and_validates(capsys, tmp_path):
     sol_csv = tmp_path / "i1.csv"
     rc, res = run_json(capsys, ["roster", "solve", "--instance", str(CURTOIS / "Instance1.txt"), "--format", "curtois",
@@ -31,6 +32,7 @@ def test_solve_instance_exports_and_validates(capsys, tmp_path):
     assert rc == 0 and val["validated_objective"] == 607 and val["hard_violations"] == 0
 
 
+@requires_curtois
 def test_validate_reports_a_broken_solution(capsys, tmp_path):
     bad = tmp_path / "bad.csv"
     # employee A works every day of the horizon: more than 5 in a row, and on its day off (day 3)

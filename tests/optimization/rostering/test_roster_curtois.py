@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from optimization.rostering import RosterSolution, read_curtois, read_solution_csv, write_solution_csv
-from roster_helpers import CURTOIS
+from roster_helpers import requires_curtois, CURTOIS
 
 
+@requires_curtois
 def test_instance1_is_read_section_by_section():
     p = read_curtois(CURTOIS / "Instance1.txt")
     assert p.days == 14 and [s.id for s in p.shifts] == ["D"] and p.shifts[0].minutes == 480
@@ -17,6 +18,7 @@ def test_instance1_is_read_section_by_section():
     assert p.weekends == [(5, 6), (12, 13)]
 
 
+@requires_curtois
 def test_instance2_successions_and_requests():
     p = read_curtois(CURTOIS / "Instance2.txt")
     assert {s.id: s.forbidden_next for s in p.shifts} == {"E": (), "L": ("E",)}

@@ -9,7 +9,7 @@ from ortools.sat.python import cp_model
 from datasets.errors import Cancelled
 from optimization.rostering import (Lock, Request, RosterSolution, build_model, explain_infeasible, precheck,
                                     read_curtois, solve, validate)
-from roster_helpers import CURTOIS, E8, L8, need, person, tiny
+from roster_helpers import requires_curtois, CURTOIS, E8, L8, need, person, tiny
 
 
 def rich_problem():
@@ -61,6 +61,7 @@ def test_model_and_validator_agree_on_random_and_solved_rosters():
     assert feasible >= 3
 
 
+@requires_curtois
 def test_curtois_instance1_reaches_its_proven_optimum():
     p = read_curtois(CURTOIS / "Instance1.txt")
     sol = solve(p, 20, num_workers=2)
@@ -69,6 +70,7 @@ def test_curtois_instance1_reaches_its_proven_optimum():
     assert check.objective == 607 and check.hard_violations == 0
 
 
+@requires_curtois
 def test_curtois_instance2_short_run_is_feasible_and_agrees():
     p = read_curtois(CURTOIS / "Instance2.txt")
     seen = []
@@ -115,6 +117,7 @@ def test_lock_on_leave_is_explained():
     assert precheck(p) == ["A is locked to E on day 1 but is on leave."]
 
 
+@requires_curtois
 def test_cancel_returns_best_roster_or_raises():
     p = read_curtois(CURTOIS / "Instance3.txt")
     sol = solve(p, 30, num_workers=2, should_stop=lambda: True if seen else False,
