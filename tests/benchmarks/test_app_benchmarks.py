@@ -4,24 +4,13 @@ No timing thresholds here: the figures belong in benchmarks/results/ and BENCHMA
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
+from bench_helpers import load_benchmark
+
 pytest.importorskip("PySide6")
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _last_json(capsys):
@@ -30,7 +19,7 @@ def _last_json(capsys):
 
 
 def test_app_startup_tiny(tmp_path, capsys):
-    res = _load("app_startup").main(["--quick", "--json", "--days", "30", "--repeats", "1",
+    res = load_benchmark("app_startup").main(["--quick", "--json", "--days", "30", "--repeats", "1",
                                      "--data-dir", str(tmp_path / "d"), "--results-dir", str(tmp_path / "r")])
     assert _last_json(capsys) == json.loads(json.dumps(res))
     assert res["hospops_s"] > 0 and res["bare_qt_s"] > 0 and res["hospops_loaded_s"] >= res["hospops_s"]
@@ -38,7 +27,7 @@ def test_app_startup_tiny(tmp_path, capsys):
 
 
 def test_ui_latency_tiny(tmp_path, capsys):
-    res = _load("ui_latency").main(["--quick", "--json", "--days", "30", "--solve-s", "2",
+    res = load_benchmark("ui_latency").main(["--quick", "--json", "--days", "30", "--solve-s", "2",
                                     "--data-dir", str(tmp_path / "d"), "--results-dir", str(tmp_path / "r")])
     assert _last_json(capsys) == json.loads(json.dumps(res))
     assert res["completed"] is True, "both jobs (roster solve, forecast backtest) must finish"

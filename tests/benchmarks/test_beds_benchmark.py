@@ -2,27 +2,15 @@
 No timing thresholds: timings belong in benchmarks/results/."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from bench_helpers import load_benchmark
 
 
 def test_beds_ihtc_quick(tmp_path, capsys):
-    mod = _load("beds_ihtc")
+    mod = load_benchmark("beds_ihtc")
     if not (mod.IHTC_DIR / "public_i01_i30" / "i01.json").exists():
         pytest.skip("IHTC anchors not present")
     res = mod.main(["--quick", "--json", "--instances", "i01", "--time-limit", "5",
@@ -39,7 +27,7 @@ def test_beds_ihtc_quick(tmp_path, capsys):
 
 
 def test_instance_list_parsing():
-    mod = _load("beds_ihtc")
+    mod = load_benchmark("beds_ihtc")
     assert mod.parse_instances("i01-i03,i07") == ["i01", "i02", "i03", "i07"]
     with pytest.raises(SystemExit):
         mod.parse_instances("x1")

@@ -4,23 +4,9 @@ No timing thresholds here, ever: timings belong in benchmarks/results/, not in p
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from bench_helpers import load_benchmark
 
 
 def _last_json_line(out: str) -> dict:
@@ -30,7 +16,7 @@ def _last_json_line(out: str) -> dict:
 
 
 def test_import_speed_tiny(tmp_path, capsys):
-    mod = _load("import_speed")
+    mod = load_benchmark("import_speed")
     res = mod.main(
         ["--quick", "--json", "--rows", "5000", "--data-dir", str(tmp_path / "data"),
          "--results-dir", str(tmp_path / "results")]
@@ -53,7 +39,7 @@ def test_import_speed_tiny(tmp_path, capsys):
 
 
 def test_import_speed_data_is_deterministic_and_cached(tmp_path):
-    mod = _load("import_speed")
+    mod = load_benchmark("import_speed")
     p1, bad1, lines1 = mod.generate(3000, tmp_path / "a")
     p2, bad2, lines2 = mod.generate(3000, tmp_path / "b")
     assert p1.read_bytes() == p2.read_bytes()
@@ -66,7 +52,7 @@ def test_import_speed_data_is_deterministic_and_cached(tmp_path):
 
 
 def test_census_speed_tiny(tmp_path, capsys):
-    mod = _load("census_speed")
+    mod = load_benchmark("census_speed")
     res = mod.main(
         ["--quick", "--json", "--stays", "3000", "--days", "30", "--data-dir", str(tmp_path / "data"),
          "--results-dir", str(tmp_path / "results")]
@@ -87,7 +73,7 @@ def test_census_reference_matches_view_on_a_hand_made_case(tmp_path):
     """The pandas reference itself, on movements small enough to count by hand."""
     import pandas as pd
 
-    mod = _load("census_speed")
+    mod = load_benchmark("census_speed")
     mv = pd.DataFrame(
         {
             "unit_id": ["A", "A", "B"],

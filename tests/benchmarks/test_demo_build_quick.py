@@ -4,25 +4,13 @@ No timing thresholds here, ever: timings belong in benchmarks/results/, not in p
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from bench_helpers import load_benchmark
 
 
 def test_demo_build_tiny(tmp_path, capsys):
-    mod = _load("demo_build")
+    mod = load_benchmark("demo_build")
     res = mod.main(
         ["--quick", "--json", "--days", "30", "--data-dir", str(tmp_path / "data"),
          "--results-dir", str(tmp_path / "results")]

@@ -4,24 +4,14 @@ No timing thresholds here, ever: timings belong in benchmarks/results/, not in p
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from bench_helpers import load_benchmark
+
 ANCHORS = Path(__file__).resolve().parents[3] / "shared" / "anchors"
-
-
-def _load(name: str):
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _last_json(out: str) -> dict:
@@ -37,7 +27,7 @@ needs_supply = pytest.mark.skipif(not (ANCHORS / "supply_demand" / "expsmooth_hy
 
 @needs_wales
 def test_ed_wales_hourly_tiny(tmp_path, capsys):
-    mod = _load("ed_wales_hourly")
+    mod = load_benchmark("ed_wales_hourly")
     res = mod.main(["--quick", "--json", "--max-origins", "2", "--models", "benchmark2,glm_negbin_adapt",
                     "--results-dir", str(tmp_path)])
     assert _last_json(capsys.readouterr().out) == json.loads(json.dumps(res))
@@ -51,7 +41,7 @@ def test_ed_wales_hourly_tiny(tmp_path, capsys):
 
 @needs_wales
 def test_wales_protocol_issue_times():
-    mod = _load("ed_wales_hourly")
+    mod = load_benchmark("ed_wales_hourly")
     full = mod.origins(mod.TEST, quick=False)
     assert len(full) == 725 and full[0].hour == 0 and full[1].hour == 12
     assert str(full[-1]) == "2019-02-26 00:00:00+00:00"
@@ -63,7 +53,7 @@ def test_wales_protocol_issue_times():
 def test_wales_score_strict_below():
     import numpy as np
 
-    mod = _load("ed_wales_hourly")
+    mod = load_benchmark("ed_wales_hourly")
     y = np.array([3.0, 5.0])
     q = np.tile(np.arange(1, 20, dtype=float) * 0 + 5.0, (2, 1))  # every quantile at 5
     s = mod.score(q, np.array([4.0, 4.0]), y)
@@ -74,7 +64,7 @@ def test_wales_score_strict_below():
 
 @needs_wales
 def test_ed_wales_daily_tiny(tmp_path, capsys):
-    mod = _load("ed_wales_daily")
+    mod = load_benchmark("ed_wales_daily")
     res = mod.main(["--quick", "--json", "--max-origins", "2", "--models", "seasonal_naive,glm_negbin",
                     "--results-dir", str(tmp_path)])
     assert _last_json(capsys.readouterr().out) == json.loads(json.dumps(res))
@@ -84,7 +74,7 @@ def test_ed_wales_daily_tiny(tmp_path, capsys):
 
 @needs_supply
 def test_supply_monthly_tiny(tmp_path, capsys):
-    mod = _load("supply_monthly")
+    mod = load_benchmark("supply_monthly")
     res = mod.main(["--quick", "--json", "--limit", "8", "--models", "seasonal_naive,zero,tsb",
                     "--results-dir", str(tmp_path)])
     assert _last_json(capsys.readouterr().out) == json.loads(json.dumps(res))

@@ -1,29 +1,18 @@
 """benchmarks/roster_curtois.py runs end to end at a tiny size. No timing thresholds, ever."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+from bench_helpers import BENCH, load_benchmark
+
 CURTOIS = BENCH.parents[1] / "shared" / "anchors" / "rostering" / "curtois_qu_instances1_24"
-
-
-def _load(name: str):
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.mark.skipif(not (CURTOIS / "Instance1.txt").exists(), reason="Curtois-Qu instances not present")
 def test_roster_curtois_tiny(tmp_path, capsys):
-    mod = _load("roster_curtois")
+    mod = load_benchmark("roster_curtois")
     res = mod.main(["--quick", "--json", "--instances", "1", "--time-limit", "10", "--workers", "2",
                     "--results-dir", str(tmp_path / "results")])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
