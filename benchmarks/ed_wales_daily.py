@@ -10,19 +10,10 @@ divided by the in-sample MAE of the weekly seasonal naive over the training days
 """
 from __future__ import annotations
 
-import os
-
-# One BLAS thread: on a shared 2-core machine OpenBLAS's own threads spin against each other and made the
-# GLM's X'WX products 40x slower (measured: 4.2 s against 0.1 s for 35,000 x 58). Set before numpy loads.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import sys
 import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
-
-import numpy as np
-import pandas as pd
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +22,10 @@ if __package__ in (None, ""):
 else:
     from ._common import base_parser, finish, log, rounded
     from .ed_wales_hourly import load as load_hourly
+
+# numpy after _common, which sets one BLAS thread before numpy loads
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 NAME = "ed_wales_daily"
 H = 28
