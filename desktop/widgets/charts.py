@@ -87,30 +87,40 @@ def _pen(color: str, width: float = 1.5, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(QColor(color), width=width, style=style)
 
 
-class TimeChart(QWidget):
-    """A line chart over time with optional bands and a hover read-out of every series at the cursor."""
+class _DateChart(QWidget):
+    """What both charts share: a titled plot over a date axis (copy/save buttons) and a read-out line under it
+    that follows the mouse (``_on_move``)."""
 
-    def __init__(self, parent=None, *, title: str = "", y_label: str = "", height: int = 260):
+    def __init__(self, parent=None, *, title: str = ""):
         super().__init__(parent)
         self.plot = make_plot(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plot.setMinimumHeight(height // 2)
-        self.plot.showGrid(x=False, y=True, alpha=0.15)
-        self.plot.setLabel("left", y_label)
-        self.plot.getPlotItem().setMenuEnabled(False)
-        self.legend = self.plot.addLegend(offset=(10, 5), labelTextSize="8pt")
+        self.title = QLabel(f"<b>{title}</b>" if title else "", self)
         self.readout = QLabel(" ", self)
         self.readout.setObjectName("muted")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.title = QLabel(f"<b>{title}</b>" if title else "", self)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(title_row(self, self.title, self.plot))
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.readout)
+        self._hover = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
+
+    def _on_move(self, event) -> None:
+        raise NotImplementedError
+
+
+class TimeChart(_DateChart):
+    """A line chart over time with optional bands and a hover read-out of every series at the cursor."""
+
+    def __init__(self, parent=None, *, title: str = "", y_label: str = "", height: int = 260):
+        super().__init__(parent, title=title)
+        self.plot.setMinimumHeight(height // 2)
+        self.plot.showGrid(x=False, y=True, alpha=0.15)
+        self.plot.setLabel("left", y_label)
+        self.legend = self.plot.addLegend(offset=(10, 5), labelTextSize="8pt")
         self._series: list[tuple[str, np.ndarray, np.ndarray]] = []
         self._vline = pg.InfiniteLine(angle=90, movable=False, pen=_pen(theme.GREY, 1, Qt.PenStyle.DashLine))
-        self._hover = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
         self.clear()
 
     def clear(self) -> None:
@@ -187,30 +197,19 @@ class TimeChart(QWidget):
         self.readout.setText(f"{t:%a %d %b %Y %H:%M}   " + "   ".join(parts))
 
 
-class HeatMap(QWidget):
+class HeatMap(_DateChart):
     """Rows (e.g. units) × time (e.g. hours) as colours, with row names on the left and a read-out."""
 
     def __init__(self, parent=None, *, title: str = "", value_label: str = "value"):
-        super().__init__(parent)
+        super().__init__(parent, title=title)
         self.value_label = value_label
-        self.plot = make_plot(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plot.invertY(True)
-        self.image = pg.ImageItem()
-        self.plot.addItem(self.image)
-        self.title = QLabel(f"<b>{title}</b>" if title else "", self)
-        self.readout = QLabel(" ", self)
-        self.readout.setObjectName("muted")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        lay.addLayout(title_row(self, self.title, self.plot))
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.readout)
         self._rows: list[str] = []
         self._x = np.array([])
         self._z = np.zeros((0, 0))
-        self._hover = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_move)
         self.bar = None
+        self.plot.invertY(True)
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
 
     def set_data(self, rows: Sequence[str], ds, z: np.ndarray, *, levels=(0.0, 1.0)) -> None:
         """``z`` has one row per name and one column per time step (regular steps)."""
