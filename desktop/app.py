@@ -33,37 +33,30 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
-def _after_first_paint(window, fn) -> None:
-    """Call ``fn`` once the window has painted for the first time (a 0-timer alone can run before the paint)."""
+def _on_first_paint(window, fn, *, defer: bool = True) -> None:
+    """Call ``fn`` when the window first paints (a 0-timer alone can run before the paint): right after that
+    paint event with ``defer``, or inside it (to time the paint itself)."""
     from PySide6.QtCore import QEvent, QObject, QTimer
 
     class FirstPaint(QObject):
         def eventFilter(self, obj, event):  # noqa: N802 - Qt name
             if event.type() == QEvent.Type.Paint:
                 window.removeEventFilter(self)
-                QTimer.singleShot(0, fn)
+                if defer:
+                    QTimer.singleShot(0, fn)
+                else:
+                    fn()
             return False
 
-    window._first_paint = FirstPaint(window)
-    window.installEventFilter(window._first_paint)
+    filt = FirstPaint(window)
+    window.__dict__.setdefault("_first_paint_filters", []).append(filt)  # keep the Python side alive
+    window.installEventFilter(filt)
 
 
 def _startup_probe(app, window):
     """For benchmarks/app_startup.py: print 'painted' at the window's first paint and 'loaded' once the page has
     its data, then quit. Harmless without the environment variable (never installed)."""
-    from PySide6.QtCore import QEvent, QObject
-
-    class Probe(QObject):
-        painted = False
-
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt name
-            if event.type() == QEvent.Type.Paint and not self.painted:
-                self.painted = True
-                print("painted", flush=True)
-            return False
-
-    probe = Probe(window)
-    window.installEventFilter(probe)
+    _on_first_paint(window, lambda: print("painted", flush=True), defer=False)
 
     def loaded() -> None:
         print("loaded", flush=True)
@@ -141,7 +134,7 @@ def run_app(args) -> int:
         if probe is not None:
             probe(page)
 
-    _after_first_paint(window, load)
+    _on_first_paint(window, load)
     code = app.exec()
     # The window has closed: jobs are cancelled and the workspace closed (MainWindow.closeEvent). Leave without
     # the interpreter's final garbage collection: after long CP-SAT solves in the app it hit a reference-count

@@ -6,7 +6,6 @@ on their worker thread with :meth:`Session.connect` (cheap, and safe across thre
 """
 from __future__ import annotations
 
-import inspect
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
@@ -14,20 +13,10 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 
 
-def _open(path: Path, passphrase: str | None, read_only: bool = False):
-    from datasets.store import Workspace
-
-    kwargs: dict[str, Any] = {"read_only": read_only}
-    if passphrase is not None and "passphrase" in inspect.signature(Workspace.open).parameters:
-        kwargs["passphrase"] = passphrase
-    return Workspace.open(path, **kwargs)
-
-
 def is_encrypted(path: Path) -> bool:
-    try:
-        from datasets.store import is_encrypted as check
-    except ImportError:
-        return False
+    """Whether opening ``path`` needs a passphrase; False for anything unreadable (opening it says why)."""
+    from datasets.store import is_encrypted as check
+
     try:
         return bool(check(path))
     except Exception:
@@ -61,7 +50,9 @@ class Session(QObject):
         path = Path(path).expanduser().resolve()
         if self.path == path and self.ws is not None:
             return
-        ws = _open(path, passphrase)
+        from datasets.store import Workspace
+
+        ws = Workspace.open(path, passphrase=passphrase)
         self.close(emit=False)
         self.ws, self.path, self.passphrase = ws, path, passphrase
         self._read_facts()
@@ -91,13 +82,11 @@ class Session(QObject):
         from datasets.store import Workspace
 
         cur = self.ws.con.cursor()
-        encrypted = bool(getattr(self.ws, "encrypted", False))
-        if encrypted:
+        if self.ws.encrypted:
             from datasets.store.crypto import ATTACH_ALIAS
 
             cur.execute(f"USE {ATTACH_ALIAS}")
-        kwargs = {"encrypted": encrypted} if "encrypted" in inspect.signature(Workspace.__init__).parameters else {}
-        return Workspace(cur, self.path, self.ws.read_only, **kwargs)
+        return Workspace(cur, self.path, self.ws.read_only, encrypted=self.ws.encrypted)
 
     def with_workspace(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[..., Any]:
         """A job function that calls ``fn(ws, *args, progress=..., should_stop=..., **kwargs)`` on a worker."""
