@@ -8,17 +8,8 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from datasets.errors import HospOpsError
+from datasets.store.schema import BACKTESTS_DDL, FORECASTS_DDL
 
-FORECASTS_DDL = """
-CREATE TABLE IF NOT EXISTS forecasts (
-    run_id VARCHAR, created_at TIMESTAMP, series VARCHAR, model VARCHAR, is_best BOOLEAN,
-    ds TIMESTAMP, mean DOUBLE, lo_80 DOUBLE, hi_80 DOUBLE, lo_95 DOUBLE, hi_95 DOUBLE
-)"""
-BACKTESTS_DDL = """
-CREATE TABLE IF NOT EXISTS backtests (
-    run_id VARCHAR, created_at TIMESTAMP, series VARCHAR, model VARCHAR, cutoff TIMESTAMP, ds TIMESTAMP,
-    step INTEGER, y DOUBLE, mean DOUBLE, quantiles VARCHAR
-)"""
 
 
 def save_result(ws, result) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APP_MARKER = "hospops-workspace"
 
 
@@ -212,6 +212,31 @@ IMPORT_PRIVACY_DDL = """CREATE TABLE IF NOT EXISTS import_privacy (
         detail VARCHAR
     )"""
 
+# Results the app and the CLI keep: forecasts and backtests (``forecasting.store``), and bed placements a bed
+# manager accepted (``optimization.beds.workspace``), which reserve their beds until the patient moves in or the
+# placement is cancelled.
+FORECASTS_DDL = """CREATE TABLE IF NOT EXISTS forecasts (
+        run_id VARCHAR, created_at TIMESTAMP, series VARCHAR, model VARCHAR, is_best BOOLEAN,
+        ds TIMESTAMP, mean DOUBLE, lo_80 DOUBLE, hi_80 DOUBLE, lo_95 DOUBLE, hi_95 DOUBLE
+    )"""
+BACKTESTS_DDL = """CREATE TABLE IF NOT EXISTS backtests (
+        run_id VARCHAR, created_at TIMESTAMP, series VARCHAR, model VARCHAR, cutoff TIMESTAMP, ds TIMESTAMP,
+        step INTEGER, y DOUBLE, mean DOUBLE, quantiles VARCHAR
+    )"""
+BED_PLACEMENTS_DDL = """CREATE TABLE IF NOT EXISTS bed_placements (
+        placement_id VARCHAR,
+        accepted_at TIMESTAMP,
+        as_of TIMESTAMP,
+        patient_id VARCHAR,
+        stay_id VARCHAR,
+        unit_id VARCHAR,
+        bed_id VARCHAR,
+        status VARCHAR,
+        os_user VARCHAR,
+        note VARCHAR
+    )"""
+RESULTS_DDL = [FORECASTS_DDL, BACKTESTS_DDL, BED_PLACEMENTS_DDL]
+
 BOOKKEEPING_DDL = [
     "CREATE TABLE IF NOT EXISTS settings (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE SEQUENCE IF NOT EXISTS import_run_seq START 1",
@@ -256,6 +281,7 @@ BOOKKEEPING_DDL = [
         target VARCHAR,
         details VARCHAR
     )""",
+    *RESULTS_DDL,
 ]
 
 # Each migration takes the schema from version N-1 to N; index 0 is unused (version 1 is the base).
@@ -270,4 +296,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "WHERE raw IS NOT NULL",
         IMPORT_PRIVACY_DDL,
     ],
+    # 3: results tables (forecasts, backtests, accepted bed placements) are part of the schema instead of being
+    # created on first use.
+    3: list(RESULTS_DDL),
 }
