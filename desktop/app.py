@@ -12,6 +12,10 @@ def _make_app():
 
     QCoreApplication.setOrganizationName("HospOps")
     QCoreApplication.setApplicationName("HospOps")
+    # Every call from Qt into Python (a model's data(), a paint, a slot) must take the GIL. While a job thread
+    # runs Python code, each such call waited up to the interpreter's 5 ms switch interval, and a table refresh
+    # making hundreds of them stalled the window for 100+ ms (benchmarks/ui_latency.py). 1 ms bounds the wait.
+    sys.setswitchinterval(0.001)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     return app
 

@@ -51,6 +51,7 @@ class FrameModel(QAbstractTableModel):
         super().__init__(parent)
         self._df = pd.DataFrame()
         self._values: list[np.ndarray] = []
+        self._cols: list = []
         self.headers = headers or {}
         self.tooltips = tooltips or {}
         self.decimals = decimals or {}
@@ -64,22 +65,28 @@ class FrameModel(QAbstractTableModel):
         self._df = df.reset_index(drop=True)
         # Column arrays as object once: indexing a numpy object array per paint is cheap; df.iat is not.
         self._values = [self._df[c].to_numpy(dtype=object, na_value=None) for c in self._df.columns]
+        self._cols = list(self._df.columns)  # a plain list: indexing pandas' (Arrow) column index per cell is slow
         self.endResetModel()
 
     @property
     def frame(self) -> pd.DataFrame:
         return self._df
 
+    def column_texts(self, column: int, rows: int) -> set[str]:
+        """The distinct display texts of the first ``rows`` cells of a column (for sizing it)."""
+        col = self._cols[column]
+        return {format_value(v, self.decimals.get(col)) for v in self._values[column][:rows]}
+
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt signature
         return 0 if parent.isValid() else len(self._df)
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._df.columns)
+        return 0 if parent.isValid() else len(self._cols)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        col = self._df.columns[index.column()]
+        col = self._cols[index.column()]
         v = self._values[index.column()][index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return format_value(v, self.decimals.get(col))
@@ -100,8 +107,8 @@ class FrameModel(QAbstractTableModel):
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._df.columns):
-            col = str(self._df.columns[section])
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._cols):
+            col = str(self._cols[section])
             if role == Qt.ItemDataRole.DisplayRole:
                 return self.headers.get(col, col.replace("_", " "))
             if role == Qt.ItemDataRole.ToolTipRole:
@@ -111,7 +118,7 @@ class FrameModel(QAbstractTableModel):
         return None
 
     def column_name(self, section: int) -> str:
-        return str(self._df.columns[section])
+        return str(self._cols[section])
 
 
 class FrameFilter(QSortFilterProxyModel):

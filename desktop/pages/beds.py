@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QInputDialog, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from desktop import theme
@@ -73,7 +73,7 @@ def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dic
                                            "from_bed", "reason"])
     if len(proposal):
         proposal = proposal.sort_values(["bed"], key=lambda s: s.eq(""), kind="stable").reset_index(drop=True)
-    return {"solution": solution, "validation": check, "proposal": proposal}
+    return {"solution": solution, "validation": check, "proposal": proposal, "problem": problem}
 
 
 class BedsPage(Page):
@@ -108,7 +108,11 @@ class BedsPage(Page):
         self.accept_all_btn.clicked.connect(lambda: self.accept(all_rows=True))
         self.accept_sel_btn = QPushButton("Accept selected", prop_box)
         self.accept_sel_btn.clicked.connect(lambda: self.accept(all_rows=False))
-        for b in (self.accept_all_btn, self.accept_sel_btn):
+        self.change_btn = QPushButton("Change bed…", prop_box)
+        self.change_btn.setToolTip("Put the selected patient in another bed the hard rules allow, or leave them "
+                                   "waiting (double-click a row does the same)")
+        self.change_btn.clicked.connect(self.change_bed_dialog)
+        for b in (self.accept_all_btn, self.accept_sel_btn, self.change_btn):
             b.setEnabled(False)
         self.solver_line = QLabel("", prop_box)
         self.solver_line.setWordWrap(True)
@@ -119,6 +123,7 @@ class BedsPage(Page):
         row.addWidget(self.time_limit)
         row.addWidget(self.propose_btn)
         row.addStretch(1)
+        row.addWidget(self.change_btn)
         row.addWidget(self.accept_sel_btn)
         row.addWidget(self.accept_all_btn)
         pl = QVBoxLayout(prop_box)
@@ -126,6 +131,7 @@ class BedsPage(Page):
         pl.addLayout(row)
         pl.addWidget(self.solver_line)
         pl.addWidget(self.proposal, 1)
+        self.proposal.view.doubleClicked.connect(lambda _index: self.change_bed_dialog())
 
         out_box = QWidget(self.body)
         self.unit = QComboBox(out_box)
@@ -164,6 +170,8 @@ class BedsPage(Page):
         self._names: dict[str, str] = {}
         self.reserved: dict[str, str] = {}
         self.last_proposal = None
+        self._assignment: dict[str, str | None] = {}
+        self._admission_day: dict[str, int] = {}
 
     # ------------------------------------------------------------------ loading
     def refresh(self) -> None:
@@ -247,9 +255,79 @@ class BedsPage(Page):
             f"hard rules broken: {check.hard_violations} "
             f"(checked by the independent validator).")
         self.proposal.set_frame(prop)
+        self._assignment = dict(sol.assignment)
+        self._admission_day = dict(sol.admission_day)
         for b in (self.accept_all_btn, self.accept_sel_btn):
             b.setEnabled(placed > 0)
+        self.change_btn.setEnabled(len(prop) > 0)
         self.done_loading()
+
+    # ------------------------------------------------------------------ editing the proposal
+    def bed_choices(self, patient_id: str) -> list[tuple[str | None, str]]:
+        """Where the bed manager may put this patient instead: ``(bed_id, label)`` for every other bed that no
+        patient of the proposal holds and that breaks none of the hard rules for them, their own unit's beds
+        first; the first choice (bed None) leaves them waiting, or in their current bed for a move."""
+        from optimization.beds.model import is_outlier, rule_breaks
+
+        problem = self.last_proposal["problem"]
+        p = next(x for x in problem.patients if x.patient_id == patient_id)
+        held = {b for pid, b in self._assignment.items() if b and pid != patient_id}
+        mine = self._assignment.get(patient_id)  # the bed proposed now is no change
+        choices: list[tuple[str | None, str]] = [
+            (None, f"keep in current bed {p.current_bed}" if p.current_bed else "leave waiting")]
+        rows = []
+        for b in problem.beds:
+            u = problem.unit(b.unit_id)
+            if b.bed_id in held or b.bed_id in (p.current_bed, mine) or rule_breaks(p, b, u):
+                continue
+            out = is_outlier(p, u)
+            label = f"{b.bed_id} — {self._names.get(u.unit_id, u.unit_id)}" + (" (outlier)" if out else "")
+            rows.append((out, u.unit_id, b.bed_id, label))
+        choices += [(bed, label) for _, _, bed, label in sorted(rows)]
+        return choices
+
+    def set_bed(self, patient_id: str, bed_id: str | None) -> None:
+        """Change one placement of the proposal by hand; the independent validator re-checks the whole plan."""
+        from optimization.beds.model import explain_unplaced, validate
+
+        if bed_id not in {b for b, _ in self.bed_choices(patient_id)}:
+            self.show_error(f"Bed {bed_id} is not free for {patient_id} under the hard rules.")
+            return
+        problem = self.last_proposal["problem"]
+        p = next(x for x in problem.patients if x.patient_id == patient_id)
+        self._assignment[patient_id] = bed_id if bed_id is not None else p.current_bed
+        check = validate(problem, self._assignment, self._admission_day)
+        frame = self.proposal.model.frame.copy()
+        i = frame.index[frame["patient_id"] == patient_id]
+        unit = problem.beds[[b.bed_id for b in problem.beds].index(bed_id)].unit_id if bed_id else ""
+        if bed_id is None and not p.current_bed:
+            reason = explain_unplaced(problem, self._assignment).get(patient_id, "left waiting by hand")
+            frame.loc[i, ["bed", "unit", "reason"]] = ["", "", f"left waiting by hand; {reason}"]
+        elif bed_id is None:
+            frame = frame.drop(index=i)  # a move undone: they stay where they are
+        elif len(i):
+            frame.loc[i, ["bed", "unit", "reason"]] = [bed_id, unit, "changed by hand"]
+        self.proposal.set_frame(frame.reset_index(drop=True))
+        self.session.audit("edit bed proposal", patient_id, {"bed": bed_id})
+        self.solver_line.setText(
+            f"Edited by hand: {int((frame['bed'] != '').sum())} placement(s), cost {check.objective:,} "
+            f"(was {self.last_proposal['validation'].objective:,}); hard rules broken: {check.hard_violations}.")
+        self.accept_all_btn.setEnabled(bool((frame["bed"] != "").any()))
+
+    def change_bed_dialog(self) -> None:
+        if self.last_proposal is None:
+            return
+        rows = self.proposal.view.selectionModel().selectedRows()
+        if len(rows) != 1:
+            self.solver_line.setText("Select one patient of the proposal to change their bed.")
+            return
+        pid = self.proposal.selected_frame().iloc[0]["patient_id"]
+        choices = self.bed_choices(pid)
+        labels = [label for _, label in choices]
+        label, ok = QInputDialog.getItem(self, f"Bed for {pid}", "Beds the hard rules allow (own unit first):",
+                                         labels, 0, False)
+        if ok:
+            self.set_bed(pid, choices[labels.index(label)][0])
 
     def accept(self, all_rows: bool) -> None:
         """Accepted placements reserve their beds on the board (dashed tiles) until the next refresh."""

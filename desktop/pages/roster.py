@@ -3,7 +3,6 @@ underneath (short in red), Solve with the live objective, violations in words, r
 call with the changes listed, exports."""
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,8 +27,12 @@ def list_units(ws, progress=None, should_stop=None) -> list[tuple[str, str, int]
 
 
 def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sick, published, from_day,
-                 progress=None, should_stop=None) -> dict[str, Any]:
-    """Solve (or, with ``published``, re-roster from ``from_day`` after the sickness calls in ``sick``)."""
+                 progress=None, should_stop=None, points: list | None = None) -> dict[str, Any]:
+    """Solve (or, with ``published``, re-roster from ``from_day`` after the sickness calls in ``sick``).
+
+    Each improving solution appends ``(seconds, objective, bound)`` to ``points`` (the page's live curve reads
+    it); the cover table and the violations are built here, off the Qt thread.
+    """
     from datasets.progress import Reporter
     from optimization.rostering import Lock, absent, problem_from_workspace, reroster, solve, validate
     from optimization.rostering.reroster import rerostering_problem
@@ -41,6 +44,8 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
         problem = absent(problem, emp, range(day, days))
 
     def improved(objective: float, bound: float, seconds: float) -> None:
+        if points is not None:
+            points.append((float(seconds), float(objective), float(bound)))
         progress(min(0.97, 0.03 + 0.94 * seconds / max(limit, 1)),
                  f"objective {objective:,.0f} (bound {bound:,.0f}) at {seconds:.1f} s")
 
@@ -52,7 +57,34 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
     else:
         solution = solve(problem, time_limit_s=limit, progress=sub, should_stop=should_stop, on_solution=improved)
     check = validate(problem, solution) if solution.assignment else None
-    return {"problem": problem, "solution": solution, "validation": check}
+    violations = None
+    if check is not None:
+        violations = pd.DataFrame(
+            [{"rule": v.rule, "hard": v.hard, "points": v.penalty, "who": v.employee or "", "what": v.text}
+             for v in check.violations],
+            columns=["rule", "hard", "points", "who", "what"]).sort_values(["hard", "points"], ascending=False,
+                                                                           kind="stable")
+    cover, short = cover_table(problem, solution)
+    return {"problem": problem, "solution": solution, "validation": check, "violations": violations,
+            "cover": cover, "short": short}
+
+
+def cover_table(problem, sol) -> tuple[pd.DataFrame, Any]:
+    """Cover against demand: one row per need (shift and skill), one ``have/need`` column per day, and a boolean
+    array of the cells that are short."""
+    rows = []
+    for c in problem.cover:
+        have = sum(1 for e in problem.employees
+                   if sol.assignment.get((e.id, c.day)) in c.counted and (c.skill is None or c.skill in e.skills))
+        rows.append({"need": f"{c.shift}{' ' + c.skill if c.skill else ''}", "day": c.day,
+                     "cell": f"{have}/{c.requirement}", "short": have < max(c.requirement, c.hard_min)})
+    if not rows:
+        return pd.DataFrame(), None
+    df = pd.DataFrame(rows)
+    wide = df.pivot(index="need", columns="day", values="cell")
+    wide.columns = [problem.day_label(d) for d in wide.columns]
+    short = df.pivot(index="need", columns="day", values="short").to_numpy(dtype=bool)
+    return wide.reset_index(), short
 
 
 CHANGED_FONT = QFont()
@@ -61,7 +93,6 @@ CHANGED_FONT.setUnderline(True)
 
 
 DRAFT_SECONDS = 5.0
-IMPROVED = re.compile(r"objective ([\d,.-]+) \(bound ([\d,.-]+)\) at ([\d.]+) s")
 
 
 def _num(v) -> str:
@@ -218,6 +249,7 @@ class RosterPage(Page):
         self.result: dict | None = None
         self._draft = False
         self._short = None
+        self._cover_cols: dict[str, int] = {}
         self.sick: list[tuple[str, int]] = []
 
     # ------------------------------------------------------------------ loading
@@ -252,24 +284,22 @@ class RosterPage(Page):
         locks = dict(self.model.locks)
         sick = list(self.sick)
         self.status.setText("Solving… the objective improves live below; Esc stops and keeps the best roster so far.")
-        self._curve = []
+        self._curve = points = []  # appended to by the solve's thread, read here on each progress update
         self._obj_curve.setData([], [])
         self._bound_curve.setData([], [])
         self.run(f"Rostering {unit}",
                  lambda ws, progress, should_stop: solve_roster(ws, unit, start, days, limit, locks, sick, published,
-                                                                from_day, progress, should_stop),
+                                                                from_day, progress, should_stop, points),
                  self._show, key="roster.solve", on_progress=self._progress,
                  on_error=self._failed)
 
     def _progress(self, fraction: float, message: str) -> None:
         self.status.setText(message)
-        m = IMPROVED.match(message)
-        if m:  # "objective 1,234 (bound 456) at 3.2 s": one point of the live curve
-            obj, bound, sec = (float(g.replace(",", "")) for g in m.groups())
-            self._curve.append((sec, obj, bound))
-            xs = [c[0] for c in self._curve]
-            self._obj_curve.setData(xs, [c[1] for c in self._curve])
-            self._bound_curve.setData(xs, [c[2] for c in self._curve])
+        curve = list(self._curve)  # one point per improving solution so far
+        if curve:
+            xs = [c[0] for c in curve]
+            self._obj_curve.setData(xs, [c[1] for c in curve])
+            self._bound_curve.setData(xs, [c[2] for c in curve])
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)
@@ -302,38 +332,19 @@ class RosterPage(Page):
             if changed:
                 parts.append(f"{len(changed)} cell(s) changed from the published roster (bold, underlined)")
             self.status.setText("<br>".join(parts))
-            if check is not None:
-                self.violations.set_frame(pd.DataFrame(
-                    [{"rule": v.rule, "hard": v.hard, "points": v.penalty, "who": v.employee or "",
-                      "what": v.text} for v in check.violations],
-                    columns=["rule", "hard", "points", "who", "what"]).sort_values(
-                        ["hard", "points"], ascending=False, kind="stable"))
-        self.cover.set_frame(self._cover_frame(problem, sol))
+            if r.get("violations") is not None:
+                self.violations.set_frame(r["violations"])
+        cover, self._short = (r["cover"], r["short"]) if "cover" in r else cover_table(problem, sol)
+        self._cover_cols = {c: j - 1 for j, c in enumerate(cover.columns)}
+        self.cover.set_frame(cover)
         self.export_btn.setEnabled(bool(sol.assignment))
         self.done_loading()
 
-    def _cover_frame(self, problem, sol) -> pd.DataFrame:
-        rows = []
-        for c in problem.cover:
-            have = sum(1 for e in problem.employees
-                       if sol.assignment.get((e.id, c.day)) in c.counted and (c.skill is None or c.skill in e.skills))
-            rows.append({"need": f"{c.shift}{' ' + c.skill if c.skill else ''}", "day": c.day,
-                         "cell": f"{have}/{c.requirement}", "short": have < max(c.requirement, c.hard_min)})
-        if not rows:
-            return pd.DataFrame()
-        df = pd.DataFrame(rows)
-        wide = df.pivot(index="need", columns="day", values="cell")
-        wide.columns = [problem.day_label(d) for d in wide.columns]
-        short = df.pivot(index="need", columns="day", values="short")
-        self._short = short.to_numpy()
-        return wide.reset_index()
-
     def _cover_color(self, row: int, col: str):
         short = self._short
-        frame = self.cover.model.frame
-        if short is None or col == "need" or col not in frame.columns:
+        j = self._cover_cols.get(col, -1)
+        if short is None or col == "need":
             return None
-        j = list(frame.columns).index(col) - 1
         if row < short.shape[0] and 0 <= j < short.shape[1] and short[row, j]:
             c = QColor(theme.VERMILLION)
             c.setAlpha(110)

@@ -118,11 +118,26 @@ class FrameTable(QWidget):
     def set_frame(self, df: pd.DataFrame, *, resize: bool = True) -> None:
         self.model.set_frame(df)
         self._update_count()
-        if resize and len(df) <= 2000:
-            self.view.resizeColumnsToContents()
-            for c in range(self.model.columnCount()):
-                if self.view.columnWidth(c) > 320:
-                    self.view.setColumnWidth(c, 320)
+        if resize:
+            self.fit_columns()
+
+    def fit_columns(self, sample: int = 200, widest: int = 320) -> None:
+        """Column widths from the text of the header and the first ``sample`` rows, measured here in one pass.
+
+        Qt's resizeColumnsToContents asks the model for every cell through Python, taking the GIL per call;
+        with a job thread running Python that stalled the window for 100 ms and more (benchmarks/ui_latency.py).
+        """
+        m = self.model
+        fm = self.view.fontMetrics()
+        hfm = self.view.horizontalHeader().fontMetrics()
+        pad = 2 * self.view.style().pixelMetric(self.view.style().PixelMetric.PM_FocusFrameHMargin) + 16
+        for c, col in enumerate(m.frame.columns):
+            title = str(m.headerData(c, Qt.Orientation.Horizontal) or col)
+            width = hfm.horizontalAdvance(title) + pad + 12  # room for the sort arrow
+            texts = m.column_texts(c, sample)
+            if texts:
+                width = max(width, max(fm.horizontalAdvance(t) for t in texts) + pad)
+            self.view.setColumnWidth(c, min(width, widest))
 
     def shown_frame(self) -> pd.DataFrame:
         """The rows as shown: filtered and sorted."""

@@ -50,6 +50,28 @@ def test_beds_page_board_proposal_and_accept(window):
     assert (unplaced["reason"].str.len() > 10).all(), "every unplaced patient has a reason in words"
     placed = prop[prop["bed"] != ""]
     if len(placed):
+        # edit by hand: another bed the hard rules allow, then check the whole plan again
+        pid, bed = placed.iloc[0]["patient_id"], placed.iloc[0]["bed"]
+        choices = page.bed_choices(pid)
+        assert choices[0][0] is None and all(b != bed for b, _ in choices[1:]), "held beds are not offered"
+        problem = d["problem"]
+        patient = next(p for p in problem.patients if p.patient_id == pid)
+        taken = {b for b in page._assignment.values() if b}
+        other = next(b for b in problem.beds if b.bed_id not in taken and b.bed_id != patient.current_bed
+                     and b.available)
+        from optimization.beds.model import rule_breaks
+        if rule_breaks(patient, other, problem.unit(other.unit_id)):  # a bed the rules forbid is refused
+            page.set_bed(pid, other.bed_id)
+            assert page.error.isVisible() and "not free" in page.error.text()
+            page.error.hide()
+        if len(choices) > 1:
+            new_bed = choices[-1][0]
+            page.set_bed(pid, new_bed)
+            row = page.proposal.model.frame.set_index("patient_id").loc[pid]
+            assert row["bed"] == new_bed and row["reason"] == "changed by hand"
+            assert "hard rules broken: 0" in page.solver_line.text(), page.solver_line.text()
+        placed = page.proposal.model.frame[page.proposal.model.frame["bed"] != ""]
+    if len(placed):
         page.accept(all_rows=True)
         assert set(page.reserved) == set(placed["bed"])
         assert "Accepted" in page.solver_line.text()
