@@ -24,8 +24,11 @@ Models: ``benchmark2`` (empirical hour-of-week quantiles of the last 365 days, r
 levels with holidays on Sunday's, 4 yearly harmonics, trend, holiday dummy, school-holiday regressor),
 ``glm_negbin_adapt`` (+ 7-day recent-level adaptation), ``glm_negbin_full`` (+ hour-of-day x yearly
 harmonic, day after a holiday), ``glm_negbin_plus`` (+ school holidays shifting the hourly profile,
-8 harmonics, last 3 years), ``glm_negbin_w2y`` (the same on the last 2 years), ``ensemble`` (quantile
-average of the richest GLM run and ETS). Each addition was chosen on the training year (``--tune``-style
+8 harmonics, last 3 years), ``glm_negbin_w2y`` (the same on the last 2 years), ``glm_negbin_hlD``
+(glm_negbin_plus's terms on the last 3 years, recency-weighted: weights halving every D days),
+``glm_negbin_plus_hd`` / ``glm_negbin_w2y_hd`` (one NB dispersion per hour of day), ``ensemble`` (quantile
+average of the richest GLM run and ETS), ``qavg:a+b`` (quantile average of models a and b run earlier in
+the same ``--models`` list). Each addition was chosen on the training year (``--tune``-style
 runs over issue times 2017-03-01..2018-02-26, every 7th), before it was run on the test year.
 """
 from __future__ import annotations
@@ -99,7 +102,16 @@ def make_model(name: str, bank):
         return CountGLM("negbin", holidays=bank, adapt_days=7, adapt_weight=0.5, seasonal_profile=True,
                         after_holiday=True, x_by_hour=True, fourier=8, window=2 * 365 * 24,
                         alias="glm_negbin_w2y"), True
-    if name == "ensemble":
+    if name in ("glm_negbin_plus_hd", "glm_negbin_w2y_hd"):  # + one NB dispersion per hour of day
+        years = 3 if "plus" in name else 2
+        return CountGLM("negbin", holidays=bank, adapt_days=7, adapt_weight=0.5, seasonal_profile=True,
+                        after_holiday=True, x_by_hour=True, fourier=8, window=years * 365 * 24,
+                        alpha_by="hour", alias=name), True
+    if name.startswith("glm_negbin_hl"):  # glm_negbin_plus terms, last 3 years, recency-weighted (half-life in days)
+        return CountGLM("negbin", holidays=bank, adapt_days=7, adapt_weight=0.5, seasonal_profile=True,
+                        after_holiday=True, x_by_hour=True, fourier=8, window=3 * 365 * 24,
+                        halflife_days=float(name[len("glm_negbin_hl"):]), alias=name), True
+    if name == "ensemble" or name.startswith("qavg:"):
         return None, True
     raise SystemExit(f"unknown model {name!r}")
 
@@ -142,7 +154,7 @@ def evaluate(df, bank, names, issue_times, progress=log):
     store: dict[str, dict] = {}
     rows = []
     for name in names:
-        if name == "ensemble":
+        if name == "ensemble" or name.startswith("qavg:"):
             continue
         model, uses_x = make_model(name, bank)
         qs, means, ys = [], [], []
@@ -183,6 +195,24 @@ def evaluate(df, bank, names, issue_times, progress=log):
             rows.append({"model": "ensemble(" + "+".join(members) + ")",
                          **{k: rounded(v, 5) for k, v in res.items()},
                          "seconds": rounded(sum(r["seconds"] for r in rows if r["model"] in members), 1)})
+    for name in names:  # quantile averages of count models run above: "qavg:a+b"
+        if not name.startswith("qavg:"):
+            continue
+        members = name[5:].split("+")
+        if not all(m in store for m in members):
+            raise SystemExit(f"{name}: run its members in the same --models list first")
+        qs, means, ys = [], [], []
+        for k, t in enumerate(issue_times):
+            i = pos[t]
+            d = QuantileAverage([store[m]["dists"][k] for m in members])
+            qs.append(np.sort(d.quantile(QUANTILES), axis=1))
+            means.append(d.mean)
+            ys.append(y_all[i:i + LEADS])
+        res = score(np.vstack(qs), np.concatenate(means), np.concatenate(ys))
+        rows.append({"model": name, **{k: rounded(v, 5) for k, v in res.items()},
+                     "seconds": rounded(sum(r["seconds"] for r in rows if r["model"] in members), 1)})
+        progress(f"{name}: pinball {res['pinball']:.4f}  bias {res['quantile_bias']:.4f}  "
+                 f"|ME| {res['abs_mean_error']:.4f}")
     return rows
 
 

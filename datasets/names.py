@@ -6,4 +6,4 @@ from __future__ import annotations
 
 FORMATS = ("csv", "mimic", "synthea", "omop", "fhir")
 TABLES = ("units", "beds", "patients", "ed_visits", "stays", "movements", "supply_items", "supply_usage", "staff",
-          "shift_types", "requests")
+          "shift_types", "requests", "supply_stock")

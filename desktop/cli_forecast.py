@@ -89,6 +89,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         res = run_forecast(y, args.horizon, models=args.models, backtest=args.backtest,
                            holidays_country=args.country, n_windows=args.windows,
                            progress=_progress_printer(_show_progress(args)))
+        stock = _supply_stock(ws, args.series) if ws is not None else None
         run_id = None
         if args.save:
             if ws is None:
@@ -103,6 +104,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         out = res.to_json()
         if run_id:
             out["run_id"] = run_id
+        if stock is not None:
+            out["stock"] = stock
         print(json.dumps(out, default=_clean))
         return 0
     print(f"{res.name}: {res.horizon} {'hours' if res.freq == 'h' else 'steps'} ahead; best model: {res.best}")
@@ -118,11 +121,39 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     print(_table(rows))
     if len(fc) > 48:
         print(f"({len(fc) - 48} more steps: use --json for all)")
+    if stock is not None:
+        print(_stock_line(stock))
     for name, why in res.failed.items():
         print(f"note: {name} was skipped: {why}")
     if run_id:
         print(f"saved as run {run_id}")
     return 0
+
+
+def _supply_stock(ws, series: str):
+    """For a ``supply:ITEM@UNIT`` series: stock on hand, days of cover, reorder point and the chance of a
+    stock-out before the next delivery (the item's lead time, 95% service level), from the reorder table."""
+    if not series or not series.startswith("supply:"):
+        return None
+    from forecasting.inventory import reorder_table
+
+    uid = series.split(":", 1)[1]
+    t = reorder_table(ws, None, 0.95, items=[uid])
+    if t.empty:
+        return None
+    r = t.iloc[0].to_dict()
+    keys = ("on_hand", "stock_basis", "stock_as_of", "lead_time_days", "forecast_to_delivery", "reorder_point",
+            "safety_stock", "days_of_cover", "stockout_prob", "model")
+    return {"service_level": 0.95, **{k: _clean(r.get(k)) for k in keys}}
+
+
+def _stock_line(st: dict) -> str:
+    cover = st.get("days_of_cover")
+    cover_txt = "more than a year" if cover is None else f"{cover:.1f} days"
+    basis = {"given": "given", "recorded": f"counted {st.get('stock_as_of')}"}.get(st["stock_basis"], st["stock_basis"])
+    return (f"Stock: {st['on_hand']:.0f} on hand ({basis}), cover {cover_txt}; reorder at {st['reorder_point']:.0f}; "
+            f"chance of running out before a delivery ordered now ({st['lead_time_days']:.0f} days): "
+            f"{st['stockout_prob']:.0%}.")
 
 
 def _read_on_hand(path) -> dict:
@@ -153,11 +184,12 @@ def cmd_supplies(args: argparse.Namespace) -> int:
         recs = [{k: _clean(v) for k, v in r.items()} for r in t.to_dict("records")]
         print(json.dumps({"lead_time_days": args.lead_time, "service_level": args.service_level, "rows": recs}))
         return 0
-    cols = ["item", "unit", "daily_use_28d", "forecast_to_delivery", "reorder_point", "safety_stock",
+    cols = ["item", "unit", "on_hand", "daily_use_28d", "forecast_to_delivery", "reorder_point", "safety_stock",
             "days_of_cover", "stockout_prob"]
     rows = [cols] + [[_fmt(_clean(r[c])) if not isinstance(r[c], float) else f"{r[c]:.2f}" for c in cols]
                      for r in t.to_dict("records")]
     print(_table(rows))
-    if (t["stock_basis"] != "given").any():
-        print("note: stock on hand is not recorded; assumed the last 28 days' use x lead time (give --on-hand).")
+    if t["stock_basis"].str.startswith("assumed").any():
+        print("note: stock on hand is not recorded for some items; assumed the last 28 days' use x lead time "
+              "(give --on-hand, or record counts in supply_stock).")
     return 0

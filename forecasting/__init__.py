@@ -18,9 +18,11 @@ The API the app and the ``hospops`` command call:
   admissions per hour by specialty for the bed outlook.
 - ``forecasting.inventory.reorder_table(ws, lead_time_days, service_level, progress=None, should_stop=None,
   *, on_hand=None) -> DataFrame``: reorder point, safety stock, days of cover and stock-out probability per
-  item and unit, riskiest first.
+  item and unit, riskiest first; stock on hand from ``on_hand``, else the workspace's ``supply_stock`` counts
+  (schema 4), else assumed from recent use (``stock_basis`` says which).
 
-Models (``forecasting.models``, ``forecasting.intermittent``) all follow ``forecasting.base.Forecaster``:
+Models (``forecasting.models``, ``forecasting.intermittent``) all follow ``forecasting.base.Forecaster``
+(except ``intermittent.PooledNB``, one model fitted on a whole panel of series):
 ``fit(y, X=None) -> self``, ``predict(h, X=None, level=(80, 95))``, ``predict_quantiles(h, quantiles)``,
 ``predict_dist(h, X=None)``. Backtests and metrics: ``forecasting.backtest``.
 """

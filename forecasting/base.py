@@ -154,16 +154,23 @@ class CountDist(Dist):
     probability mass spread evenly over ``[k − ½, k + ½)``. That is a deterministic function of the count
     distribution, continuous and strictly increasing in the level, with the same mean as ``Y``; it gives
     quantiles between integers instead of the step function of a discrete quantile. Clipped at 0.
+    ``discrete=True`` gives the count's own quantiles instead (the smallest ``k`` with ``F(k) >= p``): the
+    choice for sparse counts, where most of the mass sits on 0 and 1 and the pinball loss of an integer
+    outcome is smallest at an integer.
     """
 
     mean: np.ndarray
     alpha: float | np.ndarray = 0.0
+    discrete: bool = False
 
     def __post_init__(self):
         self.mean = np.maximum(np.asarray(self.mean, float), 1e-9)
 
     def _dist(self, mu):
-        a = np.broadcast_to(np.asarray(self.alpha, float), mu.shape)
+        a = np.asarray(self.alpha, float)
+        if a.ndim == 1 and mu.ndim == 2 and len(a) == mu.shape[0]:  # one dispersion per step
+            a = a[:, None]
+        a = np.broadcast_to(a, mu.shape)
         if np.all(a <= 1e-8):
             return stats.poisson(mu)
         a = np.maximum(a, 1e-8)
@@ -176,6 +183,8 @@ class CountDist(Dist):
         d = self._dist(mu)
         p = np.broadcast_to(qs[None, :], mu.shape)
         k = d.ppf(p)  # smallest k with F(k) >= p
+        if self.discrete:
+            return np.maximum(k, 0.0)
         f_below = np.where(k > 0, d.cdf(k - 1), 0.0)
         mass = np.maximum(d.pmf(k), 1e-300)
         frac = np.clip((p - f_below) / mass, 0.0, 1.0)
@@ -244,6 +253,29 @@ class QuantileAverage(Dist):
 
     def quantile(self, qs):
         return np.mean([m.quantile(qs) for m in self.members], axis=0)
+
+
+@dataclass
+class Recentered(Dist):
+    """A combination's distribution: the shape of ``base`` (e.g. a quantile average) moved so that its median
+    is the average of the ``centers``' medians (a point-forecast combination over more members than the
+    spread is taken from: models with good point forecasts but poor intervals, such as Theta here, then
+    add to the centre only). A fixed shift per step, clipped at ``lower``."""
+
+    base: Dist
+    centers: list
+    lower: Optional[float] = 0.0
+
+    def __post_init__(self):
+        med = np.mean([m.quantile([0.5])[:, 0] for m in self.centers], axis=0)
+        self.shift = med - self.base.quantile([0.5])[:, 0]
+        self.mean = self.base.mean + self.shift
+        if self.lower is not None:
+            self.mean = np.maximum(self.mean, self.lower)
+
+    def quantile(self, qs):
+        q = self.base.quantile(qs) + self.shift[:, None]
+        return np.maximum(q, self.lower) if self.lower is not None else q
 
 
 # -------------------------------------------------------------------------------------------- the models

@@ -11,12 +11,16 @@ inverse-CDF draw, so the table is the same every run), and from it:
 - ``days_of_cover``: how many days the stock on hand lasts at the forecast daily use;
 - ``stockout_prob``: the probability that lead-time demand exceeds the stock on hand.
 
-The workspace holds no stock levels, so ``on_hand`` may be given per ``item@unit`` (or per item); where it
-is not, the stock is taken as what a "reorder what we used" rule holds: the last 28 days' average daily use
-times the lead time (``stock_basis`` says which). The table is sorted by stock-out probability, highest first.
+Stock on hand comes, in this order, from ``on_hand`` given per ``item@unit`` (or per item); from the
+workspace's ``supply_stock`` table (schema 4: the latest count per item and unit, less the use recorded
+from the day of the count on, so a count taken a few days ago is brought up to the end of the use
+history); else it is taken as what a "reorder what we used" rule holds: the last 28 days' average daily
+use times the lead time. ``stock_basis`` says which (``given``, ``recorded``, ``assumed: ...``) and
+``stock_as_of`` when a recorded count was taken. The table is sorted by stock-out probability, highest first.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -34,6 +38,27 @@ def lead_time_demand(dist, lead_steps: int, n: int = N_PATHS, seed: int = 0) -> 
     """Draws of total demand over the first ``lead_steps`` steps of a forecast distribution."""
     paths = dist.sample_paths(n, seed)[:, :lead_steps]
     return paths.sum(axis=1)
+
+
+def recorded_stock(ws, use: pd.DataFrame) -> dict:
+    """``(item, unit) -> (on_hand, as_of)``: the latest ``supply_stock`` count of each item and unit, less
+    the use recorded from the day of the count on (a count at midnight precedes that day's use; one during a
+    day is taken as counted before that day's use too, the cautious reading). Empty when the table is absent
+    (a workspace older than schema 4) or holds nothing."""
+    if not ws.sql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'supply_stock'")[0][0]:
+        return {}  # a workspace from before schema 4 (opened read-only, so not migrated)
+    st = ws.df("SELECT item_id, unit_id, as_of, on_hand FROM supply_stock "
+               "QUALIFY row_number() OVER (PARTITION BY item_id, unit_id ORDER BY as_of DESC) = 1")
+    if st.empty:
+        return {}
+    st["day"] = pd.to_datetime(st["as_of"]).dt.normalize()
+    u = use[["item_id", "unit_id", "ds", "y"]].merge(st[["item_id", "unit_id", "day"]], on=["item_id", "unit_id"])
+    since = u[pd.to_datetime(u["ds"]) >= u["day"]].groupby(["item_id", "unit_id"])["y"].sum()
+    out = {}
+    for r in st.itertuples(index=False):
+        used = float(since.get((r.item_id, r.unit_id), 0.0))
+        out[(r.item_id, r.unit_id)] = (max(0.0, float(r.on_hand) - used), pd.Timestamp(r.as_of).isoformat())
+    return out
 
 
 def demand_model(y: pd.DataFrame, country: Optional[str] = None):
@@ -74,6 +99,7 @@ def reorder_table(
         use = use[use["unique_id"].isin(want) | use["item_id"].isin(want)]
         if use.empty:
             raise HospOpsError("None of the given items has supply use recorded.")
+    recorded = recorded_stock(ws, use)
     items = ws.df("SELECT item_id, name, lead_time_days FROM supply_items")
     item_lt = dict(zip(items["item_id"], items["lead_time_days"]))
     item_name = dict(zip(items["item_id"], items["name"]))
@@ -93,13 +119,17 @@ def reorder_table(
         model = demand_model(hist, country)
         model.fit(hist)
         dist = model.predict_dist(L)
-        draws = lead_time_demand(dist, L, seed=k)
+        draws = lead_time_demand(dist, L, seed=zlib.crc32(str(uid).encode()) % 2 ** 31)
         mean_lt = float(dist.mean[:L].sum())
         rop = float(np.quantile(draws, service_level))
         daily28 = float(hist["y"].iloc[-28:].mean())
         daily_fc = mean_lt / L
+        as_of = None
         if uid in on_hand or item in on_hand:
             stock, basis = float(on_hand.get(uid, on_hand.get(item))), "given"
+        elif (item, unit) in recorded:
+            stock, as_of = recorded[(item, unit)]
+            basis = "recorded"
         else:
             stock, basis = daily28 * L, "assumed: 28-day use x lead time"
         rows.append({
@@ -115,6 +145,7 @@ def reorder_table(
             "safety_stock": rop - mean_lt,
             "on_hand": stock,
             "stock_basis": basis,
+            "stock_as_of": as_of,
             "days_of_cover": stock / daily_fc if daily_fc > 0 else np.inf,
             "stockout_prob": float(np.mean(draws > stock)),
         })

@@ -228,17 +228,61 @@ class SARIMAX(Forecaster):
         return NormalDist(mean, sd)
 
 
+# ---------------------------------------------------------------------------------------------- Theta
+class Theta(Forecaster):
+    """The Theta method (Assimakopoulos & Nikolopoulos; statsmodels ``ThetaModel``): simple exponential
+    smoothing with half the slope of the linear trend added (theta = 2), on the seasonally adjusted series
+    (classical decomposition, multiplicative for positive data, else additive, when there are two full
+    seasons). Gaussian intervals from the model's forecast variance. Hourly series use the last 8 weeks.
+    """
+
+    alias = "theta"
+    needs = 4
+
+    def __init__(self, theta: float = 2.0, window: Optional[int] = None, **kw):
+        super().__init__(**kw)
+        self.theta = theta
+        self.window = window
+
+    def _fit(self, X):
+        from statsmodels.tsa.forecasting.theta import ThetaModel
+
+        window = self.window or {"h": 24 * 7 * 8, "D": 2 * 365}.get(self.freq_)
+        d = _history(self.df_, window)
+        y = d["y"].interpolate(limit_direction="both").to_numpy(dtype=float)
+        m = {"h": 24, "D": 7, "W": 52, "MS": 12}.get(self.freq_, 1)
+        seasonal = m > 1 and len(y) >= 2 * m
+        method = "multiplicative" if seasonal and y.min() > 0 else "additive"
+        with _quiet():
+            try:
+                self.res_ = ThetaModel(y, period=m if seasonal else 1, deseasonalize=seasonal,
+                                       method=method).fit()
+            except Exception as exc:  # a constant or too short series
+                raise HospOpsError(f"Theta could not be fitted to this series: {exc}") from exc
+
+    def _dist(self, h, X):
+        with _quiet():
+            mean = np.asarray(self.res_.forecast(h, theta=self.theta), float)
+            pi = np.asarray(self.res_.prediction_intervals(h, theta=self.theta, alpha=0.2), float)
+        sd = (pi[:, 1] - pi[:, 0]) / (2 * 1.2815515655446004)
+        sd = np.where(np.isfinite(sd), sd, np.nanstd(self.df_["y"].to_numpy(dtype=float)))
+        return NormalDist(mean, sd)
+
+
 # -------------------------------------------------------------------------------------- count regression
 def poisson_irls(X: np.ndarray, y: np.ndarray, offset: np.ndarray, beta0: Optional[np.ndarray] = None,
-                 max_iter: int = 50, tol: float = 1e-8, ridge: float = 1e-8, onehot: int = 0) -> np.ndarray:
+                 max_iter: int = 50, tol: float = 1e-8, ridge: float = 1e-8, onehot: int = 0,
+                 weights: Optional[np.ndarray] = None) -> np.ndarray:
     """Poisson GLM with log link by iteratively reweighted least squares (Newton), warm-startable.
 
     The same estimate as ``statsmodels.GLM(y, X, family=Poisson(), offset=offset)``; written out because a
     rolling-origin backtest refits hundreds of times and warm starts cut that to a few steps each.
     ``onehot=k``: the first ``k`` columns of ``X`` are a one-hot block (one 1 per row, e.g. the hour of
     week); their part of the Hessian is then built from per-slot sums instead of dense products, which is
-    what makes a 35,000-row hourly fit take a fraction of a second.
+    what makes a 35,000-row hourly fit take a fraction of a second. ``weights``: per-row weights of the
+    log-likelihood (e.g. decaying with age for a recency-weighted fit).
     """
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
     n, p = X.shape
     if onehot:
         slots = np.argmax(X[:, :onehot], axis=1)
@@ -270,8 +314,8 @@ def poisson_irls(X: np.ndarray, y: np.ndarray, offset: np.ndarray, beta0: Option
     for _ in range(max_iter):
         eta = np.clip(X @ beta + offset, -30, 30)
         mu = np.exp(eta)
-        grad = X.T @ (y - mu)
-        H = hessian(mu)
+        grad = X.T @ (w * (y - mu))
+        H = hessian(w * mu)
         H[np.diag_indices(p)] += ridge * (1 + np.diag(H))
         try:
             step = np.linalg.solve(H, grad)
@@ -280,7 +324,7 @@ def poisson_irls(X: np.ndarray, y: np.ndarray, offset: np.ndarray, beta0: Option
         beta = beta + step
         eta = np.clip(X @ beta + offset, -30, 30)
         mu = np.exp(eta)
-        dev = 2 * np.sum(special.xlogy(y, np.where(y > 0, y / mu, 1.0)) - (y - mu))
+        dev = 2 * np.sum(w * (special.xlogy(y, np.where(y > 0, y / mu, 1.0)) - (y - mu)))
         if abs(dev_old - dev) <= tol * (abs(dev) + 0.1):
             break
         dev_old = dev
@@ -323,6 +367,11 @@ class CountGLM(Forecaster):
     ``short_adapt=(n, w, decay)``: the observed/fitted ratio over the last ``n`` steps, raised to ``w`` and
     fading with ``exp(-step/decay)`` over the horizon (today's surprises carry into the next hours).
     ``x_by_hour``: hourly only, each regressor of ``X`` also shifts the hour-of-day profile.
+    ``halflife_days``: a recency-weighted fit: each point's log-likelihood weighs ``0.5 ** (age / halflife)``
+    (age in days before the last point), so the slot levels lean on recent weeks without a hard window.
+    ``alpha_by="hour"``: hourly negative binomial only, one NB2 dispersion per hour of day (each estimated by
+    maximum likelihood on that hour's rows for the fitted means) instead of one for all hours: the small
+    hours' counts are close to Poisson while the busy hours carry more extra-Poisson spread.
 
     Quantiles come from the fitted count distribution (see :class:`forecasting.base.CountDist`).
     """
@@ -331,7 +380,8 @@ class CountGLM(Forecaster):
                  holidays: Optional[Iterable] = None, fourier: Optional[int] = None, trend: bool = True,
                  window: Optional[int] = None, adapt_days: Optional[float] = None, adapt_weight: float = 0.5,
                  alias: Optional[str] = None, seasonal_profile: bool = False, after_holiday: bool = False,
-                 short_adapt: Optional[tuple] = None, x_by_hour: bool = False, **kw):
+                 short_adapt: Optional[tuple] = None, x_by_hour: bool = False, alpha_by: Optional[str] = None,
+                 halflife_days: Optional[float] = None, **kw):
         super().__init__(**kw)
         if family not in ("poisson", "negbin"):
             raise HospOpsError(f"Unknown count family {family!r}: use 'poisson' or 'negbin'.")
@@ -348,6 +398,10 @@ class CountGLM(Forecaster):
         self.after_holiday = after_holiday
         self.short_adapt = short_adapt
         self.x_by_hour = x_by_hour
+        if alpha_by not in (None, "hour"):
+            raise HospOpsError(f"Unknown dispersion grouping {alpha_by!r}: use None or 'hour'.")
+        self.alpha_by = alpha_by
+        self.halflife_days = halflife_days
         self.alias = alias or f"glm_{family}"
         self.beta_ = None
 
@@ -421,11 +475,20 @@ class CountGLM(Forecaster):
         self.active_ = np.abs(Dk).sum(axis=0) > 0
         warm = self.beta_[self.active_] if (self.beta_ is not None and len(self.beta_) == D.shape[1]) else None
         n_hot = int(self.active_[: self.n_slots_].sum()) if self.n_slots_ > 1 else 0
-        beta = poisson_irls(Dk[:, self.active_], yk, ok, warm, onehot=n_hot)
+        wts = None
+        if self.halflife_days:
+            age = ((ds.iloc[-1] - ds[keep]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+            wts = 0.5 ** (age / float(self.halflife_days))
+        beta = poisson_irls(Dk[:, self.active_], yk, ok, warm, onehot=n_hot, weights=wts)
         self.beta_ = np.zeros(D.shape[1])
         self.beta_[self.active_] = beta
         mu = np.exp(np.clip(Dk @ self.beta_ + ok, -30, 30))
         self.alpha_ = negbin_alpha(yk, mu) if self.family == "negbin" else 0.0
+        self.alpha_hod_ = None
+        if self.family == "negbin" and self.alpha_by == "hour" and self.freq_ == "h":
+            hod = F.local_clock(ds[keep]).hour.to_numpy()
+            self.alpha_hod_ = np.array([negbin_alpha(yk[hod == h], mu[hod == h]) if (hod == h).sum() >= 50
+                                        else self.alpha_ for h in range(24)])
         self.factor_ = 1.0
         if self.adapt_days:
             steps = {"h": 24, "D": 1}.get(self.freq_, 1)
@@ -454,7 +517,10 @@ class CountGLM(Forecaster):
         if self.short_adapt and self.short_ != 1.0:
             _, w, decay = self.short_adapt
             mu = mu * self.short_ ** (w * np.exp(-np.arange(h) / float(decay)))
-        return CountDist(mu, self.alpha_)
+        alpha = self.alpha_
+        if getattr(self, "alpha_hod_", None) is not None:
+            alpha = self.alpha_hod_[F.local_clock(ds).hour.to_numpy()]
+        return CountDist(mu, alpha)
 
 
 # ---------------------------------------------------------------------------------------------- Prophet

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APP_MARKER = "hospops-workspace"
 
 
@@ -199,6 +199,17 @@ CANONICAL: dict[str, Table] = {
             ),
             ("request_id",),
         ),
+        Table(
+            "supply_stock",
+            (
+                C("item_id", "VARCHAR", True),
+                C("unit_id", "VARCHAR", True),
+                C("as_of", "TIMESTAMP", True, "when the stock was counted (local time)"),
+                C("on_hand", "DOUBLE", True, "units in stock at as_of"),
+            ),
+            ("item_id", "unit_id", "as_of"),
+            "Stock on hand per item and unit, as counted or recorded by the stores system.",
+        ),
     )
 }
 
@@ -299,4 +310,10 @@ MIGRATIONS: dict[int, list[str]] = {
     # 3: results tables (forecasts, backtests, accepted bed placements) are part of the schema instead of being
     # created on first use.
     3: list(RESULTS_DDL),
+    # 4: stock on hand per item and unit (supply_stock), for days of cover and the stock-out risk.
+    # Written out (not CANONICAL[...].ddl()) so that a later change to the table cannot change this step.
+    4: [
+        "CREATE TABLE IF NOT EXISTS supply_stock (\n    item_id VARCHAR NOT NULL,\n    unit_id VARCHAR NOT NULL,\n"
+        "    as_of TIMESTAMP NOT NULL,\n    on_hand DOUBLE NOT NULL\n)",
+    ],
 }

@@ -165,6 +165,11 @@ def build_demo(
                     "SELECT usage_id, usage_date, item_id, unit_id, quantity FROM _frame"
                 )
                 con.unregister("_frame")
+                stock = supply_stock(usage, data["supply_items"], seed)
+                con.register("_frame", stock)
+                con.execute("INSERT INTO supply_stock (item_id, unit_id, as_of, on_hand) "
+                            "SELECT item_id, unit_id, as_of, on_hand FROM _frame")
+                con.unregister("_frame")
                 con.execute("INSERT OR REPLACE INTO settings VALUES ('demo_seed', ?), ('demo_days', ?), ('demo_end', ?)",
                             [str(seed), str(days), END.isoformat()])
                 ws._audit_in_tx("build demo hospital", str(path), {"days": days, "seed": seed})
@@ -733,6 +738,69 @@ def supply_usage(ws, seed: int) -> pd.DataFrame:
     usage.insert(0, "usage_id", [f"U{i:08d}" for i in range(1, len(usage) + 1)])
     usage["quantity"] = usage["quantity"].astype(float)
     return usage
+
+
+STOCK_DAYS = 56
+
+
+def supply_stock(usage: pd.DataFrame, items: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Stock on hand per item and unit at the end of each of the last ``STOCK_DAYS`` days (``as_of`` is the
+    following midnight, so the last count is at the demo's end).
+
+    Each unit's store is kept by a periodic review, as ward top-up services run: every ``review`` days
+    (weekly; blood products every second day) the store orders up to its expected use over the review
+    period plus the lead time and a safety margin of ``z`` standard deviations of that use (mean and
+    spread of daily use over the 28 days before the review), delivered ``lead_time_days`` later. ``z`` differs by store (0.8-2.8), so some stores run lean and now and then run out, and some
+    are well stocked; use is the recorded use, stock never below zero.
+    """
+    rng = np.random.default_rng(seed + 3)
+    if usage.empty:
+        return pd.DataFrame(columns=["item_id", "unit_id", "as_of", "on_hand"])
+    lead = dict(zip(items["item_id"], items["lead_time_days"]))
+    blood = set(items.loc[items["category"] == "Blood products", "item_id"])
+    last = pd.Timestamp(END.date()) - pd.Timedelta(days=1)
+    warm = 28
+    days = pd.date_range(last - pd.Timedelta(days=STOCK_DAYS + warm - 1), last, freq="D")
+    base_days = pd.date_range(days[0] - pd.Timedelta(days=28), days[0] - pd.Timedelta(days=1), freq="D")
+    u = usage.assign(usage_date=pd.to_datetime(usage["usage_date"]))
+    first_use = u["usage_date"].min()
+    u = u[u["usage_date"] >= base_days[0]]
+    pairs = pd.MultiIndex.from_frame(usage[["item_id", "unit_id"]].drop_duplicates())
+    table = u.pivot_table(index="usage_date", columns=["item_id", "unit_id"], values="quantity", aggfunc="sum")
+    table = table.reindex(index=base_days.append(days), columns=pairs).fillna(0.0)
+    # a short demo has no 28 days before the simulated stretch: average what there is
+    seen = np.asarray(table.index >= first_use)
+    base_rows = seen & (np.arange(len(table)) < len(base_days))
+    if base_rows.sum() < 7:
+        base_rows = seen
+    nb = len(base_days)
+    rows = []
+    for item_id, unit_id in sorted(table.columns):
+        full = table[(item_id, unit_id)].to_numpy()
+        L = int(lead.get(item_id) or 3)
+        review = 2 if item_id in blood else 7
+        offset = int(rng.integers(0, review))
+        z = rng.uniform(0.8, 2.8)
+
+        def par_level(t: int) -> float:  # re-set at each review from the 28 days before it
+            window = full[max(0, nb + t - 28):nb + t][seen[max(0, nb + t - 28):nb + t]]
+            if len(window) < 7:
+                window = full[base_rows]
+            return float(np.ceil(max(window.mean(), 0.1) * (review + L) + z * window.std() * np.sqrt(review + L)))
+
+        use = full[nb:]
+        stock, arriving = par_level(0), {}
+        for t in range(len(days)):
+            stock += arriving.pop(t, 0.0)
+            stock = max(0.0, stock - use[t])
+            if t % review == offset:
+                up_to = par_level(t + 1)
+                position = stock + sum(arriving.values())
+                if position < up_to:
+                    arriving[t + L] = arriving.get(t + L, 0.0) + float(np.ceil(up_to - position))
+            if t >= warm:
+                rows.append((item_id, unit_id, days[t] + pd.Timedelta(days=1), stock))
+    return pd.DataFrame(rows, columns=["item_id", "unit_id", "as_of", "on_hand"])
 
 
 def _draw(rng: np.random.Generator, mu: np.ndarray, intermittent: bool) -> np.ndarray:

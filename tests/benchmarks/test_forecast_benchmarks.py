@@ -85,3 +85,32 @@ def test_supply_monthly_tiny(tmp_path, capsys):
     # all-zero quantiles lose q*y at level q: WQL = mean over q of 2q = 1 exactly, on any data
     assert rows[("carparts", "zero")]["wql"] == pytest.approx(1.0)
     assert rows[("hospital", "zero")]["wql"] == pytest.approx(1.0)
+
+
+def test_demo_intervals_quick(tmp_path, capsys):
+    mod = load_benchmark("demo_intervals")
+    res = mod.main(["--quick", "--json", "--days", "400", "--max-origins", "2", "--models",
+                    "seasonal_naive,glm_negbin", "--results-dir", str(tmp_path), "--data-dir", str(tmp_path)])
+    assert _last_json(capsys.readouterr().out) == json.loads(json.dumps(res))
+    rows = {(r["series"], r["model"]): r for r in res["rows"]}
+    assert set(rows) == {(s, m) for s in ("ed_arrivals_hourly", "ed_arrivals_daily")
+                         for m in ("seasonal_naive", "glm_negbin")}
+    assert rows[("ed_arrivals_hourly", "glm_negbin")]["n"] == 2 * 48
+    assert rows[("ed_arrivals_daily", "glm_negbin")]["n"] == 2 * 28
+    for r in rows.values():
+        assert 0 <= r["coverage_80"] <= r["coverage_95"] <= 1 and isinstance(r["within_3_points"], bool)
+    assert json.loads((tmp_path / "demo_intervals.quick.json").read_text())["quick"] is True
+
+
+def test_demo_interval_origins_are_local_midnights():
+    import pandas as pd
+
+    mod = load_benchmark("demo_intervals")
+    ds = pd.date_range("2025-01-01", "2026-03-31 23:00", freq="h")
+    df = pd.DataFrame({"ds": ds, "y": 1.0})
+    pos = mod.origins_for(df, "h", 48, 24)
+    assert all(ds[p + 1].hour == 0 for p in pos)
+    assert ds[pos[0] + 1] == pd.Timestamp("2025-04-01") and pos[-1] + 48 < len(ds)
+    dd = pd.DataFrame({"ds": pd.date_range("2024-01-01", "2025-12-31", freq="D"), "y": 1.0})
+    dpos = mod.origins_for(dd, "D", 28, 1)
+    assert len(dpos) == 365 - 28 + 1 and dd["ds"][dpos[0] + 1] == pd.Timestamp("2025-01-01")

@@ -1,0 +1,122 @@
+"""Stock on hand (supply_stock, schema 4): the demo's counts, the reorder table's use of them, the migration."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from datasets.store import SCHEMA_VERSION, Workspace
+from desktop.cli import main
+from forecasting.inventory import recorded_stock, reorder_table
+
+
+@pytest.fixture(scope="module")
+def wsr(demo_ws):
+    ws = Workspace.open(demo_ws, read_only=True)
+    yield ws
+    ws.close()
+
+
+def test_demo_records_plausible_stock(wsr):
+    pairs = set(wsr.sql("SELECT DISTINCT item_id, unit_id FROM supply_usage"))
+    counted = set(wsr.sql("SELECT DISTINCT item_id, unit_id FROM supply_stock"))
+    assert counted == pairs  # every store that uses an item keeps it
+    last, n_keys, n = wsr.sql("""SELECT max(as_of), count(DISTINCT (item_id, unit_id, as_of)), count(*)
+                                 FROM supply_stock""")[0]
+    assert n_keys == n  # key (item_id, unit_id, as_of) is unique
+    end = pd.Timestamp(wsr.settings()["demo_end"])
+    assert pd.Timestamp(last) == end  # the last count is the demo's "now"
+    assert wsr.sql("SELECT min(on_hand) FROM supply_stock")[0][0] >= 0
+    # stores run out now and then, but rarely; typical stock covers days of use, not months
+    empty = wsr.sql("SELECT avg((on_hand = 0)::INT) FROM supply_stock")[0][0]
+    assert 0 < empty < 0.1
+    cover = wsr.sql("""
+        WITH use AS (SELECT item_id, unit_id, sum(quantity) / 28 AS daily FROM supply_usage
+                     WHERE usage_date >= CAST(? AS DATE) - 28 GROUP BY ALL)
+        SELECT median(s.on_hand / u.daily) FROM supply_stock s JOIN use u USING (item_id, unit_id)
+        WHERE s.as_of = ? AND u.daily > 1""", [end.date(), end])[0][0]
+    assert 1 < cover < 30
+
+
+def test_reorder_table_uses_recorded_stock(wsr):
+    keys = ["IV-SET@M1", "CAN-20G@ED", "RBC-UNIT@ICU"]
+    t = reorder_table(wsr, None, 0.95, items=keys).set_index(["item", "unit"])
+    assert (t["stock_basis"] == "recorded").all()
+    end = pd.Timestamp(wsr.settings()["demo_end"])
+    for (item, unit), r in t.iterrows():
+        on_hand = wsr.sql("SELECT on_hand FROM supply_stock WHERE item_id = ? AND unit_id = ? AND as_of = ?",
+                          [item, unit, end])[0][0]
+        assert r["on_hand"] == pytest.approx(on_hand)  # counted at the end: no use since to take off
+        assert pd.Timestamp(r["stock_as_of"]) == end
+        assert r["days_of_cover"] == pytest.approx(on_hand / r["forecast_daily"])
+    # more stock, less risk: the table's stock-out chance falls as given stock rises
+    probs = [reorder_table(wsr, None, 0.95, items=keys[:1], on_hand={keys[0]: s})["stockout_prob"].iloc[0]
+             for s in (0, 30, 45, 60, 1000)]
+    assert probs[0] == 1 and probs[-1] == 0 and all(a >= b for a, b in zip(probs, probs[1:]))
+    # the same table every run
+    again = reorder_table(wsr, None, 0.95, items=keys).set_index(["item", "unit"])
+    assert np.allclose(again["reorder_point"], t.loc[again.index, "reorder_point"])
+
+
+def test_a_count_before_the_last_use_is_brought_forward(ws):
+    days = pd.date_range("2026-01-01", periods=60, freq="D")
+    with ws.transaction() as con:
+        con.execute("INSERT INTO supply_items (item_id, name, lead_time_days) VALUES ('X', 'Item X', 2)")
+        con.executemany("INSERT INTO supply_usage (usage_id, usage_date, item_id, unit_id, quantity) "
+                        "VALUES (?, ?, 'X', 'W1', ?)",
+                        [(f"U{i}", d.date(), 3.0 + i % 2) for i, d in enumerate(days)])
+        # an old count, then the latest one four days before the end of the use history (midnight)
+        con.executemany("INSERT INTO supply_stock VALUES ('X', 'W1', ?, ?)",
+                        [(days[-20], 5.0), (days[-4], 40.0)])
+    use = ws.df("SELECT unique_id, item_id, unit_id, CAST(ds AS TIMESTAMP) AS ds, y FROM supply_usage_daily")
+    used_since = sum(3.0 + i % 2 for i in range(56, 60))  # the last four days' use
+    on_hand, as_of = recorded_stock(ws, use)[("X", "W1")]
+    assert on_hand == pytest.approx(40.0 - used_since)
+    assert pd.Timestamp(as_of) == days[-4]
+    with ws.transaction() as con:  # an item nobody counted: stock assumed from recent use
+        con.execute("INSERT INTO supply_items (item_id, name, lead_time_days) VALUES ('Y', 'Item Y', 2)")
+        con.executemany("INSERT INTO supply_usage (usage_id, usage_date, item_id, unit_id, quantity) "
+                        "VALUES (?, ?, 'Y', 'W1', 2.0)", [(f"V{i}", d.date()) for i, d in enumerate(days)])
+    t = reorder_table(ws, None, 0.9).set_index("item")
+    assert t.loc["X", "stock_basis"] == "recorded" and t.loc["X", "on_hand"] == pytest.approx(40 - used_since)
+    assert t.loc["X", "lead_time_days"] == 2
+    assert t.loc["Y", "stock_basis"].startswith("assumed") and t.loc["Y", "on_hand"] == pytest.approx(4.0)
+    assert pd.isna(t.loc["Y", "stock_as_of"])
+    # more used since the count than was counted: no stock, not negative stock
+    with ws.transaction() as con:
+        con.execute("INSERT INTO supply_stock VALUES ('X', 'W1', ?, 6.0)", [days[-3]])
+    assert recorded_stock(ws, use)[("X", "W1")][0] == 0.0
+
+
+def test_schema_3_workspace_gains_supply_stock(tmp_path):
+    p = tmp_path / "old.hospops"
+    with Workspace.create(p) as ws:  # make it look like a schema-3 workspace
+        ws.con.execute("DROP TABLE supply_stock")
+        ws.con.execute("UPDATE settings SET value = '3' WHERE key = 'schema_version'")
+    assert SCHEMA_VERSION >= 4
+    with Workspace.open(p) as ws:
+        assert ws.settings()["schema_version"] == str(SCHEMA_VERSION)
+        cols = {r[0]: r[1] for r in ws.sql("DESCRIBE supply_stock")}
+        assert cols == {"item_id": "VARCHAR", "unit_id": "VARCHAR", "as_of": "TIMESTAMP", "on_hand": "DOUBLE"}
+        # a workspace without counts still gets a reorder table, on the assumed stock
+        assert recorded_stock(ws, pd.DataFrame(columns=["item_id", "unit_id", "ds", "y"])) == {}
+        ws.con.execute("DROP TABLE supply_stock")
+        assert recorded_stock(ws, pd.DataFrame(columns=["item_id", "unit_id", "ds", "y"])) == {}
+
+
+def test_cli_supply_forecast_reports_stock(demo_ws, capsys):
+    assert main(["forecast", str(demo_ws), "--series", "supply:IV-SET@M1", "--horizon", "7", "--models",
+                 "seasonal_naive", "--json"]) == 0
+    js = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    st = js["stock"]
+    assert st["stock_basis"] == "recorded" and st["on_hand"] >= 0 and 0 <= st["stockout_prob"] <= 1
+    assert st["reorder_point"] >= st["forecast_to_delivery"] and st["lead_time_days"] == 3
+    assert main(["forecast", str(demo_ws), "--series", "supply:IV-SET@M1", "--horizon", "7", "--models",
+                 "seasonal_naive"]) == 0
+    out = capsys.readouterr().out
+    assert "Stock:" in out and "chance of running out" in out
+    assert main(["supplies", str(demo_ws), "--items", "IV-SET", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["rows"]
+    assert rows and all(r["stock_basis"] == "recorded" for r in rows)
