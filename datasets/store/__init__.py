@@ -224,10 +224,17 @@ class Workspace:
         ws = cls(con, path, read_only=read_only, encrypted=encrypted)
         if version < SCHEMA_VERSION:
             if read_only:
+                # Upgrade first (a short writable open, recorded in the audit log), then open read-only as asked:
+                # a read-only command on a workspace from an older HospOps must not send the user off to upgrade it.
                 con.close()
-                raise WorkspaceError(
-                    f"{path} uses an older workspace schema ({version}); open it once for writing to upgrade it."
-                )
+                try:
+                    cls.open(path, passphrase=passphrase).close()
+                except WorkspaceError as exc:
+                    raise WorkspaceError(
+                        f"{path} uses an older workspace schema ({version}) and could not be upgraded: {exc}",
+                        "Close any other program using it and try again.",
+                    ) from None
+                return cls.open(path, read_only=True, passphrase=passphrase)
             ws._migrate(version)
         return ws
 

@@ -101,6 +101,19 @@ def test_older_schema_is_migrated_in_one_step(tmp_path, monkeypatch):
         assert ("migrate schema",) in ws.sql("SELECT action FROM audit_log")
 
 
+def test_a_read_only_open_of_an_older_schema_upgrades_it_first(tmp_path):
+    p = tmp_path / "a.hospops"
+    Workspace.create(p).close()
+    with Workspace.open(p) as ws:  # as a workspace of schema 3 was: no supply_stock table yet
+        ws.con.execute("DROP TABLE supply_stock")
+        ws.con.execute("UPDATE settings SET value = '3' WHERE key = 'schema_version'")
+    with Workspace.open(p, read_only=True) as ws:
+        assert ws.read_only
+        assert ws.settings()["schema_version"] == str(SCHEMA_VERSION)
+        assert ws.sql("SELECT count(*) FROM supply_stock") == [(0,)]
+        assert ("migrate schema",) in ws.sql("SELECT action FROM audit_log")
+
+
 def test_failed_migration_leaves_the_workspace_as_it_was(tmp_path, monkeypatch):
     p = tmp_path / "a.hospops"
     Workspace.create(p).close()
