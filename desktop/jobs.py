@@ -68,6 +68,7 @@ class _Task(QRunnable):
         from datasets.errors import Cancelled, HospOpsError
 
         job = self.job
+        background_priority()
 
         def progress(fraction: float, message: str) -> None:
             # Only plain Python here: this runs on whatever thread the core calls it from, CP-SAT's own C++
@@ -92,6 +93,20 @@ class _Task(QRunnable):
                         f"This is a bug; your data was not changed.{where}", False)
         else:
             self.signals.done.emit(job.id, result)
+
+
+def background_priority(niceness: int = 10) -> None:
+    """Lower the calling thread's CPU priority (Linux: threads have their own nice value, inherited by the threads
+    they start, CP-SAT's search workers included), so that the Qt thread wins the CPU while a job computes: on two
+    cores a 2-worker solve otherwise competed with painting and stalled the window. Job threads are never reused
+    (see JobRunner), so the lowered priority ends with the job. Elsewhere a no-op."""
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
 
 
 def log_exception(exc: BaseException):

@@ -12,6 +12,7 @@ No Qt here: the child imports only this module and the core.
 from __future__ import annotations
 
 import atexit
+import os
 import multiprocessing as mp
 import queue
 import threading
@@ -32,6 +33,10 @@ _child_stop = None
 def _init(messages, stop) -> None:
     global _child_messages, _child_stop
     _child_messages, _child_stop = messages, stop
+    try:  # the fits yield the CPU to the app's window (see desktop.jobs.background_priority)
+        os.nice(10)
+    except (AttributeError, OSError):
+        pass
 
 
 def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
