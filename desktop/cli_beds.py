@@ -1,10 +1,14 @@
 """`hospops beds` commands: the bed board, the 72-hour outlook, allocation with CP-SAT, the IHTC validator.
 
     hospops beds board WS --at T [--unit U] [--json]
-    hospops beds outlook WS --at T [--hours 72] [--json]
+    hospops beds outlook WS --at T [--hours 72] [--arrivals {history,forecast}] [--json]
     hospops beds solve {WS --at T | --instance FILE --format {ihtc,pas}} [--time-limit S] [--json]
-                       [--solution-out FILE] [--include-next-hours H] [--weight NAME=VALUE ...]
-    hospops beds validate --instance FILE --solution FILE --format ihtc [--json]
+                       [--solution-out FILE] [--include-next-hours H] [--weight NAME=VALUE ...] [--days N]
+                       [--accept]
+        (``hospops beds propose`` is the same command; ``--accept`` stores the proposal's placements)
+    hospops beds placements WS [--at T] [--json]      # active accepted placements
+    hospops beds cancel WS PLACEMENT_ID
+    hospops beds validate --instance FILE --solution FILE --format {ihtc,pas} [--json]
 """
 from __future__ import annotations
 
@@ -59,9 +63,10 @@ def cmd_board(args: argparse.Namespace) -> int:
         print(json.dumps({"at": str(args.at), "units": _records(summary), "beds": _records(board),
                           "waiting": _records(waiting)}))
         return 0
-    rows = [["unit", "beds", "occupied", "free", "blocked", "cleaning"]]
+    rows = [["unit", "beds", "occupied", "reserved", "free", "blocked", "cleaning"]]
     for r in summary.itertuples():
-        rows.append([r.unit_id, str(r.beds), str(r.occupied), str(r.free), str(r.blocked), str(r.cleaning)])
+        rows.append([r.unit_id, str(r.beds), str(r.occupied), str(r.reserved), str(r.free), str(r.blocked),
+                     str(r.cleaning)])
     print(f"Bed board at {args.at}")
     print(c._table(rows))
     if args.unit:
@@ -93,7 +98,8 @@ def cmd_outlook(args: argparse.Namespace) -> int:
 
     c = _cli()
     with Workspace.open(args.workspace, read_only=True) as ws:
-        df = outlook(ws, args.at, hours=args.hours, progress=c._progress_printer(c._show_progress(args)))
+        df = outlook(ws, args.at, hours=args.hours, progress=c._progress_printer(c._show_progress(args)),
+                     arrivals=getattr(args, "arrivals", "history"))
     if args.json:
         print(json.dumps({"at": str(args.at), "hours": args.hours, "rows": _records(df)}))
         return 0
@@ -136,11 +142,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.instance:
         if args.workspace:
             raise HospOpsError("Give either a workspace with --at, or --instance, not both.")
+        if getattr(args, "accept", False):
+            raise HospOpsError("--accept stores placements in a workspace; it does not apply to --instance.")
         if args.format == "ihtc":
             return _solve_ihtc(args)
-        raise HospOpsError("The PAS (Demeester) reader is not available yet.", "Use --format ihtc.")
+        return _solve_pas(args)
     if not args.workspace or not args.at:
-        raise HospOpsError("hospops beds solve needs a workspace and --at, or --instance FILE --format ihtc.")
+        raise HospOpsError("hospops beds solve needs a workspace and --at, or --instance FILE --format ihtc|pas.")
     return _solve_workspace(args)
 
 
@@ -149,11 +157,24 @@ def _solve_workspace(args: argparse.Namespace) -> int:
     from optimization.beds import problem_from_workspace, solve, validate
 
     c = _cli()
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    accept = getattr(args, "accept", False)
+    with Workspace.open(args.workspace, read_only=not accept) as ws:
         problem = problem_from_workspace(ws, args.at, weights=_weights(args.weight),
-                                         include_next_hours=args.include_next_hours)
-    sol = solve(problem, args.time_limit, progress=c._progress_printer(c._show_progress(args)))
-    v = validate(problem, sol)
+                                         include_next_hours=args.include_next_hours,
+                                         planning_days=getattr(args, "days", 1) or 1)
+        sol = solve(problem, args.time_limit, progress=c._progress_printer(c._show_progress(args)))
+        v = validate(problem, sol)
+        accepted: list[str] = []
+        if accept:
+            from datasets.errors import HospOpsError
+            from optimization.beds import accept_placements, placements_from_solution
+
+            if v.hard_violations:
+                raise HospOpsError("The proposal breaks a hard rule; nothing was accepted.")
+            pl = placements_from_solution(problem, sol)
+            # only moves for now: a later day's bed may still be occupied, and the plan is redone before then
+            accepted = accept_placements(ws, pl[pl["admission_day"] == 0], args.at,
+                                         note="hospops beds solve --accept")
     beds = {b.bed_id: b for b in problem.beds}
     pmap = {p.patient_id: p for p in problem.patients}
     placements = []
@@ -162,7 +183,8 @@ def _solve_workspace(args: argparse.Namespace) -> int:
         if bid is None or bid == p.current_bed:
             continue
         placements.append({"patient": pid, "person": p.person_id, "kind": p.kind, "bed": bid, "unit": beds[bid].unit_id,
-                           "from_bed": p.current_bed, "specialty": p.specialty})
+                           "from_bed": p.current_bed, "specialty": p.specialty,
+                           "admission_day": sol.admission_day.get(pid, 0)})
     out = {
         "status": sol.status, "objective": sol.objective, "bound": sol.bound, "seconds": round(sol.seconds, 3),
         "validated_objective": v.objective, "hard_violations": v.hard_violations,
@@ -171,6 +193,8 @@ def _solve_workspace(args: argparse.Namespace) -> int:
         "placements": placements,
         "unplaced": [{"patient": k, "person": pmap[k].person_id, "reason": r} for k, r in sol.unplaced.items()],
     }
+    if accept:
+        out["accepted"] = accepted
     if args.solution_out:
         Path(args.solution_out).write_text(json.dumps({"at": problem.at, "assignment": sol.assignment}, indent=1))
     if args.json:
@@ -180,14 +204,52 @@ def _solve_workspace(args: argparse.Namespace) -> int:
           f"{v.hard_violations} hard violations, {sol.seconds:.1f} s")
     print(f"{out['waiting']} waiting; {len(placements)} moves proposed")
     if placements:
-        rows = [["patient", "kind", "specialty", "to bed", "unit", "from"]]
+        rows = [["patient", "kind", "specialty", "to bed", "unit", "from"] + (["day"] if problem.days > 1 else [])]
         for pl in placements:
-            rows.append([pl["patient"], pl["kind"], pl["specialty"], pl["bed"], pl["unit"], pl["from_bed"] or ""])
+            rows.append([pl["patient"], pl["kind"], pl["specialty"], pl["bed"], pl["unit"], pl["from_bed"] or ""]
+                        + ([f"+{pl['admission_day']}"] if problem.days > 1 else []))
         print(c._table(rows))
     if sol.unplaced:
         print("Not placed:")
         for k, r in sol.unplaced.items():
             print(f"  {k}: {r}")
+    if accept:
+        print(f"Accepted {len(accepted)} placement(s): {', '.join(accepted)}" if accepted
+              else "Nothing to accept: the proposal moves nobody.")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ placements
+def cmd_placements(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from datasets.store import Workspace
+    from optimization.beds import active_placements
+
+    c = _cli()
+    at = args.at or datetime.now().strftime("%Y-%m-%d %H:%M")
+    with Workspace.open(args.workspace, read_only=True) as ws:
+        df = active_placements(ws, at)
+    if args.json:
+        print(json.dumps({"at": str(at), "placements": _records(df)}))
+        return 0
+    print(f"Active bed placements at {at}: {len(df)}")
+    if len(df):
+        rows = [["placement", "patient", "stay", "unit", "bed", "for board at", "accepted", "by"]]
+        for r in df.itertuples():
+            rows.append([r.placement_id, c._fmt(r.patient_id), c._fmt(r.stay_id), r.unit_id, r.bed_id,
+                         str(r.as_of)[:16], str(r.accepted_at)[:16], c._fmt(r.os_user)])
+        print(c._table(rows))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from datasets.store import Workspace
+    from optimization.beds import cancel_placement
+
+    with Workspace.open(args.workspace) as ws:
+        cancel_placement(ws, args.placement_id)
+    print(f"Placement {args.placement_id} cancelled.")
     return 0
 
 
@@ -224,13 +286,36 @@ def _solve_ihtc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _solve_pas(args: argparse.Namespace) -> int:
+    from optimization.beds.pas import read_instance, solve
+
+    c = _cli()
+    inst = read_instance(args.instance)
+    sol, rep, stats = solve(inst, args.time_limit, progress=c._progress_printer(c._show_progress(args)))
+    if args.solution_out:
+        Path(args.solution_out).write_text(sol.to_text())
+    out = {"status": "FEASIBLE" if rep.feasible else "INFEASIBLE", "objective": rep.cost, "bound": None,
+           "seconds": round(stats["seconds"], 3), "validated_objective": rep.cost,
+           "hard_violations": rep.hard_violations, "violations": {k: n for k, n in rep.hard.items() if n},
+           "costs": rep.components, "patients": len(inst.patients), "unplaced": stats["unplaced"]}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"PAS {inst.name}: {out['status']}, cost {rep.cost:,.1f} in {stats['seconds']:.1f} s "
+          f"({len(inst.patients)} patients, {stats['unplaced']} unplaced)")
+    print("  " + ", ".join(f"{k} {v:g}" for k, v in rep.components.items()))
+    if args.solution_out:
+        print(f"Solution written to {args.solution_out}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------ validate
 def cmd_validate(args: argparse.Namespace) -> int:
     from datasets.errors import HospOpsError
     from optimization.beds.ihtc import read_instance, read_solution, validate
 
-    if args.format != "ihtc":
-        raise HospOpsError("Only --format ihtc can be validated for now.")
+    if args.format == "pas":
+        return _validate_pas(args)
     inst = read_instance(args.instance)
     sol = read_solution(args.solution, inst)
     try:
@@ -267,10 +352,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("workspace")
     p.add_argument("--at", required=True)
     p.add_argument("--hours", type=int, default=72)
+    p.add_argument("--arrivals", choices=("history", "forecast"), default="history",
+                   help="expected arrivals: recent weeks' hourly rates (default) or the admissions forecast")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_outlook)
 
-    p = bs.add_parser("solve", help="propose beds for waiting patients (or solve an IHTC instance)")
+    p = bs.add_parser("solve", aliases=["propose"],
+                      help="propose beds for waiting patients (or solve an IHTC instance)")
     p.add_argument("workspace", nargs="?")
     p.add_argument("--at")
     p.add_argument("--instance", help="benchmark instance file")
@@ -279,13 +367,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-next-hours", type=int, default=0,
                    help="replay: also place those who will wait within these hours (uses later data)")
     p.add_argument("--weight", action="append", metavar="NAME=VALUE", help="change a penalty weight")
+    p.add_argument("--days", type=int, default=1,
+                   help="workspace: plan this many days (electives choose their admission day within a window)")
     p.add_argument("--solution-out", help="write the solution (IHTC: the competition's JSON)")
+    p.add_argument("--accept", action="store_true",
+                   help="workspace: store the proposed placements as accepted (the beds show as reserved)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_solve)
+
+    p = bs.add_parser("placements", help="accepted bed placements still to happen")
+    p.add_argument("workspace")
+    p.add_argument("--at", help="board time (default now)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_placements)
+
+    p = bs.add_parser("cancel", help="cancel an accepted bed placement")
+    p.add_argument("workspace")
+    p.add_argument("placement_id")
+    p.set_defaults(func=cmd_cancel)
 
     p = bs.add_parser("validate", help="check a benchmark solution with the independent validator")
     p.add_argument("--instance", required=True)
     p.add_argument("--solution", required=True)
-    p.add_argument("--format", choices=("ihtc",), default="ihtc")
+    p.add_argument("--format", choices=("ihtc", "pas"), default="ihtc")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_validate)
+
+
+def _validate_pas(args: argparse.Namespace) -> int:
+    from optimization.beds.pas import read_instance, read_solution, validate
+
+    inst = read_instance(args.instance)
+    rep = validate(inst, read_solution(args.solution, inst))
+    out = {"cost": rep.cost, "costs": rep.components, "hard_violations": rep.hard_violations,
+           "violations": {k: n for k, n in rep.hard.items() if n}, "feasible": rep.feasible,
+           "messages": rep.messages[:20]}
+    if args.json:
+        print(json.dumps(out))
+        return 0
+    print(f"{'Feasible' if rep.feasible else 'INFEASIBLE'}: cost {rep.cost:,.1f}")
+    print("  " + ", ".join(f"{k}: {v:g}" for k, v in rep.components.items()))
+    for msg in rep.messages[:20]:
+        print(f"  hard: {msg}")
+    return 0 if rep.feasible else 2
