@@ -76,6 +76,16 @@ def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dic
     return {"solution": solution, "validation": check, "proposal": proposal, "problem": problem}
 
 
+def accept_job(ws, problem, assignment, admission_day, at, progress=None, should_stop=None) -> list[str]:
+    """Store the chosen placements of a proposal (``assignment``: patient -> bed) as accepted."""
+    from types import SimpleNamespace
+
+    from optimization.beds.workspace import accept_placements, placements_from_solution
+
+    chosen = SimpleNamespace(assignment=assignment, admission_day=admission_day)
+    return accept_placements(ws, placements_from_solution(problem, chosen), at)
+
+
 class BedsPage(Page):
     name = "beds"
     title = "Beds"
@@ -112,7 +122,10 @@ class BedsPage(Page):
         self.change_btn.setToolTip("Put the selected patient in another bed the hard rules allow, or leave them "
                                    "waiting (double-click a row does the same)")
         self.change_btn.clicked.connect(self.change_bed_dialog)
-        for b in (self.accept_all_btn, self.accept_sel_btn, self.change_btn):
+        self.cancel_btn = QPushButton("Cancel reservation…", prop_box)
+        self.cancel_btn.setToolTip("Free a bed reserved by an accepted placement")
+        self.cancel_btn.clicked.connect(self.cancel_dialog)
+        for b in (self.accept_all_btn, self.accept_sel_btn, self.change_btn, self.cancel_btn):
             b.setEnabled(False)
         self.solver_line = QLabel("", prop_box)
         self.solver_line.setWordWrap(True)
@@ -123,6 +136,7 @@ class BedsPage(Page):
         row.addWidget(self.time_limit)
         row.addWidget(self.propose_btn)
         row.addStretch(1)
+        row.addWidget(self.cancel_btn)
         row.addWidget(self.change_btn)
         row.addWidget(self.accept_sel_btn)
         row.addWidget(self.accept_all_btn)
@@ -168,7 +182,8 @@ class BedsPage(Page):
         lay.addWidget(split, 1)
         self._outlook = pd.DataFrame()
         self._names: dict[str, str] = {}
-        self.reserved: dict[str, str] = {}
+        self.reserved: dict[str, str] = {}  # bed -> patient, from the board's accepted placements
+        self._placements: dict[str, tuple[str, str]] = {}  # bed -> (patient, placement id)
         self.last_proposal = None
         self._assignment: dict[str, str | None] = {}
         self._admission_day: dict[str, int] = {}
@@ -176,7 +191,6 @@ class BedsPage(Page):
     # ------------------------------------------------------------------ loading
     def refresh(self) -> None:
         at = self.session.as_of
-        self.reserved = {}
         self.run("Loading the bed board", lambda ws, progress, should_stop: load_beds(ws, at, progress, should_stop),
                  self._show_board, background=True)
         self.run("Computing the 72-hour outlook",
@@ -186,10 +200,16 @@ class BedsPage(Page):
     def _show_board(self, d: dict) -> None:
         board, waiting = d["board"], d["waiting"]
         self._names = d["names"]
+        res = board[board["state"] == "reserved"]
+        self.reserved = dict(zip(res["bed_id"], res["patient_id"].astype(str)))
+        self._placements = {b: (who, pid) for b, who, pid in zip(res["bed_id"], res["patient_id"].astype(str),
+                                                                   res["placement_id"].astype(str))}
+        self.cancel_btn.setEnabled(bool(self.reserved))
         self.board.set_board(board, self._names, self.reserved)
         counts = board["state"].value_counts()
         self.summary.setText(
             f"<b>{len(board):,} beds</b>: {counts.get('occupied', 0):,} occupied, {counts.get('free', 0):,} free, "
+            f"{counts.get('reserved', 0):,} reserved, "
             f"{counts.get('cleaning', 0):,} cleaning, {counts.get('blocked', 0):,} blocked — "
             f"<b>{len(waiting):,} waiting</b> for a bed at {self.session.as_of:%a %d %b %H:%M}")
         self.waiting.set_frame(waiting)
@@ -330,11 +350,40 @@ class BedsPage(Page):
             self.set_bed(pid, choices[labels.index(label)][0])
 
     def accept(self, all_rows: bool) -> None:
-        """Accepted placements reserve their beds on the board (dashed tiles) until the next refresh."""
+        """Accepted placements are kept in the workspace (audited): their beds show as reserved (R) on the board,
+        for everyone who opens it, until the patient moves in or the reservation is cancelled."""
+        if self.last_proposal is None:
+            return
         frame = self.proposal.shown_frame() if all_rows else self.proposal.selected_frame()
-        frame = frame[frame["bed"] != ""]
-        for rec in frame.to_dict("records"):
-            self.reserved[rec["bed"]] = rec["patient_id"]
-        self.board.set_reserved(self.reserved)
-        self.session.audit("accept bed proposal", str(self.session.as_of), {"placements": len(frame)})
-        self.solver_line.setText(f"Accepted {len(frame)} placement(s); their beds show as reserved (R).")
+        chosen = set(frame.loc[frame["bed"] != "", "patient_id"])
+        if not chosen:
+            self.solver_line.setText("Nothing to accept: select placed patients (with a bed) first.")
+            return
+        problem, at = self.last_proposal["problem"], self.session.as_of
+        assignment = {pid: bed for pid, bed in self._assignment.items() if pid in chosen}
+        self.run("Accepting placements",
+                 lambda ws, progress, should_stop: accept_job(ws, problem, assignment, self._admission_day, at),
+                 self._accepted, key="beds.accept")
+
+    def _accepted(self, ids: list[str]) -> None:
+        self.solver_line.setText(f"Accepted {len(ids)} placement(s); their beds show as reserved (R) on the board "
+                                 "until the patients move in. Cancel one with Cancel reservation….")
+        self.accept_all_btn.setEnabled(False)
+        self.accept_sel_btn.setEnabled(False)
+        self.refresh()
+
+    def cancel_dialog(self) -> None:
+        if not self.reserved:
+            self.solver_line.setText("No bed is reserved at this time.")
+            return
+        items = [f"{bed} — {who} ({pid})" for bed, (who, pid) in sorted(self._placements.items())]
+        label, ok = QInputDialog.getItem(self, "Cancel a reservation", "Reserved beds:", items, 0, False)
+        if ok:
+            self.cancel(self._placements[label.split(" — ")[0]][1])
+
+    def cancel(self, placement_id: str) -> None:
+        from optimization.beds.workspace import cancel_placement
+
+        self.run("Cancelling a reservation",
+                 lambda ws, progress, should_stop: cancel_placement(ws, placement_id),
+                 lambda _r: self.refresh(), key="beds.accept")

@@ -34,7 +34,7 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     assert page.result.best in page.verdict.text()
 
 
-def test_beds_page_board_proposal_and_accept(window):
+def test_beds_page_board_proposal_and_accept(window, qtbot):
     page = window.show_page("beds")
     assert wait_until_loaded(window, page, 60000)
     assert not page.error.isVisible(), page.error.text()
@@ -72,9 +72,17 @@ def test_beds_page_board_proposal_and_accept(window):
             assert "hard rules broken: 0" in page.solver_line.text(), page.solver_line.text()
         placed = page.proposal.model.frame[page.proposal.model.frame["bed"] != ""]
     if len(placed):
+        # accepted placements are kept in the workspace: after the board reloads their beds are reserved
         page.accept(all_rows=True)
-        assert set(page.reserved) == set(placed["bed"])
+        qtbot.waitUntil(lambda: set(page.reserved) == set(placed["bed"]), timeout=60000)
         assert "Accepted" in page.solver_line.text()
+        stored = window.session.ws.sql("SELECT bed_id FROM bed_placements WHERE status = 'accepted'")
+        assert {b for (b,) in stored} == set(placed["bed"])
+        assert "reserved" in page.summary.text()
+        # and one can be cancelled: its bed is free again
+        bed = sorted(page.reserved)[0]
+        page.cancel(page._placements[bed][1])
+        qtbot.waitUntil(lambda: bed not in page.reserved, timeout=60000)
     # the outlook arrived too: 72 hourly rows per inpatient unit
     assert len(page._outlook) and page._outlook.groupby("unit_id").size().eq(72).all()
 
