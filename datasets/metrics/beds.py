@@ -210,7 +210,7 @@ def waiting_list(ws, at) -> pd.DataFrame:
         """
         WITH ed AS (
             SELECT 'ed_boarder' AS kind, e.patient_id, e.stay_id, e.decision_ts AS since, e.acuity,
-                   s.specialty, (SELECT m.unit_id FROM movements m WHERE m.stay_id = e.stay_id ORDER BY seq LIMIT 1)
+                   coalesce(s.specialty, e.admit_specialty) AS specialty, (SELECT m.unit_id FROM movements m WHERE m.stay_id = e.stay_id ORDER BY seq LIMIT 1)
                        AS target_unit
             FROM ed_visits e LEFT JOIN stays s USING (stay_id)
             WHERE e.decision_ts <= CAST(? AS TIMESTAMP)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APP_MARKER = "hospops-workspace"
 
 
@@ -106,6 +106,8 @@ CANONICAL: dict[str, Table] = {
                 C("disposition", "VARCHAR", doc="admitted, discharged, transferred, left, died, unknown"),
                 C("decision_ts", "TIMESTAMP", doc="decision to admit (start of boarding)"),
                 C("stay_id", "VARCHAR", doc="the inpatient stay this visit led to"),
+                C("admit_specialty", "VARCHAR", doc="admitting specialty of a decision to admit (the bed request); "
+                                                    "what a boarder waits for before the stay exists"),
             ),
             ("visit_id",),
         ),
@@ -316,4 +318,6 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE TABLE IF NOT EXISTS supply_stock (\n    item_id VARCHAR NOT NULL,\n    unit_id VARCHAR NOT NULL,\n"
         "    as_of TIMESTAMP NOT NULL,\n    on_hand DOUBLE NOT NULL\n)",
     ],
+    # 5: the admitting specialty of an ED decision to admit, known before the inpatient stay exists.
+    5: ["ALTER TABLE ed_visits ADD COLUMN IF NOT EXISTS admit_specialty VARCHAR"],
 }

@@ -291,6 +291,8 @@ def generate(days: int, seed: int, rep: Reporter) -> dict[str, pd.DataFrame]:
     stay_ids = np.array([f"S{i:08d}" for i in range(1, len(stays["req"]) + 1)], dtype=object)
     stay_of_visit = np.full(n, None, dtype=object)
     stay_of_visit[ed_rows[is_ed_stay]] = stay_ids[is_ed_stay]
+    admit_spec = np.full(n, None, dtype=object)  # the bed request's specialty, known while the patient boards
+    admit_spec[ed_rows[is_ed_stay]] = np.asarray(stays["specialty"], dtype=object)[is_ed_stay]
     disposition = np.where(admitted, "admitted", np.where(left, "left", np.where(transferred, "transferred", "discharged")))
     died_ed = ~admitted & (acuity == 1) & (rng.random(n) < 0.06)
     disposition = np.where(died_ed, "died", disposition)
@@ -306,6 +308,7 @@ def generate(days: int, seed: int, rep: Reporter) -> dict[str, pd.DataFrame]:
             "disposition": np.where(departure < end64, disposition, None),
             "decision_ts": np.where(admitted & (decision < end64), decision, np.datetime64("NaT")),
             "stay_id": stay_of_visit,
+            "admit_specialty": np.where(admitted & (decision < end64), admit_spec, None),
         }
     )[keep]
     ed_visits["departure_ts"] = pd.to_datetime(ed_visits["departure_ts"])

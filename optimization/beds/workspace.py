@@ -96,8 +96,8 @@ def problem_from_workspace(ws, at, weights: Weights | dict | None = None, includ
     wl = wl[wl["reserved_bed"].isna() & ~wl["stay_id"].isin(reserved_stays)]
     if include_next_hours > 0:
         extra = ws.df(
-            """SELECT 'ed_boarder' AS kind, e.patient_id, e.stay_id, e.decision_ts AS since, e.acuity, s.specialty,
-                      p.sex, year(CAST(? AS TIMESTAMP)) - p.birth_year AS age
+            """SELECT 'ed_boarder' AS kind, e.patient_id, e.stay_id, e.decision_ts AS since, e.acuity,
+                      coalesce(s.specialty, e.admit_specialty) AS specialty, p.sex, year(CAST(? AS TIMESTAMP)) - p.birth_year AS age
                FROM ed_visits e LEFT JOIN stays s USING (stay_id) LEFT JOIN patients p ON p.patient_id = e.patient_id
                WHERE e.decision_ts > CAST(? AS TIMESTAMP) AND e.decision_ts <= CAST(? AS TIMESTAMP)
                UNION ALL
