@@ -18,7 +18,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -185,9 +187,16 @@ def shown_columns(columns: list[str], limit: int = 20, width: int = 40) -> str:
     """Column names for an error message: never a whole data line (a header-less file's first row is data)."""
     if not columns:
         return "(none)"
-    names = [c if len(c) <= width else c[: width - 1] + "…" for c in columns[:limit]]
+    names = [printable(c) for c in columns[:limit]]
+    names = [c if len(c) <= width else c[: width - 1] + "…" for c in names]
     more = f" and {len(columns) - limit} more" if len(columns) > limit else ""
     return ", ".join(names) + more
+
+
+def printable(text: str) -> str:
+    """``text`` fit for a message: control characters (NUL, escape sequences, ...) shown as ``\\xNN``."""
+    return "".join(ch if ch.isprintable() or ch == " " else f"\\x{ord(ch):02x}" if ord(ch) < 256
+                   else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def quote_ident(name: str) -> str:
@@ -214,7 +223,7 @@ def detect_encoding(path: Path, sample_bytes: int = 4 << 20) -> str:
     try:
         with opener(path, "rb") as fh:
             sample = fh.read(sample_bytes)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a damaged deflate stream inside a gzip header
         raise SourceError(f"{path.name} cannot be read: {exc}. The file may be truncated or not really gzip.") from None
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8"
@@ -226,6 +235,60 @@ def detect_encoding(path: Path, sample_bytes: int = 4 << 20) -> str:
         if exc.start >= len(sample) - 3:
             return "utf-8"
         return "latin-1"
+
+
+def has_rows(path: Path) -> bool:
+    """True when the file has at least one non-empty line after its header (an empty file has none)."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            n = 0
+            for line in fh:
+                if line.strip():
+                    n += 1
+                    if n >= 2:
+                        return True
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SourceError(f"{path.name} cannot be read: {exc}. The file may be truncated or not really gzip.") from None
+    return False
+
+
+def surplus_fields(path: Path, encoding: str, delimiter: str, n_columns: int, *, header: bool = True,
+                   sample_bytes: int = 256 << 10) -> tuple[int, int, int]:
+    """In the first rows of a delimited file: (rows sampled, rows with more fields than ``n_columns`` whose
+    surplus fields are all empty, rows with more fields at all).
+
+    A sample read once with Python's csv module (the file's head only, never a loop over its rows).
+    """
+    import gzip
+
+    if len(delimiter) != 1 or n_columns < 1:
+        return 0, 0, 0
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(sample_bytes)
+    except (OSError, EOFError, zlib.error):
+        return 0, 0, 0
+    cut = head.rfind(b"\n")
+    if cut < 0:
+        return 0, 0, 0
+    text = head[: cut + 1].decode(encoding, errors="replace").lstrip("\ufeff")
+    sampled = empty = extra = 0
+    try:
+        for i, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)):
+            if (header and i == 0) or not row:
+                continue
+            sampled += 1
+            if len(row) > n_columns:
+                extra += 1
+                if not any(f.strip() for f in row[n_columns:]):
+                    empty += 1
+    except csv.Error:
+        pass
+    return sampled, empty, extra
 
 
 class ImportSession:
@@ -249,6 +312,7 @@ class ImportSession:
         self.counts: list[TableCount] = []
         self.notes: list[str] = []
         self._staged_n = 0
+        self._extra_temps: list[str] = []
         self._loaded_from: dict[str, Staged] = {}
         self.privacy: list[dict] = []
         self.privacy_extra: list[dict] = []  # report lines an importer adds for what it never reads
@@ -277,7 +341,7 @@ class ImportSession:
         self._drop_temps()
         if isinstance(exc, duckdb.Error):
             # a reader error we did not foresee: show it as a sentence, keep the workspace as it was
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = printable(str(exc).strip().splitlines()[0][:300]) if str(exc).strip() else type(exc).__name__
             raise SourceError(f"Import of {self.source} failed and nothing was changed: {first}") from None
         return False
 
@@ -287,9 +351,22 @@ class ImportSession:
         except duckdb.Error:
             pass
 
+    def drop_later(self, *names: str) -> None:
+        """Drop these temp tables of the importer's own when the import ends, whether it commits or not.
+
+        (Never in a ``finally`` inside the session: after a failed statement the transaction is aborted, a
+        DROP fails too, and its error would hide the real one.)
+        """
+        self._extra_temps.extend(names)
+
     def _drop_temps(self) -> None:
+        for name in self._extra_temps:
+            try:
+                self.con.execute(f"DROP TABLE IF EXISTS {name}")
+            except duckdb.Error:
+                pass
         for i in range(1, self._staged_n + 1):
-            for name in (f"_stage{i}", f"_chk{i}", f"_rej{i}"):
+            for name in (f"_stage{i}", f"_chk{i}", f"_rej{i}", f"_rejscan{i}"):
                 try:
                     self.con.execute(f"DROP TABLE IF EXISTS {name}")
                 except duckdb.Error:
@@ -344,10 +421,12 @@ class ImportSession:
                 "; ".join(self.notes),
             ],
         )
-        self.con.executemany(
-            "INSERT INTO import_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[self.run_id, c.table, c.file, c.sha256, c.read, c.loaded, c.rejected, c.updated] for c in self.counts],
-        )
+        if self.counts:  # (an export with nothing HospOps maps, e.g. Location resources only, loads no table)
+            self.con.executemany(
+                "INSERT INTO import_counts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [[self.run_id, c.table, c.file, c.sha256, c.read, c.loaded, c.rejected, c.updated]
+                 for c in self.counts],
+            )
         self.ws._audit_in_tx(
             "import",
             self.source,
@@ -393,6 +472,9 @@ class ImportSession:
         except duckdb.Error as exc:
             raise SourceError(self._reader_error(path, exc)) from None
         columns = [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()][1:]
+        if any("\x00" in c for c in columns):  # (SQL cannot name such a column: DuckDB's parser stops at a NUL)
+            raise SourceError(f"{path.name}: the header holds a NUL character; the file is damaged or not text. "
+                              "Nothing was imported.")
         rows = self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         struct = self.con.execute(f"SELECT count(DISTINCT line) FROM _rej{self._staged_n}").fetchone()[0]
         if rows == 0 and struct == 0:
@@ -404,6 +486,16 @@ class ImportSession:
             delim = delimiter or (used[0] if used and used[0] else ",")
         except duckdb.Error:
             pass
+        sampled, empty_extra, extra = surplus_fields(path, enc, delim, len(columns), header=header)
+        if empty_extra and (2 * empty_extra >= sampled or extra > empty_extra):
+            # DuckDB reads a row's surplus *empty* fields as a trailing delimiter (by design), so a header that
+            # lacks a name would put every value under the wrong name, identifiers included: refuse instead
+            raise SourceError(
+                f"{path.name}: the header names {len(columns)} columns but {empty_extra} of the first {sampled} rows "
+                "have more fields (the surplus empty). The header may lack a column name, and values would be "
+                "read under the wrong names; nothing was imported.",
+                "Fix the header, or remove the trailing delimiters at the ends of the rows.",
+            )
         return Staged(name, path, columns, rows, struct, sha, delim, enc)
 
     def stage_sql(self, path: Path, select_sql: str) -> Staged:
@@ -429,7 +521,22 @@ class ImportSession:
     @staticmethod
     def _reader_error(path: Path, exc: Exception) -> str:
         text = str(exc)
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        first = printable(text.strip().splitlines()[0][:300]) if text.strip() else type(exc).__name__
+        size = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
+        if size:
+            return (f"{path.name} has a line of {int(size.group(2)):,} bytes, longer than the {int(size.group(1)):,} "
+                    "bytes HospOps reads in one line: the file is damaged, or one field holds a whole document. "
+                    "Nothing was imported.")
+        if "object size" in text.lower() or "maximum_object_size" in text:
+            return (f"{path.name} has a JSON line larger than HospOps reads (16 MiB): the file is damaged, or one "
+                    "resource holds a whole document. Nothing was imported.")
+        lines = [x.strip() for x in text.splitlines()]
+        if first.startswith("Invalid Input Error: CSV Error on Line") and "Original Line:" in text:
+            # the line after the (never shown: it may hold identifiers) original line says what is wrong
+            i = next(k for k, x in enumerate(lines) if x.startswith("Original Line:"))
+            why = next((x for x in lines[i + 1:] if x and not x.startswith("Possible")), "")
+            if why:
+                first = f"{first}: {printable(why[:200])}"
         if "gzip" in text.lower() or "zlib" in text.lower() or "compressed" in text.lower():
             return f"{path.name} is not a complete gzip file (truncated or damaged); nothing was imported."
         if "unicode" in text.lower() or "encoding" in text.lower():
@@ -739,18 +846,18 @@ def sniff_timestamp(con: duckdb.DuckDBPyConnection, staged: Staged, col: str) ->
     ]
     if not sample:
         return [], False
-    quoted = ", ".join(sql_str(s) for s in sample)
-    aware_ok = con.execute(
-        f"SELECT count(*) FILTER (WHERE regexp_matches(x, '(Z|[+-]\\d\\d:?\\d\\d)$') AND TRY_CAST(x AS TIMESTAMPTZ) IS NOT NULL) FROM unnest([{quoted}]) t(x)"
-    ).fetchone()[0]
-    if aware_ok >= 0.9 * len(sample):
+    # the sample goes in as a parameter, never inlined: a field may hold anything (a NUL ends DuckDB's parser)
+    n_aware, iso_ok, *per_format = con.execute(
+        "SELECT count(*) FILTER (WHERE regexp_matches(x, '(Z|[+-]\\d\\d:?\\d\\d)$') "
+        "AND TRY_CAST(x AS TIMESTAMPTZ) IS NOT NULL), count(TRY_CAST(x AS TIMESTAMP)), "
+        + ", ".join(f"count(try_strptime(x, {sql_str(fmt)}))" for fmt in TS_FORMATS)
+        + " FROM unnest(CAST(? AS VARCHAR[])) t(x)",
+        [sample],
+    ).fetchone()
+    if n_aware >= 0.9 * len(sample):
         return [], True
-    iso_ok = con.execute(f"SELECT count(TRY_CAST(x AS TIMESTAMP)) FROM unnest([{quoted}]) t(x)").fetchone()[0]
     best, best_n = [], iso_ok
-    for fmt in TS_FORMATS:
-        n = con.execute(
-            f"SELECT count(try_strptime(x, {sql_str(fmt)})) FROM unnest([{quoted}]) t(x)"
-        ).fetchone()[0]
+    for fmt, n in zip(TS_FORMATS, per_format):
         if n > best_n:
             best, best_n = [fmt], n
     return best, False

@@ -128,13 +128,10 @@ def import_fhir(
         session.privacy_extra.append({
             "file": root.name, "column": "Patient.name, identifier, telecom, address, contact, text",
             "action": "not imported", "detail": "never read; only gender, birth year and deceased are kept"})
-        try:
-            _run(session, files)
-            if others:
-                session.notes.append(f"not read (resource types not mapped): {', '.join(others)}")
-        finally:
-            for t in TEMPS:
-                session.con.execute(f"DROP TABLE IF EXISTS {t}")
+        session.drop_later(*TEMPS)
+        _run(session, files)
+        if others:
+            session.notes.append(f"not read (resource types not mapped): {', '.join(others)}")
     return session.result()
 
 

@@ -30,6 +30,7 @@ from datasets.importers.engine import (
     Parsed,
     Staged,
     canonical_select,
+    has_rows,
     parse_bool,
     parse_int,
     parse_timestamp,
@@ -183,11 +184,16 @@ def import_mimic(
             f"No MIMIC-IV tables found in {root}.",
             "Expected hosp/patients, hosp/admissions, hosp/transfers (.csv or .csv.gz) and optionally ed/edstays.",
         )
+    # a header-only file (an ED module without triage rows, say) is skipped with a note, not refused
+    empty = sorted(p.name for p in files.values() if p is not None and not has_rows(p))
+    files = {n: (None if p is not None and p.name in empty else p) for n, p in files.items()}
 
     with ImportSession(ws, str(root), "mimic", progress, should_stop) as session:
         tz = session.tz
         rep = session.rep
         adm: Optional[Staged] = None
+        if empty:
+            session.notes.append(f"header-only or empty (no rows): {', '.join(empty)}")
 
         # -- patients
         if files["patients"]:

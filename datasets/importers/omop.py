@@ -22,7 +22,6 @@ than shifted, so midnight stays midnight on the same date.
 """
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Optional
 
@@ -33,6 +32,7 @@ from datasets.importers.engine import (
     ImportSession,
     Parsed,
     Staged,
+    has_rows,
     parse_int,
     parse_number,
     sql_str,
@@ -48,22 +48,6 @@ ED_CONCEPTS = ("9203",)
 INPATIENT_UNIT = "INPATIENT"
 TABLES = ("person", "visit_occurrence", "visit_detail", "care_site", "death", "device_exposure")
 TEMPS = ("_omop_stay", "_omop_cs", "_omop_mv")
-
-
-def _has_rows(path: Path) -> bool:
-    """True when the file has at least one line after its header."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as fh:
-            n = 0
-            for line in fh:
-                if line.strip():
-                    n += 1
-                    if n >= 2:
-                        return True
-    except (OSError, EOFError) as exc:
-        raise SourceError(f"{path.name} cannot be read: {exc}. The file may be truncated or not really gzip.") from None
-    return False
 
 
 def _t(expr: Optional[str]) -> str:
@@ -110,17 +94,14 @@ def import_omop(
     files: dict[str, Optional[Path]] = {}
     empty: list[str] = []
     for name, p in found.items():
-        if p is not None and not _has_rows(p):
+        if p is not None and not has_rows(p):
             empty.append(p.name)
             p = None
         files[name] = p
 
     with ImportSession(ws, str(root), "omop", progress, should_stop) as session:
-        try:
-            _run(session, files, empty, found)
-        finally:
-            for t in TEMPS:
-                session.con.execute(f"DROP TABLE IF EXISTS {t}")
+        session.drop_later(*TEMPS)
+        _run(session, files, empty, found)
     return session.result()
 
 

@@ -25,6 +25,7 @@ from datasets.importers.engine import (
     ImportResult,
     ImportSession,
     Parsed,
+    has_rows,
     parse_date,
     parse_number,
     sql_str,
@@ -55,12 +56,17 @@ def import_synthea(
     files = {n: find_file(folders, n, (".csv", ".csv.gz")) for n in ("patients", "encounters", "supplies")}
     if files["encounters"] is None and files["patients"] is None:
         raise SourceError(f"No Synthea CSV files (patients.csv, encounters.csv) found in {root}.")
+    # a header-only file (no supplies in the extract's period, say) is skipped with a note, not refused
+    empty = sorted(p.name for p in files.values() if p is not None and not has_rows(p))
+    files = {n: (None if p is not None and p.name in empty else p) for n, p in files.items()}
     ed_classes = ("emergency", "urgentcare") if include_urgentcare else ("emergency",)
     ed_in = ", ".join(sql_str(c) for c in ed_classes)
 
     with ImportSession(ws, str(root), "synthea", progress, should_stop) as session:
         tz = session.tz
         rep = session.rep
+        if empty:
+            session.notes.append(f"header-only or empty (no rows): {', '.join(empty)}")
 
         if files["patients"]:
             rep(0.02, f"Reading {files['patients'].name}")
