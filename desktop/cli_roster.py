@@ -3,6 +3,7 @@
     hospops roster solve WS --unit M5 --start 2026-11-23 --days 42 [--time-limit S] [--json] [--export F]
     hospops roster solve --instance Instance1.txt --format curtois [--time-limit S] [--json] [--export F.csv]
     hospops roster validate --instance Instance1.txt --solution F.csv --format curtois [--json]
+    hospops roster solve --instance sprint01.txt --format inrc [--time-limit S] [--json] [--export F.csv]
     hospops roster reroster WS --unit M5 --start 2026-11-23 --days 42 --published F.csv --from-day 10
                             --absent N0270:10-13 [--json] [--export F]
 
@@ -52,6 +53,13 @@ def _parse_lock(text: str):
     return Lock(parts[0], day, None if parts[2].lower() in ("off", "") else parts[2])
 
 
+def _read_instance(path: str, fmt: str | None):
+    """A benchmark instance: Curtois–Qu (default) or INRC-I (``--format inrc``)."""
+    from optimization.rostering import read_curtois, read_inrc
+
+    return read_inrc(path) if fmt == "inrc" else read_curtois(path)
+
+
 def _load_problem(args):
     """The problem from a workspace unit or a benchmark instance (exactly one of them)."""
     from datasets.errors import HospOpsError
@@ -59,14 +67,9 @@ def _load_problem(args):
     if getattr(args, "instance", None):
         if getattr(args, "workspace", None):
             raise HospOpsError("Give a workspace or --instance, not both.")
-        fmt = args.format or "curtois"
-        if fmt == "curtois":
-            from optimization.rostering import read_curtois
-
-            return read_curtois(args.instance), True
-        raise HospOpsError(f"The {fmt} format is not supported yet.", "Use --format curtois.")
+        return _read_instance(args.instance, args.format), True
     if not getattr(args, "workspace", None):
-        raise HospOpsError("Give a workspace (with --start and --days) or --instance FILE --format curtois.")
+        raise HospOpsError("Give a workspace (with --start and --days) or --instance FILE --format curtois|inrc.")
     if args.start is None:
         raise HospOpsError("--start DATE is needed to roster a workspace unit.")
     from datasets.store import Workspace
@@ -162,9 +165,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from optimization.rostering import read_curtois, read_solution_csv, validate
+    from optimization.rostering import read_solution_csv, validate
 
-    problem = read_curtois(args.instance)
+    problem = _read_instance(args.instance, args.format)
     sol = read_solution_csv(args.solution)
     check = validate(problem, sol)
     out = {"problem": problem.name, "objective": check.objective, "validated_objective": check.objective,
@@ -245,7 +248,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = rs.add_parser("validate", help="check a benchmark solution with the independent validator")
     v.add_argument("--instance", required=True)
     v.add_argument("--solution", required=True, help="CSV employee,day,shift")
-    v.add_argument("--format", choices=["curtois"], default="curtois")
+    v.add_argument("--format", choices=["curtois", "inrc"], default="curtois")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_validate)
 

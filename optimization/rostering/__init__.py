@@ -21,23 +21,26 @@ The API the desktop app and the ``hospops roster`` command call::
   Infeasible problems come back with status ``INFEASIBLE`` and ``conflicts`` in words: counting checks first
   (:func:`precheck`), then the solver's sufficient assumptions (:func:`explain_infeasible`).
 * :func:`validate` — independent of the model: recomputes every rule and the objective.
-* Readers for the Curtois–Qu benchmark (:func:`read_curtois`, solutions as ``employee,day,shift`` CSV).
+* Readers for the Curtois–Qu benchmark (:func:`read_curtois`, solutions as ``employee,day,shift`` CSV) and
+  INRC-I (:func:`read_inrc`; its priced contract rules live in ``Employee.soft``, unwanted sequences in
+  :class:`Pattern`).
 """
 from __future__ import annotations
 
 from .curtois import read_curtois, read_solution_csv, write_solution_csv
 from .explain import explain_infeasible, precheck
+from .inrc import read_inrc
 from .export import from_csv, to_csv, to_ics, to_pdf, to_xlsx
 from .model import build_model
-from .problem import Cover, Employee, Lock, Request, RosterProblem, RosterSolution, ShiftType
+from .problem import Cover, Employee, Lock, Pattern, Request, RosterProblem, RosterSolution, ShiftType
 from .reroster import absent, list_changes, reroster, rerostering_problem
 from .solver import solve
 from .validate import Validation, Violation, validate
 from .workspace import DEFAULT_RATIOS, WardRules, problem_from_workspace
 
 __all__ = [
-    "Cover", "Employee", "Lock", "Request", "RosterProblem", "RosterSolution", "ShiftType", "Validation",
+    "Cover", "Employee", "Lock", "Pattern", "Request", "RosterProblem", "RosterSolution", "ShiftType", "Validation",
     "Violation", "WardRules", "DEFAULT_RATIOS", "absent", "build_model", "explain_infeasible", "from_csv",
-    "list_changes", "precheck", "problem_from_workspace", "read_curtois", "read_solution_csv", "reroster",
+    "list_changes", "precheck", "problem_from_workspace", "read_curtois", "read_inrc", "read_solution_csv", "reroster",
     "rerostering_problem", "solve", "to_csv", "to_ics", "to_pdf", "to_xlsx", "validate", "write_solution_csv",
 ]

@@ -34,6 +34,30 @@ class ShiftType:
             raise HospOpsError(f"Shift {self.id} must last longer than 0 minutes (got {self.minutes}).")
 
 
+#: soft contract rules an :class:`Employee` may carry (INRC-I contracts; hospital contracts alike)
+SOFT_LIMITS = (
+    "max_assignments", "min_assignments",  # shifts over the horizon
+    "max_consecutive_work", "min_consecutive_work",  # working days in a row
+    "max_consecutive_off", "min_consecutive_off",  # days off in a row
+    "max_consecutive_weekends", "min_consecutive_weekends",  # worked weekends in a row
+    "complete_weekends",  # work all days of a weekend or none (value unused)
+    "identical_weekend_shifts",  # the same shift on every day of a fully worked weekend (value unused)
+)
+
+
+def incomplete_weekend_cost(worked: tuple[bool, ...]) -> int:
+    """Price units of a partly worked weekend (rule ``complete_weekends``), as the INRC-I evaluator counts
+    them: 1 for a 2-day weekend; for 3 days (e.g. Fri-Sun, in order) F-W-W or W-W-F 1, W-F-W 4, any single
+    worked day 2; for longer weekends (our own choice) the number of days off. 0 when all or none worked."""
+    if all(worked) or not any(worked):
+        return 0
+    if len(worked) == 2:
+        return 1
+    if len(worked) == 3:
+        return {(False, True, True): 1, (True, True, False): 1, (True, False, True): 4}.get(tuple(worked), 2)
+    return sum(1 for w in worked if not w)
+
+
 @dataclass(frozen=True)
 class Employee:
     """One person and their contract over the horizon.
@@ -56,11 +80,26 @@ class Employee:
     role: str = ""
     #: at most this many of one shift type in a row, e.g. {"N": 3} (consecutive nights)
     max_consecutive_shift: Mapping[str, int] = field(default_factory=dict)
+    #: contract rules that may be broken at a price: ``{rule: (value, weight)}`` with rule in SOFT_LIMITS.
+    #: Unlike the hard rules above, runs touching the horizon's ends count, and the price is per unit
+    #: (each shift over/under, each day a run is too long/short; weekends: see validate)
+    soft: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: weekdays (Monday 0) of this person's weekend for the soft weekend rules, e.g. (4, 5, 6) for Fri-Sun
+    weekend_days: tuple[int, ...] = (5, 6)
 
     def __post_init__(self) -> None:
         if not self.id:
             raise HospOpsError("An employee needs an id.")
         object.__setattr__(self, "max_consecutive_shift", dict(self.max_consecutive_shift))
+        object.__setattr__(self, "soft", {k: (int(v[0]), int(v[1])) for k, v in dict(self.soft).items()})
+        object.__setattr__(self, "weekend_days", tuple(self.weekend_days))  # in order: (5, 6, 0) is Sat-Mon
+        bad = set(self.soft) - set(SOFT_LIMITS)
+        if bad:
+            raise HospOpsError(f"{self.label}: unknown contract rules {sorted(bad)} (known: {', '.join(SOFT_LIMITS)}).")
+        if any(w < 0 for _, w in self.soft.values()):
+            raise HospOpsError(f"{self.label}: contract rule weights are 0 or more.")
+        if not self.weekend_days or any(not 0 <= d <= 6 for d in self.weekend_days):
+            raise HospOpsError(f"{self.label}: weekend days are weekdays 0 (Monday) to 6 (Sunday).")
         if self.min_minutes > self.max_minutes:
             raise HospOpsError(
                 f"{self.label}: the minimum of {self.min_minutes} minutes is above the maximum of {self.max_minutes}."
@@ -77,7 +116,8 @@ class Employee:
 
 @dataclass(frozen=True)
 class Request:
-    """A wish: ``on`` = work ``shift`` that day, ``off`` = not work ``shift`` (or any shift when ``shift`` is None)."""
+    """A wish: ``on`` = work ``shift`` that day (any shift when ``shift`` is None), ``off`` = not work ``shift``
+    (or any shift when ``shift`` is None)."""
 
     employee: str
     day: int
@@ -88,8 +128,6 @@ class Request:
     def __post_init__(self) -> None:
         if self.kind not in ("on", "off"):
             raise HospOpsError(f"A request is 'on' or 'off', not {self.kind!r}.")
-        if self.kind == "on" and self.shift is None:
-            raise HospOpsError("A shift-on request names a shift.")
         if self.weight < 0:
             raise HospOpsError("Request weights are 0 or more.")
 
@@ -110,6 +148,7 @@ class Cover:
     skill: Optional[str] = None
     hard_min: int = 0
     also: tuple[str, ...] = ()  # other shifts that count towards this cover (a long day covers Early and Late)
+    hard_max: Optional[int] = None  # at most this many people whatever it saves (None: no cap)
 
     @property
     def counted(self) -> tuple[str, ...]:
@@ -119,6 +158,44 @@ class Cover:
         object.__setattr__(self, "also", tuple(self.also))
         if self.requirement < 0 or self.hard_min < 0:
             raise HospOpsError("Cover requirements are 0 or more.")
+        if self.hard_max is not None and self.hard_max < self.hard_min:
+            raise HospOpsError(f"Cover for {self.shift} on day {self.day}: at most {self.hard_max} is below the "
+                               f"minimum of {self.hard_min}.")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """An unwanted sequence of days (e.g. Late then Day; a Friday off before a worked weekend): each
+    occurrence in a person's row costs ``weight``. ``entries``: one per day, a shift id, ``ANY`` (any shift),
+    ``OFF`` (no shift) or ``EITHER`` (anything). ``start_weekday`` (Monday 0): occurrences start only on
+    that weekday (None: any day). ``employees``: whom it applies to."""
+
+    id: str
+    weight: int
+    entries: tuple[str, ...]
+    employees: frozenset[str]
+    start_weekday: Optional[int] = None
+
+    ANY = "*"
+    OFF = "-"
+    EITHER = "?"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", tuple(self.entries))
+        object.__setattr__(self, "employees", frozenset(self.employees))
+        if not self.entries:
+            raise HospOpsError(f"Pattern {self.id} has no days.")
+        if self.weight < 0:
+            raise HospOpsError(f"Pattern {self.id}: the weight is 0 or more.")
+
+    def matches(self, cell: Optional[str], entry: str) -> bool:
+        if entry == self.EITHER:
+            return True
+        if entry == self.ANY:
+            return cell is not None
+        if entry == self.OFF:
+            return cell is None
+        return cell == entry
 
 
 @dataclass(frozen=True)
@@ -149,8 +226,11 @@ class RosterProblem:
     #: fairness: each unit of (most - fewest) nights / weekends worked among the people allowed them costs this
     fair_nights_weight: int = 0
     fair_weekends_weight: int = 0
+    #: unwanted sequences of shifts, each occurrence priced (see :class:`Pattern`)
+    patterns: tuple[Pattern, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "patterns", tuple(self.patterns))
         object.__setattr__(self, "shifts", tuple(self.shifts))
         object.__setattr__(self, "employees", tuple(self.employees))
         object.__setattr__(self, "requests", tuple(self.requests))
@@ -186,6 +266,28 @@ class RosterProblem:
                 raise HospOpsError(f"Cover for unknown shift {c.shift} or day {c.day}.")
         for lk in self.locks:
             self._check_cell(lk.employee, lk.day, lk.shift, "lock")
+        special = {Pattern.ANY, Pattern.OFF, Pattern.EITHER}
+        for pt in self.patterns:
+            if not set(pt.entries) <= S | special or not pt.employees <= E:
+                raise HospOpsError(f"Pattern {pt.id} names unknown shifts or people.")
+
+    def weekday(self, d: int) -> int:
+        """Weekday of day ``d`` (Monday 0)."""
+        return ((self.start.weekday() if self.start else 0) + d) % 7
+
+    def weekend_blocks(self, weekend_days: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """Day indexes of each weekend (weekdays ``weekend_days``, consecutive) starting inside the horizon; a
+        weekend cut by the horizon's end keeps its days inside it, one cut to a single day is dropped (as the
+        INRC-I evaluator does)."""
+        first = weekend_days[0]
+        n = len(weekend_days)
+        out = []
+        for d0 in range(self.days):
+            if self.weekday(d0) == first:
+                days = tuple(d for d in range(d0, d0 + n) if d < self.days)
+                if len(days) > 1 or (len(days) == 1 and n == 1):
+                    out.append(days)
+        return out
 
     def _check_cell(self, emp: str, day: int, shift: Optional[str], what: str) -> None:
         if emp not in {e.id for e in self.employees}:

@@ -33,6 +33,10 @@ LNS_SUB_WORKERS = 1
 LNS_SUB_LIMIT = 0.2  # deterministic time units: the same work per neighbourhood however busy the machine is
 LNS_ACCEPT_EQUAL = True
 LNS_CUTOFF = False
+#: above this many person-day-shift cells (and without a hint) the roster is built and improved one person
+#: at a time (:mod:`construct`) instead of by the full model: on Curtois Instance20-24 (35,000-1,000,000
+#: cells) the full model found no roster at all in 60 s on the shared 2-core machine
+ROW_SEARCH_CELLS = 30_000
 
 OnSolution = Callable[[float, float, float], None]
 
@@ -55,7 +59,9 @@ class _Recorder(cp_model.CpSolverSolutionCallback):
         self.handed_over = False
 
     def on_solution_callback(self) -> None:
-        obj, bound = self.objective_value, self.best_objective_bound
+        # integer weights: round away the float noise CP-SAT's objective scaling can leave (0.9999999999999996)
+        obj, bound = float(round(self.objective_value)), self.best_objective_bound
+        bound = float(round(bound)) if abs(bound - round(bound)) < 1e-6 else bound
         if self.objective is not None and obj >= self.objective:
             return
         self.objective, self.bound = obj, bound
@@ -131,6 +137,9 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     roster. ``hint`` (e.g. the previous roster) seeds the search. ``num_workers``: CP-SAT workers of the
     main portfolio (default: all cores, at least ``PORTFOLIO_WORKERS``).
 
+    Large problems (over ``ROW_SEARCH_CELLS`` person-day-shift cells, no hint) are built and improved one
+    person at a time instead (:mod:`.construct`; status FEASIBLE, no bound). Otherwise:
+
     Search: (1) when the portfolio is larger than ``FIRST_WORKERS``, a small portfolio finds a first roster
     (a large portfolio on two busy cores took tens of seconds to find one on Curtois Instance8); (2) the
     portfolio, hinted with it, runs for at least ``LNS_SHARE`` of the time and on while it still
@@ -147,6 +156,8 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     conflicts = precheck(problem)
     if conflicts:
         return RosterSolution({}, "INFEASIBLE", seconds=time.perf_counter() - t0, conflicts=tuple(conflicts))
+    if hint is None and _cells(problem) > ROW_SEARCH_CELLS:
+        return _row_search(problem, time_limit_s, rep, on_solution, t0, seed)
     rm = build_model(problem)
     if hint is not None:
         _add_hint(rm, dict(hint.assignment))
@@ -172,6 +183,8 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
         status = _solve_watched(solver, rm.model, rec, t0)
     name = solver.status_name(status)
     bound = solver.best_objective_bound if rec.best is not None else None
+    if bound is not None and abs(bound - round(bound)) < 1e-6:
+        bound = float(round(bound))
     if status == cp_model.INFEASIBLE:
         left = max(time_limit_s - (time.perf_counter() - t0), 1.0) if explain else 0
         conf = explain_infeasible(problem, min(left, 30.0)) if explain else []
@@ -192,6 +205,43 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     rep.progress(1.0, f"roster cost {best_obj:g}")
     return RosterSolution(best, name, best_obj, bound, round(time.perf_counter() - t0, 3),
                           history=tuple(rec.history))
+
+
+def _cells(problem: RosterProblem) -> int:
+    return sum(1 for e in problem.employees for s in problem.shifts if e.max_shifts.get(s.id, 1) > 0) * problem.days
+
+
+def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
+    """Large problems: build the roster one person at a time, then improve it by best-response passes
+    (each person's row re-solved with everybody else fixed) until the time is up. No bound."""
+    from .construct import construct
+    from .validate import validate
+
+    rep(0.01, "building a first roster one person at a time")
+    deadline = t0 + limit
+    best = construct(problem, deadline, seed, should_stop=rep.should_stop)
+    if best is None:
+        if rep.should_stop():
+            raise Cancelled()
+        return RosterSolution({}, "UNKNOWN", seconds=time.perf_counter() - t0)
+    obj = validate(problem, best).objective
+    history = [(round(time.perf_counter() - t0, 3), obj, 0.0)]
+    if on_solution:
+        on_solution(obj, 0.0, history[-1][0])
+    k = 1
+    while time.perf_counter() < deadline - 0.1 and not rep.should_stop():
+        nxt = construct(problem, deadline, seed + k, start=best, should_stop=rep.should_stop)
+        k += 1
+        new = validate(problem, nxt).objective
+        if new < obj:
+            best, obj = nxt, new
+            t = time.perf_counter() - t0
+            history.append((round(t, 3), obj, 0.0))
+            if on_solution:
+                on_solution(obj, 0.0, t)
+            rep.progress(min(t / limit, 0.99), f"roster cost {obj:g}")
+    status = "CANCELLED" if rep.should_stop() else "FEASIBLE"
+    return RosterSolution(best, status, obj, None, round(time.perf_counter() - t0, 3), history=tuple(history))
 
 
 def _lns(problem, rm, best, best_obj, bound, t0, limit, rec, num_workers, seed):

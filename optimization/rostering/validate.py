@@ -9,14 +9,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .problem import RosterProblem, RosterSolution
+from .problem import RosterProblem, RosterSolution, incomplete_weekend_cost
 
 HARD_RULES = (
     "unknown_shift", "leave", "lock", "forbidden_succession", "max_shifts", "max_minutes", "min_minutes",
     "max_consecutive", "max_consecutive_shift", "min_consecutive", "min_days_off", "max_weekends", "cover_minimum",
+    "cover_maximum",
 )
 SOFT_RULES = ("shift_on_request", "shift_off_request", "cover_under", "cover_over", "roster_change", "fair_nights",
-              "fair_weekends")
+              "fair_weekends", "max_assignments", "min_assignments", "max_consecutive_work", "min_consecutive_work",
+              "max_consecutive_off", "min_consecutive_off", "max_consecutive_weekends", "min_consecutive_weekends",
+              "complete_weekends", "identical_weekend_shifts", "unwanted_pattern")
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,10 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
 
     for r in p.requests:
         got = a.get((r.employee, r.day))
-        if r.kind == "on" and got != r.shift and r.weight:
+        if r.kind == "on" and (got is None if r.shift is None else got != r.shift) and r.weight:
             V.append(Violation("shift_on_request", False, r.weight,
-                               f"{r.employee} asked for {r.shift} on {lab(r.day)} (weight {r.weight})", r.employee, r.day))
+                               f"{r.employee} asked for {r.shift or 'a shift'} on {lab(r.day)} (weight {r.weight})",
+                               r.employee, r.day))
         if r.kind == "off" and got is not None and (r.shift is None or got == r.shift) and r.weight:
             V.append(Violation("shift_off_request", False, r.weight,
                                f"{r.employee} asked not to work {r.shift or 'at all'} on {lab(r.day)} (weight {r.weight})",
@@ -150,6 +154,8 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
         who = f"{c.shift} on {lab(c.day)}" + (f" ({c.skill})" if c.skill else "")
         if n < c.hard_min:
             V.append(Violation("cover_minimum", True, 0, f"{who}: {n} staffed, at least {c.hard_min} needed", None, c.day))
+        if c.hard_max is not None and n > c.hard_max:
+            V.append(Violation("cover_maximum", True, 0, f"{who}: {n} staffed, at most {c.hard_max} allowed", None, c.day))
         if n < c.requirement and c.under_weight:
             V.append(Violation("cover_under", False, (c.requirement - n) * c.under_weight,
                                f"{who}: {n} staffed, {c.requirement} wanted", None, c.day))
@@ -180,4 +186,71 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
         if hi > lo:
             V.append(Violation("fair_weekends", False, (hi - lo) * p.fair_weekends_weight,
                                f"weekends worked range from {lo} ({min(counts, key=counts.get)}) to {hi} ({max(counts, key=counts.get)})"))
+    for emp in p.employees:
+        if emp.soft:
+            V.extend(_soft_contract(p, emp, [a.get((emp.id, d)) for d in range(p.days)]))
+    for pt in p.patterns:
+        if pt.weight <= 0:
+            continue
+        L = len(pt.entries)
+        for emp in p.employees:
+            if emp.id not in pt.employees:
+                continue
+            row = [a.get((emp.id, d)) for d in range(p.days)]
+            for d in range(p.days - L + 1):
+                if pt.start_weekday is not None and p.weekday(d) != pt.start_weekday:
+                    continue
+                if all(pt.matches(row[d + i], ent) for i, ent in enumerate(pt.entries)):
+                    V.append(Violation("unwanted_pattern", False, pt.weight,
+                                       f"{emp.label}: unwanted pattern {pt.id} from {lab(d)}", emp.id, d))
     return Validation(objective=sum(v.penalty for v in V), violations=V)
+
+
+def _soft_contract(p: RosterProblem, emp, row: list) -> list[Violation]:
+    """The priced contract rules of one person (``Employee.soft``), counted as the INRC-I evaluator does."""
+    out: list[Violation] = []
+    e, name, lab = emp.id, emp.label, p.day_label
+    worked = [s is not None for s in row]
+    blocks = p.weekend_blocks(emp.weekend_days)
+    wk_worked = [any(worked[d] for d in days) for days in blocks]
+
+    def add(rule, units, weight, text, day=None):
+        if units > 0 and weight > 0:
+            out.append(Violation(rule, False, units * weight, text, e, day))
+
+    for rule, (v, wt) in emp.soft.items():
+        n = sum(worked)
+        if rule == "max_assignments":
+            add(rule, n - v, wt, f"{name} works {n} shifts, at most {v} wanted")
+        elif rule == "min_assignments":
+            add(rule, v - n, wt, f"{name} works {n} shifts, at least {v} wanted")
+        elif rule in ("max_consecutive_work", "min_consecutive_work", "max_consecutive_off", "min_consecutive_off"):
+            want = rule.endswith("work")
+            for first, length, value in _runs(worked):
+                if value != want:
+                    continue
+                what = "working days" if want else "days off"
+                if rule.startswith("max"):
+                    add(rule, length - v, wt, f"{name}: {length} {what} in a row from {lab(first)}, at most {v}", first)
+                elif v > 1:
+                    add(rule, v - length, wt, f"{name}: {length} {what} in a row from {lab(first)}, at least {v}", first)
+        elif rule in ("max_consecutive_weekends", "min_consecutive_weekends") and blocks:
+            for first, length, value in _runs(wk_worked):
+                if not value:
+                    continue
+                day = blocks[first][0]
+                if rule.startswith("max"):
+                    add(rule, length - v, wt, f"{name}: {length} weekends in a row from {lab(day)}, at most {v}", day)
+                elif v > 1:
+                    add(rule, v - length, wt, f"{name}: {length} weekends in a row from {lab(day)}, at least {v}", day)
+        elif rule == "complete_weekends":
+            for days in blocks:
+                cost = incomplete_weekend_cost(tuple(worked[d] for d in days))
+                add(rule, cost, wt, f"{name} works only part of the weekend of {lab(days[0])}", days[0])
+        elif rule == "identical_weekend_shifts":
+            for days in blocks:
+                if all(worked[d] for d in days):
+                    kinds = len({row[d] for d in days})
+                    add(rule, len(days) * (kinds - 1), wt,
+                        f"{name} works different shifts over the weekend of {lab(days[0])}", days[0])
+    return out

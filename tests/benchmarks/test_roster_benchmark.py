@@ -25,3 +25,20 @@ def test_roster_curtois_tiny(tmp_path, capsys):
     saved = json.loads((tmp_path / "results" / "roster_curtois.quick.json").read_text())
     assert saved["rows"] == res["rows"] and saved["quick"] is True
     assert mod.parse_instances("1-3,8") == [1, 2, 3, 8]
+
+
+INRC = CURTOIS.parent / "inrc1_2010_txt"
+
+
+@pytest.mark.skipif(not (INRC / "sprint01.txt").exists(), reason="INRC-I instances not present")
+def test_roster_inrc_tiny(tmp_path, capsys):
+    mod = load_benchmark("roster_inrc")
+    res = mod.main(["--quick", "--json", "--time-limit", "3", "--results-dir", str(tmp_path / "results")])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert json.loads(lines[-1]) == json.loads(json.dumps(res))
+    (row,) = res["rows"]
+    for key in ("instance", "objective", "best_known", "gap", "validated", "seconds"):
+        assert key in row, key
+    assert row["instance"] == "sprint01" and row["best_known"] == 56
+    assert row["validated"] is True and row["objective"] >= 56
+    assert mod.parse_instances("sprint01-03,medium_late02") == ["sprint01", "sprint02", "sprint03", "medium_late02"]

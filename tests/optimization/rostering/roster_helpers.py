@@ -26,3 +26,7 @@ def need(day: int, shift: str = "E", n: int = 1, under: int = 100, over: int = 1
 
 def tiny(days: int, employees=None, cover=(), shifts=(E8, L8), **kw) -> RosterProblem:
     return RosterProblem(days, tuple(shifts), tuple(employees or [person()]), cover=tuple(cover), **kw)
+
+INRC = CURTOIS.parent / "inrc1_2010_txt"
+requires_inrc = pytest.mark.skipif(not (INRC / "sprint01.txt").exists(),
+                                   reason="INRC-I instances not present (../shared/anchors)")

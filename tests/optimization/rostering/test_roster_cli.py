@@ -5,7 +5,7 @@ import csv
 import json
 
 from desktop.cli import main
-from roster_helpers import requires_curtois, CURTOIS
+from roster_helpers import requires_curtois, requires_inrc, CURTOIS, INRC
 
 KEYS = {"status", "objective", "bound", "seconds", "validated_objective", "hard_violations", "violations"}
 
@@ -69,3 +69,14 @@ def test_user_errors(capsys, tmp_path):
     junk.write_text("hello\n")
     assert main(["roster", "solve", "--instance", str(junk)]) == 1
     assert "not look like a Curtois" in capsys.readouterr().err
+
+
+@requires_inrc
+def test_solve_inrc_instance_exports_and_validates(capsys, tmp_path):
+    sol_csv = tmp_path / "s1.csv"
+    rc, res = run_json(capsys, ["roster", "solve", "--instance", str(INRC / "sprint01.txt"), "--format", "inrc",
+                                "--time-limit", "3", "--workers", "2", "--json", "--export", str(sol_csv)])
+    assert rc == 0 and res["objective"] == res["validated_objective"] and res["hard_violations"] == 0
+    rc, val = run_json(capsys, ["roster", "validate", "--instance", str(INRC / "sprint01.txt"),
+                                "--solution", str(sol_csv), "--format", "inrc", "--json"])
+    assert rc == 0 and val["validated_objective"] == res["objective"]
