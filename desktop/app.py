@@ -141,8 +141,8 @@ def run_app(args) -> int:
     _on_first_paint(window, load)
     code = app.exec()
     # The window has closed: jobs are cancelled and the workspace closed (MainWindow.closeEvent). Leave without
-    # the interpreter's final garbage collection: after long CP-SAT solves in the app it hit a reference-count
-    # error in a C extension ("deallocating None") and aborted at exit. Tracked in the issue notes.
+    # the interpreter's final garbage collection, which once aborted after long CP-SAT solves (OR-Tools loses
+    # references to None; see optimization._pin_none for the fix) and has nothing left to do.
     from desktop.workers import shutdown
 
     shutdown()

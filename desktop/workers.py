@@ -37,6 +37,17 @@ def _init(messages, stop) -> None:
         os.nice(10)
     except (AttributeError, OSError):
         pass
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """End this worker when the app is gone: an app that was killed, or that left with os._exit before the pool's
+    shutdown reached us, otherwise left an orphan holding 200 MB (found after benchmark runs)."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(0)
 
 
 def _call(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
