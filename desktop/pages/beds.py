@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QInputDialog, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QInputDialog, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget,
+    QVBoxLayout, QWidget,
 )
 
 from desktop import theme
@@ -120,7 +121,7 @@ class BedsPage(Page):
         self.accept_sel_btn.clicked.connect(lambda: self.accept(all_rows=False))
         self.change_btn = QPushButton("Change bed…", prop_box)
         self.change_btn.setToolTip("Put the selected patient in another bed the hard rules allow, or leave them "
-                                   "waiting (double-click a row does the same)")
+                                   "waiting (double-clicking a row does the same)")
         self.change_btn.clicked.connect(self.change_bed_dialog)
         self.cancel_btn = QPushButton("Cancel reservation…", prop_box)
         self.cancel_btn.setToolTip("Free a bed reserved by an accepted placement")
@@ -285,8 +286,9 @@ class BedsPage(Page):
     # ------------------------------------------------------------------ editing the proposal
     def bed_choices(self, patient_id: str) -> list[tuple[str | None, str]]:
         """Where the bed manager may put this patient instead: ``(bed_id, label)`` for every other bed that no
-        patient of the proposal holds and that breaks none of the hard rules for them, their own unit's beds
-        first; the first choice (bed None) leaves them waiting, or in their current bed for a move."""
+        patient of the proposal holds and that breaks none of the hard rules for them, beds of their own specialty
+        first (outliers last, marked); the first choice (bed None) leaves them waiting, or in their current bed
+        for a move."""
         from optimization.beds.model import is_outlier, rule_breaks
 
         problem = self.last_proposal["problem"]
@@ -344,7 +346,7 @@ class BedsPage(Page):
         pid = self.proposal.selected_frame().iloc[0]["patient_id"]
         choices = self.bed_choices(pid)
         labels = [label for _, label in choices]
-        label, ok = QInputDialog.getItem(self, f"Bed for {pid}", "Beds the hard rules allow (own unit first):",
+        label, ok = QInputDialog.getItem(self, f"Bed for {pid}", "Beds the hard rules allow (own specialty first):",
                                          labels, 0, False)
         if ok:
             self.set_bed(pid, choices[labels.index(label)][0])
