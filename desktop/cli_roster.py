@@ -5,7 +5,7 @@
     hospops roster validate --instance Instance1.txt --solution F.csv --format curtois [--json]
     hospops roster solve --instance sprint01.txt --format inrc [--time-limit S] [--json] [--export F.csv]
     hospops roster reroster WS --unit M5 --start 2026-11-23 --days 42 --published F.csv --from-day 10
-                            --absent N0270:10-13 [--json] [--export F]
+                            --absent N0295:10-13 [--json] [--export F]
 
 ``--export`` picks the format from the suffix: .csv (one row per person per day; for a benchmark instance
 ``employee,day,shift`` per worked shift), .xlsx, .pdf, or a folder ending in ``/`` or ``.ics`` for one
@@ -128,6 +128,9 @@ def _report(problem, sol, args, extra: dict | None = None) -> int:
     }
     if sol.conflicts:
         out["conflicts"] = list(sol.conflicts)
+    from optimization.rostering import cover_shortfalls
+
+    out["shortfalls"] = cover_shortfalls(problem)
     if extra:
         out.update(extra)
     if getattr(args, "export", None) and sol.assignment:
@@ -140,6 +143,8 @@ def _report(problem, sol, args, extra: dict | None = None) -> int:
                                                  if sol.objective is not None else "") + f" in {out['seconds']} s")
         for line in sol.conflicts:
             print(f"  conflict: {line}")
+        for line in out["shortfalls"]:
+            print(f"  short: {line}")
         if check:
             print(f"Validator: cost {check.objective}, {check.hard_violations} hard violations")
             rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]

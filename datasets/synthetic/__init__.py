@@ -347,7 +347,8 @@ def generate(days: int, seed: int, rep: Reporter) -> dict[str, pd.DataFrame]:
             "deceased": np.isin(used, stays["patient"][died & in_window & (disch < end64)]),
         }
     )
-    staff, shift_types, requests = _staff(rng)
+    # own stream: staffing can change without changing the supply usage drawn after it
+    staff, shift_types, requests = _staff(np.random.default_rng(seed + 4))
     items = pd.DataFrame(
         {
             "item_id": [s[0] for s in SUPPLIES],
@@ -660,14 +661,16 @@ def _staff(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
         if u.kind == "ed" or not u.beds:
             n_rn, n_hca = 60, 30
         else:
-            ratio = 1.0 if u.kind == "icu" else 0.62
-            n_rn = int(round(u.beds * ratio * 1.1))
-            n_hca = int(round(u.beds * (0.15 if u.kind == "icu" else 0.42)))
+            # enough people for the forecast-driven cover of 6-week rosters (checked with
+            # optimization.rostering.cover_shortfalls): a 28-bed ward has 21 RNs (7 can take charge) and 15 HCAs
+            ratio = 1.1 if u.kind == "icu" else 0.75
+            n_rn = int(round(u.beds * ratio))
+            n_hca = max(6, int(round(u.beds * 0.4))) if u.kind == "icu" else int(round(u.beds * 0.55))
         for role, count in (("RN", n_rn), ("HCA", n_hca)):
             for c in range(count):
                 k += 1
                 skills = []
-                if role == "RN" and c < max(4, count // 6):
+                if role == "RN" and c < max(7, count // 3 + 1):
                     skills.append("charge")
                 if u.kind == "icu" and role == "RN":
                     skills.append("icu")

@@ -65,8 +65,10 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
             columns=["rule", "hard", "points", "who", "what"]).sort_values(["hard", "points"], ascending=False,
                                                                            kind="stable")
     cover, short = cover_table(problem, solution)
+    from optimization.rostering import cover_shortfalls
+
     return {"problem": problem, "solution": solution, "validation": check, "violations": violations,
-            "cover": cover, "short": short}
+            "cover": cover, "short": short, "shortfalls": cover_shortfalls(problem)}
 
 
 def cover_table(problem, sol) -> tuple[pd.DataFrame, Any]:
@@ -331,6 +333,8 @@ class RosterPage(Page):
                              f"{check.hard_violations}")
             if changed:
                 parts.append(f"{len(changed)} cell(s) changed from the published roster (bold, underlined)")
+            parts += [f"<span style='color:{theme.VERMILLION}'>Short whatever the roster:</span> {line}"
+                      for line in r.get("shortfalls", [])]
             self.status.setText("<br>".join(parts))
             if r.get("violations") is not None:
                 self.violations.set_frame(r["violations"])

@@ -90,6 +90,38 @@ def precheck(problem: RosterProblem) -> list[str]:
     return out
 
 
+def cover_shortfalls(problem: RosterProblem) -> list[str]:
+    """Shifts that will be short whatever the roster, in words: for each skill (and for all staff), the hours of
+    the shifts that ask for it against the most hours its people can work within their contracts and leave.
+
+    A counting bound, per skill on its own (one person may count for several skills), so it can only under-state
+    the shortfall. Soft cover too: the solver then reports a feasible roster with short shifts, and this says
+    why before anyone blames the solver.
+    """
+    p = problem
+    where = f"{p.unit}: " if p.unit else ""
+    minutes = {s.id: s.minutes for s in p.shifts}
+    need: dict[str, list[int]] = {}  # skill -> minutes of each required person-shift
+    for c in p.cover:
+        n = max(c.requirement, c.hard_min)
+        if n > 0:
+            need.setdefault(c.skill or "", []).extend([minutes[c.shift]] * n)
+    out = []
+    for skill, shifts in sorted(need.items()):
+        skilled = [e for e in p.employees if not skill or skill in e.skills]
+        longest = max(minutes.values())
+        cap = sum(min(e.max_minutes, (p.days - len(p.days_off.get(e.id, ()))) * longest) for e in skilled)
+        total = sum(shifts)
+        if cap >= total:
+            continue
+        short = -(-(total - cap) // max(1, round(total / len(shifts))))
+        who = f"{skill} staff" if skill else "staff"
+        out.append(f"{where}{len(shifts):,} shifts over {p.days} days ask for {who} ({total / 60:,.0f} hours), but the "
+                   f"{len(skilled)} {who} can work at most {cap / 60:,.0f} hours within their contracts and leave: "
+                   f"about {short:,} shift(s) will be short whatever the roster.")
+    return out
+
+
 def explain_infeasible(problem: RosterProblem, time_limit_s: float = 10.0) -> list[str]:
     """A small set of hard requirements that cannot all hold, in words (empty when none could be named)."""
     t0 = time.perf_counter()

@@ -44,17 +44,21 @@ def test_validate_reports_a_broken_solution(capsys, tmp_path):
 
 
 def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
+    from datasets.store import Workspace
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        (nurse,), = ws.sql("SELECT min(staff_id) FROM staff WHERE unit_id = 'M5' AND role = 'RN'")
     out = tmp_path / "m5.csv"
     base = [str(demo_ws), "--unit", "M5", "--start", "2026-11-23", "--days", "7", "--workers", "2"]
     rc, res = run_json(capsys, ["roster", "solve", *base, "--time-limit", "3", "--json", "--export", str(out),
-                                "--lock", "N0270:2:off"])
+                                "--lock", f"{nurse}:2:off"])
     assert rc == 0 and res["status"] in ("OPTIMAL", "FEASIBLE") and res["hard_violations"] == 0
     assert res["objective"] == res["validated_objective"]
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == res["staff"] * 7
-    assert next(r for r in rows if r["employee"] == "N0270" and r["day"] == "2")["shift"] == ""
+    assert next(r for r in rows if r["employee"] == nurse and r["day"] == "2")["shift"] == ""
     rc, rr = run_json(capsys, ["roster", "reroster", *base, "--time-limit", "3", "--json", "--published", str(out),
-                               "--from-day", "3", "--absent", "N0270:3-4"])
+                               "--from-day", "3", "--absent", f"{nurse}:3-4"])
     assert rc == 0, rr.get("conflicts")
     assert rr["hard_violations"] == 0 and rr["changed_cells"] == len(rr["changes"])
     assert rr["objective"] == rr["validated_objective"]

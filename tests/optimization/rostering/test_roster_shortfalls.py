@@ -1,0 +1,25 @@
+"""cover_shortfalls: shifts that will be short whatever the roster, said before anyone blames the solver."""
+from optimization.rostering import cover_shortfalls, solve, validate
+
+from roster_helpers import need, person, tiny
+
+
+def test_too_few_skilled_hours_are_named_with_the_shifts_that_will_be_short():
+    # a charge nurse on every Early for 7 days; the only charge nurse may work 3 shifts (24 h): 4 will be short
+    p = tiny(7, [person("A", skills=frozenset({"charge"}), max_minutes=3 * 480), person("B")],
+             cover=[need(d, "E", 1, skill="charge") for d in range(7)])
+    out = cover_shortfalls(p)
+    assert len(out) == 1 and "charge staff" in out[0] and "56 hours" in out[0] and "24 hours" in out[0]
+    assert "about 4 shift(s) will be short" in out[0]
+    # and the solver indeed leaves exactly that many short: the bound is the truth here
+    sol = solve(p, time_limit_s=5)
+    assert validate(p, sol).by_rule().get("cover_under") == 4
+
+
+def test_enough_hours_say_nothing_and_leave_counts_against_capacity():
+    cover = [need(d, "E", 1) for d in range(7)]
+    assert cover_shortfalls(tiny(7, [person("A"), person("B")], cover=cover)) == []
+    # both away 4 of the 7 days: 6 person-days left for 7 shifts
+    away = {"A": frozenset(range(4)), "B": frozenset(range(3, 7))}
+    out = cover_shortfalls(tiny(7, [person("A"), person("B")], cover=cover, days_off=away))
+    assert len(out) == 1 and "about 1 shift(s)" in out[0]
