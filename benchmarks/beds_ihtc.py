@@ -60,6 +60,24 @@ def parse_instances(spec: str) -> list[str]:
     return out
 
 
+def solved_row(name: str, best: Optional[float], run) -> tuple[dict[str, Any], Any, dict]:
+    """Time ``run()`` (returning solution, validator report, stats) for one instance: the table row (cost, gap,
+    validated, seconds; a failure is recorded as ``error`` and the run goes on), the report and the stats.
+    ``beds_pas`` uses it too."""
+    t0 = time.perf_counter()
+    try:
+        _, rep, stats = run()
+        cost, ok, err = rep.cost, rep.feasible, None
+    except Exception as exc:  # record the failure, go on with the other instances
+        cost, ok, err, rep, stats = None, False, str(exc), None, {}
+    row = {"instance": name, "cost": cost, "best_known": best,
+           "gap": rounded((cost - best) / best) if (cost is not None and best) else None,
+           "validated": bool(ok), "seconds": rounded(time.perf_counter() - t0, 2)}
+    if err:
+        row["error"] = err
+    return row, rep, stats
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--instances", default=None, help="e.g. i01-i05 (default i01-i05; quick: i01)")
@@ -84,23 +102,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         inst = read_instance(path)
         log(f"{name}: {len(inst.patients)} patients, {len(inst.rooms)} rooms, {len(inst.nurses)} nurses, "
             f"{inst.days} days; limit {limit:g} s")
-        t0 = time.perf_counter()
-        try:
-            sol, rep, stats = solve_ihtc(inst, limit, workers=args.workers)
-            cost, ok, err = rep.cost, rep.feasible, None
-        except Exception as exc:  # record the failure, go on with the other instances
-            cost, ok, err, rep = None, False, str(exc), None
-        secs = time.perf_counter() - t0
-        best = BEST_KNOWN.get(name)
-        row = {"instance": name, "cost": cost, "best_known": best,
-               "gap": rounded((cost - best) / best) if (cost is not None and best) else None,
-               "validated": bool(ok), "seconds": rounded(secs, 2)}
+        row, rep, _ = solved_row(name, BEST_KNOWN.get(name), lambda: solve_ihtc(inst, limit, workers=args.workers))
         if rep is not None:
             row["soft"] = rep.soft
             row["hard_violations"] = rep.hard_violations
-        if err:
-            row["error"] = err
-        log(f"  cost {cost} best {best} gap {row['gap']} validated {ok} in {secs:.1f} s")
+        log(f"  cost {row['cost']} best {row['best_known']} gap {row['gap']} validated {row['validated']} "
+            f"in {row['seconds']} s")
         rows.append(row)
     gaps = [r["gap"] for r in rows if r["gap"] is not None]
     result = {"rows": rows, "time_limit_s": limit, "workers": args.workers,

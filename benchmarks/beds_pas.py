@@ -15,15 +15,16 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import base_parser, finish, log, rounded  # type: ignore
+    from _common import base_parser, finish, log  # type: ignore
+    from beds_ihtc import solved_row  # type: ignore
 else:
-    from ._common import base_parser, finish, log, rounded
+    from ._common import base_parser, finish, log
+    from .beds_ihtc import solved_row
 
 NAME = "beds_pas"
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,26 +70,15 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
         inst = read_instance(path)
         log(f"{name}: {len(inst.patients)} patients ({inst.skipped} outside the horizon), {len(inst.rooms)} rooms, "
             f"{len(inst.beds)} beds, {inst.horizon} nights; limit {limit:g} s; load {os.getloadavg()[0]:.2f}")
-        t0 = time.perf_counter()
-        try:
-            sol, rep, stats = solve(inst, limit, workers=args.workers)
-            cost, ok, err = rep.cost, rep.feasible, None
-        except Exception as exc:  # record the failure, go on with the other instances
-            cost, ok, err, rep, stats = None, False, str(exc), None, {}
-        secs = time.perf_counter() - t0
-        best = BEST_KNOWN.get(name)
-        row = {"instance": name, "cost": cost, "best_known": best,
-               "gap": rounded((cost - best) / best) if (cost is not None and best) else None,
-               "validated": bool(ok), "seconds": rounded(secs, 2)}
+        row, rep, stats = solved_row(name, BEST_KNOWN.get(name), lambda: solve(inst, limit, workers=args.workers))
         if rep is not None:
             row["components"] = rep.components
             row["hard_violations"] = rep.hard_violations
             row["greedy_cost"] = stats.get("greedy_cost")
             row["unplaced"] = stats.get("unplaced")
             row["lns_improvements"] = stats.get("lns_improvements")
-        if err:
-            row["error"] = err
-        log(f"  cost {cost} (greedy start {row.get('greedy_cost')}) validated {ok} in {secs:.1f} s")
+        log(f"  cost {row['cost']} (greedy start {row.get('greedy_cost')}) validated {row['validated']} "
+            f"in {row['seconds']} s")
         rows.append(row)
     result = {"rows": rows, "time_limit_s": limit, "workers": args.workers,
               "feasible": sum(1 for r in rows if r["validated"]), "instances": len(rows),

@@ -43,6 +43,33 @@ def parse_instances(text: str) -> list[int]:
     return out
 
 
+def solved_row(name: str, problem, best: int, limit: float, workers, seed: int) -> dict[str, Any]:
+    """Solve one benchmark instance and check it with the independent validator: one row of the table
+    (``roster_inrc`` uses it too)."""
+    from optimization.rostering import solve, validate
+
+    t0 = time.perf_counter()
+    sol = solve(problem, limit, num_workers=workers, seed=seed)
+    seconds = time.perf_counter() - t0
+    check = validate(problem, sol) if sol.assignment else None
+    obj = sol.objective
+    row = {
+        "instance": name,
+        "objective": None if obj is None else int(obj),
+        "best_known": best,
+        "gap": None if obj is None else rounded((obj - best) / best),
+        "validated": bool(check and check.hard_violations == 0 and check.objective == obj),
+        "seconds": rounded(seconds, 2),
+        "status": sol.status,
+        "bound": None if sol.bound is None else int(sol.bound),
+        "validated_objective": check.objective if check else None,
+        "penalty_by_rule": check.penalty_by_rule() if check else None,
+    }
+    log(f"{name}: {row['objective']} (best {best}, gap {row['gap']}, {sol.status}, "
+        f"validated {row['validated']}) in {row['seconds']} s")
+    return row
+
+
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--instances", default=None, help="e.g. 1-8 or 1,3,5 (default 1-8; quick 1-3)")
@@ -54,32 +81,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     instances = parse_instances(args.instances or ("1-3" if args.quick else "1-8"))
     limit = args.time_limit or (5.0 if args.quick else 60.0)
 
-    from optimization.rostering import read_curtois, solve, validate
+    from optimization.rostering import read_curtois
 
     rows = []
     for i in instances:
         problem = read_curtois(args.instance_dir / f"Instance{i}.txt")
-        t0 = time.perf_counter()
-        sol = solve(problem, limit, num_workers=args.workers, seed=args.seed)
-        seconds = time.perf_counter() - t0
-        check = validate(problem, sol) if sol.assignment else None
-        obj = sol.objective
-        best = BEST_KNOWN[i]
-        row = {
-            "instance": f"Instance{i}",
-            "objective": None if obj is None else int(obj),
-            "best_known": best,
-            "gap": None if obj is None else rounded((obj - best) / best),
-            "validated": bool(check and check.hard_violations == 0 and check.objective == obj),
-            "seconds": rounded(seconds, 2),
-            "status": sol.status,
-            "bound": None if sol.bound is None else int(sol.bound),
-            "validated_objective": check.objective if check else None,
-            "calibration_60s": CALIBRATION.get(i),
-        }
-        log(f"Instance{i}: {row['objective']} (best {best}, gap {row['gap']}, {sol.status}, "
-            f"validated {row['validated']}) in {row['seconds']} s")
-        rows.append(row)
+        rows.append({**solved_row(f"Instance{i}", problem, BEST_KNOWN[i], limit, args.workers, args.seed),
+                     "calibration_60s": CALIBRATION.get(i)})
     result = {"time_limit_s": limit, "workers": args.workers, "seed": args.seed, "rows": rows,
               "at_best_known": sum(1 for r in rows if r["objective"] == r["best_known"]),
               "all_validated": all(r["validated"] for r in rows),

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _common import base_parser, finish, log, rounded  # type: ignore
+    from _common import base_parser, finish, rounded  # type: ignore
+    from roster_curtois import solved_row  # type: ignore
 else:
-    from ._common import base_parser, finish, log, rounded
+    from ._common import base_parser, finish, rounded
+    from .roster_curtois import solved_row
 
 NAME = "roster_inrc"
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "rostering" / "inrc1_2010_txt"
@@ -61,32 +62,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     instances = parse_instances(args.instances or ("sprint01" if args.quick else "sprint01-10,medium01-05"))
     limit = args.time_limit or (5.0 if args.quick else 60.0)
 
-    from optimization.rostering import read_inrc, solve, validate
+    from optimization.rostering import read_inrc
 
-    rows = []
-    for name in instances:
-        problem = read_inrc(args.instance_dir / f"{name}.txt")
-        t0 = time.perf_counter()
-        sol = solve(problem, limit, num_workers=args.workers, seed=args.seed)
-        seconds = time.perf_counter() - t0
-        check = validate(problem, sol) if sol.assignment else None
-        obj = sol.objective
-        best = BEST_KNOWN[name]
-        row = {
-            "instance": name,
-            "objective": None if obj is None else int(obj),
-            "best_known": best,
-            "gap": None if obj is None else rounded((obj - best) / best),
-            "validated": bool(check and check.hard_violations == 0 and check.objective == obj),
-            "seconds": rounded(seconds, 2),
-            "status": sol.status,
-            "bound": None if sol.bound is None else int(sol.bound),
-            "validated_objective": check.objective if check else None,
-            "penalty_by_rule": check.penalty_by_rule() if check else None,
-        }
-        log(f"{name}: {row['objective']} (best {best}, gap {row['gap']}, {sol.status}, "
-            f"validated {row['validated']}) in {row['seconds']} s")
-        rows.append(row)
+    rows = [solved_row(name, read_inrc(args.instance_dir / f"{name}.txt"), BEST_KNOWN[name], limit, args.workers,
+                       args.seed) for name in instances]
     gaps = [r["gap"] for r in rows if r["gap"] is not None]
     result = {"time_limit_s": limit, "workers": args.workers, "seed": args.seed, "rows": rows,
               "at_best_known": sum(1 for r in rows if r["objective"] == r["best_known"]),
