@@ -160,14 +160,19 @@ def _person(d: dict, age_groups: list[str], occupant: bool) -> Person:
         raise HospOpsError(f"IHTC instance: a patient entry is malformed ({exc!r}).") from None
 
 
-def read_instance(path: str | Path) -> IhtcInstance:
+def _load_json(path: str | Path, what: str):
     path = Path(path)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise HospOpsError(f"{path} does not exist.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HospOpsError(f"{path} is not an IHTC-2024 instance: not JSON ({exc}).") from None
+        raise HospOpsError(f"{path} is not an {what}: not JSON ({exc}).") from None
+
+
+def read_instance(path: str | Path) -> IhtcInstance:
+    path = Path(path)
+    raw = _load_json(path, "IHTC-2024 instance")
     missing = [k for k in ("days", "shift_types", "age_groups", "patients", "rooms", "nurses", "weights",
                            "surgeons", "operating_theaters") if k not in raw]
     if missing:
@@ -193,14 +198,7 @@ def read_instance(path: str | Path) -> IhtcInstance:
 
 
 def read_solution(path: str | Path, inst: IhtcInstance) -> IhtcSolution:
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HospOpsError(f"{path} does not exist.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise HospOpsError(f"{path} is not an IHTC solution: not JSON ({exc}).") from None
-    return solution_from_json(raw, inst)
+    return solution_from_json(_load_json(path, "IHTC solution"), inst)
 
 
 def solution_from_json(raw: dict, inst: IhtcInstance) -> IhtcSolution:
