@@ -1,4 +1,5 @@
-"""Keep forecasts and backtests in the workspace (the ``forecasts`` and ``backtests`` results tables)."""
+"""Keep forecasts and backtests in the workspace (the ``forecasts`` and ``backtests`` results tables, part of the
+schema since version 3)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from datasets.errors import HospOpsError
-from datasets.store.schema import BACKTESTS_DDL, FORECASTS_DDL
 
 
 
@@ -30,8 +30,6 @@ def save_result(ws, result) -> str:
         frames.append(f)
     fc_all = pd.concat(frames, ignore_index=True)  # noqa: F841 - read by DuckDB below
     with ws.transaction() as con:
-        con.execute(FORECASTS_DDL)
-        con.execute(BACKTESTS_DDL)
         con.execute("INSERT INTO forecasts SELECT * FROM fc_all")
         if result.cv is not None:
             cv = result.cv
