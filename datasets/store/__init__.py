@@ -236,6 +236,11 @@ class Workspace:
                     ) from None
                 return cls.open(path, read_only=True, passphrase=passphrase)
             ws._migrate(version)
+        elif not read_only:
+            from datasets.metrics import install_views, views_fingerprint
+
+            if ws.settings().get("views") != views_fingerprint():
+                install_views(ws)  # views from another HospOps version: same schema, newer SQL
         return ws
 
     def _migrate(self, version: int) -> None:
@@ -301,7 +306,7 @@ class Workspace:
         return self.settings().get("timezone") or "UTC"
 
     def set_setting(self, key: str, value: str) -> None:
-        if key in ("app", "schema_version", "pid_secret", "pid_scheme", "created_at", "created_by"):
+        if key in ("app", "schema_version", "pid_secret", "pid_scheme", "created_at", "created_by", "views"):
             raise WorkspaceError(f"The setting '{key}' cannot be changed.")
         if key == "timezone":
             _check_timezone(value)

@@ -114,6 +114,22 @@ def test_a_read_only_open_of_an_older_schema_upgrades_it_first(tmp_path):
         assert ("migrate schema",) in ws.sql("SELECT action FROM audit_log")
 
 
+def test_views_from_another_version_are_replaced_on_a_writable_open(tmp_path):
+    p = tmp_path / "a.hospops"
+    Workspace.create(p).close()
+    with Workspace.open(p) as ws:  # as a workspace from an older HospOps: same schema, other view SQL
+        ws.con.execute("CREATE OR REPLACE VIEW census_hourly AS SELECT 'stale' AS unit_id")
+        ws.con.execute("UPDATE settings SET value = 'older' WHERE key = 'views'")
+    with Workspace.open(p, read_only=True) as ws:  # a read-only open changes nothing
+        assert ws.sql("SELECT unit_id FROM census_hourly") == [("stale",)]
+    with Workspace.open(p) as ws:
+        assert ws.sql("SELECT count(*) FROM census_hourly") == [(0,)]
+        assert "census" in [r[0] for r in ws.sql("DESCRIBE census_hourly")]
+    with pytest.raises(WorkspaceError, match="cannot be changed"):
+        with Workspace.open(p) as ws:
+            ws.set_setting("views", "x")
+
+
 def test_failed_migration_leaves_the_workspace_as_it_was(tmp_path, monkeypatch):
     p = tmp_path / "a.hospops"
     Workspace.create(p).close()
