@@ -15,7 +15,11 @@ so their ``seconds`` is the members' sum). ``theta``: the Theta method (statsmod
 quantile average moved so its median is the mean of the four members' medians (ETS, count regression,
 SARIMAX and Theta): Theta adds to the centre only, its own intervals being far too wide here. ``pooled_nb``: one negative binomial regression fitted on every
 series' training part at once (``forecasting.intermittent.PooledNB``; its windows end inside the training
-months, so it never sees the test year).
+months, so it never sees the test year); ``pooled_nb_x``: the same with interaction terms (the log levels
+times the recent non-zero share, and the log EWMAs squared). ``shrunk_seasonal``: an exponentially weighted
+level (half-life 3.5 months) times a seasonal index shrunk towards flat by its own year-to-year noise
+(``forecasting.models.ShrunkSeasonal``; both settings were chosen on the validation year, the last 12
+training months, never on the test year).
 """
 from __future__ import annotations
 
@@ -40,8 +44,10 @@ H = 12
 WQL_Q = tuple(round(0.1 * i, 1) for i in range(1, 10))
 QUICK_SERIES = 60
 MODELS = {
-    "hospital": ("seasonal_naive", "ets", "glm_negbin", "sarimax", "theta", "ensemble", "ensemble3", "ens3_theta"),
-    "carparts": ("seasonal_naive", "zero", "empirical", "croston", "sba", "tsb", "tsb_empirical12", "pooled_nb"),
+    "hospital": ("seasonal_naive", "ets", "glm_negbin", "sarimax", "theta", "ensemble", "ensemble3", "ens3_theta",
+                 "shrunk_seasonal"),
+    "carparts": ("seasonal_naive", "zero", "empirical", "croston", "sba", "tsb", "tsb_empirical12", "pooled_nb",
+                 "pooled_nb_x"),
 }
 # ensembles: the quantile average of members already run on the same series (their time is the sum)
 ENSEMBLES = {"ensemble": ("ets", "glm_negbin"), "ensemble3": ("ets", "glm_negbin", "sarimax")}
@@ -74,8 +80,10 @@ def zero_dist(h):
 def make(name: str):
     from forecasting.forecast import make_model
     from forecasting.intermittent import TSB
-    from forecasting.models import ETS, CountGLM, EmpiricalSlots, Ensemble
+    from forecasting.models import ETS, CountGLM, EmpiricalSlots, Ensemble, ShrunkSeasonal
 
+    if name == "shrunk_seasonal":
+        return ShrunkSeasonal(freq="MS")
     if name == "ets":
         return ETS(auto=True, freq="MS")
     if name == "glm_negbin":
@@ -108,11 +116,12 @@ def run_model(series, name: str, dataset: str = ""):
     failed = 0
     t0 = time.perf_counter()
     pooled = None
-    if name == "pooled_nb":  # one model fitted on every series' training part at once
+    if name in ("pooled_nb", "pooled_nb_x"):  # one model fitted on every series' training part at once
         from forecasting.intermittent import PooledNB
 
         train_all = pd.concat([g.iloc[:-H].assign(unique_id=uid) for uid, g in series], ignore_index=True)
-        pooled = PooledNB(horizon=H).fit(train_all[["unique_id", "ds", "y"]]).predict_dist(H)
+        pooled = PooledNB(horizon=H, interactions=name == "pooled_nb_x").fit(
+            train_all[["unique_id", "ds", "y"]]).predict_dist(H)
     for uid, g in series:
         train, test = g.iloc[:-H], g.iloc[-H:]
         y_te = test["y"].to_numpy(dtype=float)

@@ -99,6 +99,9 @@ class PooledNB:
     Poisson GLM on them (log link); the NB2 dispersion is estimated by maximum likelihood separately within
     ``bins`` groups of the recent non-zero share (sparse series are far more dispersed than busy ones).
     Forecasts are ``CountDist(mu, alpha, discrete=True)``: quantiles are the count's own quantiles.
+    ``interactions=True`` lets the mean's relation bend: the five log-level features (EWMAs, 12-month and
+    whole mean, time since the last demand) each also enter multiplied by the recent non-zero share, and
+    the two log EWMAs squared (busy and sparse parts then extrapolate their history differently).
 
     ``fit(df)`` takes a long table ``unique_id, ds, y`` with several series (missing values count as no
     demand in the features and are skipped as targets); ``predict_dist(h)`` returns ``{unique_id: Dist}``.
@@ -106,12 +109,15 @@ class PooledNB:
 
     alias = "pooled_nb"
 
-    def __init__(self, horizon: int = 12, windows: tuple = (12, 24), bins: int = 8):
+    def __init__(self, horizon: int = 12, windows: tuple = (12, 24), bins: int = 8, interactions: bool = False):
         if horizon < 1 or not windows or min(windows) < horizon:
             raise ValueError("windows must be at least the horizon, and the horizon at least 1")
         self.horizon = int(horizon)
         self.windows = tuple(int(w) for w in windows)
         self.bins = int(bins)
+        self.interactions = bool(interactions)
+        if self.interactions:
+            self.alias = "pooled_nb_x"
 
     @staticmethod
     def _ewm(y: np.ndarray, hl: float) -> float:
@@ -128,6 +134,13 @@ class PooledNB:
 
     def _rows(self, f: np.ndarray, h: int) -> np.ndarray:
         return np.column_stack([np.ones(h), np.tile(f, (h, 1)), np.arange(h) / 12.0])
+
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        """The mean's regressors from the rows of ``_rows`` (the rows themselves unless ``interactions``)."""
+        if not self.interactions:
+            return X
+        share = X[:, 6:7]
+        return np.column_stack([X, X[:, 1:6] * share, X[:, 1:3] ** 2])
 
     def fit(self, df) -> "PooledNB":
         import pandas as pd
@@ -154,8 +167,9 @@ class PooledNB:
         if not X:
             raise ValueError("PooledNB: no series is long enough for its training windows")
         X, T = np.vstack(X), np.concatenate(T)
-        self.beta_ = poisson_irls(X, T, np.zeros(len(T)))
-        mu = np.exp(np.clip(X @ self.beta_, -30, 30))
+        Z = self._design(X)
+        self.beta_ = poisson_irls(Z, T, np.zeros(len(T)))
+        mu = np.exp(np.clip(Z @ self.beta_, -30, 30))
         self.alpha0_ = negbin_alpha(T, mu)
         share = X[:, 6]
         self.edges_ = np.unique(np.quantile(share, np.linspace(0, 1, self.bins + 1)[1:-1]))
@@ -169,7 +183,7 @@ class PooledNB:
         out = {}
         for uid, y in self.hist_.items():
             X = self._rows(self._features(y), h)
-            mu = np.exp(np.clip(X @ self.beta_, -30, 30))
+            mu = np.exp(np.clip(self._design(X) @ self.beta_, -30, 30))
             alpha = self.alpha_[np.digitize(X[:1, 6], self.edges_)[0]]
             out[uid] = CountDist(mu, alpha, discrete=True)
         return out

@@ -16,6 +16,7 @@ from scipy import optimize, special
 from datasets.errors import HospOpsError
 from forecasting import features as F
 from forecasting.base import (
+    FREQ_SEASON,
     CountDist,
     Dist,
     Forecaster,
@@ -267,6 +268,87 @@ class Theta(Forecaster):
         sd = (pi[:, 1] - pi[:, 0]) / (2 * 1.2815515655446004)
         sd = np.where(np.isfinite(sd), sd, np.nanstd(self.df_["y"].to_numpy(dtype=float)))
         return NormalDist(mean, sd)
+
+
+# ------------------------------------------------------------------------------ shrunk seasonal level
+def shrunk_seasonal_index(y: np.ndarray, m: int, strength: float = 1.0) -> tuple[np.ndarray, float]:
+    """A multiplicative seasonal index for the next ``m`` steps, shrunk towards flat by its own noise.
+
+    The last ``k = len(y) // m`` full seasons (aligned to the end of ``y``) are each divided by their own
+    mean; the raw index is the average of those ratios per slot (slot ``j`` is the ``j``-th step after the
+    end, a whole number of seasons earlier). Its noise variance is the year-to-year variance of the ratios
+    divided by ``k``; the index is shrunk towards 1 by the James-Stein factor ``signal / (signal + noise)``
+    with ``signal = max(var(raw index) − noise, 0)``: a clear, stable season is kept almost whole, a season
+    no larger than its noise is dropped. ``strength`` multiplies the noise (1: the plain estimate). Returns
+    the index (length ``m``) and the shrinkage factor used (0 = flat).
+    """
+    y = np.asarray(y, float)
+    k = len(y) // m if m > 1 else 0
+    if k < 2:
+        return np.ones(max(m, 1)), 0.0
+    blocks = y[len(y) - k * m:].reshape(k, m)
+    means = blocks.mean(axis=1, keepdims=True)
+    if not np.all(means > 0) or not np.all(np.isfinite(blocks)):
+        return np.ones(m), 0.0
+    rel = blocks / means
+    raw = rel.mean(axis=0)
+    noise = strength * rel.var(axis=0, ddof=1).mean() / k
+    signal = max(float(raw.var()) - noise, 0.0)
+    factor = signal / (signal + noise) if signal + noise > 0 else 0.0
+    return 1.0 + factor * (raw - 1.0), float(factor)
+
+
+class ShrunkSeasonal(Forecaster):
+    """Exponentially weighted level times a seasonal index shrunk towards flat (monthly demand panels).
+
+    The seasonal index comes from :func:`shrunk_seasonal_index` (James-Stein shrinkage by the index's own
+    year-to-year noise, so a noisy product's "season" is mostly dropped while a stable one is kept); the
+    level is the exponentially weighted mean of the seasonally adjusted series with half-life
+    ``halflife`` steps (no trend). The forecast is level × index. Predictive distribution: Gaussian, with
+    the variance of the in-sample one-step errors of that level (after the first season) widened with the
+    horizon as simple exponential smoothing's (``σ² (1 + (h − 1) a²)`` with ``a`` the smoothing weight) and
+    scaled by the index; clipped at 0. Both settings are fixed for all series (chosen on the monthly
+    hospital panel's validation year, not per series). Missing values are interpolated.
+    """
+
+    alias = "shrunk_seasonal"
+    needs = 3
+
+    def __init__(self, halflife: float = 3.5, strength: float = 1.0, season_length: Optional[int] = None, **kw):
+        super().__init__(**kw)
+        if halflife <= 0:
+            raise HospOpsError(f"The half-life must be positive (got {halflife}).")
+        self.halflife = float(halflife)
+        self.strength = float(strength)
+        self.season_length = season_length
+
+    def _fit(self, X):
+        y = self.df_["y"].interpolate(limit_direction="both").to_numpy(dtype=float)
+        m = self.season_length or FREQ_SEASON.get(self.freq_, 1)
+        self.m_ = int(m)
+        self.index_, self.shrink_ = shrunk_seasonal_index(y, self.m_, self.strength)
+        n = len(y)
+        # the index is aligned to the end: slot j is the j-th step after the end, so position t of the
+        # history (n - t steps before the end) is slot (t - n) mod m
+        full = self.index_[(np.arange(n) - n) % self.m_] if self.m_ > 1 else np.ones(n)
+        d = y / np.maximum(full, 0.05)  # a slot that was always zero must not blow up older values
+        a = 1.0 - 0.5 ** (1.0 / self.halflife)
+        level = float(d[: min(n, max(self.m_, 1))].mean())
+        errs = np.empty(n)
+        for t, v in enumerate(d):
+            errs[t] = v - level
+            level += a * (v - level)
+        self.level_ = level
+        tail = errs[self.m_:] if n > self.m_ + 2 else errs
+        self.sigma_ = float(np.sqrt(np.mean(tail ** 2)))
+        self.a_ = a
+
+    def _dist(self, h, X):
+        slots = np.arange(h) % self.m_ if self.m_ > 1 else np.zeros(h, dtype=int)
+        idx = self.index_[slots] if self.m_ > 1 else np.ones(h)
+        steps = np.arange(1, h + 1)
+        sd = self.sigma_ * np.sqrt(1.0 + (steps - 1) * self.a_ ** 2) * idx
+        return NormalDist(self.level_ * idx, sd)
 
 
 # -------------------------------------------------------------------------------------- count regression
