@@ -12,6 +12,7 @@ busy cores; rows take well under a second each.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -48,7 +49,8 @@ def row_problem(problem: RosterProblem, emp_id: str) -> RosterProblem:
         p.days, p.shifts, (emp,), {emp_id: p.days_off.get(emp_id, frozenset())},
         tuple(r for r in p.requests if r.employee == emp_id), (),
         tuple(lk for lk in p.locks if lk.employee == emp_id), p.start, p.name, p.unit, pub, p.change_weight,
-        p.change_from_day, 0, 0, tuple(pt for pt in p.patterns if emp_id in pt.employees),
+        p.change_from_day, 0, 0,
+        tuple(dataclasses.replace(pt, employees=frozenset({emp_id})) for pt in p.patterns if emp_id in pt.employees),
     )
 
 

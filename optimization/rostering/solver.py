@@ -12,6 +12,8 @@ from ortools.sat.python import cp_model
 from datasets.errors import Cancelled
 from datasets.progress import Reporter
 
+from .colgen import ColumnGeneration
+from .colgen import applies as colgen_applies
 from .model import RosterModel, build_model
 from .problem import RosterProblem, RosterSolution
 
@@ -37,6 +39,15 @@ LNS_CUTOFF = False
 #: at a time (:mod:`construct`) instead of by the full model: on Curtois Instance20-24 (35,000-1,000,000
 #: cells) the full model found no roster at all in 60 s on the shared 2-core machine
 ROW_SEARCH_CELLS = 30_000
+#: column generation (:mod:`.colgen`) where it applies and the problem is no larger than ROW_SEARCH_CELLS:
+#: the first roster's share of the time (at most FIRST_ROSTER_MAX_S), the time by which column
+#: generation stops, and the share of the choice among its columns; the rest goes to the cell model hinted
+#: with the best roster, then LNS
+COLGEN = True
+FIRST_ROSTER_SHARE = 0.08
+FIRST_ROSTER_MAX_S = 5.0
+COLGEN_UNTIL = 0.55
+COLGEN_CHOICE_SHARE = 0.15
 
 OnSolution = Callable[[float, float, float], None]
 
@@ -128,7 +139,7 @@ def _add_hint(rm: RosterModel, assignment: dict) -> None:
 def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, should_stop=None,
           on_solution: Optional[OnSolution] = None, hint: Optional[RosterSolution] = None,
           num_workers: Optional[int] = None, seed: int = 0, lns: bool = True,
-          explain: bool = True) -> RosterSolution:
+          explain: bool = True, colgen: bool = True) -> RosterSolution:
     """Find the cheapest roster within ``time_limit_s`` seconds.
 
     Status is OPTIMAL, FEASIBLE, INFEASIBLE (with ``conflicts`` in words), UNKNOWN (no roster found in time)
@@ -138,7 +149,12 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     main portfolio (default: all cores, at least ``PORTFOLIO_WORKERS``).
 
     Large problems (over ``ROW_SEARCH_CELLS`` person-day-shift cells, no hint) are built and improved one
-    person at a time instead (:mod:`.construct`; status FEASIBLE, no bound). Otherwise:
+    person at a time instead (:mod:`.construct`; status FEASIBLE, no bound). Problems whose people are
+    coupled only through cover (no fairness terms; ``colgen``, no hint, ``lns``) go through column
+    generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from the search below in
+    ``FIRST_ROSTER_SHARE`` of the time, whole rows priced by the master's duals until ``COLGEN_UNTIL``, a
+    roster rounded from the master and the best choice among the rows, then the search below hinted with
+    the best roster for the rest; the bound is the master's when it was proven. Otherwise:
 
     Search: (1) when the portfolio is larger than ``FIRST_WORKERS``, a small portfolio finds a first roster
     (a large portfolio on two busy cores took tens of seconds to find one on Curtois Instance8); (2) the
@@ -158,6 +174,8 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
         return RosterSolution({}, "INFEASIBLE", seconds=time.perf_counter() - t0, conflicts=tuple(conflicts))
     if hint is None and _cells(problem) > ROW_SEARCH_CELLS:
         return _row_search(problem, time_limit_s, rep, on_solution, t0, seed)
+    if hint is None and lns and colgen and COLGEN and colgen_applies(problem):
+        return _colgen_solve(problem, time_limit_s, rep, on_solution, t0, num_workers, seed, explain)
     rm = build_model(problem)
     if hint is not None:
         _add_hint(rm, dict(hint.assignment))
@@ -205,6 +223,82 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     rep.progress(1.0, f"roster cost {best_obj:g}")
     return RosterSolution(best, name, best_obj, bound, round(time.perf_counter() - t0, 3),
                           history=tuple(rec.history))
+
+
+def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, explain) -> RosterSolution:
+    """A first roster (the cell model, briefly), column generation, the best choice among its columns, then
+    the cell model hinted with the best roster and LNS for the rest of the time. The bound is the larger of
+    the master's (when column generation finished) and the cell model's."""
+    history: list[tuple[float, float, float]] = []
+    best: dict = {}
+    best_obj: Optional[float] = None
+    bound: Optional[float] = None
+
+    def improved(obj: float, assignment: Optional[dict] = None, at: Optional[float] = None,
+                 b: Optional[float] = None) -> None:
+        nonlocal best, best_obj, bound
+        if b is not None and b == b:  # not NaN
+            bound = max(bound, b) if bound is not None else b
+        if best_obj is not None and obj >= best_obj:
+            return
+        if assignment is not None:
+            best = dict(assignment)
+        best_obj = float(obj)
+        t = at if at is not None else time.perf_counter() - t0
+        shown = bound if bound is not None else float("nan")
+        history.append((round(t, 3), best_obj, shown))
+        if on_solution:
+            on_solution(best_obj, shown, t)
+        rep.progress(min(t / limit, 0.99), f"roster cost {best_obj:g}")
+
+    def left() -> float:
+        return limit - (time.perf_counter() - t0)
+
+    from .validate import validate
+
+    first_limit = max(min(limit * FIRST_ROSTER_SHARE, FIRST_ROSTER_MAX_S), min(1.0, limit * 0.3))
+    first = solve(problem, first_limit, should_stop=rep.should_stop, num_workers=num_workers, seed=seed, lns=False,
+                  explain=explain, on_solution=lambda obj, b, t: improved(obj, None, t, b))
+    if first.status in ("INFEASIBLE", "OPTIMAL", "CANCELLED") or not first.assignment:
+        if first.status == "UNKNOWN" and left() > 1.0:  # no roster yet: the cell model with what is left
+            return solve(problem, left(), should_stop=rep.should_stop, on_solution=on_solution,
+                         num_workers=num_workers, seed=seed, explain=explain, colgen=False)
+        return first
+    best = dict(first.assignment)
+    improved(first.objective, best)
+    rep.progress(0.1, "generating rows (column generation)")
+    cg = ColumnGeneration(problem)
+    cg.add_roster(best)
+    cg.generate(t0 + limit * COLGEN_UNTIL, rep.should_stop, threads=max(1, min(num_workers or 2, 2)),
+                on_iteration=lambda k, v: rep.progress(min((time.perf_counter() - t0) / limit, 0.99),
+                                                       f"roster cost {best_obj:g}, bound from rows {v:,.1f}"))
+    if cg.bound is not None:
+        bound = float(cg.bound)
+    if not rep.should_stop() and (bound is None or best_obj > bound):
+        dived = cg.dive(t0 + limit * (COLGEN_UNTIL + COLGEN_CHOICE_SHARE / 2))
+        check = validate(problem, dived) if dived is not None else None
+        if check is not None and check.hard_violations == 0:  # a dive ignores cover's hard minimum
+            improved(check.objective, dived)
+    if not rep.should_stop() and left() > 0.5 and (bound is None or best_obj > bound):
+        picked = cg.best_roster(min(limit * COLGEN_CHOICE_SHARE, left() - 0.2), hint=best,
+                                workers=num_workers or PORTFOLIO_WORKERS, seed=seed, should_stop=rep.should_stop)
+        if picked is not None:
+            improved(picked[1], picked[0])
+    if not rep.should_stop() and left() > 0.5 and (bound is None or best_obj > bound):
+        offset = time.perf_counter() - t0
+        rest = solve(problem, left(), should_stop=rep.should_stop, hint=RosterSolution(best),
+                     on_solution=lambda obj, b, t: improved(obj, None, offset + t, b),
+                     num_workers=num_workers, seed=seed, explain=explain)
+        if rest.assignment and validate(problem, rest.assignment).objective <= validate(problem, best).objective:
+            best = dict(rest.assignment)
+        if rest.bound is not None:
+            bound = max(rest.bound, bound) if bound is not None else rest.bound
+    best_obj = float(validate(problem, best).objective)  # the roster's own cost, whatever a solve reported
+    status = "OPTIMAL" if bound is not None and best_obj <= bound else "FEASIBLE"
+    if rep.should_stop():
+        status = "CANCELLED"
+    rep.progress(1.0, f"roster cost {best_obj:g}")
+    return RosterSolution(best, status, best_obj, bound, round(time.perf_counter() - t0, 3), history=tuple(history))
 
 
 def _cells(problem: RosterProblem) -> int:

@@ -1,0 +1,313 @@
+"""Column generation: whole rows as columns, a linear master, CP-SAT for the rows and for the final choice.
+
+When every hard rule is a rule about one person (contracts, leave, rest, locks, requests: the Curtois–Qu
+and INRC-I benchmarks, a ward without fairness terms), a roster is one feasible *row* per person, and the
+people are coupled only through cover. So the problem can be written over rows ("columns"):
+
+    minimise   sum_e sum_k cost(e, k) * lam[e, k]  +  sum_c (under_weight_c * under_c + over_weight_c * over_c)
+    such that  sum_k lam[e, k] = 1                                      for every person e
+               sum_{e, k} covers(e, k, c) * lam[e, k] + under_c - over_c = requirement_c   for every cover c
+               (and the cover's hard minimum and maximum, when it has them)
+
+Its linear relaxation (the *master*, solved with GLOP) is far stronger than that of the cell-by-cell model:
+a fractional mix of whole feasible rows, not of single cells (on Curtois Instance5 the CP-SAT bound of the
+cell model stays near 0 against costs over 1,100; the master's is 1,140.6 against the best known 1,143).
+Its dual prices say what one more person on each shift is worth; the cheapest row for one person at those
+prices (its *reduced cost*) is a one-person CP-SAT model (:func:`.construct.row_problem`), solved for
+each person in turn; rows of negative reduced cost join the master, until none is left (the master is then
+optimal over all rows, and its value, rounded up, bounds every roster's cost) or the time share is spent.
+A CP-SAT model over the columns found then picks one row per person (price-and-branch); the caller
+improves that roster further with the cell model and its large-neighbourhood search.
+"""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ortools.sat.python import cp_model
+
+from .construct import row_problem
+from .model import build_model
+from .problem import RosterProblem
+
+#: dual prices are floats; CP-SAT pricing objectives are integers in units of 1/PRICE_SCALE
+PRICE_SCALE = 1000
+#: CP-SAT seconds for one person's pricing model at most (a row of 28 days solves in well under 0.1 s)
+PRICE_LIMIT_S = 2.0
+
+
+def applies(problem: RosterProblem) -> bool:
+    """Whether to use it: rows independent but for cover (no fairness terms, which couple people's rows),
+    and cover priced, not fixed. With a hard cover minimum or maximum (INRC-I asks for exact cover) the
+    choice among a partial set of rows rarely meets it, and the cell model did better at equal time
+    (INRC-I sprint01 at 20 s: 57 against 64; medium01: 284 against 354)."""
+    p = problem
+    return (bool(p.employees) and not p.fair_nights_weight and not p.fair_weekends_weight
+            and all(c.hard_min == 0 and c.hard_max is None for c in p.cover))
+
+
+@dataclass
+class Column:
+    row: dict  # {(employee, day): shift}
+    cost: int  # the row's own cost: requests, priced contract rules, patterns, changes
+    covers: tuple[int, ...]  # indexes of the cover requirements this row counts towards
+
+
+@dataclass
+class ColumnGeneration:
+    """The columns found so far and the master over them. ``bound`` is set once the master is proven optimal
+    over all rows (every person's pricing model solved to optimality without a negative reduced cost)."""
+
+    problem: RosterProblem
+    columns: dict[str, list[Column]] = field(default_factory=dict)
+    lp_value: Optional[float] = None
+    bound: Optional[int] = None
+    iterations: int = 0
+    _seen: dict[str, set] = field(default_factory=dict)
+    _subs: dict[str, RosterProblem] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        p = self.problem
+        self._skills = {e.id: e.skills for e in p.employees}
+        for e in p.employees:
+            self.columns.setdefault(e.id, [])
+            self._seen.setdefault(e.id, set())
+            self._subs[e.id] = row_problem(p, e.id)
+
+    # ------------------------------------------------------------------ columns
+    def covers(self, eid: str, row: dict) -> tuple[int, ...]:
+        skills = self._skills[eid]
+        return tuple(i for i, c in enumerate(self.problem.cover)
+                     if (c.skill is None or c.skill in skills) and row.get((eid, c.day)) in c.counted)
+
+    def add(self, eid: str, row: dict) -> bool:
+        """Add one person's row (``{(eid, day): shift}``) as a column; False when it is there already."""
+        from .validate import validate
+
+        key = tuple(sorted(row.items()))
+        if key in self._seen[eid]:
+            return False
+        self._seen[eid].add(key)
+        self.columns[eid].append(Column(dict(row), int(validate(self._subs[eid], row).objective), self.covers(eid, row)))
+        return True
+
+    def add_roster(self, assignment: dict) -> None:
+        rows: dict[str, dict] = {e.id: {} for e in self.problem.employees}
+        for (e, d), s in assignment.items():
+            rows[e][(e, d)] = s
+        for e, row in rows.items():
+            self.add(e, row)
+
+    @property
+    def n_columns(self) -> int:
+        return sum(len(v) for v in self.columns.values())
+
+    # ------------------------------------------------------------------ master
+    def solve_master(self, fixed: Optional[dict[str, int]] = None, values: bool = False):
+        """The master LP over the columns so far: (value, dual price of each cover row, of each person's row).
+        The cover rows' hard minimum and maximum add their duals to the cover's. None if GLOP fails."""
+        from ortools.linear_solver import pywraplp
+
+        p = self.problem
+        lp = pywraplp.Solver.CreateSolver("GLOP")
+        if lp is None:
+            return None
+        inf = lp.infinity()
+        conv = {e: lp.Constraint(1, 1) for e in self.columns}
+        cover_rows, extra_rows = [], []  # extra: (cover index, constraint) for hard minimum / maximum
+        obj = lp.Objective()
+        for i, c in enumerate(p.cover):
+            ct = lp.Constraint(c.requirement, c.requirement)
+            under, over = lp.NumVar(0, c.requirement, ""), lp.NumVar(0, inf, "")
+            ct.SetCoefficient(under, 1)
+            ct.SetCoefficient(over, -1)
+            obj.SetCoefficient(under, c.under_weight)
+            obj.SetCoefficient(over, c.over_weight)
+            cover_rows.append(ct)
+            if c.hard_min > 0 or c.hard_max is not None:
+                extra_rows.append((i, lp.Constraint(c.hard_min, inf if c.hard_max is None else c.hard_max)))
+        extra_of: dict[int, list] = {}
+        for i, ct in extra_rows:
+            extra_of.setdefault(i, []).append(ct)
+        lam: dict[tuple[str, int], object] = {}
+        for e, cols in self.columns.items():
+            for k, col in enumerate(cols):
+                if fixed and e in fixed and fixed[e] != k:
+                    continue
+                v = lp.NumVar(0, 1, "")
+                lam[e, k] = v
+                conv[e].SetCoefficient(v, 1)
+                obj.SetCoefficient(v, col.cost)
+                for i in col.covers:
+                    cover_rows[i].SetCoefficient(v, 1)
+                    for ct in extra_of.get(i, ()):
+                        ct.SetCoefficient(v, 1)
+        obj.SetMinimization()
+        if lp.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        duals = [ct.dual_value() for ct in cover_rows]
+        for i, ct in extra_rows:
+            duals[i] += ct.dual_value()
+        out = (lp.Objective().Value(), duals, {e: ct.dual_value() for e, ct in conv.items()})
+        if values:
+            return out + ({key: v.solution_value() for key, v in lam.items()},)
+        return out
+
+    # ------------------------------------------------------------------ pricing
+    def price(self, eid: str, duals: list[float], mu: float, seed: int) -> tuple[list[dict], float, bool]:
+        """One person's cheapest row at the master's prices: (the rows of negative reduced cost found on the
+        way, the cheapest last; its reduced cost; whether it is proven cheapest)."""
+        p = self.problem
+        rm = build_model(self._subs[eid])
+        skills = self._skills[eid]
+        coef: dict[tuple[int, str], float] = {}
+        for i, c in enumerate(p.cover):
+            if duals[i] and (c.skill is None or c.skill in skills):
+                for s in c.counted:
+                    coef[(c.day, s)] = coef.get((c.day, s), 0.0) - duals[i]
+        vs, cs = [], []
+        for (e, d, s), v in rm.x.items():
+            cf = round(coef.get((d, s), 0.0) * PRICE_SCALE)
+            if cf:
+                vs.append(v)
+                cs.append(cf)
+        own = [(pen.var, pen.weight * PRICE_SCALE) for pen in rm.penalties]
+        rm.model.minimize(cp_model.LinearExpr.weighted_sum(vs + [v for v, _ in own], cs + [w for _, w in own]))
+        last = self.columns[eid][-1].row if self.columns[eid] else {}
+        for (e, d, s), v in rm.x.items():
+            rm.model.add_hint(v, last.get((e, d)) == s)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = seed
+        solver.parameters.max_time_in_seconds = PRICE_LIMIT_S
+        solver.parameters.cp_model_presolve = False  # a one-person model: presolve costs more than it saves (-20 %)
+        found = _Rows(rm, mu)  # every improving row on the way with a negative reduced cost is a column too
+        st = solver.solve(rm.model, found)
+        if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return [], 0.0, False
+        return found.rows, solver.objective_value / PRICE_SCALE - mu, st == cp_model.OPTIMAL
+
+    def generate(self, deadline: float, should_stop: Callable[[], bool] = lambda: False, threads: int = 2,
+                 on_iteration: Optional[Callable[[int, float], None]] = None) -> None:
+        """Master, then pricing for everybody, until no row has a negative reduced cost or ``deadline``
+        (a ``time.perf_counter()`` value). Pricing runs ``threads`` people at a time (measured on Curtois
+        Instance8: two threads gave no more iterations than one; most of a pricing solve holds the GIL)."""
+        people = list(self.columns)
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            while time.perf_counter() < deadline and not should_stop():
+                master = self.solve_master()
+                if master is None:
+                    return
+                value, duals, mus = master
+                self.lp_value = value
+                self.iterations += 1
+                if on_iteration:
+                    on_iteration(self.iterations, value)
+                seed0 = self.iterations * 1000
+                results = list(pool.map(lambda ie: self.price(ie[1], duals, mus[ie[1]], seed0 + ie[0]),
+                                        enumerate(people)))
+                added, proven = 0, True
+                for eid, (rows, reduced, optimal) in zip(people, results):
+                    proven = proven and optimal
+                    for row in rows:
+                        added += self.add(eid, row)
+                if added == 0:
+                    if proven:
+                        self.bound = math.ceil(value - 1e-6)
+                    return
+
+    # ------------------------------------------------------------------ integer choice
+    def dive(self, deadline: float) -> Optional[dict]:
+        """A roster by rounding the master: fix every person whose column is (nearly) whole in the master's
+        solution, and the one column with the largest share among the rest; re-solve; repeat. One master
+        solve per step, no pricing (about 2 s on Curtois Instance8). None if time runs out or GLOP fails."""
+        fixed: dict[str, int] = {}
+        while len(fixed) < len(self.columns):
+            if time.perf_counter() > deadline:
+                return None
+            master = self.solve_master(fixed, values=True)
+            if master is None:
+                return None
+            lam = master[3]
+            for (e, k), v in lam.items():
+                if e not in fixed and v > 0.99:
+                    fixed[e] = k
+            rest = [(v, key) for key, v in lam.items() if key[0] not in fixed]
+            if rest:
+                _, (e, k) = max(rest)
+                fixed[e] = k
+        out: dict = {}
+        for e, k in fixed.items():
+            out.update(self.columns[e][k].row)
+        return out
+
+    def best_roster(self, time_limit_s: float, hint: Optional[dict] = None, workers: int = 2, seed: int = 0,
+                    should_stop: Callable[[], bool] = lambda: False) -> Optional[tuple[dict, int]]:
+        """One column per person, cheapest in total (CP-SAT over the columns found): (assignment, cost)."""
+        p = self.problem
+        m = cp_model.CpModel()
+        z: dict[tuple[str, int], cp_model.IntVar] = {}
+        by_cover: dict[int, list] = {}
+        terms = []
+        for e, cols in self.columns.items():
+            vs = []
+            for k, col in enumerate(cols):
+                v = m.new_bool_var(f"z[{e},{k}]")
+                z[e, k] = v
+                vs.append(v)
+                if col.cost:
+                    terms.append(col.cost * v)
+                for i in col.covers:
+                    by_cover.setdefault(i, []).append(v)
+            m.add_exactly_one(vs)
+        n = len(self.columns)
+        for i, c in enumerate(p.cover):
+            have = sum(by_cover.get(i, []))
+            under, over = m.new_int_var(0, c.requirement, f"under[{i}]"), m.new_int_var(0, n, f"over[{i}]")
+            m.add(have + under - over == c.requirement)
+            terms += [c.under_weight * under, c.over_weight * over]
+            if c.hard_min > 0:
+                m.add(have >= c.hard_min)
+            if c.hard_max is not None:
+                m.add(have <= c.hard_max)
+        m.minimize(sum(terms))
+        if hint is not None:
+            rows: dict[str, dict] = {e: {} for e in self.columns}
+            for (e, d), s in hint.items():
+                rows[e][(e, d)] = s
+            for (e, k), v in z.items():
+                m.add_hint(v, self.columns[e][k].row == rows[e])
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = workers
+        solver.parameters.random_seed = seed
+        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.1)
+
+        class _Stop(cp_model.CpSolverSolutionCallback):
+            def on_solution_callback(self) -> None:
+                if should_stop():
+                    self.stop_search()
+
+        st = solver.solve(m, _Stop())
+        if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        out: dict = {}
+        for (e, k), v in z.items():
+            if solver.boolean_value(v):
+                out.update(self.columns[e][k].row)
+        return out, int(round(solver.objective_value))
+
+
+class _Rows(cp_model.CpSolverSolutionCallback):
+    """Collects the rows of negative reduced cost a pricing solve passes through."""
+
+    def __init__(self, rm, mu: float):
+        super().__init__()
+        self.rm, self.mu = rm, mu
+        self.rows: list[dict] = []
+
+    def on_solution_callback(self) -> None:
+        if self.objective_value / PRICE_SCALE - self.mu < -1e-6:
+            self.rows.append({(e, d): s for (e, d, s), v in self.rm.x.items() if self.boolean_value(v)})

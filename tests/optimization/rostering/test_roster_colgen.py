@@ -1,0 +1,94 @@
+"""Column generation: the master's bound is a true lower bound, its rosters are feasible, and solve() uses it
+only where people are coupled by priced cover alone."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from optimization.rostering import Request, read_curtois, solve, validate
+from optimization.rostering.colgen import ColumnGeneration, applies
+from roster_helpers import CURTOIS, need, person, requires_curtois, tiny
+
+
+def priced_problem():
+    """Five people, ten days, cover priced (no hard minimum), contracts and requests that clash with it."""
+    ppl = [person("A", max_consecutive=3, min_consecutive=2, min_days_off=2, max_minutes=3360, min_minutes=1920),
+           person("B", max_shifts={"L": 2}, max_consecutive=4, min_days_off=2, max_minutes=3360),
+           person("C", min_consecutive=2, max_weekends=1, max_minutes=2880),
+           person("D", max_consecutive=2, max_minutes=2400, min_minutes=960),
+           person("E", max_shifts={"E": 3}, max_minutes=3840)]
+    cover = [need(d, s, n=1 + (d + (s == "L")) % 3, under=40, over=5) for d in range(10) for s in ("E", "L")]
+    req = (Request("A", 2, "L", 7, "on"), Request("B", 5, None, 9, "off"), Request("C", 1, "E", 4, "off"),
+           Request("D", 6, "E", 6, "on"), Request("E", 8, None, 8, "off"))
+    return tiny(10, ppl, cover, requests=req, days_off={"B": {3}})
+
+
+def test_master_bound_is_below_the_proven_optimum_and_its_rosters_are_feasible():
+    p = priced_problem()
+    exact = solve(p, 30, num_workers=2, colgen=False)
+    assert exact.status == "OPTIMAL"
+    cg = ColumnGeneration(p)
+    first = solve(p, 1, num_workers=2, lns=False, colgen=False)
+    cg.add_roster(dict(first.assignment))
+    assert cg.n_columns == len(p.employees)
+    cg.add_roster(dict(first.assignment))
+    assert cg.n_columns == len(p.employees)  # the same rows again are not added twice
+    cg.generate(time.perf_counter() + 30)
+    assert cg.bound is not None, "column generation did not finish on a 5-person, 10-day problem"
+    assert cg.lp_value <= exact.objective + 1e-6 and cg.bound <= exact.objective
+    assert cg.n_columns > len(p.employees)
+    for eid, cols in cg.columns.items():  # every column is a feasible row with its own cost
+        for col in cols:
+            assert all(e == eid for e, _ in col.row)
+    dived = cg.dive(time.perf_counter() + 10)
+    check = validate(p, dived)
+    assert check.hard_violations == 0 and check.objective >= cg.bound
+    picked, cost = cg.best_roster(10, hint=dived)
+    assert validate(p, picked).objective == cost and cost >= cg.bound
+
+
+def test_solve_through_column_generation_reaches_the_optimum_and_proves_it():
+    p = priced_problem()
+    exact = solve(p, 30, num_workers=2, colgen=False)
+    seen = []
+    sol = solve(p, 30, num_workers=2, on_solution=lambda *a: seen.append(a))
+    check = validate(p, sol)
+    assert check.hard_violations == 0 and check.objective == sol.objective == exact.objective
+    assert sol.status == "OPTIMAL" and sol.bound == sol.objective
+    assert seen and [s[0] for s in seen] == sorted((s[0] for s in seen), reverse=True)  # improving only
+
+
+def test_applies_only_where_cover_alone_couples_people():
+    p = priced_problem()
+    assert applies(p)
+    assert not applies(dataclasses.replace(p, fair_nights_weight=1))
+    hard = dataclasses.replace(p, cover=(need(0, "E", n=1, hard_min=1),) + p.cover[1:])
+    assert not applies(hard)
+
+
+@requires_curtois
+def test_curtois_instance2_master_bound_and_roster():
+    p = read_curtois(CURTOIS / "Instance2.txt")
+    sol = solve(p, 20, num_workers=2)
+    check = validate(p, sol)
+    assert check.hard_violations == 0 and check.objective == sol.objective
+    assert sol.bound is not None and sol.bound <= 828 <= sol.objective  # 828: proven optimal (SOURCE.md)
+    assert sol.objective - 828 <= 0.05 * 828
+
+
+def test_cancelled_after_the_first_roster_returns_it():
+    p = priced_problem()
+    seen = []
+    sol = solve(p, 30, num_workers=2, should_stop=lambda: bool(seen), on_solution=lambda *a: seen.append(a))
+    assert sol.status == "CANCELLED" and sol.assignment and validate(p, sol).hard_violations == 0
+
+
+@pytest.mark.parametrize("weight", [0, 3])
+def test_row_costs_include_requests(weight):
+    p = dataclasses.replace(priced_problem(), requests=(Request("A", 0, None, weight, "off"),))
+    cg = ColumnGeneration(p)
+    cg.add("A", {("A", 0): "E"})
+    cg.add("A", {})
+    assert [c.cost for c in cg.columns["A"]] == [weight, 0]
