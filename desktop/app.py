@@ -110,7 +110,7 @@ def run_app(args) -> int:
         theme.apply_palette(app, False)
         window.resize(*size)
     if shot:
-        if args.workspace and not window.open_workspace(args.workspace):
+        if args.workspace and not window.open_workspace(args.workspace, interactive=False):
             raise HospOpsError(f"Cannot open {args.workspace}.")
         page = window.show_page(page_name)
         window.show()

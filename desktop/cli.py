@@ -208,6 +208,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text} is below 0")
+    return n
+
+
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
@@ -222,6 +233,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         try:
             # analysts may read the workspace, never write files or read others from here (no COPY TO, no read_csv)
             ws.con.execute("SET enable_external_access = false")
+            # the pseudonym key stays out of query results (and of anything pasted from them)
+            db = ws.con.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
+            ws.con.execute(f"""CREATE TEMP VIEW settings AS SELECT key, CASE WHEN key = 'pid_secret'
+                               THEN '(hidden)' ELSE value END AS value FROM "{db}".main.settings""")
             cur = ws.con.execute(args.sql)
             cols = [d[0] for d in cur.description] if cur.description else []
             data = cur.fetchmany(args.limit + 1) if args.limit else cur.fetchall()
@@ -340,13 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("workspace")
     q.add_argument("sql")
     q.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    q.add_argument("--limit", type=int, default=50, help="rows shown in table format (0 = all; csv/json: all)")
+    q.add_argument("--limit", type=int, default=None,
+                   help="rows shown (0 = all; default 50 in table format, all in csv/json)")
     q.set_defaults(func=cmd_query)
 
     u = sub.add_parser("audit", help="list the workspace's audit log (imports, exports, solves, settings)")
     u.add_argument("workspace")
     u.add_argument("--action", help="only this action, e.g. import, export, solve, 'change setting'")
-    u.add_argument("--limit", type=int, default=0, help="newest N entries (default all)")
+    u.add_argument("--limit", type=_count, default=0, help="newest N entries (default all)")
     u.add_argument("--json", action="store_true")
     u.set_defaults(func=cmd_audit)
 
@@ -398,8 +414,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    if args.command == "query" and args.format != "table":
-        args.limit = 0
+    if args.command == "query" and args.format != "table" and args.limit is None:
+        args.limit = 0  # csv and json: every row unless --limit says otherwise
+    if args.command == "query" and args.limit is None:
+        args.limit = 50
     try:
         return args.func(args)
     except Cancelled as exc:

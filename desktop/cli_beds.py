@@ -24,6 +24,15 @@ def _cli():
     return cli
 
 
+def _span_note(ws, at) -> None:
+    """Refuse a time outside the workspace's data; warn (on stderr) after its last record."""
+    from datasets.metrics.beds import check_in_span
+
+    note = check_in_span(ws, at)
+    if note:
+        print(note, file=sys.stderr)
+
+
 def _records(df) -> list[dict]:
     import pandas as pd
 
@@ -46,10 +55,11 @@ def _records(df) -> list[dict]:
 # ------------------------------------------------------------------------------------------------ board
 def cmd_board(args: argparse.Namespace) -> int:
     from datasets.metrics.beds import bed_board, board_summary, waiting_list
-    from datasets.store import Workspace
+    from desktop.cli import open_workspace
 
     c = _cli()
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    with open_workspace(args.workspace, read_only=True) as ws:
+        _span_note(ws, args.at)
         board = bed_board(ws, args.at)
         waiting = waiting_list(ws, args.at)
     if args.unit:
@@ -94,10 +104,11 @@ def cmd_board(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------ outlook
 def cmd_outlook(args: argparse.Namespace) -> int:
     from datasets.metrics.beds import outlook
-    from datasets.store import Workspace
+    from desktop.cli import open_workspace
 
     c = _cli()
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    with open_workspace(args.workspace, read_only=True) as ws:
+        _span_note(ws, args.at)
         df = outlook(ws, args.at, hours=args.hours, progress=c._progress_printer(c._show_progress(args)),
                      arrivals=getattr(args, "arrivals", "history"))
     if args.json:
@@ -153,12 +164,13 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def _solve_workspace(args: argparse.Namespace) -> int:
-    from datasets.store import Workspace
+    from desktop.cli import open_workspace
     from optimization.beds import problem_from_workspace, solve, validate
 
     c = _cli()
     accept = getattr(args, "accept", False)
-    with Workspace.open(args.workspace, read_only=not accept) as ws:
+    with open_workspace(args.workspace, read_only=not accept) as ws:
+        _span_note(ws, args.at)
         problem = problem_from_workspace(ws, args.at, weights=_weights(args.weight),
                                          include_next_hours=args.include_next_hours,
                                          planning_days=getattr(args, "days", 1) or 1)
@@ -223,12 +235,12 @@ def _solve_workspace(args: argparse.Namespace) -> int:
 def cmd_placements(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from datasets.store import Workspace
+    from desktop.cli import open_workspace
     from optimization.beds import active_placements
 
     c = _cli()
     at = args.at or datetime.now().strftime("%Y-%m-%d %H:%M")
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    with open_workspace(args.workspace, read_only=True) as ws:
         df = active_placements(ws, at)
     if args.json:
         print(json.dumps({"at": str(at), "placements": _records(df)}))
@@ -244,10 +256,10 @@ def cmd_placements(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    from datasets.store import Workspace
+    from desktop.cli import open_workspace
     from optimization.beds import cancel_placement
 
-    with Workspace.open(args.workspace) as ws:
+    with open_workspace(args.workspace) as ws:
         cancel_placement(ws, args.placement_id)
     print(f"Placement {args.placement_id} cancelled.")
     return 0

@@ -52,10 +52,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if args.list:
         if not args.workspace:
             raise HospOpsError("--list needs a workspace.")
-        from datasets.store import Workspace
+        from desktop.cli import open_workspace
         from forecasting import list_series
 
-        with Workspace.open(args.workspace, read_only=True) as ws:
+        with open_workspace(args.workspace, read_only=True) as ws:
             series = list_series(ws)
         if args.json:
             print(json.dumps({"series": series}))
@@ -80,9 +80,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if args.csv:
         y = load_csv(args.csv, args.time_col, args.value_col)
     else:
-        from datasets.store import Workspace
+        from desktop.cli import open_workspace
 
-        ws = Workspace.open(args.workspace, read_only=not args.save)
+        ws = open_workspace(args.workspace, read_only=not args.save)
     try:
         if ws is not None:
             y = load_series(ws, args.series)
@@ -162,21 +162,27 @@ def _read_on_hand(path) -> dict:
     from datasets.errors import SourceError
 
     try:
-        t = pd.read_csv(path)
+        t = pd.read_csv(path, sep=None, engine="python", dtype=str)  # , ; tab or | as the file has it
     except Exception as exc:
-        raise SourceError(f"Cannot read the stock file {path}: {exc}") from exc
+        raise SourceError(f"Cannot read the stock file {path}: {str(exc).splitlines()[0]}") from None
+    t.columns = [str(c).strip() for c in t.columns]
     if not {"item", "on_hand"} <= set(t.columns):
-        raise SourceError("The stock file needs the columns item and on_hand.")
-    return {str(k): float(v) for k, v in zip(t["item"], t["on_hand"])}
+        raise SourceError(f"The stock file needs the columns item and on_hand (it has {', '.join(t.columns)}).")
+    qty = pd.to_numeric(t["on_hand"].str.strip(), errors="coerce")
+    bad = t.index[qty.isna() | (qty < 0)]
+    if len(bad):
+        i = bad[0]
+        raise SourceError(f"{path}, line {i + 2}: on_hand {t['on_hand'][i]!r} is not a count of 0 or more.")
+    return {str(k).strip(): float(v) for k, v in zip(t["item"], qty)}
 
 
 def cmd_supplies(args: argparse.Namespace) -> int:
-    from datasets.store import Workspace
+    from desktop.cli import open_workspace
     from desktop.cli import _fmt, _progress_printer, _show_progress, _table
     from forecasting.inventory import reorder_table
 
     on_hand = _read_on_hand(args.on_hand) if args.on_hand else None
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    with open_workspace(args.workspace, read_only=True) as ws:
         t = reorder_table(ws, args.lead_time, args.service_level,
                           progress=_progress_printer(_show_progress(args)), on_hand=on_hand,
                           items=args.items)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -72,10 +73,10 @@ def _load_problem(args):
         raise HospOpsError("Give a workspace (with --start and --days) or --instance FILE --format curtois|inrc.")
     if args.start is None:
         raise HospOpsError("--start DATE is needed to roster a workspace unit.")
-    from datasets.store import Workspace
+    from desktop.cli import open_workspace
     from optimization.rostering import WardRules, problem_from_workspace
 
-    with Workspace.open(args.workspace, read_only=True) as ws:
+    with open_workspace(args.workspace, read_only=True) as ws:
         unit = args.unit
         if not unit:
             row = ws.sql("SELECT unit_id FROM staff GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
@@ -87,25 +88,45 @@ def _load_problem(args):
         return problem_from_workspace(ws, unit, args.start, args.days, locks=locks, rules=rules), False
 
 
-def _export(problem, sol, target: str, benchmark: bool) -> str:
-    from optimization.rostering import to_csv, to_ics, to_pdf, to_xlsx, write_solution_csv
+def _export_kind(target: str, benchmark: bool) -> str:
+    """What ``--export TARGET`` writes (checked before solving, so a typo does not lose a long solve):
+    'solution', 'csv', 'xlsx', 'pdf' or 'ics' (a folder of calendars: an existing folder, a name ending in
+    / or .ics)."""
+    from datasets.errors import HospOpsError
 
     p = Path(target)
     suffix = p.suffix.lower()
     if benchmark and suffix in ("", ".csv"):
-        write_solution_csv(sol, p)
-    elif suffix == ".csv":
-        to_csv(problem, sol, p)
-    elif suffix == ".xlsx":
-        to_xlsx(problem, sol, p)
-    elif suffix == ".pdf":
-        to_pdf(problem, sol, p)
-    elif suffix == ".ics" or target.endswith("/"):
-        to_ics(problem, sol, p if suffix != ".ics" else p.with_suffix(""))
+        kind = "solution"
+    elif suffix in (".csv", ".xlsx", ".pdf"):
+        kind = suffix[1:]
+    elif suffix == ".ics" or target.endswith(("/", "\\")) or p.is_dir():
+        kind = "ics"
     else:
-        from datasets.errors import HospOpsError
+        raise HospOpsError(f"Cannot export to {target}: use .csv, .xlsx, .pdf, or .ics or a folder for calendars.")
+    parent = p.parent
+    if not parent.resolve().is_dir():
+        raise HospOpsError(f"Cannot export to {target}: the folder {parent} does not exist.")
+    return kind
 
-        raise HospOpsError(f"Cannot export to {target}: use .csv, .xlsx, .pdf or a folder for calendars.")
+
+def _export(problem, sol, target: str, benchmark: bool) -> str:
+    from optimization.rostering import to_csv, to_ics, to_pdf, to_xlsx, write_solution_csv
+
+    p = Path(target)
+    kind = _export_kind(target, benchmark)
+    if kind == "solution":
+        write_solution_csv(sol, p)
+    elif kind == "csv":
+        to_csv(problem, sol, p)
+    elif kind == "xlsx":
+        to_xlsx(problem, sol, p)
+    elif kind == "pdf":
+        to_pdf(problem, sol, p)
+    else:
+        folder = p.with_suffix("") if p.suffix.lower() == ".ics" else p
+        to_ics(problem, sol, folder)
+        return f"{folder}{os.sep} (one calendar per person)"
     return str(p)
 
 
@@ -163,6 +184,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     problem, benchmark = _load_problem(args)
     args._benchmark = benchmark
+    if args.export:
+        _export_kind(args.export, benchmark)
     c = _cli()
     sol = solve(problem, args.time_limit, progress=c._progress_printer(c._show_progress(args)),
                 num_workers=args.workers, seed=args.seed)
@@ -174,6 +197,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     problem = _read_instance(args.instance, args.format)
     sol = read_solution_csv(args.solution)
+    known = {e.id for e in problem.employees}
+    strangers = sorted({e for e, _ in sol.assignment} - known)
+    if strangers:
+        from datasets.errors import HospOpsError
+
+        more = f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
+        raise HospOpsError(f"{args.solution} names staff who are not in {problem.name}: {', '.join(strangers[:3])}{more}.",
+                           "Is it the roster of another instance?")
     check = validate(problem, sol)
     out = {"problem": problem.name, "objective": check.objective, "validated_objective": check.objective,
            "hard_violations": check.hard_violations, "feasible": check.feasible, "violations": check.by_rule(),
@@ -192,6 +223,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if check.feasible else 1
 
 
+def _change_weight(args) -> int:
+    from optimization.rostering.problem import DEFAULT_CHANGE_WEIGHT
+
+    return DEFAULT_CHANGE_WEIGHT if args.change_weight is None else args.change_weight
+
+
 def cmd_reroster(args: argparse.Namespace) -> int:
     from datasets.errors import HospOpsError
     from optimization.rostering import absent, from_csv, reroster
@@ -199,6 +236,8 @@ def cmd_reroster(args: argparse.Namespace) -> int:
 
     problem, benchmark = _load_problem(args)
     args._benchmark = benchmark
+    if args.export:
+        _export_kind(args.export, benchmark)
     published = from_csv(problem, args.published)
     for spec in args.absent or []:
         who, _, span = spec.partition(":")
@@ -211,9 +250,9 @@ def cmd_reroster(args: argparse.Namespace) -> int:
             raise HospOpsError(f"--absent {spec!r}: expected EMPLOYEE[:FIRST-LAST] days from 0.") from None
         problem = absent(problem, who, [d for d in days if 0 <= d < problem.days])
     c = _cli()
-    sol = reroster(problem, published, args.from_day, args.time_limit, change_weight=args.change_weight,
+    sol = reroster(problem, published, args.from_day, args.time_limit, change_weight=_change_weight(args),
                    progress=c._progress_printer(c._show_progress(args)), num_workers=args.workers, seed=args.seed)
-    p2 = rerostering_problem(problem, published, args.from_day, args.change_weight)
+    p2 = rerostering_problem(problem, published, args.from_day, _change_weight(args))
     return _report(p2, sol, args, {"changes": list(sol.changes), "changed_cells": len(sol.changes)})
 
 
@@ -263,5 +302,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     rr.add_argument("--from-day", type=int, required=True, help="first day that may change (from 0)")
     rr.add_argument("--absent", action="append", metavar="EMP[:FIRST-LAST]",
                     help="someone off sick or on leave on those days (default: from --from-day on)")
-    rr.add_argument("--change-weight", type=int, default=5, help="penalty per changed cell (default 5)")
+    rr.add_argument("--change-weight", type=int, default=None,
+                    help="penalty per changed cell (default 40: only shortfalls are worth a change)")
     rr.set_defaults(func=cmd_reroster)

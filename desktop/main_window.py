@@ -2,6 +2,7 @@
 runner's progress and cancel, menus and keyboard shortcuts, persistent settings."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QDateTime, QSettings, QStandardPaths
@@ -191,21 +192,29 @@ class MainWindow(QMainWindow):
         self.job_status.cancel()
 
     # ------------------------------------------------------------------ workspace
-    def open_workspace(self, path: str | Path) -> bool:
+    def open_workspace(self, path: str | Path, interactive: bool = True) -> bool:
+        """Open a workspace; an encrypted one with $HOSPOPS_PASSPHRASE, else the passphrase asked for.
+        ``interactive=False`` (``--screenshot``): no dialog; a problem raises :class:`HospOpsError`."""
         from datasets.errors import HospOpsError
 
         path = Path(path)
         passphrase = None
-        if is_encrypted(path):
-            text, ok = QInputDialog.getText(self, "Encrypted workspace", f"Passphrase for {path.name}:",
-                                            QLineEdit.EchoMode.Password)
-            if not ok:
-                return False
-            passphrase = text
+        if path.is_file() and is_encrypted(path):
+            passphrase = os.environ.get("HOSPOPS_PASSPHRASE") or None
+            if passphrase is None and not interactive:
+                raise HospOpsError(f"{path} is encrypted and no passphrase was given.", "Set HOSPOPS_PASSPHRASE.")
+            if passphrase is None:
+                text, ok = QInputDialog.getText(self, "Encrypted workspace", f"Passphrase for {path.name}:",
+                                                QLineEdit.EchoMode.Password)
+                if not ok:
+                    return False
+                passphrase = text
         try:
             self.jobs.cancel()
             self.session.open(path, passphrase)
         except HospOpsError as exc:
+            if not interactive:
+                raise
             QMessageBox.warning(self, "Cannot open the workspace", str(exc))
             self._forget_recent(path)
             return False

@@ -129,9 +129,11 @@ class Session(QObject):
 
     # ------------------------------------------------------------------ time
     def default_as_of(self) -> datetime:
-        """Now, or the end of the data when the extract stops before now (then the board is not empty)."""
+        """Now, or the end of the data when now is outside it (an extract that stops before now, or one whose
+        dates are shifted into the future, as MIMIC-IV's are): every page then shows data, not empty axes."""
         now = datetime.now().replace(second=0, microsecond=0)
-        if self.data_end is not None and self.data_end < now:
+        outside = self.data_end is not None and (self.data_end < now or (self.data_start or now) > now)
+        if outside:
             end = self.data_end.replace(minute=0, second=0, microsecond=0)
             return end if end >= (self.data_start or end) else self.data_end
         return now

@@ -62,6 +62,12 @@ Z80, Z95 = 1.2815515655446004, 1.959963984540054
 
 
 def _ts(at) -> datetime:
+    if isinstance(at, str):  # ISO 8601 only: 03/04/2026 is 3 April to a bed manager in the UK, 4 March to pandas
+        try:
+            at = datetime.fromisoformat(at.strip())
+        except ValueError:
+            raise HospOpsError(f"'{at}' is not a time in the form 2026-11-16T09:00 (year-month-day).",
+                               "Use e.g. 2026-11-16T09:00.") from None
     try:
         t = pd.Timestamp(at)
     except (ValueError, TypeError):
@@ -71,6 +77,31 @@ def _ts(at) -> datetime:
     if t.tzinfo is not None:
         t = t.tz_localize(None)
     return t.to_pydatetime()
+
+
+def data_span(ws) -> tuple[datetime | None, datetime | None]:
+    """The first and last times the workspace's movements and ED visits record (None, None when empty)."""
+    lo, hi = ws.con.execute(
+        """SELECT min(t0), max(t1) FROM (
+               SELECT min(in_ts) AS t0, greatest(max(in_ts), max(out_ts)) AS t1 FROM movements
+               UNION ALL SELECT min(arrival_ts), greatest(max(arrival_ts), max(departure_ts)) FROM ed_visits)"""
+    ).fetchone()
+    return lo, hi
+
+
+def check_in_span(ws, at, grace_days: float = 7.0) -> str | None:
+    """Refuse a time outside the workspace's data (a board there would be made up); a time after its last
+    record but within ``grace_days`` gives back a warning to show (waits keep growing past the data)."""
+    t = _ts(at)
+    lo, hi = data_span(ws)
+    if lo is None:
+        raise HospOpsError("The workspace holds no movements or ED visits yet.", "Import some first.")
+    span = f"the workspace's data runs from {lo:%d %b %Y %H:%M} to {hi:%d %b %Y %H:%M}"
+    if t < lo or (t - hi).total_seconds() > grace_days * 86400:
+        raise HospOpsError(f"{t:%d %b %Y %H:%M} is outside the data: {span}.", "Choose a time inside it.")
+    if (t - hi).total_seconds() > 3600:
+        return f"note: {t:%d %b %Y %H:%M} is after the last record ({hi:%d %b %Y %H:%M}); waits and stays since then are not known."
+    return None
 
 
 def patient_needs(stay_id: str, specialty: str | None, age: int | None) -> dict[str, bool]:

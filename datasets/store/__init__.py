@@ -127,6 +127,7 @@ class Workspace:
         if path.parent and not path.parent.exists():
             raise WorkspaceError(f"The folder {path.parent} does not exist.")
         _check_timezone(timezone)
+        _check_country(country)
         encrypted = passphrase is not None
         final, path = path, path.with_name(path.name + ".creating")
         _remove_files(path)  # what a killed create left behind
@@ -310,6 +311,8 @@ class Workspace:
             raise WorkspaceError(f"The setting '{key}' cannot be changed.")
         if key == "timezone":
             _check_timezone(value)
+        if key == "country":
+            _check_country(value)
         with self.transaction():
             old = self.settings().get(key)
             self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
@@ -463,3 +466,14 @@ def _check_timezone(tz: str) -> None:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise WorkspaceError(f"'{tz}' is not a time zone name.", "Use an IANA name such as Europe/London.") from None
+
+
+def _check_country(country: str) -> None:
+    """A country for public holidays: empty (none) or a code the ``holidays`` package knows (GB, US, DE...)."""
+    if not country:
+        return
+    import holidays
+
+    if country.upper() not in holidays.list_supported_countries():
+        raise WorkspaceError(f"'{country}' is not a country code HospOps knows holidays for.",
+                             "Use a two-letter code such as GB, US or DE, or leave it out.")

@@ -134,6 +134,11 @@ def build_demo(
     if path.exists() and not replace:
         raise WorkspaceError(f"{path} already exists.", "Use --force to replace it, or give another name.")
     if path.exists():
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        if path.stat().st_size and (len(head) < 12 or head[8:12] != b"DUCK"):
+            raise WorkspaceError(f"{path} is not a workspace; --force only replaces a workspace, never other files.",
+                                 "Give the demo another name.")
         _refuse_if_in_use(path)
     rep = Reporter(progress, should_stop)
     tmp = path.with_name(path.name + ".building")
@@ -215,7 +220,7 @@ def _refuse_if_in_use(path: Path) -> None:
         err = _translate(exc, path)
         if "in use" in err.message:
             raise err from None
-        # not a database at all: --force may replace it
+        # damaged but a DuckDB file: --force may replace it
 
 
 # ------------------------------------------------------------------------------------------ generation

@@ -38,6 +38,8 @@ def read_curtois(path: str | Path) -> RosterProblem:
         text = path.read_text()
     except OSError as exc:
         raise HospOpsError(f"Cannot read the instance {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise HospOpsError(f"{path} is not a text file, so it is not a rostering instance.") from None
     sec = _sections(text)
     try:
         days = int(sec["SECTION_HORIZON"][0])
@@ -91,6 +93,8 @@ def read_solution_csv(path: str | Path, problem: RosterProblem | None = None) ->
         text = Path(path).read_text()
     except OSError as exc:
         raise HospOpsError(f"Cannot read the solution {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise HospOpsError(f"{path} is not a text file, so it is not a roster CSV.") from None
     rows = list(csv.DictReader(io.StringIO(text)))
     if rows and not {"employee", "day", "shift"} <= set(rows[0]):
         raise HospOpsError(f"{path}: expected the columns employee,day,shift.")

@@ -73,6 +73,8 @@ def read_inrc(path: str | Path) -> RosterProblem:
         text = path.read_text()
     except OSError as exc:
         raise HospOpsError(f"Cannot read the instance {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise HospOpsError(f"{path} is not a text file, so it is not a rostering instance.") from None
     sec = _sections(text)
     try:
         name, first, last = [t.strip() for t in sec["SCHEDULING_PERIOD"][0].split(",")]
