@@ -130,6 +130,15 @@ def test_views_from_another_version_are_replaced_on_a_writable_open(tmp_path):
             ws.set_setting("views", "x")
 
 
+def test_unknown_country_is_refused(tmp_path):
+    with pytest.raises(WorkspaceError, match="not a country code"):
+        Workspace.create(tmp_path / "a.hospops", country="ZZ")
+    assert not (tmp_path / "a.hospops").exists()
+    with Workspace.create(tmp_path / "b.hospops", country="GB") as ws:
+        with pytest.raises(WorkspaceError, match="not a country code"):
+            ws.set_setting("country", "XX")
+
+
 def test_failed_migration_leaves_the_workspace_as_it_was(tmp_path, monkeypatch):
     p = tmp_path / "a.hospops"
     Workspace.create(p).close()

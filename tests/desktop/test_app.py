@@ -284,6 +284,26 @@ def test_screenshot_command(tmp_path, demo_ws, capsys):
     assert (img.width(), img.height()) == (1300, 820)
     code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "nope"])
     assert code == 1 and "no page 'nope'" in capsys.readouterr().err
+    # a file that is not a workspace: a sentence and exit 1, not a dialog nobody sees (it used to hang)
+    not_ws = tmp_path / "extract.csv"
+    not_ws.write_text("a,b\n1,2\n")
+    code = main(["app", str(not_ws), "--screenshot", str(out), "--page", "overview"])
+    assert code == 1 and "not a HospOps workspace" in capsys.readouterr().err
+
+
+def test_as_of_defaults_to_the_data_when_now_is_outside_it():
+    from datetime import datetime, timedelta
+
+    from desktop.session import Session
+
+    s = Session.__new__(Session)  # only the time logic: no workspace needed
+    now = datetime.now()
+    s.data_start, s.data_end = now + timedelta(days=30000), now + timedelta(days=40000)  # MIMIC-style shifted dates
+    assert s.default_as_of() >= s.data_start
+    s.data_start, s.data_end = now - timedelta(days=400), now - timedelta(days=3)  # an extract that stopped
+    assert s.default_as_of() <= s.data_end
+    s.data_start, s.data_end = now - timedelta(days=400), now + timedelta(days=3)  # now inside: now
+    assert abs((s.default_as_of() - now).total_seconds()) < 120
 
 
 def _hourly_series(days: int = 120):

@@ -206,3 +206,66 @@ def test_first_import_killed_before_it_is_in_place_leaves_no_workspace(tmp_path)
     assert not ws.exists()
     assert main(["import", str(ws), str(src), "--table", "units"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.hospops", "units.csv"]
+
+
+# ---------------------------------------------------------------------- found by a new user's walkthrough
+def test_demo_force_replaces_only_a_workspace(tmp_path, capsys):
+    extract = tmp_path / "extract.csv"
+    extract.write_text("visit_id,arrival_ts\nV1,2024-01-01 10:00\n")
+    code, _, err = run(capsys, "demo", extract, "--days", 30, "--force")
+    assert code == 1 and "only replaces a workspace" in err and extract.read_text().startswith("visit_id")
+
+
+def test_query_limit_in_every_format_and_the_key_hidden(demo_ws, capsys):
+    code, out, _ = run(capsys, "query", demo_ws, "SELECT visit_id FROM ed_visits", "--format", "csv", "--limit", 3)
+    assert code == 0 and len(out.splitlines()) == 4
+    code, out, _ = run(capsys, "query", demo_ws, "SELECT visit_id FROM ed_visits", "--format", "json", "--limit", 2)
+    assert len(json.loads(out)["rows"]) == 2
+    code, out, _ = run(capsys, "query", demo_ws, "SELECT visit_id FROM ed_visits LIMIT 70", "--format", "csv")
+    assert len(out.splitlines()) == 71  # csv/json without --limit: every row
+    code, out, _ = run(capsys, "query", demo_ws, "SELECT value FROM settings WHERE key = 'pid_secret'", "--format", "csv")
+    assert out.splitlines() == ["value", "(hidden)"]
+    with pytest.raises(SystemExit):
+        main(["audit", str(demo_ws), "--limit", "-3"])
+    assert "below 0" in capsys.readouterr().err
+
+
+def test_bed_times_are_iso_and_inside_the_data(demo_ws, capsys):
+    code, _, err = run(capsys, "beds", "board", demo_ws, "--at", "03/04/2026")
+    assert code == 1 and "year-month-day" in err
+    code, _, err = run(capsys, "beds", "outlook", demo_ws, "--at", "2030-01-01T00:00")
+    assert code == 1 and "outside the data" in err
+    code, out, err = run(capsys, "beds", "board", demo_ws, "--at", "2026-11-22T12:00", "--json")
+    assert code == 0 and "after the last record" in err and json.loads(out)["beds"]
+
+
+def test_encrypted_workspace_opens_for_planning_commands(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOSPOPS_PASSPHRASE", "correct horse battery")
+    ws = tmp_path / "enc.hospops"
+    assert run(capsys, "demo", ws, "--days", 30, "--encrypt")[0] == 0
+    code, out, err = run(capsys, "beds", "board", ws, "--at", "2026-11-16T09:00", "--json")
+    assert code == 0 and json.loads(out)["beds"], err
+    code, out, err = run(capsys, "supplies", ws, "--json")
+    assert code == 0, err
+    monkeypatch.setenv("HOSPOPS_PASSPHRASE", "wrong passphrase!")
+    code, _, err = run(capsys, "beds", "board", ws, "--at", "2026-11-16T09:00")
+    assert code == 1 and "passphrase" in err.lower()
+
+
+def test_stock_file_errors_and_delimiters(demo_ws, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item,on_hand\nIV-SET@ICU,abc\n")
+    code, _, err = run(capsys, "supplies", demo_ws, "--on-hand", bad)
+    assert code == 1 and "line 2" in err and "'abc'" in err
+    semi = tmp_path / "semi.csv"
+    semi.write_text("item;on_hand\nIV-SET@ICU;500\n")
+    code, out, err = run(capsys, "supplies", demo_ws, "--on-hand", semi, "--json")
+    assert code == 0, err
+
+
+def test_roster_export_target_checked_before_solving(demo_ws, tmp_path, capsys):
+    code, _, err = run(capsys, "roster", "solve", demo_ws, "--unit", "M5", "--start", "2026-11-23", "--days", 7,
+                       "--time-limit", 1, "--export", tmp_path / "missing" / "r.csv")
+    assert code == 1 and "does not exist" in err
+    code, _, err = run(capsys, "roster", "solve", "--instance", demo_ws)
+    assert code == 1 and "not a text file" in err
