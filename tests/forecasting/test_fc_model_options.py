@@ -11,6 +11,7 @@ from datasets.errors import HospOpsError
 from forecasting.base import CountDist, QuantileAverage
 from forecasting.intermittent import PooledNB
 from forecasting.models import CountGLM, poisson_irls
+from panels import intermittent_panel
 
 
 def test_discrete_count_quantiles_are_the_counts_own():
@@ -83,21 +84,8 @@ def test_recency_weighted_fit_follows_a_level_shift():
     assert abs(recent - last_day) < abs(plain - last_day)
 
 
-def _panel(n=120, months=72, seed=2):
-    rng = np.random.default_rng(seed)
-    ds = pd.date_range("2015-01-01", periods=months, freq="MS")
-    rows = []
-    for i in range(n):
-        rate = rng.gamma(0.6, 1.5) * np.exp(-rng.uniform(0, 0.03) * np.arange(months))
-        y = rng.poisson(rate).astype(float)
-        if i % 10 == 0:
-            y[:5] = np.nan  # missing months
-        rows.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": y}))
-    return pd.concat(rows, ignore_index=True)
-
-
 def test_pooled_nb_panel_forecasts():
-    df = _panel()
+    df = intermittent_panel()
     m = PooledNB(horizon=12).fit(df)
     dists = m.predict_dist(12)
     assert set(dists) == set(df["unique_id"])

@@ -10,6 +10,7 @@ from datasets.errors import HospOpsError
 from forecasting.base import NormalDist, QuantileAverage
 from forecasting.intermittent import PooledNB
 from forecasting.models import ShrunkSeasonal, shrunk_seasonal_index
+from panels import intermittent_panel
 
 QS = [0.1, 0.25, 0.5, 0.75, 0.9]
 
@@ -89,21 +90,8 @@ def test_shrunk_seasonal_other_frequencies_and_ensembles():
     assert np.all(np.diff(avg, axis=1) >= 0)
 
 
-def _panel(n=100, months=60, seed=5):
-    rng = np.random.default_rng(seed)
-    ds = pd.date_range("2015-01-01", periods=months, freq="MS")
-    rows = []
-    for i in range(n):
-        rate = rng.gamma(0.6, 1.5) * np.exp(-rng.uniform(0, 0.03) * np.arange(months))
-        y = rng.poisson(rate).astype(float)
-        if i % 9 == 0:
-            y[:4] = np.nan
-        rows.append(pd.DataFrame({"unique_id": f"p{i}", "ds": ds, "y": y}))
-    return pd.concat(rows, ignore_index=True)
-
-
 def test_pooled_nb_interactions():
-    df = _panel()
+    df = intermittent_panel(100, 60, 5, 9, 4, "p")
     base = PooledNB(horizon=12).fit(df)
     assert base.alias == "pooled_nb" and base._design(np.ones((2, 9))).shape == (2, 9)
     m = PooledNB(horizon=12, interactions=True).fit(df)
