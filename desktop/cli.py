@@ -208,15 +208,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    """argparse type: a whole number, 0 or more."""
+def _count(text: str, low: int = 0, high: int | None = None) -> int:
+    """argparse type: a whole number, ``low`` or more (and ``high`` at most)."""
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{text} is below 0")
+    if n < low:
+        raise argparse.ArgumentTypeError(f"{text} is below {low}")
+    if high is not None and n > high:
+        raise argparse.ArgumentTypeError(f"{text} is above {high}")
     return n
+
+
+def count_between(low: int, high: int | None = None):
+    """An argparse type for a whole number in [low, high] (for the command-group modules too)."""
+    return lambda text: _count(text, low, high)
 
 
 def cmd_query(args: argparse.Namespace) -> int:

@@ -349,6 +349,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ parser
 def register(sub: argparse._SubParsersAction) -> None:
+    from desktop.cli import count_between
+
     b = sub.add_parser("beds", help="bed board, occupancy outlook and bed allocation")
     bs = b.add_subparsers(dest="beds_command", metavar="BEDS_COMMAND")
     b.set_defaults(func=lambda a: (b.print_help(file=sys.stderr), 2)[1])
@@ -379,7 +381,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-next-hours", type=int, default=0,
                    help="replay: also place those who will wait within these hours (uses later data)")
     p.add_argument("--weight", action="append", metavar="NAME=VALUE", help="change a penalty weight")
-    p.add_argument("--days", type=int, default=1,
+    p.add_argument("--days", type=count_between(1, 28), default=1,
                    help="workspace: plan this many days (electives choose their admission day within a window)")
     p.add_argument("--solution-out", help="write the solution (IHTC: the competition's JSON)")
     p.add_argument("--accept", action="store_true",

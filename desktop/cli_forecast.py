@@ -7,6 +7,8 @@ import math
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from desktop.cli import count_between
+
     f = sub.add_parser(
         "forecast",
         help="forecast a series from a workspace or a CSV file, with an optional backtest",
@@ -21,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--horizon", help="steps ahead, or a duration such as 48h, 28d, 2w")
     f.add_argument("--models", nargs="+", help="models to run (default: the standard set for the series)")
     f.add_argument("--backtest", action="store_true", help="rolling-origin backtest and selection by it")
-    f.add_argument("--windows", type=int, default=3, help="backtest origins (default 3)")
+    f.add_argument("--windows", type=count_between(1, 52), default=3, help="backtest origins (default 3, at most 52)")
     f.add_argument("--country", help="holiday calendar country (default: the workspace's)")
     f.add_argument("--save", action="store_true", help="store the forecast (and backtest) in the workspace")
     f.add_argument("--json", action="store_true", help="print one JSON object")
