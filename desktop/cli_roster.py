@@ -77,6 +77,7 @@ def _load_problem(args):
     from optimization.rostering import WardRules, problem_from_workspace
 
     with open_workspace(args.workspace, read_only=True) as ws:
+        args._timezone = ws.timezone  # calendar exports carry the ward's time zone
         unit = args.unit
         if not unit:
             row = ws.sql("SELECT unit_id FROM staff GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
@@ -110,7 +111,7 @@ def _export_kind(target: str, benchmark: bool) -> str:
     return kind
 
 
-def _export(problem, sol, target: str, benchmark: bool) -> str:
+def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = None) -> str:
     from optimization.rostering import to_csv, to_ics, to_pdf, to_xlsx, write_solution_csv
 
     p = Path(target)
@@ -125,7 +126,7 @@ def _export(problem, sol, target: str, benchmark: bool) -> str:
         to_pdf(problem, sol, p)
     else:
         folder = p.with_suffix("") if p.suffix.lower() == ".ics" else p
-        to_ics(problem, sol, folder)
+        to_ics(problem, sol, folder, timezone)
         return f"{folder}{os.sep} (one calendar per person)"
     return str(p)
 
@@ -155,7 +156,8 @@ def _report(problem, sol, args, extra: dict | None = None) -> int:
     if extra:
         out.update(extra)
     if getattr(args, "export", None) and sol.assignment:
-        out["exported"] = _export(problem, sol, args.export, getattr(args, "_benchmark", False))
+        out["exported"] = _export(problem, sol, args.export, getattr(args, "_benchmark", False),
+                                  getattr(args, "_timezone", None))
     if args.json:
         print(json.dumps(out))
     else:
@@ -251,8 +253,9 @@ def cmd_reroster(args: argparse.Namespace) -> int:
         problem = absent(problem, who, [d for d in days if 0 <= d < problem.days])
     c = _cli()
     sol = reroster(problem, published, args.from_day, args.time_limit, change_weight=_change_weight(args),
+                   hold_cover=not args.fill_old_gaps,
                    progress=c._progress_printer(c._show_progress(args)), num_workers=args.workers, seed=args.seed)
-    p2 = rerostering_problem(problem, published, args.from_day, _change_weight(args))
+    p2 = rerostering_problem(problem, published, args.from_day, _change_weight(args), not args.fill_old_gaps)
     return _report(p2, sol, args, {"changes": list(sol.changes), "changed_cells": len(sol.changes)})
 
 
@@ -302,6 +305,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rr.add_argument("--from-day", type=int, required=True, help="first day that may change (from 0)")
     rr.add_argument("--absent", action="append", metavar="EMP[:FIRST-LAST]",
                     help="someone off sick or on leave on those days (default: from --from-day on)")
+    rr.add_argument("--fill-old-gaps", action="store_true",
+                    help="also fill shortfalls the published roster had (default: restore its cover, no more)")
     rr.add_argument("--change-weight", type=int, default=None,
                     help="penalty per changed cell (default 40: only shortfalls are worth a change)")
     rr.set_defaults(func=cmd_reroster)

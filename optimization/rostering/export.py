@@ -100,9 +100,19 @@ def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) 
     return path
 
 
-def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path) -> list[Path]:
-    """One iCalendar file per person with their shifts (needs a dated problem and shift start times)."""
+def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path,
+           timezone: str | None = None) -> list[Path]:
+    """One iCalendar file per person with their shifts (needs a dated problem and shift start times).
+
+    ``timezone`` (the workspace's, e.g. Europe/London): shift times carry it (TZID, with its VTIMEZONE), so a
+    phone set to another zone still shows the ward's hours; without it they are floating local times."""
+    from datetime import timezone as dt_timezone
+    from zoneinfo import ZoneInfo
+
     from icalendar import Calendar, Event
+
+    zone = ZoneInfo(timezone) if timezone else None
+    stamp = datetime.now(dt_timezone.utc).replace(microsecond=0)
 
     if problem.start is None:
         raise HospOpsError("Calendar files need a dated roster (this one has day numbers only).")
@@ -119,13 +129,17 @@ def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path)
                 continue
             s = problem.shift(sid)
             begin = datetime.combine(problem.date_of(d), datetime.min.time()) + timedelta(minutes=s.start_minute or 0)
+            if zone is not None:
+                begin = begin.replace(tzinfo=zone)
             ev = Event()
             ev.add("uid", f"{e.id}-{problem.date_of(d).isoformat()}-{sid}@hospops")
             ev.add("summary", f"{s.name or sid} shift" + (f" ({problem.unit})" if problem.unit else ""))
             ev.add("dtstart", begin)
             ev.add("dtend", begin + timedelta(minutes=s.minutes))
-            ev.add("dtstamp", datetime(2000, 1, 1))
+            ev.add("dtstamp", stamp)
             cal.add_component(ev)
+        if zone is not None and hasattr(cal, "add_missing_timezones"):
+            cal.add_missing_timezones()
         p = folder / f"{e.id}.ics"
         p.write_bytes(cal.to_ical())
         out.append(p)
