@@ -559,6 +559,7 @@ def explain_unplaced(problem: BedProblem, assignment: dict[str, str | None]) -> 
     the beds that were possible."""
     units = problem._units
     taken = {b: pid for pid, b in assignment.items() if b}
+    current = {p.patient_id: p.current_bed for p in problem.patients if p.current_bed is not None}
     out = {}
     for p in problem.patients:
         if p.current_bed is not None or assignment.get(p.patient_id):
@@ -579,8 +580,9 @@ def explain_unplaced(problem: BedProblem, assignment: dict[str, str | None]) -> 
             free = [b for b in cands if b.bed_id not in taken]
             needs = f" (needs: {', '.join(_needs(p))})" if _needs(p) else ""
             if not free:
-                reason = (f"all {len(cands)} beds that meet the hard rules{needs} went to other patients "
-                          f"({len(set(others))} placed there by priority)")
+                staying = sum(1 for pid in others if current.get(pid) == assignment.get(pid))
+                reason = (f"all {len(cands)} beds that meet the hard rules{needs} are taken: {staying} by patients "
+                          f"already in them, {len(others) - staying} by patients placed now ahead of this one")
             else:
                 reason = (f"{len(free)} suitable bed(s) are free, but placing this patient would cost more than "
                           f"waiting under the current weights (headroom kept for expected emergencies or an "
