@@ -373,8 +373,31 @@ class ImportSession:
                     pass
 
     def result(self) -> ImportResult:
+        if any(c.table == "movements" for c in self.counts):
+            self.notes.extend(n for n in self._reference_notes() if n not in self.notes)
         return ImportResult(self.run_id, self.source, self.format, self.counts, self._seconds, self.notes,
                             self.privacy)
+
+    def _reference_notes(self) -> list[str]:
+        """Movements whose unit, bed or stay the workspace does not hold (checked where that table has rows):
+        they load (an extract may come before its units), but the user is told, with an example."""
+        checks = [("unit_id", "units", "a unit", "they count in the census of a unit no page lists"),
+                  ("bed_id", "beds", "a bed", "they are on no bed board"),
+                  ("stay_id", "stays", "a stay", "they have no specialty or admission for the outlook")]
+        out = []
+        for col, table, what, effect in checks:
+            try:
+                n, example = self.con.execute(
+                    f"""SELECT count(*), min(m.{col}) FROM movements m
+                        WHERE m.{col} IS NOT NULL AND EXISTS (SELECT 1 FROM {table})
+                          AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{col} = m.{col})"""
+                ).fetchone()
+            except duckdb.Error:
+                continue
+            if n:
+                out.append(f"{n:,} movement row(s) name {what} that is not in {table} (e.g. {example}): {effect}. "
+                           f"Import {table} or correct them.")
+        return out
 
     def _privacy_report(self) -> list[dict]:
         out = list(self.privacy_extra)

@@ -264,3 +264,18 @@ def test_negative_supply_quantity_is_rejected_and_ids_are_generated(ws, tmp_path
     assert ws.sql("SELECT reason FROM rejects")[0][0] == "negative quantity"
     import_csv(ws, f, table="supply_usage")
     assert ws.sql("SELECT count(*) FROM supply_usage")[0][0] == 2
+
+
+def test_movements_naming_unknown_units_beds_or_stays_load_with_a_note(ws, tmp_path):
+    units = tmp_path / "units.csv"
+    units.write_text("unit_id,name,kind,capacity\nM5,Ward 5,ward,28\n")
+    import_csv(ws, units, table="units")
+    mv = tmp_path / "mv.csv"
+    mv.write_text("stay_id,seq,unit_id,bed_id,in_ts,out_ts\n"
+                  "S1,1,M5,,2026-11-21 08:00,2026-11-21 10:00\n"
+                  "S1,2,NOWHERE,,2026-11-21 10:00,\n")
+    r = import_csv(ws, mv, table="movements")
+    assert [(c.read, c.loaded, c.rejected) for c in r.counts] == [(2, 2, 0)]
+    unit_notes = [n for n in r.notes if "not in units" in n]
+    assert len(unit_notes) == 1 and unit_notes[0].startswith("1 movement row(s)") and "NOWHERE" in unit_notes[0]
+    assert not any("not in beds" in n or "not in stays" in n for n in r.notes)  # those tables are empty
