@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -190,34 +189,40 @@ class ColumnGeneration:
             return [], 0.0, False
         return found.rows, solver.objective_value / PRICE_SCALE - mu, st == cp_model.OPTIMAL
 
-    def generate(self, deadline: float, should_stop: Callable[[], bool] = lambda: False, threads: int = 2,
+    def generate(self, deadline: float, should_stop: Callable[[], bool] = lambda: False,
                  on_iteration: Optional[Callable[[int, float], None]] = None) -> None:
-        """Master, then pricing for everybody, until no row has a negative reduced cost or ``deadline``
-        (a ``time.perf_counter()`` value). Pricing runs ``threads`` people at a time (measured on Curtois
-        Instance8: two threads gave no more iterations than one; most of a pricing solve holds the GIL)."""
-        people = list(self.columns)
-        with ThreadPoolExecutor(max(1, threads)) as pool:
-            while time.perf_counter() < deadline and not should_stop():
-                master = self.solve_master()
-                if master is None:
+        """Master, then pricing, until no row has a negative reduced cost or ``deadline`` (a
+        ``time.perf_counter()`` value). Partial pricing: a round prices only the people who gave a new row in
+        the round before; when none of them does, everybody is priced, and a full round with nothing new
+        (every pricing solve proven) ends it with a bound. (Two pricing threads gave no more rounds on Curtois
+        Instance8: most of a pricing solve holds the GIL; so one.)"""
+        everybody = list(self.columns)
+        people = everybody
+        while time.perf_counter() < deadline and not should_stop():
+            master = self.solve_master()
+            if master is None:
+                return
+            value, duals, mus = master
+            self.lp_value = value
+            self.iterations += 1
+            if on_iteration:
+                on_iteration(self.iterations, value)
+            gave, proven = [], True
+            for k, eid in enumerate(people):
+                if time.perf_counter() > deadline or should_stop():
                     return
-                value, duals, mus = master
-                self.lp_value = value
-                self.iterations += 1
-                if on_iteration:
-                    on_iteration(self.iterations, value)
-                seed0 = self.iterations * 1000
-                results = list(pool.map(lambda ie: self.price(ie[1], duals, mus[ie[1]], seed0 + ie[0]),
-                                        enumerate(people)))
-                added, proven = 0, True
-                for eid, (rows, reduced, optimal) in zip(people, results):
-                    proven = proven and optimal
-                    for row in rows:
-                        added += self.add(eid, row)
-                if added == 0:
-                    if proven:
-                        self.bound = math.ceil(value - 1e-6)
-                    return
+                rows, _reduced, optimal = self.price(eid, duals, mus[eid], self.iterations * 1000 + k)
+                proven = proven and optimal
+                if sum(self.add(eid, row) for row in rows):
+                    gave.append(eid)
+            if gave:
+                people = gave
+            elif people is not everybody:
+                people = everybody  # the active few are done: check everybody before stopping
+            else:
+                if proven:
+                    self.bound = math.ceil(value - 1e-6)
+                return
 
     # ------------------------------------------------------------------ integer choice
     def dive(self, deadline: float) -> Optional[dict]:

@@ -269,7 +269,7 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
     rep.progress(0.1, "generating rows (column generation)")
     cg = ColumnGeneration(problem)
     cg.add_roster(best)
-    cg.generate(t0 + limit * COLGEN_UNTIL, rep.should_stop, threads=max(1, min(num_workers or 2, 2)),
+    cg.generate(t0 + limit * COLGEN_UNTIL, rep.should_stop,
                 on_iteration=lambda k, v: rep.progress(min((time.perf_counter() - t0) / limit, 0.99),
                                                        f"roster cost {best_obj:g}, bound from rows {v:,.1f}"))
     if cg.bound is not None:
