@@ -110,7 +110,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             out["stock"] = stock
         print(json.dumps(out, default=_clean))
         return 0
-    print(f"{res.name}: {res.horizon} {'hours' if res.freq == 'h' else 'steps'} ahead; best model: {res.best}")
+    unit = {"h": "hours", "D": "days", "W": "weeks", "MS": "months"}.get(res.freq, "steps")
+    print(f"{res.name}: {res.horizon} {unit} ahead; best model: {res.best}")
     print(res.verdict)
     if res.backtest is not None:
         cols = ["model", "mae", "rmse", "mase", "pinball", "coverage_80", "coverage_95"]
@@ -119,7 +120,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     fc = res.forecasts[res.best]
     show = fc if len(fc) <= 48 else fc.head(48)
     head = ["ds", "mean", "lo-80", "hi-80", "lo-95", "hi-95"]
-    rows = [head] + [[str(r["ds"])] + [f"{r[c]:.1f}" for c in head[1:] if c in r] for r in show.to_dict("records")]
+
+    def when(t) -> str:  # a daily or monthly step is a date, an hourly one a time
+        t = str(t)
+        return t[:10] if res.freq in ("D", "W", "MS") and t[10:].strip(" T0:") == "" else t[:16]
+
+    rows = [head] + [[when(r["ds"])] + [f"{r[c]:.1f}" for c in head[1:] if c in r] for r in show.to_dict("records")]
     print(_table(rows))
     if len(fc) > 48:
         print(f"({len(fc) - 48} more steps: use --json for all)")

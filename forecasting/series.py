@@ -36,7 +36,8 @@ def list_series(ws) -> list[dict]:
         out.append({"name": "ed_arrivals_hourly", "label": "ED arrivals per hour", "freq": "h"})
         out.append({"name": "ed_arrivals_daily", "label": "ED arrivals per day", "freq": "D"})
     for (spec,) in ws.sql("SELECT DISTINCT specialty FROM stays WHERE specialty IS NOT NULL ORDER BY 1"):
-        out.append({"name": f"admissions_daily:{spec}", "label": f"Admissions per day, {spec}", "freq": "D"})
+        out.append({"name": f"admissions_daily:{spec}", "label": f"Admissions per day, {spec.replace('_', ' ')}",
+                    "freq": "D"})
     rows = ws.sql(
         "SELECT DISTINCT u.item_id, coalesce(u.unit_id, 'ALL'), any_value(i.name) "
         "FROM supply_usage u LEFT JOIN supply_items i USING (item_id) GROUP BY 1, 2 ORDER BY 1, 2"
@@ -70,7 +71,7 @@ def load_series(ws, name: str) -> pd.DataFrame:
         if df.empty or df["y"].sum() == 0:
             raise HospOpsError(f"No admissions for specialty {spec!r} in this workspace.",
                                hint="`hospops forecast WS --list` shows the series there are.")
-        label, freq = f"Admissions per day, {spec}", "D"
+        label, freq = f"Admissions per day, {spec.replace('_', ' ')}", "D"
     elif name.startswith("supply:"):
         key = name.split(":", 1)[1]
         df = ws.df("SELECT unique_id, CAST(ds AS TIMESTAMP) AS ds, CAST(y AS DOUBLE) AS y FROM supply_usage_daily "

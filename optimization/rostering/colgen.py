@@ -90,7 +90,8 @@ class ColumnGeneration:
         if key in self._seen[eid]:
             return False
         self._seen[eid].add(key)
-        self.columns[eid].append(Column(dict(row), int(validate(self._subs[eid], row).objective), self.covers(eid, row)))
+        cost = int(validate(self._subs[eid], row).objective)
+        self.columns[eid].append(Column(dict(row), cost, self.covers(eid, row)))
         return True
 
     def add_roster(self, assignment: dict) -> None:

@@ -147,8 +147,13 @@ def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path,
 
 
 # ------------------------------------------------------------------------------- a tiny PDF writer
+_PDF_ASCII = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2192": "->", "\u2018": "'", "\u2019": "'",
+                            "\u201c": '"', "\u201d": '"', "\u2026": "..."})
+
+
 def _pdf_escape(text: str) -> str:
-    text = text.encode("latin-1", "replace").decode("latin-1")
+    # Courier in WinAnsi has no dashes or arrows: write their plain forms instead of '?'
+    text = text.translate(_PDF_ASCII).encode("latin-1", "replace").decode("latin-1")
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 

@@ -75,7 +75,8 @@ def reroster(problem: RosterProblem, published: RosterSolution, from_day: int, t
     ``change_weight`` for each cell from ``from_day`` on that differs from ``published``.
 
     ``problem`` carries the new facts (e.g. from :func:`absent`). Published cells that the new facts forbid
-    before ``from_day`` are left free. ``hold_cover``: see :func:`rerostering_problem`. The result's ``changes`` lists every changed cell in words.
+    before ``from_day`` are left free. ``hold_cover``: see :func:`rerostering_problem`. The result's
+    ``changes`` lists every changed cell in words.
     """
     from .solver import solve
 
