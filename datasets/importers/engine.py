@@ -162,6 +162,10 @@ class Staged:
                 continue
             v = f"{alias}.{quote_ident(c)}"
             x = f"coalesce(CAST({tpl.replace('{v}', v).replace('{row}', alias)} AS VARCHAR), '')"
+            # a field over several lines is a quote left open: it has swallowed other rows (their identifiers
+            # too), so only its shape is kept
+            x = (f"(CASE WHEN contains({x}, chr(10)) OR contains({x}, chr(13)) THEN {mask_shape_sql(x)} "
+                 f"ELSE {x} END)")
             parts.append(
                 f"CASE WHEN contains({x}, {delim}) OR contains({x}, '\"') OR contains({x}, chr(10)) "
                 f"OR contains({x}, chr(13)) THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
@@ -835,6 +839,9 @@ def _err(col: str, value_sql: str, label: str, what: str) -> str:
     shown = f"left(trim({col}), 40)"
     if classify_column(label):  # never quote an identifier or a date of birth in a reason
         shown = mask_shape_sql(shown)
+    else:  # nor a field over several lines: an open quote swallowed other rows, identifiers and all
+        shown = (f"(CASE WHEN contains({col}, chr(10)) OR contains({col}, chr(13)) "
+                 f"THEN {mask_shape_sql(shown)} ELSE {shown} END)")
     return (
         f"CASE WHEN nullif(trim({col}), '') IS NOT NULL AND ({value_sql}) IS NULL "
         f"THEN {sql_str(label + ': ')} || '''' || {shown} || ''' ' || {sql_str(what)} END"

@@ -269,7 +269,7 @@ def test_formula_cells_are_neutralized():
 
 
 # ---------------------------------------------------------------------------------------------- hostile input
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from datasets.errors import SourceError  # noqa: E402
@@ -304,6 +304,10 @@ def hostile_rows(draw):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=hostile_rows(), encoding=st.sampled_from(["utf-8", "latin-1"]))
+# found by CI: a quote left open in a read field (acuity) swallows the next row, identifiers and all, into the
+# reject's reason and raw text
+@example(data=(['VIS222222,MRN222222,2024-03-01 10:00:00,",NAME222222'] * 2,
+               {"MRN222222", "NAME222222", "VIS222222"}), encoding="utf-8")
 def test_hostile_csv_never_stores_an_identifier_and_the_books_balance(tmp_path_factory, data, encoding):
     rows, secrets_ = data
     folder = tmp_path_factory.mktemp("hostile")
