@@ -421,10 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    if args.command == "query" and args.format != "table" and args.limit is None:
-        args.limit = 0  # csv and json: every row unless --limit says otherwise
     if args.command == "query" and args.limit is None:
-        args.limit = 50
+        args.limit = 50 if args.format == "table" else 0  # csv and json: every row unless --limit says otherwise
     try:
         return args.func(args)
     except Cancelled as exc:

@@ -185,8 +185,7 @@ def _read_on_hand(path) -> dict:
 
 
 def cmd_supplies(args: argparse.Namespace) -> int:
-    from desktop.cli import open_workspace
-    from desktop.cli import _fmt, _progress_printer, _show_progress, _table
+    from desktop.cli import _fmt, _progress_printer, _show_progress, _table, open_workspace
     from forecasting.inventory import reorder_table
 
     on_hand = _read_on_hand(args.on_hand) if args.on_hand else None

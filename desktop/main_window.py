@@ -200,9 +200,11 @@ class MainWindow(QMainWindow):
         path = Path(path)
         passphrase = None
         if path.is_file() and is_encrypted(path):
-            passphrase = os.environ.get("HOSPOPS_PASSPHRASE") or None
+            from desktop.cli import PASSPHRASE_ENV
+
+            passphrase = os.environ.get(PASSPHRASE_ENV) or None
             if passphrase is None and not interactive:
-                raise HospOpsError(f"{path} is encrypted and no passphrase was given.", "Set HOSPOPS_PASSPHRASE.")
+                raise HospOpsError(f"{path} is encrypted and no passphrase was given.", f"Set {PASSPHRASE_ENV}.")
             if passphrase is None:
                 text, ok = QInputDialog.getText(self, "Encrypted workspace", f"Passphrase for {path.name}:",
                                                 QLineEdit.EchoMode.Password)

@@ -162,10 +162,7 @@ class Staged:
                 continue
             v = f"{alias}.{quote_ident(c)}"
             x = f"coalesce(CAST({tpl.replace('{v}', v).replace('{row}', alias)} AS VARCHAR), '')"
-            # a field over several lines is a quote left open: it has swallowed other rows (their identifiers
-            # too), so only its shape is kept
-            x = (f"(CASE WHEN contains({x}, chr(10)) OR contains({x}, chr(13)) THEN {mask_shape_sql(x)} "
-                 f"ELSE {x} END)")
+            x = shape_if_multiline(x)
             parts.append(
                 f"CASE WHEN contains({x}, {delim}) OR contains({x}, '\"') OR contains({x}, chr(10)) "
                 f"OR contains({x}, chr(13)) THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
@@ -835,13 +832,21 @@ def split_fields(text: str, delimiter: str) -> tuple[list[str], bool]:
     return text.split(delimiter), False
 
 
+def shape_if_multiline(value_sql: str, test: Optional[str] = None) -> str:
+    """SQL: ``value_sql``, or only its shape when the field (``test``, default the value itself) runs over
+    several lines. Such a field is a quote left open that swallowed the rows after it, their identifiers
+    too, so it is never kept or quoted as it is (rejects' raw text and reasons)."""
+    t = test or value_sql
+    return (f"(CASE WHEN contains({t}, chr(10)) OR contains({t}, chr(13)) THEN {mask_shape_sql(value_sql)} "
+            f"ELSE {value_sql} END)")
+
+
 def _err(col: str, value_sql: str, label: str, what: str) -> str:
     shown = f"left(trim({col}), 40)"
     if classify_column(label):  # never quote an identifier or a date of birth in a reason
         shown = mask_shape_sql(shown)
-    else:  # nor a field over several lines: an open quote swallowed other rows, identifiers and all
-        shown = (f"(CASE WHEN contains({col}, chr(10)) OR contains({col}, chr(13)) "
-                 f"THEN {mask_shape_sql(shown)} ELSE {shown} END)")
+    else:  # nor a field over several lines
+        shown = shape_if_multiline(shown, test=col)
     return (
         f"CASE WHEN nullif(trim({col}), '') IS NOT NULL AND ({value_sql}) IS NULL "
         f"THEN {sql_str(label + ': ')} || '''' || {shown} || ''' ' || {sql_str(what)} END"

@@ -38,6 +38,7 @@ from datasets.store.crypto import (
     adopt_keyinfo,
     connect_encrypted,
     finish_adopt,
+    is_duckdb_file,
     is_encrypted,
     keyinfo_path,
 )
@@ -194,9 +195,7 @@ class Workspace:
             )
         if path.is_dir():
             raise WorkspaceError(f"{path} is a folder, not a workspace file.")
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-        if len(head) < 12 or head[8:12] != b"DUCK":
+        if not is_duckdb_file(path):
             raise WorkspaceError(f"{path} is not a HospOps workspace (it is not a DuckDB database file).")
         encrypted = is_encrypted(path)
         try:

@@ -47,14 +47,23 @@ def keyinfo_path(path: Path) -> Path:
     return path.with_name(path.name + ".keyinfo")
 
 
-def is_encrypted(path: str | os.PathLike) -> bool:
-    """True when ``path`` is a DuckDB database written encrypted (read from its plaintext header)."""
+def _header(path: str | os.PathLike) -> bytes:
+    # main header: 8-byte checksum, b"DUCK", 8-byte storage version, then flags; flag bit 0 = encrypted
     try:
         with open(path, "rb") as fh:
-            head = fh.read(28)
+            return fh.read(28)
     except OSError:
-        return False
-    # main header: 8-byte checksum, b"DUCK", 8-byte storage version, then flags; flag bit 0 = encrypted
+        return b""
+
+
+def is_duckdb_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` starts like a DuckDB database file (its magic bytes), encrypted or not."""
+    return _header(path)[8:12] == b"DUCK"
+
+
+def is_encrypted(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a DuckDB database written encrypted (read from its plaintext header)."""
+    head = _header(path)
     return len(head) >= 28 and head[8:12] == b"DUCK" and bool(int.from_bytes(head[20:28], "little") & 1)
 
 

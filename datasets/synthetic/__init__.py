@@ -124,7 +124,7 @@ def build_demo(
     a crash or a kill at any moment leaves ``path`` as it was before (or absent, if it was).
     """
     from datasets.store import Workspace, replace_workspace
-    from datasets.store.crypto import keyinfo_path
+    from datasets.store.crypto import is_duckdb_file, keyinfo_path
 
     if days < 28 or days > 20 * 365:
         raise WorkspaceError(f"--days must be between 28 and {20 * 365}, not {days}.")
@@ -134,9 +134,7 @@ def build_demo(
     if path.exists() and not replace:
         raise WorkspaceError(f"{path} already exists.", "Use --force to replace it, or give another name.")
     if path.exists():
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-        if path.stat().st_size and (len(head) < 12 or head[8:12] != b"DUCK"):
+        if path.stat().st_size and not is_duckdb_file(path):
             raise WorkspaceError(f"{path} is not a workspace; --force only replaces a workspace, never other files.",
                                  "Give the demo another name.")
         _refuse_if_in_use(path)

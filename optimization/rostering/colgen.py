@@ -94,11 +94,15 @@ class ColumnGeneration:
         self.columns[eid].append(Column(dict(row), cost, self.covers(eid, row)))
         return True
 
-    def add_roster(self, assignment: dict) -> None:
-        rows: dict[str, dict] = {e.id: {} for e in self.problem.employees}
+    def rows_of(self, assignment: dict) -> dict[str, dict]:
+        """A roster cut into each person's row (``{eid: {(eid, day): shift}}``, empty rows included)."""
+        rows: dict[str, dict] = {e: {} for e in self.columns}
         for (e, d), s in assignment.items():
             rows[e][(e, d)] = s
-        for e, row in rows.items():
+        return rows
+
+    def add_roster(self, assignment: dict) -> None:
+        for e, row in self.rows_of(assignment).items():
             self.add(e, row)
 
     @property
@@ -281,9 +285,7 @@ class ColumnGeneration:
                 m.add(have <= c.hard_max)
         m.minimize(sum(terms))
         if hint is not None:
-            rows: dict[str, dict] = {e: {} for e in self.columns}
-            for (e, d), s in hint.items():
-                rows[e][(e, d)] = s
+            rows = self.rows_of(hint)
             for (e, k), v in z.items():
                 m.add_hint(v, self.columns[e][k].row == rows[e])
         solver = cp_model.CpSolver()

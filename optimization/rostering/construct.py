@@ -27,7 +27,8 @@ from .problem import RosterProblem
 ROW_LIMIT = 0.3
 
 
-def _counts(problem: RosterProblem, assignment: dict) -> Counter:
+def cover_counts(problem: RosterProblem, assignment: dict) -> Counter:
+    """People on each (day, shift, skill) of a roster; skill None counts everybody."""
     cnt: Counter = Counter()
     skills = {e.id: e.skills for e in problem.employees}
     for (e, d), s in assignment.items():
@@ -121,7 +122,7 @@ def construct(problem: RosterProblem, deadline: float, seed: int = 0, start: Opt
     rng = random.Random(seed)
     p = problem
     a: dict = dict(start or {})
-    cnt = _counts(p, a)
+    cnt = cover_counts(p, a)
     done = 0
     complete = start is not None
     while done < passes and not should_stop():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from datasets.errors import HospOpsError
 
-from .problem import Cover, Employee, Request, RosterProblem, RosterSolution, ShiftType
+from .problem import Cover, Employee, Request, RosterProblem, RosterSolution, ShiftType, read_text
 
 
 def _sections(text: str) -> dict[str, list[str]]:
@@ -34,12 +34,7 @@ def _sections(text: str) -> dict[str, list[str]]:
 
 def read_curtois(path: str | Path) -> RosterProblem:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise HospOpsError(f"Cannot read the instance {path}: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError:
-        raise HospOpsError(f"{path} is not a text file, so it is not a rostering instance.") from None
+    text = read_text(path, "instance", "rostering instance")
     sec = _sections(text)
     try:
         days = int(sec["SECTION_HORIZON"][0])
@@ -89,12 +84,7 @@ def write_solution_csv(solution: RosterSolution, path: str | Path) -> None:
 
 def read_solution_csv(path: str | Path, problem: RosterProblem | None = None) -> RosterSolution:
     """Read ``employee,day,shift`` rows (a worked shift per row)."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise HospOpsError(f"Cannot read the solution {path}: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError:
-        raise HospOpsError(f"{path} is not a text file, so it is not a roster CSV.") from None
+    text = read_text(path, "solution", "roster CSV")
     rows = list(csv.DictReader(io.StringIO(text)))
     if rows and not {"employee", "day", "shift"} <= set(rows[0]):
         raise HospOpsError(f"{path}: expected the columns employee,day,shift.")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from datasets.errors import HospOpsError
 
-from .problem import Cover, Employee, Pattern, Request, RosterProblem, ShiftType
+from .problem import Cover, Employee, Pattern, Request, RosterProblem, ShiftType, read_text
 
 WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6}
 WEEKENDS = {
@@ -69,12 +69,7 @@ def _triple(tok: str) -> tuple[int, ...]:
 
 def read_inrc(path: str | Path) -> RosterProblem:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise HospOpsError(f"Cannot read the instance {path}: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError:
-        raise HospOpsError(f"{path} is not a text file, so it is not a rostering instance.") from None
+    text = read_text(path, "instance", "rostering instance")
     sec = _sections(text)
     try:
         name, first, last = [t.strip() for t in sec["SCHEDULING_PERIOD"][0].split(",")]

@@ -356,3 +356,16 @@ class RosterSolution:
         cols = [str(problem.date_of(d)) if problem.start else d for d in range(problem.days)]
         data = [[self.assignment.get((e.id, d), "") for d in range(problem.days)] for e in problem.employees]
         return pd.DataFrame(data, index=[e.id for e in problem.employees], columns=cols)
+
+
+def read_text(path, what: str, kind: str) -> str:
+    """A rostering file's text; a missing or binary file is a :class:`HospOpsError` naming ``what`` it was to
+    be (``instance``, ``solution``) and the ``kind`` of file expected."""
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise HospOpsError(f"Cannot read the {what} {path}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise HospOpsError(f"{path} is not a text file, so it is not a {kind}.") from None

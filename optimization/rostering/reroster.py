@@ -49,15 +49,12 @@ def rerostering_problem(problem: RosterProblem, published: RosterSolution, from_
     a 6-week roster without this, most of them filling old gaps). False when demand itself changed."""
     cover = problem.cover
     if hold_cover:
-        skills = {e.id: e.skills for e in problem.employees}
-        had: dict[tuple[int, str, str | None], int] = {}
-        for (e, d), sh in published.assignment.items():
-            for sk in (None, *skills.get(e, ())):
-                had[(d, sh, sk)] = had.get((d, sh, sk), 0) + 1
+        from .construct import cover_counts
+
+        had = cover_counts(problem, published.assignment)
         cover = tuple(
             c if c.day < from_day else dataclasses.replace(
-                c, requirement=max(min(c.requirement, sum(had.get((c.day, s, c.skill), 0) for s in c.counted)),
-                                   c.hard_min))
+                c, requirement=max(min(c.requirement, sum(had[(c.day, s, c.skill)] for s in c.counted)), c.hard_min))
             for c in problem.cover)
     return dataclasses.replace(problem, cover=cover, published=dict(published.assignment),
                                change_weight=int(change_weight), change_from_day=int(from_day))

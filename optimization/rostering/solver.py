@@ -284,16 +284,18 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
                                 workers=num_workers or PORTFOLIO_WORKERS, seed=seed, should_stop=rep.should_stop)
         if picked is not None:
             improved(picked[1], picked[0])
+    cost = float(validate(problem, best).objective)  # the roster's own cost, whatever a solve reported
     if not rep.should_stop() and left() > 0.5 and (bound is None or best_obj > bound):
         offset = time.perf_counter() - t0
         rest = solve(problem, left(), should_stop=rep.should_stop, hint=RosterSolution(best),
                      on_solution=lambda obj, b, t: improved(obj, None, offset + t, b),
                      num_workers=num_workers, seed=seed, explain=explain)
-        if rest.assignment and validate(problem, rest.assignment).objective <= validate(problem, best).objective:
-            best = dict(rest.assignment)
+        rest_cost = float(validate(problem, rest.assignment).objective) if rest.assignment else None
+        if rest_cost is not None and rest_cost <= cost:
+            best, cost = dict(rest.assignment), rest_cost
         if rest.bound is not None:
             bound = max(rest.bound, bound) if bound is not None else rest.bound
-    best_obj = float(validate(problem, best).objective)  # the roster's own cost, whatever a solve reported
+    best_obj = cost
     status = "OPTIMAL" if bound is not None and best_obj <= bound else "FEASIBLE"
     if rep.should_stop():
         status = "CANCELLED"
