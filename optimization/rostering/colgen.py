@@ -31,11 +31,18 @@ from ortools.sat.python import cp_model
 from .construct import row_problem
 from .model import build_model
 from .problem import RosterProblem
+from .rowdp import RowDP
+from .rowdp import applies as dp_applies
+from .validate import validate
 
 #: dual prices are floats; CP-SAT pricing objectives are integers in units of 1/PRICE_SCALE
 PRICE_SCALE = 1000
 #: CP-SAT seconds for one person's pricing model at most (a row of 28 days solves in well under 0.1 s)
 PRICE_LIMIT_S = 2.0
+#: price with each person's dynamic programme first (:mod:`.rowdp`), CP-SAT only for what it misses
+PRICE_WITH_DP = True
+#: diving with pricing fixes this share of the people not yet fixed at each step (the largest columns)
+DIVE_SHARE = 0.1
 
 
 def applies(problem: RosterProblem) -> bool:
@@ -67,6 +74,8 @@ class ColumnGeneration:
     iterations: int = 0
     _seen: dict[str, set] = field(default_factory=dict)
     _subs: dict[str, RosterProblem] = field(default_factory=dict)
+    use_dp: bool = True
+    _dps: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         p = self.problem
@@ -75,6 +84,8 @@ class ColumnGeneration:
             self.columns.setdefault(e.id, [])
             self._seen.setdefault(e.id, set())
             self._subs[e.id] = row_problem(p, e.id)
+            if self.use_dp and PRICE_WITH_DP and dp_applies(self._subs[e.id]):
+                self._dps[e.id] = RowDP(self._subs[e.id])
 
     # ------------------------------------------------------------------ columns
     def covers(self, eid: str, row: dict) -> tuple[int, ...]:
@@ -84,8 +95,6 @@ class ColumnGeneration:
 
     def add(self, eid: str, row: dict) -> bool:
         """Add one person's row (``{(eid, day): shift}``) as a column; False when it is there already."""
-        from .validate import validate
-
         key = tuple(sorted(row.items()))
         if key in self._seen[eid]:
             return False
@@ -104,6 +113,11 @@ class ColumnGeneration:
     def add_roster(self, assignment: dict) -> None:
         for e, row in self.rows_of(assignment).items():
             self.add(e, row)
+
+    @property
+    def priced_quickly(self) -> bool:
+        """Whether most people have a dynamic programme (pricing in milliseconds, not CP-SAT solves)."""
+        return 2 * len(self._dps) > len(self.columns)
 
     @property
     def n_columns(self) -> int:
@@ -161,17 +175,37 @@ class ColumnGeneration:
         return out
 
     # ------------------------------------------------------------------ pricing
-    def price(self, eid: str, duals: list[float], mu: float, seed: int) -> tuple[list[dict], float, bool]:
+    def price(self, eid: str, duals: list[float], mu: float, seed: int,
+              prove: bool = True) -> tuple[list[dict], float, bool]:
         """One person's cheapest row at the master's prices: (the rows of negative reduced cost found on the
-        way, the cheapest last; its reduced cost; whether it is proven cheapest)."""
+        way, the cheapest last; its reduced cost; whether it is proven cheapest).
+
+        The person's dynamic programme (:mod:`.rowdp`, where their rules allow one) is asked first: a row of
+        negative reduced cost from it is returned at once (not proven). Otherwise, and only with ``prove``,
+        the one-person CP-SAT model decides."""
         p = self.problem
-        rm = build_model(self._subs[eid])
         skills = self._skills[eid]
         coef: dict[tuple[int, str], float] = {}
         for i, c in enumerate(p.cover):
             if duals[i] and (c.skill is None or c.skill in skills):
                 for s in c.counted:
                     coef[(c.day, s)] = coef.get((c.day, s), 0.0) - duals[i]
+        dp = self._dps.get(eid)
+        if dp is not None:
+            for first in (True, False):  # the first feasible row the programme meets, then its best
+                found = dp.solve(coef, seed=seed, first=first)
+                if found is None:
+                    break
+                row = found[0]
+                if tuple(sorted(row.items())) in self._seen[eid]:
+                    continue  # a column already (its reduced cost is rounding noise): not new
+                own = int(validate(self._subs[eid], row).objective)
+                reduced = own + sum(coef.get((d, s), 0.0) for (_, d), s in row.items()) - mu
+                if reduced < -1e-6:
+                    return [row], reduced, False
+        if not prove:
+            return [], 0.0, False
+        rm = build_model(self._subs[eid])
         vs, cs = [], []
         for (e, d, s), v in rm.x.items():
             cf = round(coef.get((d, s), 0.0) * PRICE_SCALE)
@@ -249,6 +283,49 @@ class ColumnGeneration:
             if rest:
                 _, (e, k) = max(rest)
                 fixed[e] = k
+        out: dict = {}
+        for e, k in fixed.items():
+            out.update(self.columns[e][k].row)
+        return out
+
+    def dive_priced(self, deadline: float, rounds: int = 1) -> Optional[dict]:
+        """A roster by diving with pricing: like :meth:`dive`, but before each fixing step the people not yet
+        fixed are priced again (``rounds`` rounds, dynamic programme only) at the restricted master's
+        prices, so the columns left to choose from fit what is already fixed. Affordable only with the
+        dynamic programme's quick pricing (on Curtois Instance8, 30 people: a few seconds). None if time
+        runs out or GLOP fails."""
+        fixed: dict[str, int] = {}
+        seed = 0
+        while len(fixed) < len(self.columns):
+            for _ in range(rounds):
+                if time.perf_counter() > deadline:
+                    return None
+                master = self.solve_master(fixed)
+                if master is None:
+                    return None
+                _, duals, mus = master
+                new = 0
+                for eid in self.columns:
+                    if eid in fixed or eid not in self._dps:
+                        continue
+                    seed += 1
+                    rows, _, _ = self.price(eid, duals, mus[eid], seed, prove=False)
+                    new += sum(self.add(eid, row) for row in rows)
+                if not new:
+                    break
+            master = self.solve_master(fixed, values=True)
+            if master is None or time.perf_counter() > deadline:
+                return None
+            lam = master[3]
+            for (e, k), v in lam.items():
+                if e not in fixed and v > 0.99:
+                    fixed[e] = k
+            rest = sorted(((v, key) for key, v in lam.items() if key[0] not in fixed), reverse=True)
+            n = max(1, round(DIVE_SHARE * (len(self.columns) - len(fixed))))
+            for _, (e, k) in rest:
+                if n and e not in fixed:
+                    fixed[e] = k
+                    n -= 1
         out: dict = {}
         for e, k in fixed.items():
             out.update(self.columns[e][k].row)

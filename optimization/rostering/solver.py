@@ -48,6 +48,8 @@ FIRST_ROSTER_SHARE = 0.08
 FIRST_ROSTER_MAX_S = 5.0
 COLGEN_UNTIL = 0.55
 COLGEN_CHOICE_SHARE = 0.15
+#: after column generation, a dive that prices again at each step (only when pricing is quick)
+DIVE_PRICED = True
 
 OnSolution = Callable[[float, float, float], None]
 
@@ -274,6 +276,11 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
                                                        f"roster cost {best_obj:g}, bound from rows {v:,.1f}"))
     if cg.bound is not None:
         bound = float(cg.bound)
+    if DIVE_PRICED and not rep.should_stop() and (bound is None or best_obj > bound) and cg.priced_quickly:
+        dived = cg.dive_priced(t0 + limit * (COLGEN_UNTIL + COLGEN_CHOICE_SHARE))
+        check = validate(problem, dived) if dived is not None else None
+        if check is not None and check.hard_violations == 0:
+            improved(check.objective, dived)
     if not rep.should_stop() and (bound is None or best_obj > bound):
         dived = cg.dive(t0 + limit * (COLGEN_UNTIL + COLGEN_CHOICE_SHARE / 2))
         check = validate(problem, dived) if dived is not None else None
@@ -315,7 +322,8 @@ def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
 
     rep(0.01, "building a first roster one person at a time")
     deadline = t0 + limit
-    best = construct(problem, deadline, seed, should_stop=rep.should_stop)
+    cache: dict = {}  # each person's row problem and dynamic programme, built once
+    best = construct(problem, deadline, seed, should_stop=rep.should_stop, cache=cache)
     if best is None:
         if rep.should_stop():
             raise Cancelled()
@@ -326,7 +334,7 @@ def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
         on_solution(obj, 0.0, history[-1][0])
     k = 1
     while time.perf_counter() < deadline - 0.1 and not rep.should_stop():
-        nxt = construct(problem, deadline, seed + k, start=best, should_stop=rep.should_stop)
+        nxt = construct(problem, deadline, seed + k, start=best, should_stop=rep.should_stop, cache=cache)
         k += 1
         new = validate(problem, nxt).objective
         if new < obj:

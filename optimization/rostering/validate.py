@@ -148,9 +148,12 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
                                r.employee, r.day))
 
     skills = {e.id: e.skills for e in p.employees}
+    by_day: dict[int, list[tuple[str, str]]] = {}  # the roster by day: one pass, not one per cover line
+    for (e, d), s in a.items():
+        by_day.setdefault(d, []).append((e, s))
     for c in p.cover:
-        n = sum(1 for (e, d), s in a.items()
-                if d == c.day and s in c.counted and e in skills and (c.skill is None or c.skill in skills[e]))
+        n = sum(1 for e, s in by_day.get(c.day, ())
+                if s in c.counted and e in skills and (c.skill is None or c.skill in skills[e]))
         who = f"{c.shift} on {lab(c.day)}" + (f" ({c.skill})" if c.skill else "")
         if n < c.hard_min:
             V.append(Violation("cover_minimum", True, 0, f"{who}: {n} staffed, at least {c.hard_min} needed", None, c.day))

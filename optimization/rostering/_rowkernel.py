@@ -1,0 +1,144 @@
+"""The inner loop of :mod:`.rowdp`: shortest rows through the day-by-day state graph, a batch at a time.
+
+Plain loops over numpy arrays, compiled by numba when it is installed (about 1 ms for one row of 364
+days and 10 shift types); without numba the same function runs as Python, correct but a hundred times
+slower. State numbering (shared with :class:`.rowdp.RowDP`): work state ``(t * R + r - 1) * S + s``
+(shift ``s`` on the ``r``-th day of a run; ``t`` 1 for a run that started on day 0), then off states
+``2 * R * S + t * Ro + r - 1``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:  # pragma: no cover - which branch runs depends on the environment
+    from numba import njit
+
+    COMPILED = True
+except ImportError:  # pragma: no cover
+    COMPILED = False
+
+    def njit(*args, **kwargs):
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+
+@njit(cache=True, nogil=True)
+def shortest_rows(cost, S, R, Ro, bounded, minc, mino, group_of, G, follows, pattern_of, patterns):  # pragma: no cover
+    """``cost[b, d, k]``: the price of shift ``k`` (``S``: a day off) on day ``d`` in price set ``b``;
+    ``group_of[s]``: the successor group of shift ``s``; ``follows[g, s2]``: whether ``s2`` may follow a
+    shift of group ``g``; ``pattern_of[s2]``: which column pattern of ``follows`` shift ``s2`` has (shifts
+    with the same allowed predecessor groups share the minimum over them), ``patterns[p]`` one shift of
+    each. Returns (cols[b, d]: the shift index worked, S for off; alive[b]: whether row ``b`` exists)."""
+    B, D = cost.shape[0], cost.shape[1]
+    NW = 2 * R * S
+    N = NW + 2 * Ro
+    P = patterns.shape[0]
+    inf = np.inf
+    cols = np.empty((B, D), np.int64)
+    alive = np.zeros(B, np.bool_)
+    back = np.empty((D, N), np.int64)
+    V = np.empty(N)
+    NV = np.empty(N)
+    gmin = np.empty(G)
+    garg = np.empty(G, np.int64)
+    pmin = np.empty(P)
+    parg = np.empty(P, np.int64)
+    for b in range(B):
+        for j in range(N):
+            V[j] = inf
+        for s in range(S):
+            j = (R + 0) * S + s  # t = 1, r = 1
+            V[j] = cost[b, 0, s]
+        V[NW + Ro] = cost[b, 0, S]  # off, t = 1, r = 1
+        first_run = True  # some state of a run that started on day 0 is still reachable
+        for d in range(1, D):
+            # the cheapest state a run of work may start from, and one it may end in
+            bo, boi = inf, -1
+            for t in range(2):
+                for ro in range(1, Ro + 1):
+                    if t == 1 or ro >= mino:
+                        j = NW + t * Ro + ro - 1
+                        if V[j] < bo:
+                            bo, boi = V[j], j
+            bw, bwi = inf, -1
+            for t in range(2):
+                for r in range(1, R + 1):
+                    if t == 1 or r >= minc:
+                        for s in range(S):
+                            j = (t * R + r - 1) * S + s
+                            if V[j] < bw:
+                                bw, bwi = V[j], j
+            for t in range(2):
+                if t == 1 and not first_run:
+                    for j in range(R * S, 2 * R * S):
+                        NV[j] = inf
+                    continue
+                for r in range(1, R + 1):
+                    # continuing a run: from length r - 1, and from R itself when runs saturate there
+                    for g in range(G):
+                        gmin[g] = inf
+                        garg[g] = -1
+                    has = False
+                    for rr in (r - 1, R):
+                        if rr == r - 1 and rr < 1:
+                            continue
+                        if rr == R and (bounded or r != R):
+                            continue
+                        has = True
+                        for s in range(S):
+                            j = (t * R + rr - 1) * S + s
+                            g = group_of[s]
+                            if V[j] < gmin[g]:
+                                gmin[g] = V[j]
+                                garg[g] = j
+                    for q in range(P):
+                        best, arg = inf, -1
+                        if has:
+                            s2 = patterns[q]
+                            for g in range(G):
+                                if follows[g, s2] and gmin[g] < best:
+                                    best, arg = gmin[g], garg[g]
+                        pmin[q] = best
+                        parg[q] = arg
+                    for s2 in range(S):
+                        best, arg = pmin[pattern_of[s2]], parg[pattern_of[s2]]
+                        if r == 1 and t == 0 and bo < best:
+                            best, arg = bo, boi
+                        j2 = (t * R + r - 1) * S + s2
+                        NV[j2] = best + cost[b, d, s2]
+                        back[d, j2] = arg
+            for t in range(2):
+                for ro in range(1, Ro + 1):
+                    j2 = NW + t * Ro + ro - 1
+                    best, arg = inf, -1
+                    if ro == 1 and t == 0:
+                        best, arg = bw, bwi
+                    if ro >= 2:
+                        jp = NW + t * Ro + ro - 2
+                        if V[jp] < best:
+                            best, arg = V[jp], jp
+                    if ro == Ro:
+                        jp = NW + t * Ro + Ro - 1
+                        if V[jp] < best:
+                            best, arg = V[jp], jp
+                    NV[j2] = best + cost[b, d, S]
+                    back[d, j2] = arg
+            first_run = False
+            for j in range(N):
+                V[j] = NV[j]
+                if NV[j] < inf and ((R * S <= j < 2 * R * S) or j >= NW + Ro):
+                    first_run = True
+        jbest, vbest = -1, inf
+        for j in range(N):
+            if V[j] < vbest:
+                vbest, jbest = V[j], j
+        if jbest < 0:
+            continue
+        alive[b] = True
+        j = jbest
+        for d in range(D - 1, -1, -1):
+            cols[b, d] = S if j >= NW else j % S
+            if d:
+                j = back[d, j]
+    return cols, alive
