@@ -48,8 +48,12 @@ FIRST_ROSTER_SHARE = 0.08
 FIRST_ROSTER_MAX_S = 5.0
 COLGEN_UNTIL = 0.55
 COLGEN_CHOICE_SHARE = 0.15
-#: after column generation, a dive that prices again at each step (only when pricing is quick)
-DIVE_PRICED = True
+#: after column generation, a dive that prices again at each step (only when pricing is quick), within
+#: this share of the time. Off by default: on Curtois 5-8 it helped (sum of two seeds 12,809 -> 12,623;
+#: Instance5 at the best known), but it made Instance9 worse (576 without, 1,122 with it, capped) and,
+#: uncapped, took 51 s of 60 on Instance12 (12,142 against 6,968 without it)
+DIVE_PRICED = False
+DIVE_PRICED_SHARE = 0.08
 
 OnSolution = Callable[[float, float, float], None]
 
@@ -277,12 +281,12 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
     if cg.bound is not None:
         bound = float(cg.bound)
     if DIVE_PRICED and not rep.should_stop() and (bound is None or best_obj > bound) and cg.priced_quickly:
-        dived = cg.dive_priced(t0 + limit * (COLGEN_UNTIL + COLGEN_CHOICE_SHARE))
+        dived = cg.dive_priced(t0 + limit * (COLGEN_UNTIL + DIVE_PRICED_SHARE))
         check = validate(problem, dived) if dived is not None else None
         if check is not None and check.hard_violations == 0:
             improved(check.objective, dived)
     if not rep.should_stop() and (bound is None or best_obj > bound):
-        dived = cg.dive(t0 + limit * (COLGEN_UNTIL + COLGEN_CHOICE_SHARE / 2))
+        dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
         check = validate(problem, dived) if dived is not None else None
         if check is not None and check.hard_violations == 0:  # a dive ignores cover's hard minimum
             improved(check.objective, dived)
