@@ -47,6 +47,9 @@ def test_master_bound_is_below_the_proven_optimum_and_its_rosters_are_feasible()
     assert check.hard_violations == 0 and check.objective >= cg.bound
     picked, cost = cg.best_roster(10, hint=dived)
     assert validate(p, picked).objective == cost and cost >= cg.bound
+    priced = cg.dive_priced(time.perf_counter() + 10)  # the dive that prices again at each step
+    check = validate(p, priced)
+    assert check.hard_violations == 0 and check.objective >= cg.bound
 
 
 def test_solve_through_column_generation_reaches_the_optimum_and_proves_it():
