@@ -90,8 +90,6 @@ class RowDP:
         self.pattern_of = np.array([cols_seen.setdefault(tuple(self.follows[:, s]), len(cols_seen)) for s in range(S)],
                                    dtype=np.int64)
         self.patterns = np.array([self.pattern_of.tolist().index(q) for q in range(len(cols_seen))], dtype=np.int64)
-        # the cost column of each state: the shift worked, S for a day off
-        self.col = np.array([s for t in (0, 1) for r in range(self.R) for s in range(S)] + [S] * (2 * self.Ro))
         # cells that cannot be worked (leave, a type capped at 0) and cells fixed by locks
         allowed = np.ones((D, S + 1), dtype=bool)  # as RosterProblem.allowed says, for every cell at once
         allowed[sorted(p.days_off.get(emp.id, ())), :S] = False
