@@ -100,9 +100,6 @@ class RowDP:
         self.blocked = np.where(allowed, 0.0, np.inf)
         self.minutes = np.array([s.minutes for s in shifts] + [0], dtype=float)
         self.weekends = p.weekends
-        self.weekend_days = np.zeros((len(self.weekends), D), dtype=np.int64)
-        for i, wk in enumerate(self.weekends):
-            self.weekend_days[i, list(wk)] = 1
         self.locked_work = {lk.day for lk in p.locks if lk.shift is not None}
         self.caps = np.array([emp.max_shifts.get(s, 10**9) for s in self.sids], dtype=float)
         self.base = self._own_costs()
@@ -201,9 +198,7 @@ class RowDP:
     def near_row(self) -> dict:
         """After a :meth:`solve` that found nothing: the row that came nearest (fewest minutes outside the
         window plus shifts over the caps), as ``{(emp, day): shift}``; a hint for CP-SAT."""
-        if self.near is None:
-            return {}
-        return {(self.emp.id, d): self.sids[k] for d, k in enumerate(self.near[1].tolist()) if k < self.S}
+        return {} if self.near is None else self._row(self.near[1])
 
     def _close_weekends(self, cost: np.ndarray, mode: int) -> np.ndarray:
         """Keep the weekend limit by construction: close all weekends but as many as the limit allows
@@ -300,6 +295,8 @@ class RowDP:
         best = self._w["best"]
         if best is None:
             return None
-        cols, c = best
-        e = self.emp.id
-        return {(e, d): self.sids[k] for d, k in enumerate(cols.tolist()) if k < self.S}, c
+        return self._row(best[0]), best[1]
+
+    def _row(self, cols: np.ndarray) -> dict:
+        """Day columns (shift index, S for off) as a row ``{(emp, day): shift}``."""
+        return {(self.emp.id, d): self.sids[k] for d, k in enumerate(cols.tolist()) if k < self.S}
