@@ -48,12 +48,18 @@ FIRST_ROSTER_SHARE = 0.08
 FIRST_ROSTER_MAX_S = 5.0
 COLGEN_UNTIL = 0.55
 COLGEN_CHOICE_SHARE = 0.15
-#: after column generation, a dive that prices again at each step (only when pricing is quick), within
-#: this share of the time. Off by default: on Curtois 5-8 it helped (sum of two seeds 12,809 -> 12,623;
-#: Instance5 at the best known), but it made Instance9 worse (576 without, 1,122 with it, capped) and,
-#: uncapped, took 51 s of 60 on Instance12 (12,142 against 6,968 without it)
-DIVE_PRICED = False
-DIVE_PRICED_SHARE = 0.08
+#: after column generation, when it finished (the master is then the true relaxation, and the dive rounds
+#: it) and pricing is quick: a dive that prices again at each step until DIVE_FREE_SHARE of the people (at
+#: least DIVE_FREE_MIN) are left, stopped at DIVE_SHARE of the time after COLGEN_UNTIL; then the cell model
+#: chooses those people's rows exactly within FINISH_SHARE of the time
+#: (:meth:`.colgen.ColumnGeneration.dive_finish`). From an unfinished master it lost on Curtois 12, 17 and
+#: 18 (Instance12: 8,649 against 7,354 without it), so there the plain dive and the choice among the
+#: columns remain
+DIVE_FINISH = True
+DIVE_FREE_SHARE = 0.2
+DIVE_FREE_MIN = 3
+DIVE_SHARE = 0.12
+FINISH_SHARE = 0.12
 
 OnSolution = Callable[[float, float, float], None]
 
@@ -280,13 +286,14 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
                                                        f"roster cost {best_obj:g}, bound from rows {v:,.1f}"))
     if cg.bound is not None:
         bound = float(cg.bound)
-    if DIVE_PRICED and not rep.should_stop() and (bound is None or best_obj > bound) and cg.priced_quickly:
-        dived = cg.dive_priced(t0 + limit * (COLGEN_UNTIL + DIVE_PRICED_SHARE))
-        check = validate(problem, dived) if dived is not None else None
-        if check is not None and check.hard_violations == 0:
-            improved(check.objective, dived)
     if not rep.should_stop() and (bound is None or best_obj > bound):
-        dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
+        if DIVE_FINISH and cg.priced_quickly and cg.bound is not None:
+            free = max(DIVE_FREE_MIN, round(DIVE_FREE_SHARE * len(problem.employees)))
+            dived = cg.dive_finish(t0 + limit * (COLGEN_UNTIL + DIVE_SHARE), free,
+                                   min(limit * FINISH_SHARE, left() - 0.2), workers=num_workers or PORTFOLIO_WORKERS,
+                                   seed=seed, should_stop=rep.should_stop)
+        else:
+            dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
         check = validate(problem, dived) if dived is not None else None
         if check is not None and check.hard_violations == 0:  # a dive ignores cover's hard minimum
             improved(check.objective, dived)

@@ -2,6 +2,7 @@
 only where people are coupled by priced cover alone."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 
@@ -50,6 +51,29 @@ def test_master_bound_is_below_the_proven_optimum_and_its_rosters_are_feasible()
     priced = cg.dive_priced(time.perf_counter() + 10)  # the dive that prices again at each step
     check = validate(p, priced)
     assert check.hard_violations == 0 and check.objective >= cg.bound
+
+
+def test_dive_finish_leaves_the_last_people_to_cp_sat():
+    p = priced_problem()
+    exact = solve(p, 30, num_workers=2, colgen=False)
+    cg = ColumnGeneration(p)
+    cg.add_roster(dict(solve(p, 1, num_workers=2, lns=False, colgen=False).assignment))
+    cg.generate(time.perf_counter() + 30)
+    assert cg.bound is not None
+    # everybody left free: no fixing, the finish is the whole cell model, which proves the optimum
+    whole = copy.deepcopy(cg).dive_finish(time.perf_counter() + 10, free=len(p.employees), finish_s=20)
+    assert validate(p, whole).objective == exact.objective
+    # two people left free: the finish never does worse than the dive's own roster, which keeps every rule
+    unfinished = copy.deepcopy(cg).dive_finish(time.perf_counter() + 10, free=2, finish_s=0)
+    finished = copy.deepcopy(cg).dive_finish(time.perf_counter() + 10, free=2, finish_s=10)
+    for roster in (unfinished, finished):
+        check = validate(p, roster)
+        assert check.hard_violations == 0 and check.objective >= cg.bound
+        assert {e for e, _ in roster} <= {e.id for e in p.employees}
+    assert validate(p, finished).objective <= validate(p, unfinished).objective
+    # out of time before the first fixing: the master's roster comes back as it is, unfinished but whole
+    late = copy.deepcopy(cg).dive_finish(time.perf_counter() - 1, free=2, finish_s=10)
+    assert late is not None and validate(p, late).hard_violations == 0
 
 
 def test_solve_through_column_generation_reaches_the_optimum_and_proves_it():
