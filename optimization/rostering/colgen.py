@@ -22,6 +22,7 @@ improves that roster further with the cell model and its large-neighbourhood sea
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -300,10 +301,14 @@ class ColumnGeneration:
             return None
         return dived[1]
 
-    def _dive_priced(self, deadline: float, rounds: int, free: int) -> Optional[tuple[dict[str, int], dict, bool]]:
+    def _dive_priced(self, deadline: float, rounds: int, free: int,
+                     jitter: float = 0.0, seed: int = 0) -> Optional[tuple[dict[str, int], dict, bool]]:
         """The priced dive until at most ``free`` people are left unfixed or ``deadline`` passes: (the fixed
         column of each fixed person, a whole roster (the fixed columns and each other person's largest
-        column in the last master), whether time ran out). None if GLOP fails."""
+        column in the last master), whether time ran out). ``jitter``: the columns to fix are chosen by
+        their master value times a random factor in [1, 1 + jitter) (another dive, not the same one
+        again). None if GLOP fails."""
+        rng = random.Random(seed)
         fixed: dict[str, int] = {}
         seed = 0
         late = False
@@ -334,7 +339,8 @@ class ColumnGeneration:
                     fixed[e] = k
             if late or len(self.columns) - len(fixed) <= free:
                 break
-            rest = sorted(((v, key) for key, v in lam.items() if key[0] not in fixed), reverse=True)
+            rest = sorted(((v * (1 + jitter * rng.random()), key) for key, v in lam.items() if key[0] not in fixed),
+                          reverse=True)
             n = max(1, round(DIVE_SHARE * (len(self.columns) - len(fixed))))
             n = min(n, len(self.columns) - len(fixed) - free)
             for _, (e, k) in rest:
@@ -352,17 +358,17 @@ class ColumnGeneration:
         return fixed, out, late
 
     def dive_finish(self, deadline: float, free: int, finish_s: float, workers: int = 2, seed: int = 0,
-                    should_stop: Callable[[], bool] = lambda: False) -> Optional[dict]:
+                    should_stop: Callable[[], bool] = lambda: False, jitter: float = 0.0) -> Optional[dict]:
         """A roster by a priced dive (:meth:`dive_priced`) stopped while ``free`` people are still unfixed,
         then the cell model, every fixed person's row fixed, chooses the free people's rows exactly within
         ``finish_s`` seconds. The last steps of a dive are where it goes wrong (on Curtois Instance7 the
         master rose from 1,060 to 1,460 over its last six fixings, against the best known 1,056), and the
         few people left are a small problem for CP-SAT (Instance7, 4 people: optimal in 0.2 s, 1,064).
         Cover being priced, any choice of rows is a roster, so the dive's own roster hints the finish and
-        is returned when the finish finds nothing better. A dive still running at ``deadline`` stops there
+        is returned when the finish finds nothing better (``jitter``: see :meth:`_dive_priced`). A dive still running at ``deadline`` stops there
         and returns that roster unfinished (a slow dive is a poor one: on Instance15, 42 days, it gave
         6,493-7,107 where the cell model's search reaches 5,700-5,900 with that time). None if GLOP fails."""
-        dived = self._dive_priced(deadline, DIVE_ROUNDS, free)
+        dived = self._dive_priced(deadline, DIVE_ROUNDS, free, jitter, seed)
         if dived is None:
             return None
         fixed, roster, late = dived

@@ -71,6 +71,8 @@ def test_dive_finish_leaves_the_last_people_to_cp_sat():
         assert check.hard_violations == 0 and check.objective >= cg.bound
         assert {e for e, _ in roster} <= {e.id for e in p.employees}
     assert validate(p, finished).objective <= validate(p, unfinished).objective
+    shaken = copy.deepcopy(cg).dive_finish(time.perf_counter() + 10, free=2, finish_s=10, seed=3, jitter=0.5)
+    assert validate(p, shaken).hard_violations == 0
     # out of time before the first fixing: the master's roster comes back as it is, unfinished but whole
     late = copy.deepcopy(cg).dive_finish(time.perf_counter() - 1, free=2, finish_s=10)
     assert late is not None and validate(p, late).hard_violations == 0
