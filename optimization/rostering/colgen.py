@@ -16,8 +16,10 @@ Its dual prices say what one more person on each shift is worth; the cheapest ro
 prices (its *reduced cost*) is a one-person CP-SAT model (:func:`.construct.row_problem`), solved for
 each person in turn; rows of negative reduced cost join the master, until none is left (the master is then
 optimal over all rows, and its value, rounded up, bounds every roster's cost) or the time share is spent.
-A CP-SAT model over the columns found then picks one row per person (price-and-branch); the caller
-improves that roster further with the cell model and its large-neighbourhood search.
+Rosters come from dives through the master (fix the largest columns, price again, repeat) that leave the last
+few people to the cell model (:meth:`ColumnGeneration.dive_finish`), and from a CP-SAT model over the columns
+found (price-and-branch); the caller improves the best further with the cell model and its
+large-neighbourhood search.
 """
 from __future__ import annotations
 
