@@ -312,7 +312,7 @@ class ColumnGeneration:
         again). None if GLOP fails."""
         rng = random.Random(seed)
         fixed: dict[str, int] = {}
-        seed = 0
+        price_seed = 0
         late = False
         while True:
             for _ in range(rounds):
@@ -327,8 +327,8 @@ class ColumnGeneration:
                 for eid in self.columns:
                     if eid in fixed or eid not in self._dps:
                         continue
-                    seed += 1
-                    rows, _, _ = self.price(eid, duals, mus[eid], seed, prove=False)
+                    price_seed += 1
+                    rows, _, _ = self.price(eid, duals, mus[eid], price_seed, prove=False)
                     new += sum(self.add(eid, row) for row in rows)
                 if not new:
                     break
@@ -367,9 +367,10 @@ class ColumnGeneration:
         master rose from 1,060 to 1,460 over its last six fixings, against the best known 1,056), and the
         few people left are a small problem for CP-SAT (Instance7, 4 people: optimal in 0.2 s, 1,064).
         Cover being priced, any choice of rows is a roster, so the dive's own roster hints the finish and
-        is returned when the finish finds nothing better (``jitter``: see :meth:`_dive_priced`). A dive still running at ``deadline`` stops there
-        and returns that roster unfinished (a slow dive is a poor one: on Instance15, 42 days, it gave
-        6,493-7,107 where the cell model's search reaches 5,700-5,900 with that time). None if GLOP fails."""
+        is returned when the finish finds nothing better (``jitter``: see :meth:`_dive_priced`). A dive still
+        running at ``deadline`` stops there and returns that roster unfinished (a slow dive is a poor one: on
+        Instance15, 42 days, it gave 6,493-7,107 where the cell model's search reaches 5,700-5,900 with that
+        time). None if GLOP fails."""
         dived = self._dive_priced(deadline, DIVE_ROUNDS, free, jitter, seed)
         if dived is None:
             return None

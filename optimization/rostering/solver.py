@@ -175,8 +175,9 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     coupled only through cover (no fairness terms; ``colgen``, no hint, ``lns``) go through column
     generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from the search below in
     ``FIRST_ROSTER_SHARE`` of the time, whole rows priced by the master's duals until ``COLGEN_UNTIL``,
-    rosters rounded from the master (dives, the last people chosen by CP-SAT) and the best choice among the rows, then the search below hinted with
-    the best roster for the rest; the bound is the master's when it was proven. Otherwise:
+    rosters rounded from the master (dives, the last people chosen by CP-SAT) and the best choice among the
+    rows, then the search below hinted with the best roster for the rest; the bound is the master's when it
+    was proven. Otherwise:
 
     Search: (1) when the portfolio is larger than ``FIRST_WORKERS``, a small portfolio finds a first roster
     (a large portfolio on two busy cores took tens of seconds to find one on Curtois Instance8); (2) the
@@ -250,8 +251,8 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
 def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, explain) -> RosterSolution:
     """A first roster (the cell model, briefly), column generation, dives with a CP-SAT finish (when the
     master finished) or a plain dive, the best choice among the columns, then the cell model hinted with the
-    best roster and LNS for the rest of the time. The bound is the larger of
-    the master's (when column generation finished) and the cell model's."""
+    best roster and LNS for the rest of the time. The bound is the larger of the master's (when column
+    generation finished) and the cell model's."""
     history: list[tuple[float, float, float]] = []
     best: dict = {}
     best_obj: Optional[float] = None
