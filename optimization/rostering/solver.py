@@ -58,7 +58,7 @@ COLGEN_CHOICE_SHARE = 0.15
 DIVE_FINISH = True
 DIVE_FREE_SHARE = 0.2
 DIVE_FREE_MIN = 3
-DIVE_SHARE = 0.12
+DIVE_SHARE = 0.2
 FINISH_SHARE = 0.12
 #: dives are repeated (each a new one: DIVE_JITTER shakes the order in which columns are fixed) until this
 #: share of the time after COLGEN_UNTIL
@@ -299,7 +299,7 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
     if cg.bound is not None:
         bound = float(cg.bound)
     if not rep.should_stop() and (bound is None or best_obj > bound):
-        if DIVE_FINISH and cg.priced_quickly and cg.bound is not None:
+        if DIVE_FINISH and cg.priced_quickly and cg.settled:
             _dives(problem, cg, limit, t0, improved, lambda: best_obj, bound, rep, num_workers, seed)
         else:
             dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
@@ -353,7 +353,8 @@ def _dives(problem, cg, limit, t0, improved, best_obj, bound, rep, num_workers, 
         check = validate(problem, dived)
         if check.hard_violations == 0:
             improved(check.objective, dived)
-        if time.perf_counter() - now > limit * DIVE_REPEAT_UNDER or check.objective > DIVE_REPEAT_WITHIN * bound:
+        floor = cg.bound if cg.bound is not None else cg.lp_value  # not a bound when unfinished, but near one
+        if time.perf_counter() - now > limit * DIVE_REPEAT_UNDER or check.objective > DIVE_REPEAT_WITHIN * floor:
             return  # a slow or a poor dive: the time is better left to the search that follows
         k += 1
 

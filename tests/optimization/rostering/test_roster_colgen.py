@@ -9,6 +9,7 @@ import time
 import pytest
 
 from optimization.rostering import Request, read_curtois, solve, validate
+from optimization.rostering import colgen
 from optimization.rostering.colgen import ColumnGeneration, applies
 from roster_helpers import CURTOIS, need, person, requires_curtois, tiny
 
@@ -36,8 +37,10 @@ def test_master_bound_is_below_the_proven_optimum_and_its_rosters_are_feasible()
     assert cg.n_columns == len(p.employees)
     cg.add_roster(dict(first.assignment))
     assert cg.n_columns == len(p.employees)  # the same rows again are not added twice
+    assert not cg.settled
     cg.generate(time.perf_counter() + 30)
     assert cg.bound is not None, "column generation did not finish on a 5-person, 10-day problem"
+    assert cg.settled
     assert cg.lp_value <= exact.objective + 1e-6 and cg.bound <= exact.objective
     assert cg.n_columns > len(p.employees)
     for eid, cols in cg.columns.items():  # every column is a feasible row with its own cost
@@ -76,6 +79,20 @@ def test_dive_finish_leaves_the_last_people_to_cp_sat():
     # out of time before the first fixing: the master's roster comes back as it is, unfinished but whole
     late = copy.deepcopy(cg).dive_finish(time.perf_counter() - 1, free=2, finish_s=10)
     assert late is not None and validate(p, late).hard_violations == 0
+
+
+def test_a_master_that_stops_moving_counts_as_settled_without_a_bound():
+    p = priced_problem()
+    cg = ColumnGeneration(p)
+    cg.add_roster(dict(solve(p, 1, num_workers=2, lns=False, colgen=False).assignment))
+    cg.generate(time.perf_counter() + 30)
+    values = list(cg._values)
+    assert all(b <= a + 1e-6 for a, b in zip(values, values[1:]))  # rows joining never make the master worse
+    cg.bound = None  # as if the proof had not come in time
+    cg._values = values[-1:] * (colgen.SETTLED_ITERATIONS + 1)
+    assert cg.settled
+    cg._values = [values[-1] + 10] + values[-1:] * colgen.SETTLED_ITERATIONS  # still falling
+    assert not cg.settled
 
 
 def test_solve_through_column_generation_reaches_the_optimum_and_proves_it():
