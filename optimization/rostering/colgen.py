@@ -77,7 +77,6 @@ class ColumnGeneration:
 
     problem: RosterProblem
     columns: dict[str, list[Column]] = field(default_factory=dict)
-    lp_value: Optional[float] = None
     bound: Optional[int] = None
     iterations: int = 0
     _seen: dict[str, set] = field(default_factory=dict)
@@ -127,6 +126,11 @@ class ColumnGeneration:
     def priced_quickly(self) -> bool:
         """Whether most people have a dynamic programme (pricing in milliseconds, not CP-SAT solves)."""
         return 2 * len(self._dps) > len(self.columns)
+
+    @property
+    def lp_value(self) -> Optional[float]:
+        """The master's value at the last iteration (None before the first)."""
+        return self._values[-1] if self._values else None
 
     @property
     def settled(self) -> bool:
@@ -260,7 +264,6 @@ class ColumnGeneration:
             if master is None:
                 return
             value, duals, mus = master
-            self.lp_value = value
             self._values.append(value)
             self.iterations += 1
             if on_iteration:

@@ -48,13 +48,12 @@ FIRST_ROSTER_SHARE = 0.08
 FIRST_ROSTER_MAX_S = 5.0
 COLGEN_UNTIL = 0.55
 COLGEN_CHOICE_SHARE = 0.15
-#: after column generation, when it finished (the master is then the true relaxation, and the dive rounds
-#: it) and pricing is quick: a dive that prices again at each step until DIVE_FREE_SHARE of the people (at
-#: least DIVE_FREE_MIN) are left, stopped at DIVE_SHARE of the time after COLGEN_UNTIL; then the cell model
-#: chooses those people's rows exactly within FINISH_SHARE of the time
-#: (:meth:`.colgen.ColumnGeneration.dive_finish`). From an unfinished master it lost on Curtois 12, 17 and
-#: 18 (Instance12: 8,649 against 7,354 without it), so there the plain dive and the choice among the
-#: columns remain
+#: after column generation, when its master is settled (finished, or no longer moving: the dive rounds it)
+#: and pricing is quick: a dive that prices again at each step until DIVE_FREE_SHARE of the people (at least
+#: DIVE_FREE_MIN) are left, stopped after DIVE_SHARE of the time; then the cell model chooses those people's
+#: rows exactly within FINISH_SHARE of the time (:meth:`.colgen.ColumnGeneration.dive_finish`). From a master
+#: still falling it lost on Curtois 12, 17 and 18 (Instance12: 8,649 against 7,354 without it), so there the
+#: plain dive and the choice among the columns remain
 DIVE_FINISH = True
 DIVE_FREE_SHARE = 0.2
 DIVE_FREE_MIN = 3
@@ -250,7 +249,7 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
 
 def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, explain) -> RosterSolution:
     """A first roster (the cell model, briefly), column generation, dives with a CP-SAT finish (when the
-    master finished) or a plain dive, the best choice among the columns, then the cell model hinted with the
+    master settled) or a plain dive, the best choice among the columns, then the cell model hinted with the
     best roster and LNS for the rest of the time. The bound is the larger of the master's (when column
     generation finished) and the cell model's."""
     history: list[tuple[float, float, float]] = []
