@@ -21,7 +21,7 @@ from the search: without a roster there is no plan), then slices of 15 % (A) and
 The rest of the time goes to :mod:`optimization.beds.ihtc_search`, simulated annealing from the best plan of
 the rounds with patients and nurses moved together under the whole objective: the rounds settle where
 neither model can improve alone (on i02, ten times the time found nothing better), and the search goes on
-from there. On the public instances at 60 s it took the mean gap to the best known from 39 % to about 20 %
+from there. On the public instances at 60 s it took the mean gap to the best known from 39 % to 16 %
 (BENCHMARKS.md).
 
 Large instances: the first A starts from :func:`greedy_plan` (a feasible plan in milliseconds, completed

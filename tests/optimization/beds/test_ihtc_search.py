@@ -9,7 +9,8 @@ import pytest
 
 from optimization.beds.ihtc import read_instance, read_solution, validate
 from optimization.beds.ihtc_search import IhtcSearch, anneal
-from optimization.beds.ihtc_solver import solve_ihtc
+from optimization.beds import ihtc_solver
+from optimization.beds.ihtc_solver import _nurses_model, _simple_roster, _Stays, solve_ihtc
 
 IHTC = Path(__file__).resolve().parents[3].parent / "shared" / "anchors" / "bed_allocation" / "ihtc2024"
 pytestmark = pytest.mark.skipif(not IHTC.exists(), reason="IHTC anchors not present")
@@ -82,3 +83,24 @@ def test_solver_ends_with_the_search_and_keeps_its_best():
     assert report.feasible and validate(inst, sol).cost == report.cost
     assert "search" in stats
     assert report.cost <= min(r["cost"] for r in stats["rounds"] if r["feasible"])
+
+
+def test_simple_roster_covers_every_occupied_room_shift_with_a_working_nurse():
+    inst, sol = _pair(6)
+    stays = _Stays(inst, sol.admission, sol.room)
+    _, _, working = _nurses_model(inst, stays, None)
+    roster = _simple_roster(inst, stays, working)
+    assert set(roster) == {rs for rs, who in stays.present.items() if who}
+    sol.nurse_rooms = {}
+    for (r, s), nid in roster.items():
+        sol.nurse_rooms.setdefault((nid, s), []).append(r)
+    report = validate(inst, sol)
+    assert report.feasible, report.messages
+
+
+def test_solver_without_a_greedy_plan_gets_a_first_plan_from_cp_sat(monkeypatch):
+    monkeypatch.setattr(ihtc_solver, "greedy_plan", lambda inst: None)
+    inst = read_instance(IHTC / "test01_test10" / "test01.json")
+    sol, report, stats = solve_ihtc(inst, 6.0)
+    assert stats.get("first_plan") == "cp-sat" and not stats["greedy_start"]
+    assert report.feasible and validate(inst, sol).cost == report.cost
