@@ -144,6 +144,13 @@ class IhtcReport:
         return self.hard_violations == 0
 
 
+def admission_window(inst: IhtcInstance, p: Person) -> range:
+    """The days patient ``p`` may be admitted: from its release day to its due day (mandatory patients) or
+    the end of the horizon."""
+    last = inst.days - 1 if not p.mandatory or p.due is None else min(p.due, inst.days - 1)
+    return range(p.release, last + 1)
+
+
 def _person(d: dict, age_groups: list[str], occupant: bool) -> Person:
     try:
         return Person(
@@ -256,7 +263,7 @@ def validate(inst: IhtcInstance, sol: IhtcSolution) -> IhtcReport:
         if r not in inst.rooms or t not in inst.ot_avail:
             bad("unknown_id", 1, f"patient {p.id}: unknown room {r!r} or theatre {t!r}")
             continue
-        if d < p.release or d >= D or (p.mandatory and p.due is not None and d > p.due):
+        if d not in admission_window(inst, p):
             bad("admission_day", 1, f"patient {p.id} admitted on day {d}, outside its window")
         if r in p.incompatible:
             bad("incompatible_room", 1, f"patient {p.id} in incompatible room {r}")

@@ -22,7 +22,7 @@ import random
 import time
 from typing import Callable
 
-from optimization.beds.ihtc import IhtcInstance, IhtcSolution
+from optimization.beds.ihtc import IhtcInstance, IhtcSolution, admission_window
 
 NEIGHBOUR_SHIFTS = 3  # a nurse "nearby" covers the room within this many shifts either side
 T_END = 0.5  # final temperature (cost units; the smallest weights are 1)
@@ -88,10 +88,7 @@ class IhtcSearch:
         self.surgeon = [gix.get(p.surgeon, -1) for p in people]
         self.rooms_ok = [[r for r in range(R) if self.room_ids[r] not in p.incompatible] for p in people]
         self.rooms_bad = [{rix[r] for r in p.incompatible if r in rix} for p in people]
-        self.days_ok = []
-        for p in people:
-            last = D - 1 if not p.mandatory or p.due is None else min(p.due, D - 1)
-            self.days_ok.append(list(range(p.release, last + 1)) if not p.occupant else [0])
+        self.days_ok = [list(admission_window(inst, p)) for p in people]  # occupants never move
         A = len(inst.age_groups)
         # counts per room-day and room-shift
         self.rd_n = [[0] * D for _ in range(R)]
@@ -285,8 +282,6 @@ class IhtcSearch:
         if r in self.rooms_bad[i] or not self._room_fits(i, d, r):
             return False
         if t < 0 or not self._surgery_fits(i, d, t):
-            if self.sg_load[self.surgeon[i]][d] + self.dur[i] > self.sg_cap[self.surgeon[i]][d]:
-                return False
             fits = [u for u in range(len(self.ot_ids)) if self._surgery_fits(i, d, u)]
             if not fits:
                 return False
@@ -368,7 +363,7 @@ class IhtcSearch:
             return None
         if x < 1.0 - NURSE_SWAPS:
             n = self._nurse_choice(r, s)
-            if n < 0 or n == self.nurse_of[r][s]:
+            if n == self.nurse_of[r][s]:
                 return None
             undo = ("n", [(r, s, self.nurse_of[r][s])])
             self._set_nurse(r, s, n)

@@ -38,7 +38,7 @@ from typing import Callable
 
 from datasets.errors import Cancelled, HospOpsError
 from datasets.progress import Reporter
-from optimization.beds.ihtc import IhtcInstance, IhtcReport, IhtcSolution, validate
+from optimization.beds.ihtc import IhtcInstance, IhtcReport, IhtcSolution, admission_window, validate
 from optimization.beds.ihtc_search import anneal
 
 
@@ -47,9 +47,8 @@ SEARCH_SHARE = 0.5  # of the time limit, for the local search from the decomposi
 
 
 def _days_for(inst: IhtcInstance, p) -> list[int]:
-    last = inst.days - 1 if not p.mandatory or p.due is None else min(p.due, inst.days - 1)
     out = []
-    for d in range(p.release, last + 1):
+    for d in admission_window(inst, p):
         if inst.surgeon_max[p.surgeon][d] < p.duration:
             continue
         if not any(av[d] >= p.duration for av in inst.ot_avail.values()):
