@@ -60,11 +60,9 @@ def _days_for(inst: IhtcInstance, p) -> list[int]:
 def _run(cp_model, model, limit: float, workers: int, seed: int, rep: Reporter, t0: float, label: str,
          lo: float, hi: float, report_cost: Callable[[float], float] | None = None, on_solution=None,
          presolve: bool | None = None, first_solution: bool = False):
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.2, limit)
-    solver.parameters.stop_after_first_solution = first_solution
-    solver.parameters.num_workers = workers
-    solver.parameters.random_seed = seed
+    from optimization.cpsat import cp_solver
+
+    solver = cp_solver(max(0.2, limit), workers, seed, stop_after_first_solution=first_solution)
     if presolve is False or (presolve is None and len(model.proto.variables) > PRESOLVE_MAX_VARS):
         # on large models presolve alone can eat the whole slice; without it the hinted plan is found at once
         solver.parameters.cp_model_presolve = False
@@ -103,9 +101,9 @@ def _complete_hint(cp_model, m, workers: int, limit: float = 5.0) -> bool:
     c = m.clone()
     for i, val in zip(list(hint.vars), list(hint.values)):
         c.add(c.get_int_var_from_proto_index(i) == val)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = limit
-    solver.parameters.num_workers = workers
+    from optimization.cpsat import cp_solver
+
+    solver = cp_solver(limit, workers)
     st = solver.solve(c)
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return False

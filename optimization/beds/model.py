@@ -369,6 +369,8 @@ def solve(problem: BedProblem, time_limit_s: float = 10.0, progress=None, should
     """Place the waiting patients (see the module docstring). ``params``: extra CP-SAT parameters by name."""
     from ortools.sat.python import cp_model
 
+    from optimization.cpsat import cp_solver
+
     rep = Reporter(progress, should_stop)
     t0 = time.perf_counter()
     rep(0.0, "Building the bed model")
@@ -479,20 +481,10 @@ def solve(problem: BedProblem, time_limit_s: float = 10.0, progress=None, should
     build_s = time.perf_counter() - t0
 
     rep(0.1, f"Solving: {len(y):,} patient-bed options in {len(classes)} bed classes")
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, float(time_limit_s))
-    solver.parameters.num_workers = workers
     # the model is close to a transportation problem: a worker on the full LP relaxation (``max_lp``) proves
     # the optimum in well under a second where the default two-worker portfolio kept improving for 10 s+
-    if workers == 2:
-        solver.parameters.subsolvers.extend(["max_lp", "default_lp"])
-    elif workers == 1:
-        solver.parameters.linearization_level = 2
-    for k, v in (params or {}).items():
-        if isinstance(v, (list, tuple)):
-            getattr(solver.parameters, k).extend(v)
-        else:
-            setattr(solver.parameters, k, v)
+    tuned = {2: {"subsolvers": ["max_lp", "default_lp"]}, 1: {"linearization_level": 2}}.get(workers, {})
+    solver = cp_solver(max(0.1, float(time_limit_s)), workers, **{**tuned, **(params or {})})
 
     class CB(cp_model.CpSolverSolutionCallback):
         def __init__(self):

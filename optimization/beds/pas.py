@@ -369,6 +369,8 @@ def solve(inst: PasInstance, time_limit_s: float = 60.0, progress=None, should_s
     Returns ``(solution, report, stats)``."""
     from ortools.sat.python import cp_model
 
+    from optimization.cpsat import cp_solver
+
     rep = Reporter(progress, should_stop)
     t0 = time.perf_counter()
     rep(0.0, f"PAS {inst.name}: building the model")
@@ -448,14 +450,7 @@ def solve(inst: PasInstance, time_limit_s: float = 60.0, progress=None, should_s
             a, b = max(0, a - 1), min(inst.horizon, b + 1)
         ids = {p.id for p in free}
         m, x, unplaced = _submodel(inst, free, cand, nc, {pid: r for pid, r in cur.items() if pid not in ids}, cur)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = max(0.05, min(LNS_STEP_S, deadline - time.perf_counter()))
-        solver.parameters.num_workers = workers
-        for k, v in (params or {}).items():
-            if isinstance(v, (list, tuple)):
-                getattr(solver.parameters, k).extend(v)
-            else:
-                setattr(solver.parameters, k, v)
+        solver = cp_solver(max(0.05, min(LNS_STEP_S, deadline - time.perf_counter())), workers, **(params or {}))
         st = solver.solve(m)
         if st == cp_model.OPTIMAL:
             optimal_steps += 1

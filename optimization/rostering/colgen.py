@@ -31,6 +31,8 @@ from typing import Callable, Optional
 
 from ortools.sat.python import cp_model
 
+from optimization.cpsat import cp_solver
+
 from .construct import row_problem
 from .model import build_model
 from .problem import RosterProblem
@@ -239,11 +241,8 @@ class ColumnGeneration:
         last = self.columns[eid][-1].row if self.columns[eid] else {}
         for (e, d, s), v in rm.x.items():
             rm.model.add_hint(v, last.get((e, d)) == s)
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = seed
-        solver.parameters.max_time_in_seconds = PRICE_LIMIT_S
-        solver.parameters.cp_model_presolve = False  # a one-person model: presolve costs more than it saves (-20 %)
+        # a one-person model: presolve costs more than it saves (-20 %)
+        solver = cp_solver(PRICE_LIMIT_S, 1, seed, cp_model_presolve=False)
         found = _Rows(rm, mu)  # every improving row on the way with a negative reduced cost is a column too
         st = solver.solve(rm.model, found)
         if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -401,10 +400,7 @@ class ColumnGeneration:
                 rm.model.add(v == on)
             else:
                 rm.model.add_hint(v, on)
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = workers
-        solver.parameters.random_seed = seed
-        solver.parameters.max_time_in_seconds = finish_s
+        solver = cp_solver(finish_s, workers, seed)
         st = solver.solve(rm.model, _StopWhen(should_stop))
         if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return roster
@@ -444,10 +440,7 @@ class ColumnGeneration:
             rows = self.rows_of(hint)
             for (e, k), v in z.items():
                 m.add_hint(v, self.columns[e][k].row == rows[e])
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = workers
-        solver.parameters.random_seed = seed
-        solver.parameters.max_time_in_seconds = max(time_limit_s, 0.1)
+        solver = cp_solver(max(time_limit_s, 0.1), workers, seed)
 
         st = solver.solve(m, _StopWhen(should_stop))
         if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -11,6 +11,8 @@ import time
 
 from ortools.sat.python import cp_model
 
+from optimization.cpsat import cp_solver
+
 from .model import build_model
 from .problem import RosterProblem
 
@@ -134,9 +136,7 @@ def explain_infeasible(problem: RosterProblem, time_limit_s: float = 10.0) -> li
         m.clear_assumptions()
         m.add_assumptions(active)
         m.clear_objective()
-        s = cp_model.CpSolver()
-        s.parameters.max_time_in_seconds = max(limit, 0.05)
-        s.parameters.num_workers = 1  # the core comes from the worker that proves infeasibility
+        s = cp_solver(max(limit, 0.05), 1)  # one worker: the core comes from the worker that proves infeasibility
         st = s.solve(m)
         return st, s
 

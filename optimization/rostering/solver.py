@@ -11,6 +11,7 @@ from ortools.sat.python import cp_model
 
 from datasets.errors import Cancelled
 from datasets.progress import Reporter
+from optimization.cpsat import cp_solver
 
 from .colgen import ColumnGeneration
 from .colgen import applies as colgen_applies
@@ -145,11 +146,7 @@ def _solve_watched(solver: cp_model.CpSolver, model: cp_model.CpModel, rec: _Rec
 
 
 def _params(time_limit_s: float, num_workers: Optional[int], seed: int) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(float(time_limit_s), 0.01)
-    solver.parameters.num_workers = num_workers or max(os.cpu_count() or 1, 1)
-    solver.parameters.random_seed = seed
-    return solver
+    return cp_solver(max(float(time_limit_s), 0.01), num_workers or max(os.cpu_count() or 1, 1), seed)
 
 
 def _add_hint(rm: RosterModel, assignment: dict) -> None:
