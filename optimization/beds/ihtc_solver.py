@@ -58,8 +58,11 @@ def _days_for(inst: IhtcInstance, p) -> list[int]:
 
 
 def _run(cp_model, model, limit: float, workers: int, seed: int, rep: Reporter, t0: float, label: str,
-         lo: float, hi: float, report_cost: Callable[[float], float] | None = None, on_solution=None,
+         total: float, report_cost: Callable[[float], float] | None = None, on_solution=None,
          presolve: bool | None = None, first_solution: bool = False):
+    """One CP-SAT slice of at most ``limit`` seconds; progress is the time since ``t0`` over ``total``, the
+    whole solve's limit, so the bar moves forward across rounds and into the search instead of refilling
+    for each slice."""
     from optimization.cpsat import cp_solver
 
     solver = cp_solver(max(0.2, limit), workers, seed, stop_after_first_solution=first_solution)
@@ -78,8 +81,7 @@ def _run(cp_model, model, limit: float, workers: int, seed: int, rep: Reporter, 
             shown = report_cost(obj) if report_cost else obj
             if on_solution:
                 on_solution(shown, float("nan"), el)
-            rep.progress(min(0.99, lo + (hi - lo) * min(1.0, self.wall_time / max(limit, 1e-6))),
-                         f"{label}: cost {shown:,.0f}")
+            rep.progress(min(0.99, el / max(total, 1e-6)), f"{label}: cost {shown:,.0f}")
             if rep.should_stop():
                 self.cancelled = True
                 self.stop_search()
@@ -457,10 +459,10 @@ def solve_ihtc(inst: IhtcInstance, time_limit_s: float = 60.0, progress=None, sh
     rep = Reporter(progress, should_stop)
     t0 = time.perf_counter()
     total_s = time_limit_s
-    time_limit_s = total_s * (1.0 - search_share)  # the decomposition's part; the search has the rest
+    decomp_s = total_s * (1.0 - search_share)  # the decomposition's part; the search has the rest
 
     def left() -> float:
-        return time_limit_s - (time.perf_counter() - t0)
+        return decomp_s - (time.perf_counter() - t0)
 
     # ---------------------------------------------------------------- A without nurses
     rep(0.0, "Patients: admission days, rooms and theatres")
@@ -470,8 +472,8 @@ def solve_ihtc(inst: IhtcInstance, time_limit_s: float = 60.0, progress=None, sh
     if plan is None:
         # the greedy left a mandatory patient out (i16, i20: mandatory stays fill 90 % of the beds); without
         # costs CP-SAT finds a plan in seconds (4-6 s), with them none in 24 s
-        fs, fst = _run(cp_model, m, time_limit_s * first_share, workers, seed, rep, t0, "patients (a first plan)",
-                       0.0, 0.1, first_solution=True)
+        fs, fst = _run(cp_model, m, decomp_s * first_share, workers, seed, rep, t0, "patients (a first plan)",
+                       total_s, first_solution=True)
         if fst in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             plan = _extract_patients(inst, fs, x, w)
             stats["first_plan"] = "cp-sat"
@@ -479,11 +481,11 @@ def solve_ihtc(inst: IhtcInstance, time_limit_s: float = 60.0, progress=None, sh
     if plan is not None:  # start from a feasible plan: large instances on a busy machine need it
         _hint_plan(m, x, w, plan)
         _complete_hint(cp_model, m, workers)
-    solver, st = _run(cp_model, m, time_limit_s * first_share, workers, seed, rep, t0, "patients", 0.0, 0.35)
+    solver, st = _run(cp_model, m, decomp_s * first_share, workers, seed, rep, t0, "patients", total_s)
     total_left = total_s - (time.perf_counter() - t0)
     if st == cp_model.UNKNOWN and plan is None and total_left > 1.0:
         # nothing yet: most of what is left, the search's time too (without a plan there is nothing to search)
-        solver, st = _run(cp_model, m, total_left * 0.8, workers, seed + 1, rep, t0, "patients", 0.0, 0.35)
+        solver, st = _run(cp_model, m, total_left * 0.8, workers, seed + 1, rep, t0, "patients", total_s)
     if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         sol = _extract_patients(inst, solver, x, w)
         a_values = list(solver.response_proto.solution)  # every variable of A: a complete hint for later rounds
@@ -509,8 +511,8 @@ def solve_ihtc(inst: IhtcInstance, time_limit_s: float = 60.0, progress=None, sh
             _complete_hint(cp_model, mb, workers)
         # the first roster may borrow from the search's time: without one there is no plan at all
         limit_b = max(0.5, min(left() if k > 1 else total_s - (time.perf_counter() - t0),
-                               time_limit_s * (0.2 if k == 1 else 0.08)))
-        sb, stb = _run(cp_model, mb, limit_b, workers, seed + k, rep, t0, f"nurses (round {k})", 0.35, 0.99)
+                               decomp_s * (0.2 if k == 1 else 0.08)))
+        sb, stb = _run(cp_model, mb, limit_b, workers, seed + k, rep, t0, f"nurses (round {k})", total_s)
         if stb in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             chosen = {(r, s): nid for (r, s, nid), v in y.items() if sb.boolean_value(v)}
         elif best_sol is not None:
@@ -540,8 +542,8 @@ def solve_ihtc(inst: IhtcInstance, time_limit_s: float = 60.0, progress=None, sh
         else:
             _hint_plan(m, x, w, sol)
             _complete_hint(cp_model, m, workers)
-        limit_a = max(0.5, min(left() - 0.5, time_limit_s * 0.15))
-        sa, sta = _run(cp_model, m, limit_a, workers, seed + k, rep, t0, f"patients (round {k + 1})", 0.35, 0.99,
+        limit_a = max(0.5, min(left() - 0.5, decomp_s * 0.15))
+        sa, sta = _run(cp_model, m, limit_a, workers, seed + k, rep, t0, f"patients (round {k + 1})", total_s,
                        report_cost=lambda o, c=const: o + c, presolve=False)  # complete hint: start from it
         if sta not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             break
@@ -564,7 +566,7 @@ def solve_ihtc(inst: IhtcInstance, time_limit_s: float = 60.0, progress=None, sh
         if left() < 1.0:
             break
     if search_share > 0 and best_rep.feasible:
-        rep(0.99 * (time.perf_counter() - t0) / total_s, f"IHTC {inst.name}: local search from {best_rep.cost:,}")
+        rep(min(0.99, (time.perf_counter() - t0) / total_s), f"IHTC {inst.name}: local search from {best_rep.cost:,}")
         def on_improve(cost: int) -> None:
             if on_solution:
                 on_solution(float(cost), float("nan"), time.perf_counter() - t0)

@@ -106,10 +106,14 @@ def test_reader_rejects_non_ihtc_file(tmp_path):
 
 def test_solver_feasible_on_small_instance_and_roundtrips_json(tmp_path):
     inst = read_instance(IHTC / "small01_small09" / "small01.json")
-    seen = []
-    sol, rep, stats = solve_ihtc(inst, 4.0, on_solution=lambda o, b, t: seen.append((o, b, t)))
+    seen, bar = [], []
+    sol, rep, stats = solve_ihtc(inst, 4.0, on_solution=lambda o, b, t: seen.append((o, b, t)),
+                                 progress=lambda f, msg: bar.append(f))
     assert rep.feasible, rep.messages
     assert seen, "no improving solution was reported"
+    # one bar for the whole solve: it never moves back between the CP-SAT rounds and the search
+    assert bar[-1] == 1.0 and len(bar) > 3
+    assert all(b >= a for a, b in zip(bar, bar[1:])), bar
     assert all(p.mandatory is False or sol.admission[p.id] is not None for p in inst.patients)
     f = tmp_path / "sol.json"
     f.write_text(json.dumps(sol.to_json(inst)))
