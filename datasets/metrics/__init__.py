@@ -146,9 +146,41 @@ VIEWS: dict[str, str] = {
 }
 
 
+# Census over one window [lo, hi) of local hours, the same numbers as census_hourly's rows in it: each unit's
+# deltas before the window summed once (``base``), then the sweep over the window's hours only. Pages that
+# show a fortnight ask this instead of filtering census_hourly, whose grid spans the whole data: MIMIC-IV's
+# date-shifted stays run from 2110 to 2201, 25 million unit-hours for 100 patients (minutes, for a chart of
+# 14 days). Units and hours outside the data's first day and last event are left out, as there.
+CENSUS_WINDOW_MACRO = """
+CREATE OR REPLACE MACRO census_window(lo, hi) AS TABLE
+    WITH deltas AS MATERIALIZED (SELECT unit_id, hn, sum(delta) AS d FROM census_events GROUP BY ALL),
+    span AS (SELECT min(hn) AS first_hn, max(hn) AS last_hn FROM deltas),
+    grid AS (SELECT g.ds, g.hours, epoch_us(g.ds) // 3600000000 AS hn
+             FROM span, hour_grid(greatest(lo, date_trunc('day', make_timestamp(span.first_hn * 3600000000))),
+                                  least(hi, make_timestamp(span.last_hn * 3600000000))) g
+             WHERE g.ds < hi),
+    lim AS (SELECT min(hn) AS h0, max(hn) AS h1 FROM grid),
+    base AS (SELECT e.unit_id, sum(e.d) FILTER (WHERE e.hn < lim.h0) AS b FROM deltas e, lim GROUP BY ALL),
+    win AS (SELECT e.unit_id, e.hn, e.d FROM deltas e, lim WHERE e.hn >= lim.h0 AND e.hn <= lim.h1),
+    cells AS (
+        SELECT coalesce(x.unit_id, w.unit_id) AS unit_id, coalesce(x.hn, w.hn) AS hn, x.ds, x.hours,
+               coalesce(w.d, 0) AS d
+        FROM (SELECT base.unit_id, grid.* FROM base, grid) x
+        FULL JOIN win w ON w.unit_id = x.unit_id AND w.hn = x.hn
+    ),
+    swept AS (
+        SELECT unit_id, ds, hours, sum(d) OVER (PARTITION BY unit_id ORDER BY hn ROWS UNBOUNDED PRECEDING) AS run
+        FROM cells
+    )
+    SELECT s.unit_id, s.ds, (coalesce(base.b, 0) + s.run)::BIGINT AS census, s.hours
+    FROM swept s JOIN base USING (unit_id) WHERE s.hours IS NOT NULL
+"""
+
+
 def views_fingerprint() -> str:
     """A short hash of every macro and view definition: a workspace whose stored one differs gets them anew."""
-    text = "\n".join([HOUR_GRID_MACRO, NORMALIZE_MACRO, CEIL_HOUR_MACRO, *(f"{k}\n{v}" for k, v in VIEWS.items())])
+    text = "\n".join([HOUR_GRID_MACRO, NORMALIZE_MACRO, CEIL_HOUR_MACRO, *(f"{k}\n{v}" for k, v in VIEWS.items()),
+                      CENSUS_WINDOW_MACRO])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -162,4 +194,5 @@ def install_views(ws) -> None:
             con.execute(macro)
         for name, body in VIEWS.items():
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
+        con.execute(CENSUS_WINDOW_MACRO)  # after the views: it reads census_events
         con.execute("INSERT OR REPLACE INTO settings VALUES ('views', ?)", [views_fingerprint()])

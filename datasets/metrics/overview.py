@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
+import duckdb
 import pandas as pd
 
 from datasets.progress import Progress, Reporter, ShouldStop
@@ -100,14 +101,18 @@ def usual_arrivals_hourly(ws, start: datetime, end: datetime, weeks: int = 8) ->
 
 
 def census_grid(ws, start: datetime, end: datetime) -> tuple[list[str], pd.Series, "pd.DataFrame"]:
-    """Occupancy (census / capacity) per inpatient unit and hour in [start, end): rows, hours, matrix."""
-    df = ws.df(
-        """SELECT c.unit_id, c.ds, c.census, u.capacity
-           FROM census_hourly c JOIN units u USING (unit_id)
-           WHERE c.ds >= ? AND c.ds < ? AND u.capacity > 0 AND coalesce(u.is_inpatient, true)
-           ORDER BY u.kind, c.unit_id, c.ds""",
-        [start, end],
-    )
+    """Occupancy (census / capacity) per inpatient unit and hour in [start, end): rows, hours, matrix.
+
+    From the ``census_window`` macro (the window's hours only); a workspace opened read-only whose views are
+    from an older HospOps, and could not be refreshed, lacks it: the whole ``census_hourly`` view, filtered."""
+    sql = """SELECT c.unit_id, c.ds, c.census, u.capacity
+             FROM {census} c JOIN units u USING (unit_id)
+             WHERE c.ds >= ? AND c.ds < ? AND u.capacity > 0 AND coalesce(u.is_inpatient, true)
+             ORDER BY u.kind, c.unit_id, c.ds"""
+    try:
+        df = ws.df(sql.format(census="census_window(?::TIMESTAMP, ?::TIMESTAMP)"), [start, end, start, end])
+    except duckdb.CatalogException:
+        df = ws.df(sql.format(census="census_hourly"), [start, end])
     if df.empty:
         return [], pd.Series([], dtype="datetime64[ns]"), pd.DataFrame()
     df["occupancy"] = df["census"] / df["capacity"]

@@ -62,6 +62,15 @@ def os_user() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
+def _connect(path: Path, passphrase: str | None, encrypted: bool, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        if encrypted:
+            return connect_encrypted(path, passphrase, read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise _translate(exc, path) from None
+
+
 def _translate(exc: Exception, path: Path) -> WorkspaceError:
     """Turn a DuckDB error met while opening ``path`` into a sentence."""
     text = str(exc)
@@ -198,13 +207,7 @@ class Workspace:
         if not is_duckdb_file(path):
             raise WorkspaceError(f"{path} is not a HospOps workspace (it is not a DuckDB database file).")
         encrypted = is_encrypted(path)
-        try:
-            if encrypted:
-                con = connect_encrypted(path, passphrase, read_only=read_only)
-            else:
-                con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise _translate(exc, path) from None
+        con = _connect(path, passphrase, encrypted, read_only)
         try:
             marker = con.execute(
                 "SELECT value FROM settings WHERE key = 'app'"
@@ -236,11 +239,22 @@ class Workspace:
                     ) from None
                 return cls.open(path, read_only=True, passphrase=passphrase)
             ws._migrate(version)
-        elif not read_only:
-            from datasets.metrics import install_views, views_fingerprint
+            return ws
+        from datasets.metrics import install_views, views_fingerprint
 
-            if ws.settings().get("views") != views_fingerprint():
-                install_views(ws)  # views from another HospOps version: same schema, newer SQL
+        if ws.settings().get("views") != views_fingerprint():  # views from another HospOps version: newer SQL
+            if not read_only:
+                install_views(ws)
+            else:
+                # as for a schema upgrade: a short writable open installs them, then read-only as asked (pages
+                # call macros an older version did not have); if the file cannot be written now, the old views
+                # stay, and the callers of newer macros fall back to what the old views offer
+                con.close()
+                try:
+                    cls.open(path, passphrase=passphrase).close()
+                except WorkspaceError:
+                    pass
+                return cls(_connect(path, passphrase, encrypted, True), path, read_only=True, encrypted=encrypted)
         return ws
 
     def _migrate(self, version: int) -> None:

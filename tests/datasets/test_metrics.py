@@ -86,3 +86,43 @@ def test_utc_workspace_has_no_dst(tmp_path):
         add_visits(w, [("a", "2024-03-31 01:30", None, None), ("b", "2024-10-27 01:30", None, None)])
         daily = dict(w.sql("SELECT ds, hours FROM ed_arrivals_daily"))
         assert set(daily.values()) == {24}
+
+
+def test_census_window_matches_census_hourly_across_dst_and_past_the_data(ws):
+    """The windowed census (what the Overview asks for) gives census_hourly's rows in the window exactly:
+    stays begun before it, open stays, both DST changes (Europe/London), windows reaching past the data."""
+    from datetime import timedelta
+
+    ws.con.execute("INSERT INTO units VALUES ('W1', 'Ward 1', 'ward', 'medicine', 4, 'mixed', true)")
+    ws.con.execute("INSERT INTO units VALUES ('W2', 'Ward 2', 'ward', 'surgery', 4, 'mixed', true)")
+    rows, t = [], datetime(2024, 3, 20, 7, 20)
+    for i in range(60):  # stays of 5-70 hours every 13 hours, across both clock changes
+        out = None if i % 17 == 5 else t + timedelta(hours=5 + (i * 7) % 66)
+        rows.append((f"s{i}", "W1" if i % 3 else "W2", t, out))
+        t += timedelta(hours=13) if i != 30 else timedelta(days=200)  # to late October for the second half
+    ws.con.executemany("INSERT INTO movements (stay_id, seq, unit_id, in_ts, out_ts) VALUES (?, 1, ?, ?, ?)", rows)
+    add_visits(ws, [("a", "2024-03-31 00:30", "2024-03-31 03:10", None), ("b", "2024-10-27 01:15", None, None)])
+    windows = [("2024-03-30", "2024-04-02"), ("2024-10-26 05:00", "2024-10-28"), ("2024-03-25 13:00", "2024-03-25 14:00"),
+               ("2024-01-01", "2025-06-01"), ("2023-01-01", "2023-02-01"), ("2030-01-01", "2030-01-02")]
+    seen = 0
+    for lo, hi in windows:
+        want = ws.sql(f"SELECT unit_id, ds, census, hours FROM census_hourly WHERE ds >= '{lo}' AND ds < '{hi}' "
+                      "ORDER BY ALL")
+        got = ws.sql(f"SELECT * FROM census_window(TIMESTAMP '{lo}', TIMESTAMP '{hi}') ORDER BY ALL")
+        assert got == want, (lo, hi)
+        seen += len(got)
+    autumn = ws.sql("SELECT hours FROM census_window(TIMESTAMP '2024-10-27', TIMESTAMP '2024-10-28')")
+    assert seen > 1000 and (2,) in autumn, "the windows must hold rows, the repeated autumn hour too"
+
+
+def test_overview_census_falls_back_to_the_whole_view_without_the_macro(ws):
+    from datasets.metrics.overview import census_grid
+
+    ws.con.execute("INSERT INTO units VALUES ('W1', 'Ward 1', 'ward', 'medicine', 2, 'mixed', true)")
+    ws.con.execute("INSERT INTO movements (stay_id, seq, unit_id, in_ts, out_ts) VALUES "
+                   "('s1', 1, 'W1', '2024-06-01 10:30', '2024-06-02 09:00')")
+    a = census_grid(ws, datetime(2024, 6, 1), datetime(2024, 6, 2))
+    ws.con.execute("DROP MACRO TABLE census_window")  # as in a read-only workspace from an older HospOps
+    b = census_grid(ws, datetime(2024, 6, 1), datetime(2024, 6, 2))
+    assert a[0] == b[0] == ["W1"] and a[2].equals(b[2])
+    assert a[2].iloc[0].tolist()[9:13] == [0.0, 0.0, 0.5, 0.5]  # in at 10:30: present from 11:00
