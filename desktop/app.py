@@ -85,12 +85,26 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _parse_at(text: str):
+    from datetime import datetime
+
+    from datasets.errors import HospOpsError
+
+    try:  # ISO 8601 only, as everywhere in HospOps: 03/04/2026 means two different days to two readers
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=None)
+    except ValueError:
+        raise HospOpsError(f"--at '{text}' is not a time in the form 2026-11-20T14:00 (year-month-day).") from None
+
+
 def run_app(args) -> int:
     from datasets.errors import HospOpsError
     from desktop.pages import PAGE_NAMES
 
     shot = getattr(args, "screenshot", None)
     page_name = getattr(args, "page", None) or "overview"
+    at = _parse_at(args.at) if getattr(args, "at", None) else None
+    if at is not None and not args.workspace:
+        raise HospOpsError("--at needs a workspace to look at.")
     if page_name not in PAGE_NAMES:
         raise HospOpsError(f"There is no page '{page_name}'.", f"Pages: {', '.join(PAGE_NAMES)}.")
     if shot:
@@ -112,6 +126,8 @@ def run_app(args) -> int:
     if shot:
         if args.workspace and not window.open_workspace(args.workspace, interactive=False):
             raise HospOpsError(f"Cannot open {args.workspace}.")
+        if at is not None:
+            window.session.set_as_of(at)
         page = window.show_page(page_name)
         window.show()
         ok = wait_until_loaded(window, page)
@@ -132,8 +148,8 @@ def run_app(args) -> int:
     probe = _startup_probe(app, window) if os.environ.get("HOSPOPS_STARTUP_PROBE") else None
 
     def load() -> None:
-        if args.workspace:
-            window.open_workspace(args.workspace)
+        if args.workspace and window.open_workspace(args.workspace) and at is not None:
+            window.session.set_as_of(at)
         page = window.show_page(getattr(args, "page", None) or window.initial_page)
         if probe is not None:
             probe(page)

@@ -378,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--screenshot", help="render one page offscreen to this PNG and exit")
     a.add_argument("--page", help="page to show: data, overview, forecast, beds, roster, supplies")
     a.add_argument("--size", default="1280x800")
+    a.add_argument("--at", help="open 'as of' this time instead of now (or the data's end), e.g. 2026-11-20T14:00")
     a.set_defaults(func=cmd_app)
 
     for module in SUBCOMMAND_MODULES:

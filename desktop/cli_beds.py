@@ -54,7 +54,7 @@ def _records(df) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------ board
 def cmd_board(args: argparse.Namespace) -> int:
-    from datasets.metrics.beds import bed_board, board_summary, waiting_list
+    from datasets.metrics.beds import bed_board, board_summary, waiting_list, waiting_summary
     from desktop.cli import open_workspace
 
     c = _cli()
@@ -89,12 +89,13 @@ def cmd_board(args: argparse.Namespace) -> int:
                          "" if r.los_hours != r.los_hours else f"{r.los_hours:.0f}",
                          "" if str(r.expected_discharge) == "NaT" else str(r.expected_discharge)[:16]])
         print(c._table(rows))
-    print(f"\nWaiting for a bed: {len(waiting)}")
+    print(f"\n{waiting_summary(waiting)}")
     if len(waiting):
         rows = [["kind", "patient", "since", "wait h", "acuity", "specialty", "sex", "age", "needs"]]
         for r in waiting.itertuples():
             needs = ",".join(k for k in ("isolation", "telemetry", "paediatric") if getattr(r, k))
-            rows.append([r.kind, str(r.patient_id), str(r.since)[:16], f"{r.wait_hours:.1f}",
+            rows.append([r.kind, str(r.patient_id), str(r.since)[:16],
+                         f"due {str(r.since)[11:16]}" if r.due_later else f"{r.wait_hours:.1f}",
                          "" if str(r.acuity) == "<NA>" else str(r.acuity), str(r.specialty), str(r.sex),
                          "" if str(r.age) == "<NA>" else str(r.age), needs])
         print(c._table(rows))
@@ -166,6 +167,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 def _solve_workspace(args: argparse.Namespace) -> int:
     from desktop.cli import open_workspace
     from optimization.beds import problem_from_workspace, solve, validate
+    from optimization.beds.model import is_outlier, placement_note
 
     c = _cli()
     accept = getattr(args, "accept", False)
@@ -196,7 +198,9 @@ def _solve_workspace(args: argparse.Namespace) -> int:
             continue
         placements.append({"patient": pid, "person": p.person_id, "kind": p.kind, "bed": bid, "unit": beds[bid].unit_id,
                            "from_bed": p.current_bed, "specialty": p.specialty,
-                           "admission_day": sol.admission_day.get(pid, 0)})
+                           "admission_day": sol.admission_day.get(pid, 0),
+                           "outlier": is_outlier(p, problem.unit(beds[bid].unit_id)),
+                           "note": placement_note(problem, p, bid)})
     out = {
         "status": sol.status, "objective": sol.objective, "bound": sol.bound, "seconds": round(sol.seconds, 3),
         "validated_objective": v.objective, "hard_violations": v.hard_violations,
@@ -214,17 +218,21 @@ def _solve_workspace(args: argparse.Namespace) -> int:
         return 0
     print(f"{sol.status}: cost {c._fmt(sol.objective)} (bound {c._fmt(sol.bound)}), validator {v.objective}, "
           f"{v.hard_violations} hard violations, {sol.seconds:.1f} s")
-    print(f"{out['waiting']} waiting; {len(placements)} moves proposed")
+    print(f"{out['waiting']} waiting; {len(placements)} placement(s) proposed")
+    if any(v.penalties.values()):  # what the cost is made of, by rule (weights: --weight)
+        print("cost by rule: " + ", ".join(f"{k} {c._fmt(n)}" for k, n in v.penalties.items() if n))
     if placements:
-        rows = [["patient", "kind", "specialty", "to bed", "unit", "from"] + (["day"] if problem.days > 1 else [])]
+        rows = [["patient", "stay", "kind", "specialty", "to bed", "unit", "from"]
+                + (["day"] if problem.days > 1 else []) + ["note"]]
         for pl in placements:
-            rows.append([pl["patient"], pl["kind"], pl["specialty"], pl["bed"], pl["unit"], pl["from_bed"] or ""]
-                        + ([f"+{pl['admission_day']}"] if problem.days > 1 else []))
+            rows.append([pl["person"] or "", pl["patient"], pl["kind"], pl["specialty"], pl["bed"], pl["unit"],
+                         pl["from_bed"] or ""] + ([f"+{pl['admission_day']}"] if problem.days > 1 else [])
+                        + [pl["note"]])
         print(c._table(rows))
     if sol.unplaced:
         print("Not placed:")
         for k, r in sol.unplaced.items():
-            print(f"  {k}: {r}")
+            print(f"  {pmap[k].person_id or k} (stay {k}): {r}")
     if accept:
         print(f"Accepted {len(accepted)} placement(s): {', '.join(accepted)}" if accepted
               else "Nothing to accept: the proposal moves nobody.")

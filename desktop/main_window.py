@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self._build_menus()
         self.session.workspace_changed.connect(self._on_workspace)
+        self.session.as_of_changed.connect(self._sync_as_of)  # set from code too (app --at, Latest)
         self.session.data_changed.connect(self._on_workspace)
         self.setStyleSheet(STYLE_SHEET)
         self.resize(1280, 800)
@@ -269,9 +270,7 @@ class MainWindow(QMainWindow):
             self.ws_btn.setText(f"{s.path.name} ▾")
             self.ws_btn.setToolTip(str(s.path))
             self.as_of.setEnabled(True)
-            self.as_of.blockSignals(True)
-            self.as_of.setDateTime(QDateTime(s.as_of))
-            self.as_of.blockSignals(False)
+            self._sync_as_of()
             self.tz_label.setText(s.timezone)
             self._update_last_import()
         else:
@@ -281,6 +280,12 @@ class MainWindow(QMainWindow):
             self.as_of.setEnabled(False)
             self.tz_label.setText("")
             self.last_import.setText("")
+
+    def _sync_as_of(self) -> None:
+        if self.session.is_open and self.session.as_of is not None:
+            self.as_of.blockSignals(True)
+            self.as_of.setDateTime(QDateTime(self.session.as_of))
+            self.as_of.blockSignals(False)
 
     def _update_last_import(self) -> None:
         rows = self.session.ws.sql(
@@ -301,7 +306,6 @@ class MainWindow(QMainWindow):
     def _as_of_latest(self) -> None:
         if self.session.is_open:
             self.session.set_as_of(self.session.default_as_of())
-            self._on_workspace()
 
     # ------------------------------------------------------------------ settings
     def _folder(self) -> Path:
@@ -376,7 +380,7 @@ def wait_until_loaded(window: MainWindow, page, timeout_ms: int = 120000) -> boo
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
         app.processEvents()
-        if not page._dirty and window.jobs.is_idle():
+        if page.is_loaded() and window.jobs.is_idle():
             app.processEvents()
             return True
         time.sleep(0.01)

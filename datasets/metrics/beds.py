@@ -268,6 +268,7 @@ def waiting_list(ws, at) -> pd.DataFrame:
         [at, at, at, at, at, TRANSFER_AFTER_HOURS, at, at],
     )
     df["wait_hours"] = ((pd.Timestamp(at) - pd.to_datetime(df["since"])).dt.total_seconds() / 3600.0).clip(lower=0)
+    df["due_later"] = pd.to_datetime(df["since"]) > pd.Timestamp(at)  # electives due later today: not waiting yet
     needs = [patient_needs(s, sp, a) for s, sp, a in zip(df["stay_id"], df["specialty"], df["age"])]
     for k in ("isolation", "telemetry", "paediatric"):
         df[k] = [n[k] for n in needs]
@@ -278,9 +279,27 @@ def waiting_list(ws, at) -> pd.DataFrame:
     res = active_placements(ws, at)
     by_stay = dict(zip(res["stay_id"], res["bed_id"]))
     df["reserved_bed"] = [by_stay.get(s) for s in df["stay_id"]]
-    cols = ["kind", "patient_id", "stay_id", "since", "wait_hours", "acuity", "specialty", "sex", "age",
+    cols = ["kind", "patient_id", "stay_id", "since", "wait_hours", "due_later", "acuity", "specialty", "sex", "age",
             "isolation", "telemetry", "paediatric", "target_unit", "reserved_bed"]
     return df[cols].reset_index(drop=True)
+
+
+def waiting_summary(waiting: pd.DataFrame) -> str:
+    """The waiting list in one phrase, the same on every page and in the CLI: who waits now (by where they
+    wait; the Overview's card counts the ED part) and the electives due later today, which are not waiting
+    yet. E.g. '5 waiting for a bed (5 in the ED), 10 electives due later today'."""
+    due = int(waiting["due_later"].sum()) if len(waiting) else 0
+    now = waiting[~waiting["due_later"]] if len(waiting) else waiting
+    kinds = now["kind"].value_counts() if len(now) else {}
+    parts = [f"{kinds.get('ed_boarder', 0):,} in the ED"]
+    if kinds.get("transfer", 0):
+        parts.append(f"{kinds['transfer']:,} in assessment units")
+    if kinds.get("elective", 0):
+        parts.append(f"{kinds['elective']:,} electives already due")
+    out = f"{len(now):,} waiting for a bed ({', '.join(parts)})"
+    if due:
+        out += f", {due:,} elective{'s' if due != 1 else ''} due later today"
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ outlook

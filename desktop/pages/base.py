@@ -85,6 +85,11 @@ class Page(QWidget):
         elif self._dirty:
             self.done_loading()
 
+    def is_loaded(self) -> bool:
+        """Whether the page shows what it should now: its data, or the empty state when it needs a workspace
+        and none is open (it stays due for a refresh, for when one opens)."""
+        return not self._dirty or (self.needs_workspace and not self.session.is_open)
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt name
         super().showEvent(event)
         self.ensure_loaded()

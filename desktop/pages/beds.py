@@ -40,7 +40,7 @@ def load_outlook(ws, at, progress=None, should_stop=None) -> pd.DataFrame:
 
 def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dict[str, Any]:
     from datasets.progress import Reporter
-    from optimization.beds.model import solve, validate
+    from optimization.beds.model import placement_note, solve, validate
     from optimization.beds.workspace import problem_from_workspace
 
     rep = Reporter(progress, should_stop)
@@ -64,14 +64,14 @@ def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dic
         if p.current_bed is not None and bed == p.current_bed:
             continue  # stays where they are
         rows.append({
-            "patient_id": pid, "kind": "move" if p.current_bed else p.kind, "acuity": p.acuity,
-            "specialty": p.specialty, "wait_hours": round(p.wait_hours, 1),
+            "patient_id": p.person_id or pid, "stay_id": pid, "kind": "move" if p.current_bed else p.kind,
+            "acuity": p.acuity, "specialty": p.specialty, "wait_hours": round(p.wait_hours, 1),
             "bed": bed or "", "unit": beds[bed].unit_id if bed else "",
             "from_bed": p.current_bed or "",
-            "reason": "" if bed else solution.unplaced.get(pid, "not placed"),
+            "reason": placement_note(problem, p, bed) if bed else solution.unplaced.get(pid, "not placed"),
         })
-    proposal = pd.DataFrame(rows, columns=["patient_id", "kind", "acuity", "specialty", "wait_hours", "bed", "unit",
-                                           "from_bed", "reason"])
+    proposal = pd.DataFrame(rows, columns=["patient_id", "stay_id", "kind", "acuity", "specialty", "wait_hours", "bed",
+                                           "unit", "from_bed", "reason"])
     if len(proposal):
         proposal = proposal.sort_values(["bed"], key=lambda s: s.eq(""), kind="stable").reset_index(drop=True)
     return {"solution": solution, "validation": check, "proposal": proposal, "problem": problem}
@@ -131,7 +131,8 @@ class BedsPage(Page):
         self.solver_line = QLabel("", prop_box)
         self.solver_line.setWordWrap(True)
         self.proposal = FrameTable(prop_box, title="Proposal", export_name="bed_proposal", decimals={"wait_hours": 1},
-                                   tooltips={"reason": "why this patient could not be placed, in words"})
+                                   tooltips={"reason": "why this patient could not be placed, or what the placement "
+                                                       "costs (an outlier off their specialty), in words"})
         row = QHBoxLayout()
         row.addWidget(QLabel("search for", prop_box))
         row.addWidget(self.time_limit)
@@ -199,6 +200,8 @@ class BedsPage(Page):
                  self._show_outlook, key="beds.outlook", background=True)
 
     def _show_board(self, d: dict) -> None:
+        from datasets.metrics.beds import waiting_summary
+
         board, waiting = d["board"], d["waiting"]
         self._names = d["names"]
         res = board[board["state"] == "reserved"]
@@ -212,9 +215,10 @@ class BedsPage(Page):
             f"<b>{len(board):,} beds</b>: {counts.get('occupied', 0):,} occupied, {counts.get('free', 0):,} free, "
             f"{counts.get('reserved', 0):,} reserved, "
             f"{counts.get('cleaning', 0):,} cleaning, {counts.get('blocked', 0):,} blocked — "
-            f"<b>{len(waiting):,} waiting</b> for a bed at {self.session.as_of:%a %d %b %H:%M}")
+            f"<b>{waiting_summary(waiting)}</b> at {self.session.as_of:%a %d %b %H:%M}")
         self.waiting.set_frame(waiting)
-        self.tabs.setTabText(0, f"Waiting ({len(waiting)})")
+        due = int(waiting["due_later"].sum()) if len(waiting) else 0
+        self.tabs.setTabText(0, f"Waiting ({len(waiting) - due}{f' + {due} due' if due else ''})")
         self.done_loading()
 
     def _show_outlook(self, df: pd.DataFrame) -> None:
@@ -320,7 +324,7 @@ class BedsPage(Page):
         self._assignment[patient_id] = bed_id if bed_id is not None else p.current_bed
         check = validate(problem, self._assignment, self._admission_day)
         frame = self.proposal.model.frame.copy()
-        i = frame.index[frame["patient_id"] == patient_id]
+        i = frame.index[frame["stay_id"] == patient_id]
         unit = problem.beds[[b.bed_id for b in problem.beds].index(bed_id)].unit_id if bed_id else ""
         if bed_id is None and not p.current_bed:
             reason = explain_unplaced(problem, self._assignment).get(patient_id, "left waiting by hand")
@@ -343,7 +347,7 @@ class BedsPage(Page):
         if len(rows) != 1:
             self.solver_line.setText("Select one patient of the proposal to change their bed.")
             return
-        pid = self.proposal.selected_frame().iloc[0]["patient_id"]
+        pid = self.proposal.selected_frame().iloc[0]["stay_id"]
         choices = self.bed_choices(pid)
         labels = [label for _, label in choices]
         label, ok = QInputDialog.getItem(self, f"Bed for {pid}", "Beds the hard rules allow (own specialty first):",
@@ -357,7 +361,7 @@ class BedsPage(Page):
         if self.last_proposal is None:
             return
         frame = self.proposal.shown_frame() if all_rows else self.proposal.selected_frame()
-        chosen = set(frame.loc[frame["bed"] != "", "patient_id"])
+        chosen = set(frame.loc[frame["bed"] != "", "stay_id"])
         if not chosen:
             self.solver_line.setText("Nothing to accept: select placed patients (with a bed) first.")
             return

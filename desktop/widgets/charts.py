@@ -87,13 +87,33 @@ def _pen(color: str, width: float = 1.5, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(QColor(color), width=width, style=style)
 
 
+def date_axis() -> pg.DateAxisItem:
+    """A bottom date axis whose day ticks say the month too ("07 Nov", not "07", which reads as an hour on an
+    hourly chart) and, zoomed in to hours, the weekday and day ("Fri 20"). pyqtgraph's own levels show the
+    month only at a month boundary, so a fortnight inside one month had bare day numbers. Falls back to
+    pyqtgraph's axis if its zoom-level classes move."""
+    axis = pg.DateAxisItem(utcOffset=0)
+    try:
+        from pyqtgraph.graphicsItems import DateAxisItem as dai
+
+        day = dai.DAY_SPACING
+        month_day = dai.ZoomLevel([dai.TickSpec(dai.MONTH_SPACING, dai.makeMStepper(1), "%d %b"),
+                                   dai.TickSpec(day, dai.makeSStepper(day), "%d %b", autoSkip=[1, 2, 7])], "00 MMM")
+        levels = list(axis.zoomLevels.items())
+        axis.zoomLevels = type(axis.zoomLevels)(
+            (spacing, month_day if level is dai.MONTH_DAY_ZOOM_LEVEL else level) for spacing, level in levels)
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - another pyqtgraph
+        pass
+    return axis
+
+
 class _DateChart(QWidget):
     """What both charts share: a titled plot over a date axis (copy/save buttons) and a read-out line under it
     that follows the mouse (``_on_move``)."""
 
     def __init__(self, parent=None, *, title: str = ""):
         super().__init__(parent)
-        self.plot = make_plot(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.plot = make_plot(axisItems={"bottom": date_axis()})
         self.title = QLabel(f"<b>{title}</b>" if title else "", self)
         self.readout = QLabel(" ", self)
         self.readout.setObjectName("muted")

@@ -583,6 +583,17 @@ def explain_unplaced(problem: BedProblem, assignment: dict[str, str | None]) -> 
     return out
 
 
+def placement_note(problem: BedProblem, p: Patient, bed_id: str) -> str:
+    """Why a proposed placement costs something, in words ('' when it is in the patient's own specialty): an
+    outlier, the penalty that usually makes up most of a proposal's cost. (A move shows in its from-bed.)"""
+    bed = next(b for b in problem.beds if b.bed_id == bed_id)
+    u = problem._units[bed.unit_id]
+    if not is_outlier(p, u):
+        return ""
+    return (f"outlier: {p.specialty.replace('_', ' ')} patient on {u.unit_id} "
+            f"({u.specialty.replace('_', ' ') if u.specialty else u.kind})")
+
+
 def _needs(p: Patient) -> list[str]:
     n = []
     if p.isolation:

@@ -80,6 +80,25 @@ def test_waiting_list_has_boarders_with_their_wait(demo):
     assert b.loc[0, "stay_id"] not in set(after["stay_id"])
 
 
+def test_electives_due_later_are_listed_apart_and_counted_as_the_overview_counts(demo):
+    from datasets.metrics.beds import waiting_summary
+    from datasets.metrics.overview import snapshot
+
+    el = demo.df("""SELECT admit_ts FROM stays WHERE admission_type = 'elective' AND hour(admit_ts) BETWEEN 15 AND 20
+                    ORDER BY admit_ts LIMIT 1 OFFSET 30""")
+    at = el.loc[0, "admit_ts"].replace(hour=13, minute=0, second=0)  # the same day, before it is due
+    wl = waiting_list(demo, at)
+    due = wl[wl["due_later"]]
+    assert len(due) >= 1 and set(due["kind"]) == {"elective"} and (due["wait_hours"] == 0).all()
+    assert (pd.to_datetime(due["since"]) > at).all() and (pd.to_datetime(wl[~wl["due_later"]]["since"]) <= at).all()
+    text = waiting_summary(wl)
+    boarders = int((wl["kind"] == "ed_boarder").sum())
+    assert text.startswith(f"{len(wl) - len(due)} waiting for a bed ({boarders} in the ED")
+    assert text.endswith(f"{len(due)} elective{'s' if len(due) > 1 else ''} due later today")
+    # the Overview's card ("waiting for a bed", in the ED) and the Beds page's "in the ED" are one number
+    assert snapshot(demo, at)["waiting_for_bed"] == boarders
+
+
 def test_needs_are_deterministic_and_sensible():
     assert patient_needs("S1", "cardiology", 70)["telemetry"] is True
     assert patient_needs("S1", "medicine", 7)["paediatric"] is True
@@ -168,4 +187,4 @@ def test_cli_board_and_outlook_json(demo_ws, capsys):
     d = json.loads(out)
     assert rc == 0 and d["hours"] == 6 and {"expected", "lo80", "hi95", "capacity"} <= set(d["rows"][0])
     rc, out, _ = _run(capsys, "beds", "board", str(demo_ws), "--at", T, "--unit", "M3")
-    assert rc == 0 and "M3-" in out and "Waiting for a bed" in out
+    assert rc == 0 and "M3-" in out and "waiting for a bed (" in out

@@ -138,6 +138,24 @@ def test_chart_hover_readout_and_png(qtbot, tmp_path):
     assert save_png(c.plot, tmp_path / "c.png") and QImage(str(tmp_path / "c.png")).width() > 100
 
 
+def test_date_axis_day_ticks_name_the_month(qtbot):
+    from datetime import datetime, timezone
+
+    from desktop.widgets.charts import date_axis, make_plot
+
+    plot = make_plot(axisItems={"bottom": date_axis()})
+    qtbot.addWidget(plot)
+    ax = plot.getAxis("bottom")
+    lo = datetime(2026, 11, 6, tzinfo=timezone.utc).timestamp()  # a fortnight inside one month, on 700 px
+    hi = datetime(2026, 11, 22, tzinfo=timezone.utc).timestamp()
+    plot.resize(760, 300)
+    plot.setXRange(lo, hi, padding=0)
+    plot.grab()  # drawn once: the axis measures its labels with the painter's font
+    levels = ax.tickValues(lo, hi, 700)
+    labels = [t for spacing, ticks in levels for t in ax.tickStrings(ticks, 1.0, spacing)]
+    assert labels and all(t.endswith(" Nov") for t in labels), labels  # "07 Nov", never a bare "07"
+
+
 def test_copy_and_export_suppress_small_counts(qtbot, tmp_path):
     import pandas as pd
 
@@ -289,6 +307,12 @@ def test_screenshot_command(tmp_path, demo_ws, capsys):
     not_ws.write_text("a,b\n1,2\n")
     code = main(["app", str(not_ws), "--screenshot", str(out), "--page", "overview"])
     assert code == 1 and "not a HospOps workspace" in capsys.readouterr().err
+    # no workspace at all: the page's empty state is what there is to show, at once (it waited two minutes,
+    # then called the finished picture part-way)
+    code = main(["app", "--screenshot", str(out), "--page", "overview"])
+    assert code == 0, capsys.readouterr().err
+    code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "data", "--at", "last tuesday"])
+    assert code == 1 and "not a time" in capsys.readouterr().err
 
 
 def test_as_of_defaults_to_the_data_when_now_is_outside_it():

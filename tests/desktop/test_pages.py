@@ -48,10 +48,14 @@ def test_beds_page_board_proposal_and_accept(window, qtbot):
     prop = page.proposal.model.frame
     unplaced = prop[prop["bed"] == ""]
     assert (unplaced["reason"].str.len() > 10).all(), "every unplaced patient has a reason in words"
+    # patients named as the board and the waiting list name them; outliers say so
+    assert prop["patient_id"].str.startswith("P").all() and prop["stay_id"].str.startswith("S").all()
+    placed_out = prop[prop["reason"].str.startswith("outlier: ")]
+    assert set(placed_out["bed"]) <= set(prop.loc[prop["bed"] != "", "bed"])
     placed = prop[prop["bed"] != ""]
     if len(placed):
         # edit by hand: another bed the hard rules allow, then check the whole plan again
-        pid, bed = placed.iloc[0]["patient_id"], placed.iloc[0]["bed"]
+        pid, bed = placed.iloc[0]["stay_id"], placed.iloc[0]["bed"]
         choices = page.bed_choices(pid)
         assert choices[0][0] is None and all(b != bed for b, _ in choices[1:]), "held beds are not offered"
         problem = d["problem"]
@@ -67,7 +71,7 @@ def test_beds_page_board_proposal_and_accept(window, qtbot):
         if len(choices) > 1:
             new_bed = choices[-1][0]
             page.set_bed(pid, new_bed)
-            row = page.proposal.model.frame.set_index("patient_id").loc[pid]
+            row = page.proposal.model.frame.set_index("stay_id").loc[pid]
             assert row["bed"] == new_bed and row["reason"] == "changed by hand"
             assert "hard rules broken: 0" in page.solver_line.text(), page.solver_line.text()
         placed = page.proposal.model.frame[page.proposal.model.frame["bed"] != ""]

@@ -143,3 +143,20 @@ def test_cli_propose_accept_list_and_cancel(wpath, capsys):
     d2 = json.loads(out)
     reserved_beds = {p["bed_id"] for p in listed if p["placement_id"] != d["accepted"][0]}
     assert rc == 0 and not reserved_beds & {p["bed"] for p in d2["placements"]}
+
+
+def test_cli_propose_names_patients_as_the_board_does_and_says_why_a_placement_costs(wpath, capsys):
+    rc, out, _ = _run(capsys, "beds", "propose", str(wpath), "--at", T, "--time-limit", "3", "--json")
+    d = json.loads(out)
+    assert rc == 0 and d["placements"]
+    for pl in d["placements"]:
+        assert pl["note"].startswith("outlier: ") if pl["outlier"] else pl["note"] == ""
+    rc, out, _ = _run(capsys, "beds", "propose", str(wpath), "--at", T, "--time-limit", "3")
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("patient "))
+    rows = [line.split()[0] for line in lines[head + 2:] if line and not line.startswith("Not placed")]
+    board = json.loads(_run(capsys, "beds", "board", str(wpath), "--at", T, "--json")[1])
+    persons = {w["patient_id"] for w in board["waiting"]} | {b["patient_id"] for b in board["beds"] if b["patient_id"]}
+    assert rows and set(rows) <= persons, "the first column holds the patient ids the board and waiting list show"
+    if d["validated_objective"]:
+        assert any(line.startswith("cost by rule: ") for line in lines)
