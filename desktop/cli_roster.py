@@ -150,9 +150,12 @@ def _report(problem, sol, args, extra: dict | None = None) -> int:
     }
     if sol.conflicts:
         out["conflicts"] = list(sol.conflicts)
-    from optimization.rostering import cover_shortfalls
+    from optimization.rostering import cover_shortfalls, stopped_short_note
 
     out["shortfalls"] = cover_shortfalls(problem)
+    note = stopped_short_note(sol.status, out["violations"].get("cover_under", 0), out["shortfalls"])
+    if note:
+        out["note"] = note
     if extra:
         out.update(extra)
     if getattr(args, "export", None) and sol.assignment:
@@ -168,6 +171,8 @@ def _report(problem, sol, args, extra: dict | None = None) -> int:
             print(f"  conflict: {line}")
         for line in out["shortfalls"]:
             print(f"  short: {line}")
+        if note:
+            print(f"  note: {note}")
         if check:
             print(f"Validator: cost {check.objective}, {check.hard_violations} hard violations")
             rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]

@@ -308,6 +308,8 @@ class RosterPage(Page):
         self.done_loading()
 
     def _show(self, r: dict) -> None:
+        from optimization.rostering import stopped_short_note
+
         self.result = r
         problem, sol, check = r["problem"], r["solution"], r["validation"]
         self.session.audit("solve roster", problem.unit, {"status": sol.status, "objective": sol.objective,
@@ -335,6 +337,10 @@ class RosterPage(Page):
                 parts.append(f"{len(changed)} cell(s) changed from the published roster (bold, underlined)")
             parts += [f"<span style='color:{theme.VERMILLION}'>Short whatever the roster:</span> {line}"
                       for line in r.get("shortfalls", [])]
+            note = stopped_short_note(sol.status, check.by_rule().get("cover_under", 0) if check else 0,
+                                      r.get("shortfalls", []))
+            if note:
+                parts.append(note)
             self.status.setText("<br>".join(parts))
             if r.get("violations") is not None:
                 self.violations.set_frame(r["violations"])

@@ -157,3 +157,14 @@ def explain_infeasible(problem: RosterProblem, time_limit_s: float = 10.0) -> li
             i += 1
     texts = [rm.assumptions[v.index] for v in core_vars]
     return [f"These requirements cannot all hold: {t}." for t in texts] if texts else []
+
+
+def stopped_short_note(status: str, short_shifts: int, unavoidable: list[str]) -> str | None:
+    """A sentence for a roster the search handed back at its time limit with shifts still short that no
+    counting bound (:func:`cover_shortfalls`) calls unavoidable: the scheduler should know a longer search may
+    fill them, rather than take the gaps as the ward's. None when there is nothing to say."""
+    if status not in ("FEASIBLE", "CANCELLED") or short_shifts <= 0 or unavoidable:
+        return None
+    return (f"The search stopped {'at its time limit' if status == 'FEASIBLE' else 'when asked'} with "
+            f"{short_shifts:,} shift(s) still short, and nothing shows they have to be: a longer search may "
+            f"fill them.")

@@ -1,5 +1,5 @@
 """cover_shortfalls: shifts that will be short whatever the roster, said before anyone blames the solver."""
-from optimization.rostering import cover_shortfalls, solve, validate
+from optimization.rostering import cover_shortfalls, solve, stopped_short_note, validate
 
 from roster_helpers import need, person, tiny
 
@@ -23,3 +23,13 @@ def test_enough_hours_say_nothing_and_leave_counts_against_capacity():
     away = {"A": frozenset(range(4)), "B": frozenset(range(3, 7))}
     out = cover_shortfalls(tiny(7, [person("A"), person("B")], cover=cover, days_off=away))
     assert len(out) == 1 and "about 1 shift(s)" in out[0]
+
+
+def test_a_search_stopped_with_avoidable_gaps_says_a_longer_one_may_fill_them():
+    note = stopped_short_note("FEASIBLE", 26, [])
+    assert note and "26 shift(s) still short" in note and "longer search" in note
+    assert "when asked" in stopped_short_note("CANCELLED", 3, [])
+    # nothing to say: proven optimal, nothing short, or the gaps are the ward's (a counting bound says so)
+    assert stopped_short_note("OPTIMAL", 26, []) is None
+    assert stopped_short_note("FEASIBLE", 0, []) is None
+    assert stopped_short_note("FEASIBLE", 4, ["Ward 7: about 4 shift(s) will be short whatever the roster."]) is None
