@@ -171,7 +171,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     if rejected:
         print(
             f"{rejected:,} rows were rejected and kept with their line and reason; see them with:\n"
-            f"  hospops query {args.workspace} \"SELECT * FROM rejects WHERE run_id = {result.run_id}\""
+            f"  hospops query {args.workspace} \"SELECT * FROM rejects WHERE run_id = {result.run_id} ORDER BY file, line\""
         )
     for note in result.notes:
         print(f"note: {note}")

@@ -33,27 +33,39 @@ from datasets.privacy import birth_year_sql, classify_column, mask_shape_sql
 from datasets.progress import Progress, Reporter, ShouldStop
 from datasets.store import CANONICAL, Workspace, os_user
 
-# Rows that parse but make no sense: (table, SQL condition that is TRUE for a bad row, column, reason).
+# Rows that parse but make no sense: (table, SQL condition that is TRUE for a bad row, column, reason). A
+# reason's "{value}" is the row's value of that column (so a reject says what it found, not only what it wanted).
 SANITY_RULES: dict[str, list[tuple[str, str, str]]] = {
     "ed_visits": [
         ("departure_ts < arrival_ts", "departure_ts", "departure before arrival"),
         ("decision_ts < arrival_ts", "decision_ts", "decision to admit before arrival"),
-        ("acuity NOT BETWEEN 1 AND 5", "acuity", "acuity must be 1 (most urgent) to 5"),
+        ("acuity NOT BETWEEN 1 AND 5", "acuity", "acuity must be 1 (most urgent) to 5, not {value}"),
     ],
     "stays": [("discharge_ts < admit_ts", "discharge_ts", "discharge before admission")],
     "movements": [
         ("out_ts < in_ts", "out_ts", "transfer out before transfer in"),
         ("seq < 1", "seq", "sequence number must be 1 or more"),
     ],
-    "supply_usage": [("quantity < 0", "quantity", "negative quantity")],
-    "units": [("capacity < 0", "capacity", "negative bed capacity")],
+    "supply_usage": [("quantity < 0", "quantity", "negative quantity ({value})")],
+    "units": [("capacity < 0", "capacity", "negative bed capacity ({value})")],
     "patients": [
-        ("birth_year NOT BETWEEN 1850 AND 2300", "birth_year", "birth year out of range"),
-        ("sex NOT IN ('F', 'M', 'U')", "sex", "sex must be F, M or U"),
+        ("birth_year NOT BETWEEN 1850 AND 2300", "birth_year", "birth year {value} out of range"),
+        ("sex NOT IN ('F', 'M', 'U')", "sex", "sex must be F, M or U, not '{value}'"),
     ],
-    "shift_types": [("duration_h <= 0 OR duration_h > 24", "duration_h", "shift length must be 0-24 hours")],
-    "staff": [("contract_hours < 0 OR contract_hours > 168", "contract_hours", "contract hours out of range")],
+    "shift_types": [("duration_h <= 0 OR duration_h > 24", "duration_h", "shift length must be 0-24 hours, not {value}")],
+    "staff": [("contract_hours < 0 OR contract_hours > 168", "contract_hours", "contract hours {value} out of range")],
 }
+
+
+def _structure_reason(kinds: str, message: str, found: int, expected: int) -> str:
+    """A line the CSV reader could not split, in words: the count of fields against the header's for the
+    common cases (DuckDB's own 'Expected Number of Columns: 4 Found: 3'), its message otherwise."""
+    if kinds == "missing columns":
+        return (f"{found} field(s) where the header has {expected}: a field is missing or the line was cut off")
+    if kinds == "too many columns":
+        return (f"{found} fields where the header has {expected}: an extra delimiter, or a value holding the "
+                f"delimiter without quotes")
+    return f"{kinds}: {message}"
 
 
 @dataclass
@@ -581,17 +593,17 @@ class ImportSession:
 
         rows = self.con.execute(
             f"""SELECT line, any_value(column_name),
-                       string_agg(DISTINCT lower(error_type), '; ') || ': ' || any_value(error_message),
+                       string_agg(DISTINCT lower(error_type), '; '), any_value(error_message),
                        any_value(csv_line)
                 FROM _rej{idx} GROUP BY line ORDER BY line"""
         ).fetchall()
         n_cols = len(staged.columns)
         lines, cols, reasons, fields, aligned = [], [], [], [], []
-        for line, col, reason, text in rows:
+        for line, col, kinds, message, text in rows:
             f, clean = split_fields(text or "", staged.delimiter)
             lines.append(line)
             cols.append(col)
-            reasons.append(reason)
+            reasons.append(_structure_reason(kinds, message, len(f), n_cols))
             fields.append(f)
             aligned.append(clean and len(f) == n_cols)
         tok = f"_rawtok{idx}"
@@ -655,7 +667,8 @@ class ImportSession:
         reasons = [f"CASE WHEN {c} IS NULL THEN '{c} is empty' END" for c in spec.required]
         for cond, col, why in SANITY_RULES.get(table, []):
             checks.append(f"CASE WHEN {cond} THEN '{col}' END")
-            reasons.append(f"CASE WHEN {cond} THEN {sql_str(why)} END")
+            text = " || CAST({} AS VARCHAR) || ".format(col).join(sql_str(part) for part in why.split("{value}"))
+            reasons.append(f"CASE WHEN {cond} THEN {text} END")
         key_list = ", ".join(key)
         # One pass computes every column and its verdict. (Performance: no window function here; the
         # duplicate check below needs only the key and _n of the good rows, not the whole row.)

@@ -274,7 +274,7 @@ def import_mimic(
             )
             session.notes.append(
                 f"{files['transfers'].name}: {n_disch} 'discharge' event rows are not unit stays and were not read "
-                f"as movements; {n_ed} 'ED' rows feed ed_visits"
+                f"as movements; {n_ed} 'ED' rows feed ed_visits (the rows of one admission make one visit)"
                 + (f"; {n_other} rows with another eventtype were skipped" if n_other else "")
             )
             rep(0.65, "Units")

@@ -76,7 +76,7 @@ class DataPage(Page):
         total = int(d["tables"]["rows"].sum())
         self.summary.setText(
             f"<b>{info['hospital'] or self.session.path.name}</b> — {self.session.path}<br>"
-            f"{total:,} rows in {len(d['tables'])} tables; time zone {info['timezone']}"
+            f"{total:,} row{'' if total == 1 else 's'} in {len(d['tables'])} tables; time zone {info['timezone']}"
             f"{', holidays of ' + info['country'] if info.get('country') else ''}; "
             f"{d['n_rejects']:,} rejected row(s) kept for review.")
         self.tables.set_frame(d["tables"])
