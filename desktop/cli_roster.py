@@ -261,7 +261,22 @@ def cmd_reroster(args: argparse.Namespace) -> int:
                    hold_cover=not args.fill_old_gaps,
                    progress=c._progress_printer(c._show_progress(args)), num_workers=args.workers, seed=args.seed)
     p2 = rerostering_problem(problem, published, args.from_day, _change_weight(args), not args.fill_old_gaps)
-    return _report(p2, sol, args, {"changes": list(sol.changes), "changed_cells": len(sol.changes)})
+    from optimization.rostering import validate
+
+    # what a scheduler asks after a sickness call: which shifts from the change on are now short of what
+    # the published roster had (with --fill-old-gaps: of what the ward asks); earlier days are as published
+    gaps = [v.text for v in validate(p2, sol).violations if v.rule == "cover_under" and (v.day or 0) >= args.from_day]
+    basis = "the ward's full cover" if args.fill_old_gaps else "the published roster's cover"
+    extra = {"changes": list(sol.changes), "changed_cells": len(sol.changes), "short_from_change": gaps,
+             "cover_basis": "full" if args.fill_old_gaps else "published"}
+    code = _report(p2, sol, args, extra)
+    if not args.json:
+        print(f"From day {args.from_day} on, against {basis}: {len(gaps)} shift(s) short"
+              + ("" if args.fill_old_gaps else " (gaps the published roster already had are not counted; "
+                 "--fill-old-gaps fills them too)"))
+        for line in gaps[:20]:
+            print(f"  now short: {line}")
+    return code
 
 
 def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:

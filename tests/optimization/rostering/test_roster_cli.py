@@ -62,6 +62,12 @@ def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
     assert rc == 0, rr.get("conflicts")
     assert rr["hard_violations"] == 0 and rr["changed_cells"] == len(rr["changes"])
     assert rr["objective"] == rr["validated_objective"]
+    # the gaps from the change on, against the published roster's cover (not the ward's), said as such
+    assert rr["cover_basis"] == "published" and all("wanted" in g for g in rr["short_from_change"])
+    assert main(["roster", "reroster", *base, "--time-limit", "3", "--published", str(out), "--from-day", "3",
+                 "--absent", f"{nurse}:3-4"]) == 0
+    text = capsys.readouterr().out
+    assert f"From day 3 on, against the published roster's cover: {len(rr['short_from_change'])} shift(s)" in text
 
 
 def test_user_errors(capsys, tmp_path):
