@@ -10,8 +10,12 @@ from PySide6.QtWidgets import QHBoxLayout, QSplitter, QVBoxLayout
 
 from desktop import theme
 from desktop.pages.base import Card, Page
-from desktop.widgets.charts import HeatMap, TimeChart, make_plot
+from desktop.widgets.charts import HeatMap, TimeChart, make_plot, plot_message
 from desktop.widgets.table import FrameTable
+
+
+NO_BEDS = ("No inpatient units with staffed beds in the workspace.\n"
+           "Import a units table with bed capacities (Data → Import) to see occupancy.")
 
 
 class OverviewPage(Page):
@@ -96,6 +100,13 @@ class OverviewPage(Page):
         if o["census_rows"]:
             self.census.set_data(o["census_rows"], o["census_hours"], o["census"].to_numpy(dtype=float),
                                  levels=(0.5, 1.05))
+        else:
+            self.census.show_empty(NO_BEDS)
+        if not len(a) and not len(u):
+            plot_message(self.arrivals.plot, "No ED visits in the workspace to chart.\n"
+                                             "Import ED visits (Data → Import) to see arrivals by hour.")
+        else:
+            plot_message(self.arrivals.plot, None)
         self._unit_bars(s["units"])
         self.los.set_frame(o["los"])
         self.done_loading()
@@ -103,6 +114,7 @@ class OverviewPage(Page):
     def _unit_bars(self, units) -> None:
         self.units.clear()
         df = units[units["capacity"].fillna(0) > 0].reset_index(drop=True)
+        plot_message(self.units, NO_BEDS if df.empty else None)
         if df.empty:
             return
         occ = df["occupancy"].astype(float).to_numpy()

@@ -87,6 +87,30 @@ def _pen(color: str, width: float = 1.5, style=Qt.PenStyle.SolidLine):
     return pg.mkPen(QColor(color), width=width, style=style)
 
 
+def plot_message(plot: pg.PlotWidget, text: str | None) -> None:
+    """Say in words why a plot is empty (``text``), in its middle, without axes whose meaningless ticks
+    (-0.4..0.4, epoch seconds) would read as data; ``None`` takes the message away and brings the axes back."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    pi = plot.getPlotItem()
+    old = getattr(plot, "_message_item", None)
+    if old is not None:
+        pi.removeItem(old)
+        plot._message_item = None
+    for name in ("left", "bottom"):
+        (pi.hideAxis if text else pi.showAxis)(name)
+    if not text:
+        return
+    color = QApplication.instance().palette().color(QPalette.ColorRole.PlaceholderText)
+    item = pg.TextItem(text, anchor=(0.5, 0.5), color=color)
+    pi.addItem(item, ignoreBounds=True)
+    item.setPos(0.5, 0.5)
+    plot.setXRange(0, 1, padding=0)
+    plot.setYRange(0, 1, padding=0)
+    plot._message_item = item
+
+
 def date_axis() -> pg.DateAxisItem:
     """A bottom date axis whose day ticks say the month too ("07 Nov", not "07", which reads as an hour on an
     hourly chart) and, zoomed in to hours, the weekday and day ("Fri 20"). pyqtgraph's own levels show the
@@ -231,8 +255,19 @@ class HeatMap(_DateChart):
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
 
+    def show_empty(self, text: str) -> None:
+        """No rows to show: the reason in words instead of an empty image over meaningless axes."""
+        self._rows, self._x, self._z = [], np.array([]), np.zeros((0, 0))
+        self.image.clear()
+        if self.bar is not None:
+            self.bar.hide()
+        plot_message(self.plot, text)
+
     def set_data(self, rows: Sequence[str], ds, z: np.ndarray, *, levels=(0.0, 1.0)) -> None:
         """``z`` has one row per name and one column per time step (regular steps)."""
+        plot_message(self.plot, None)
+        if self.bar is not None:
+            self.bar.show()
         self._rows = list(rows)
         self._x = epoch_seconds(ds)
         self._z = np.asarray(z, dtype=float)

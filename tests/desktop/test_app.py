@@ -191,6 +191,28 @@ def test_first_start_offers_demo(qtbot):
     w.close()
 
 
+def test_overview_of_a_workspace_without_beds_says_so_instead_of_empty_axes(qtbot, tmp_path):
+    from datasets.store import Workspace
+    from desktop.main_window import MainWindow, wait_until_loaded
+
+    path = tmp_path / "ed_only.hospops"
+    with Workspace.create(path, timezone="Europe/London") as ws:  # ED visits only: no units, no beds
+        ws.con.execute("INSERT INTO ed_visits (visit_id, arrival_ts, departure_ts) VALUES "
+                       "('v1', '2024-06-01 10:00', '2024-06-01 12:00'), ('v2', '2024-06-02 09:00', NULL)")
+    w = MainWindow(restore_state=False)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_workspace(path, interactive=False)
+    page = w.show_page("overview")
+    assert wait_until_loaded(w, page, 60000)
+    for plot in (page.census.plot, page.units):
+        item = getattr(plot, "_message_item", None)
+        assert item is not None and "No inpatient units with staffed beds" in item.toPlainText()
+        assert not plot.getPlotItem().getAxis("left").isVisible()
+    assert getattr(page.arrivals.plot, "_message_item", None) is None  # there are arrivals to chart
+    w.close()
+
+
 def test_overview_shows_the_core_numbers(window, demo_ws):
     from datasets.metrics.overview import snapshot
     from datasets.store import Workspace
@@ -206,6 +228,7 @@ def test_overview_shows_the_core_numbers(window, demo_ws):
     assert page.cards["in_ed"].value.text() == f"{snap['in_ed']:,}"
     assert page.cards["arrivals"].value.text() == f"{snap['ed_arrivals_today']:,}"
     assert page.los.model.rowCount() > 0
+    assert all(getattr(pl, "_message_item", None) is None for pl in (page.census.plot, page.units, page.arrivals.plot))
 
 
 def test_as_of_change_reloads_pages(window):
