@@ -197,10 +197,18 @@ def cmd_supplies(args: argparse.Namespace) -> int:
         recs = [{k: _clean(v) for k, v in r.items()} for r in t.to_dict("records")]
         print(json.dumps({"lead_time_days": args.lead_time, "service_level": args.service_level, "rows": recs}))
         return 0
-    cols = ["item", "unit", "on_hand", "daily_use_28d", "forecast_to_delivery", "reorder_point", "safety_stock",
-            "days_of_cover", "stockout_prob"]
-    rows = [cols] + [[_fmt(_clean(r[c])) if not isinstance(r[c], float) else f"{r[c]:.2f}" for c in cols]
-                     for r in t.to_dict("records")]
+    # column -> (header, format): whole counts as counts, rates to one decimal, the risk as a percentage
+    cols = {"item": ("item", str), "unit": ("unit", str), "on_hand": ("on hand", "{:,.0f}"),
+            "daily_use_28d": ("use/day (28 d)", "{:,.1f}"), "forecast_to_delivery": ("use to delivery", "{:,.1f}"),
+            "reorder_point": ("reorder point", "{:,.1f}"), "safety_stock": ("safety stock", "{:,.1f}"),
+            "days_of_cover": ("days of cover", "{:,.1f}"), "stockout_prob": ("stock-out risk", "{:.1%}")}
+
+    def cell(v, fmt) -> str:
+        v = _clean(v)
+        return "" if v is None else (_fmt(v) if fmt is str else fmt.format(v))
+
+    rows = [[h for h, _ in cols.values()]] + [[cell(r[c], f) for c, (_, f) in cols.items()]
+                                             for r in t.to_dict("records")]
     print(_table(rows))
     if t["stock_basis"].str.startswith("assumed").any():
         print("note: stock on hand is not recorded for some items; assumed the last 28 days' use x lead time "

@@ -17,13 +17,16 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 SORT_ROLE = Qt.ItemDataRole.UserRole
 
 
-def format_value(v: Any, decimals: int | None = None) -> str:
-    """A value as a person reads it: 12,345; 3.4; 21 Nov 2026 14:00; '' for missing."""
+def format_value(v: Any, decimals: int | str | None = None) -> str:
+    """A value as a person reads it: 12,345; 3.4; 21 Nov 2026 14:00; '' for missing. ``decimals`` fixes the
+    digits after the point; a string such as ``"1%"`` shows a share as a percentage with that many."""
     if v is None or v is pd.NaT or v is pd.NA:
         return ""
     if isinstance(v, float) or isinstance(v, np.floating):
         if math.isnan(v):
             return ""
+        if isinstance(decimals, str) and decimals.endswith("%"):
+            return f"{v:.{int(decimals[:-1] or 0)}%}"
         if decimals is not None:
             return f"{v:,.{decimals}f}"
         if float(v).is_integer() and abs(v) < 1e15:
@@ -46,7 +49,7 @@ class FrameModel(QAbstractTableModel):
     """A read-only model of a DataFrame. ``headers`` renames columns for people; ``tooltips`` explain them."""
 
     def __init__(self, df: pd.DataFrame | None = None, parent=None, *, headers: dict[str, str] | None = None,
-                 tooltips: dict[str, str] | None = None, decimals: dict[str, int] | None = None,
+                 tooltips: dict[str, str] | None = None, decimals: dict[str, int | str] | None = None,
                  colors: Callable[[int, str], Any] | None = None):
         super().__init__(parent)
         self._df = pd.DataFrame()

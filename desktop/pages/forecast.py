@@ -18,7 +18,7 @@ from desktop.widgets.table import FrameTable
 
 HORIZONS = {"h": ["48h", "24h", "7d", "14d"], "D": ["28d", "14d", "7d", "90d", "120d"]}
 HISTORY_SHOWN = {"h": pd.Timedelta(days=14), "D": pd.Timedelta(days=240)}
-AUTOMATIC = "Automatic (choose by backtest)"
+AUTOMATIC = "Automatic (best in backtest)"
 
 
 def list_series_job(ws, progress=None, should_stop=None) -> tuple[list[dict], tuple[str, ...]]:
@@ -79,11 +79,11 @@ class ForecastPage(Page):
 
         self.chart = TimeChart(title="History and forecast", y_label="")
         self.metrics = FrameTable(title="Backtest", export_name="backtest", filter_box=False,
-                                  tooltips={k: v for k, v in theme.METRIC_TIPS.items()},
+                                  headers=theme.METRIC_HEADERS, tooltips={k: v for k, v in theme.METRIC_TIPS.items()},
                                   decimals={"mae": 2, "rmse": 2, "mase": 3, "pinball": 3, "crps": 3,
                                             "coverage_80": 2, "coverage_95": 2, "quantile_bias": 3})
         self.metrics.model.colors = self._highlight_best
-        self.table = FrameTable(title="Forecast", export_name="forecast", filter_box=False,
+        self.table = FrameTable(title="Forecast", export_name="forecast", filter_box=False, headers={"ds": "time"},
                                 decimals={"mean": 1, "lo-80": 1, "hi-80": 1, "lo-95": 1, "hi-95": 1})
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.metrics)
@@ -110,7 +110,8 @@ class ForecastPage(Page):
     def _fill_series(self, listing) -> None:
         series, model_names = listing
         if self.model.count() == 1:
-            self.model.addItems(list(model_names))
+            for name in model_names:  # in words; the alias rides along as the item's data
+                self.model.addItem(f"{theme.model_label(name)} ({name})" if name in theme.MODEL_LABELS else name, name)
         current = self.series.currentData()
         self._series_meta = series
         self.series.blockSignals(True)
@@ -142,8 +143,8 @@ class ForecastPage(Page):
             self.show_error("This workspace has nothing to forecast yet: import ED visits, stays or supply use.")
             self.done_loading()
             return
-        model = self.model.currentText()
-        models = None if model == AUTOMATIC else [model, "seasonal_naive"] if model != "seasonal_naive" else [model]
+        model = self.model.currentData()  # None for AUTOMATIC
+        models = None if model is None else [model, "seasonal_naive"] if model != "seasonal_naive" else [model]
         horizon = self.horizon.currentText().strip()
         at = self.session.as_of
         self.verdict.setText("Working…")
@@ -160,26 +161,28 @@ class ForecastPage(Page):
     def _show(self, result: Any) -> None:
         self.result = result
         best = result.best
-        self.verdict.setText(f"<b>Chosen: {best}</b><br>{result.verdict}"
+        self.verdict.setText(f"<b>Chosen: {theme.model_label(best)}</b> ({best})<br>{result.verdict}"
                              + (f"<br><i>Not run: {', '.join(result.failed)}</i>" if result.failed else ""))
         hist = result.history
         fc = result.forecasts[best]
         shown = hist[hist["ds"] >= hist["ds"].max() - HISTORY_SHOWN.get(result.freq, pd.Timedelta(days=240))]
         self.chart.clear()
         self.chart.title.setText(f"<b>{self._meta().get('label', result.name)}</b> — history and "
-                                 f"{best} forecast with 80% and 95% bands")
+                                 f"{theme.model_label(best)} forecast with 80% and 95% bands")
         if "lo-95" in fc:
             self.chart.add_band("95% band", fc["ds"], fc["lo-95"], fc["hi-95"], theme.BLUE, alpha=35)
         if "lo-80" in fc:
             self.chart.add_band("80% band", fc["ds"], fc["lo-80"], fc["hi-80"], theme.BLUE, alpha=70)
         self.chart.add_line("actual", shown["ds"], shown["y"], theme.GREY, width=1.2)
-        self.chart.add_line(f"forecast ({best})", fc["ds"], fc["mean"], theme.BLUE, width=2)
+        self.chart.add_line(f"forecast ({theme.model_label(best)})", fc["ds"], fc["mean"], theme.BLUE, width=2)
         if result.backtest is not None:
             keep = [c for c in ("model", "mae", "rmse", "mase", "pinball", "coverage_80", "coverage_95")
                     if c in result.backtest.columns]
-            self.metrics.set_frame(result.backtest[keep])
+            shown_bt = result.backtest[keep].copy()
+            shown_bt["model"] = shown_bt["model"].map(theme.model_label)
+            self.metrics.set_frame(shown_bt)
         else:
-            self.metrics.set_frame(pd.DataFrame({"model": [best], "note": ["not backtested"]}))
+            self.metrics.set_frame(pd.DataFrame({"model": [theme.model_label(best)], "note": ["not backtested"]}))
         self.table.set_frame(fc)
         self.done_loading()
 
@@ -187,7 +190,7 @@ class ForecastPage(Page):
         if self.result is None:
             return None
         frame = self.metrics.model.frame
-        if "model" in frame and row < len(frame) and frame["model"].iloc[row] == self.result.best:
+        if "model" in frame and row < len(frame) and frame["model"].iloc[row] == theme.model_label(self.result.best):
             c = QColor(theme.GREEN)
             c.setAlpha(60)
             return c

@@ -55,7 +55,9 @@ class SuppliesPage(Page):
             top.addWidget(w)
         top.addStretch(1)
         self.table = FrameTable(title="Reorder table (highest stock-out risk first)", export_name="reorder_table",
-                                tooltips=TIPS, decimals={"stockout_prob": 3, "days_of_cover": 1})
+                                tooltips=TIPS, decimals={"stockout_prob": "1%", "days_of_cover": 1, "on_hand": 0,
+                                                               "reorder_point": 1, "safety_stock": 1,
+                                                               "forecast_to_delivery": 1, "forecast_daily": 2})
         self.table.model.colors = self._risk_color
         self.table.view.selectionModel().currentRowChanged.connect(self._selected)
         self.chart = TimeChart(title="Use per day and forecast", y_label="units per day")
@@ -110,7 +112,7 @@ class SuppliesPage(Page):
         hist = y[y["ds"] >= y["ds"].max() - pd.Timedelta(days=120)]
         c = self.chart
         c.clear()
-        c.title.setText(f"<b>{uid}</b> — use per day (last 120 days) and {result.best} forecast with 80/95% bands")
+        c.title.setText(f"<b>{uid}</b> — use per day (last 120 days) and {theme.model_label(result.best)} forecast with 80/95% bands")
         if "lo-95" in fc:
             c.add_band("95% band", fc["ds"], fc["lo-95"], fc["hi-95"], theme.ORANGE, alpha=35)
             c.add_band("80% band", fc["ds"], fc["lo-80"], fc["hi-80"], theme.ORANGE, alpha=70)

@@ -103,6 +103,13 @@ def test_errors_are_sentences_not_tracebacks(qtbot, tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------- models
+def test_values_read_as_people_read_them():
+    from desktop.models import format_value
+
+    assert format_value(0.9944, "1%") == "99.4%" and format_value(1.0, "0%") == "100%"
+    assert format_value(9.2712, 1) == "9.3" and format_value(30.0, 0) == "30" and format_value(float("nan"), 1) == ""
+
+
 def test_frame_model_sorts_by_value_and_copies_tsv(qtbot):
     import pandas as pd
     from PySide6.QtCore import Qt

@@ -18,7 +18,8 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     assert "ed_arrivals_daily" in names and "ed_arrivals_hourly" in names
     page.series.setCurrentIndex(names.index("ed_arrivals_daily"))
     page.horizon.setCurrentText("7d")
-    page.model.setCurrentText("glm_poisson")
+    page.model.setCurrentIndex(page.model.findData("glm_poisson"))
+    assert page.model.currentText() == "Count model (Poisson) (glm_poisson)"
     page.backtest.setChecked(True)
     page.run_forecast()
     assert wait_until_loaded(window, page, 120000)
@@ -30,7 +31,8 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     assert (fc["lo-95"] <= fc["lo-80"]).all() and (fc["lo-80"] <= fc["mean"]).all() and (fc["mean"] <= fc["hi-80"]).all()
     # history stops at the app's "as of" time: the forecast starts after it
     assert fc["ds"].min() >= window.session.as_of.replace(hour=0, minute=0)
-    assert set(page.metrics.model.frame["model"]) >= {"glm_poisson", "seasonal_naive"}
+    # models in words on the page ("Last week's pattern"), their aliases in exports and the CLI
+    assert set(page.metrics.model.frame["model"]) >= {"Count model (Poisson)", "Last week's pattern"}
     assert page.result.best in page.verdict.text()
 
 

@@ -108,3 +108,8 @@ def test_supplies(demo_ws, tmp_path, capsys):
     assert {"item", "unit", "reorder_point", "safety_stock", "days_of_cover", "stockout_prob"} <= set(js["rows"][0])
     assert main(["supplies", str(demo_ws), "--lead-time", "3", "--service-level", "1.5"]) == 1
     assert "service level" in capsys.readouterr().err
+    # the text table as a supplies lead reads it: headers in words, counts whole, the risk as a percentage
+    assert main(["supplies", str(demo_ws), "--lead-time", "3", "--items", *items]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["item", "unit", "on"] and lines[0].rstrip().endswith("stock-out risk")
+    assert all(line.rstrip().endswith("%") for line in lines[2:] if line.strip() and not line.startswith("note:"))
