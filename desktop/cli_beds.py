@@ -115,14 +115,24 @@ def cmd_outlook(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"at": str(args.at), "hours": args.hours, "rows": _records(df)}))
         return 0
-    print(f"Expected occupancy after {args.at} (80% band)")
+    print(f"Expected patients per unit after {args.at} (80% band); '!' marks more than the unit's beds")
     marks = [h for h in (12, 24, 48, 72) if h <= args.hours] or [args.hours]
-    rows = [["unit", "capacity"] + [f"+{h}h" for h in marks]]
+    rows = [["unit", "beds"] + [f"+{h}h" for h in marks]]
+    over = False
     for uid, g in df.groupby("unit_id", sort=True):
         g = g.reset_index(drop=True)
-        cells = [f"{g.loc[h - 1, 'expected']:.1f} [{g.loc[h - 1, 'lo80']:.0f}-{g.loc[h - 1, 'hi80']:.0f}]" for h in marks]
-        rows.append([uid, str(g.loc[0, "capacity"])] + cells)
+        cap = g.loc[0, "capacity"]
+        cells = []
+        for h in marks:
+            e = g.loc[h - 1, "expected"]
+            flag = "!" if cap and e > cap else ""
+            over = over or bool(flag)
+            cells.append(f"{e:.1f}{flag} [{g.loc[h - 1, 'lo80']:.0f}-{g.loc[h - 1, 'hi80']:.0f}]")
+        rows.append([uid, str(cap)] + cells)
     print(c._table(rows))
+    if over:
+        print("More patients expected than beds: the demand for that unit, not a bed count; those beyond its beds "
+              "would board elsewhere or wait (see beds propose).")
     return 0
 
 
@@ -367,16 +377,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("workspace")
     p.add_argument("--at", required=True, help="time, e.g. 2026-11-16T09:00")
     p.add_argument("--unit", help="show the beds of one unit")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     p.set_defaults(func=cmd_board)
 
     p = bs.add_parser("outlook", help="expected occupancy per unit for the next hours, with bands")
-    p.add_argument("workspace")
-    p.add_argument("--at", required=True)
-    p.add_argument("--hours", type=int, default=72)
+    p.add_argument("workspace", help="workspace file")
+    p.add_argument("--at", required=True, help="time the outlook starts from, e.g. 2026-11-16T09:00")
+    p.add_argument("--hours", type=int, default=72, help="hours ahead (default 72)")
     p.add_argument("--arrivals", choices=("history", "forecast"), default="history",
                    help="expected arrivals: recent weeks' hourly rates (default) or the admissions forecast")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     p.set_defaults(func=cmd_outlook)
 
     p = bs.add_parser("solve", aliases=["propose"],
@@ -394,13 +404,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--solution-out", help="write the solution (IHTC: the competition's JSON)")
     p.add_argument("--accept", action="store_true",
                    help="workspace: store the proposed placements as accepted (the beds show as reserved)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     p.set_defaults(func=cmd_solve)
 
     p = bs.add_parser("placements", help="accepted bed placements still to happen")
     p.add_argument("workspace")
     p.add_argument("--at", help="board time (default now)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     p.set_defaults(func=cmd_placements)
 
     p = bs.add_parser("cancel", help="cancel an accepted bed placement")
@@ -412,7 +422,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--instance", required=True)
     p.add_argument("--solution", required=True)
     p.add_argument("--format", choices=("ihtc", "pas"), default="ihtc")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     p.set_defaults(func=cmd_validate)
 
 

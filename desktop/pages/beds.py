@@ -98,7 +98,7 @@ class BedsPage(Page):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.board)
         legend = QLabel("  ".join(f"<span style='color:{c}'>■</span> {g} {s}" for s, (c, g) in theme.BED_STATES.items())
-                        + "  — M/F: occupant's sex; T: telemetry; red corner: side room", self.body)
+                        + "  — M/F: occupant's sex; T: telemetry; orange corner: side room", self.body)
         legend.setObjectName("muted")
         legend.setWordWrap(True)
         self.summary.setWordWrap(True)
@@ -151,6 +151,7 @@ class BedsPage(Page):
 
         out_box = QWidget(self.body)
         self.unit = QComboBox(out_box)
+        self.unit.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # 'AMU — Acute…' whole
         self.unit.currentIndexChanged.connect(self._draw_outlook)
         self.outlook_chart = TimeChart(title="Next 72 hours: expected patients with 80% and 95% bands",
                                        y_label="patients")

@@ -42,10 +42,10 @@ class OverviewPage(Page):
         self.census = HeatMap(title="Occupancy by unit and hour (census ÷ staffed beds)", value_label="occupancy")
         self.units = make_plot()
         self.units.setMouseEnabled(x=False, y=False)
-        self.units.setTitle("Occupancy by unit now (red: over 95%)", size="9pt")
-        self.los = FrameTable(title="Length of stay by specialty (last 90 days)", export_name="length_of_stay",
-                              headers={"mean_days": "mean (days)", "median_days": "median (days)",
-                                       "p90_days": "90th pct (days)"}, filter_box=False,
+        self.units.setTitle("Occupancy by unit now (orange: over 95%)", size="9pt")
+        self.los = FrameTable(title="Length of stay in days, by specialty (last 90 days)", export_name="length_of_stay",
+                              headers={"mean_days": "mean", "median_days": "median", "p90_days": "90th pct"},
+                              filter_box=False,
                               count_cols=["stays"])
 
         left = QSplitter(Qt.Orientation.Vertical, self.body)

@@ -188,3 +188,19 @@ def test_cli_board_and_outlook_json(demo_ws, capsys):
     assert rc == 0 and d["hours"] == 6 and {"expected", "lo80", "hi95", "capacity"} <= set(d["rows"][0])
     rc, out, _ = _run(capsys, "beds", "board", str(demo_ws), "--at", T, "--unit", "M3")
     assert rc == 0 and "M3-" in out and "waiting for a bed (" in out
+
+
+def test_cli_outlook_text_marks_units_expected_over_their_beds(demo_ws, capsys):
+    import re
+
+    rc, out, _ = _run(capsys, "beds", "outlook", str(demo_ws), "--at", T, "--hours", "24")
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].startswith("Expected patients per unit after")
+    rows = [line.split() for line in lines[3:] if re.match(r"^[A-Z0-9]+\s+\d+\s", line)]
+    assert rows
+    flagged = False
+    for unit, beds, *cells in rows:
+        for value in re.findall(r"(\d+\.\d)(!?) \[", " ".join(cells)):
+            assert (float(value[0]) > int(beds)) == (value[1] == "!"), (unit, beds, cells)
+            flagged = flagged or value[1] == "!"
+    assert flagged == any(line.startswith("More patients expected than beds") for line in lines)
