@@ -228,7 +228,8 @@ def _solve_workspace(args: argparse.Namespace) -> int:
         return 0
     print(f"{sol.status}: cost {c._fmt(sol.objective)} (bound {c._fmt(sol.bound)}), validator {v.objective}, "
           f"{v.hard_violations} hard violations, {sol.seconds:.1f} s")
-    print(f"{out['waiting']} waiting; {len(placements)} placement(s) proposed")
+    print(f"{out['waiting']} patient(s) without a bed to place (waiting now or due in the plan); "
+          f"{len(placements)} placement(s) proposed")
     if any(v.penalties.values()):  # what the cost is made of, by rule (weights: --weight)
         print("cost by rule: " + ", ".join(f"{k} {c._fmt(n)}" for k, n in v.penalties.items() if n))
     if placements:

@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 
@@ -271,7 +271,8 @@ def cmd_reroster(args: argparse.Namespace) -> int:
              "cover_basis": "full" if args.fill_old_gaps else "published"}
     code = _report(p2, sol, args, extra)
     if not args.json:
-        print(f"From day {args.from_day} on, against {basis}: {len(gaps)} shift(s) short"
+        when = f" ({problem.start + timedelta(days=args.from_day):%a %d %b})" if problem.start else ""
+        print(f"From day {args.from_day}{when} on, against {basis}: {len(gaps)} shift(s) short"
               + ("" if args.fill_old_gaps else " (gaps the published roster already had are not counted; "
                  "--fill-old-gaps fills them too)"))
         for line in gaps[:20]:

@@ -306,6 +306,7 @@ class MainWindow(QMainWindow):
     def _as_of_latest(self) -> None:
         if self.session.is_open:
             self.session.set_as_of(self.session.default_as_of())
+            self._sync_as_of()  # also when the time did not change but the box holds a half-typed one
 
     # ------------------------------------------------------------------ settings
     def _folder(self) -> Path:

@@ -1,7 +1,8 @@
 """One place that builds a CP-SAT solver with a time limit, a number of workers and other parameters.
 
-Every solve in ``optimization`` (bed allocation, IHTC, PAS, rostering, column generation, infeasibility
-explanations) sets the same few fields; this keeps their names and types in one spot.
+The solves in ``optimization`` (bed allocation, IHTC, PAS, rostering, column generation, infeasibility
+explanations; not the row construction's two-branch set-up) set the same few fields; this keeps their names
+and types in one spot.
 """
 from __future__ import annotations
 

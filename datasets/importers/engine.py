@@ -52,7 +52,7 @@ SANITY_RULES: dict[str, list[tuple[str, str, str]]] = {
         ("birth_year NOT BETWEEN 1850 AND 2300", "birth_year", "birth year {value} out of range"),
         ("sex NOT IN ('F', 'M', 'U')", "sex", "sex must be F, M or U, not '{value}'"),
     ],
-    "shift_types": [("duration_h <= 0 OR duration_h > 24", "duration_h", "shift length must be 0-24 hours, not {value}")],
+    "shift_types": [("duration_h <= 0 OR duration_h > 24", "duration_h", "shift length must be more than 0 and at most 24 hours, not {value}")],
     "staff": [("contract_hours < 0 OR contract_hours > 168", "contract_hours", "contract hours {value} out of range")],
 }
 
@@ -667,7 +667,8 @@ class ImportSession:
         reasons = [f"CASE WHEN {c} IS NULL THEN '{c} is empty' END" for c in spec.required]
         for cond, col, why in SANITY_RULES.get(table, []):
             checks.append(f"CASE WHEN {cond} THEN '{col}' END")
-            text = " || CAST({} AS VARCHAR) || ".format(col).join(sql_str(part) for part in why.split("{value}"))
+            shown = f"regexp_replace(CAST({col} AS VARCHAR), '\\.0$', '')"  # -2, not -2.0, for a whole number
+            text = f" || {shown} || ".join(sql_str(part) for part in why.split("{value}"))
             reasons.append(f"CASE WHEN {cond} THEN {text} END")
         key_list = ", ".join(key)
         # One pass computes every column and its verdict. (Performance: no window function here; the

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 
+import duckdb
+
 TZ = "(SELECT coalesce(max(value), 'UTC') FROM settings WHERE key = 'timezone')"
 TZ_ROW = "SELECT coalesce(max(value), 'UTC') AS tz FROM settings WHERE key = 'timezone'"  # one row, column tz
 
@@ -150,15 +152,18 @@ VIEWS: dict[str, str] = {
 # deltas before the window summed once (``base``), then the sweep over the window's hours only. Pages that
 # show a fortnight ask this instead of filtering census_hourly, whose grid spans the whole data: MIMIC-IV's
 # date-shifted stays run from 2110 to 2201, 25 million unit-hours for 100 patients (minutes, for a chart of
-# 14 days). Units and hours outside the data's first day and last event are left out, as there.
+# 14 days). Units and hours outside the data's first day and last event are left out, as there. The grid starts
+# an hour early and is cut at ``lo``: a window from 10:30 starts at 11:00, one from the repeated autumn 01:00
+# keeps that hour's ``hours = 2`` (the zone conversion of ``lo`` itself picks one of its two instants).
 CENSUS_WINDOW_MACRO = """
 CREATE OR REPLACE MACRO census_window(lo, hi) AS TABLE
     WITH deltas AS MATERIALIZED (SELECT unit_id, hn, sum(delta) AS d FROM census_events GROUP BY ALL),
     span AS (SELECT min(hn) AS first_hn, max(hn) AS last_hn FROM deltas),
     grid AS (SELECT g.ds, g.hours, epoch_us(g.ds) // 3600000000 AS hn
-             FROM span, hour_grid(greatest(lo, date_trunc('day', make_timestamp(span.first_hn * 3600000000))),
+             FROM span, hour_grid(greatest(lo - INTERVAL 1 HOUR,
+                                           date_trunc('day', make_timestamp(span.first_hn * 3600000000))),
                                   least(hi, make_timestamp(span.last_hn * 3600000000))) g
-             WHERE g.ds < hi),
+             WHERE g.ds >= lo AND g.ds < hi),
     lim AS (SELECT min(hn) AS h0, max(hn) AS h1 FROM grid),
     base AS (SELECT e.unit_id, sum(e.d) FILTER (WHERE e.hn < lim.h0) AS b FROM deltas e, lim GROUP BY ALL),
     win AS (SELECT e.unit_id, e.hn, e.d FROM deltas e, lim WHERE e.hn >= lim.h0 AND e.hn <= lim.h1),
@@ -182,6 +187,15 @@ def views_fingerprint() -> str:
     text = "\n".join([HOUR_GRID_MACRO, NORMALIZE_MACRO, CEIL_HOUR_MACRO, *(f"{k}\n{v}" for k, v in VIEWS.items()),
                       CENSUS_WINDOW_MACRO])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def install_temp_macros(ws) -> None:
+    """On a read-only connection to a workspace whose stored views are older: the macros newer code calls,
+    as temporary (this connection's) definitions over the stored views; nothing is written."""
+    try:
+        ws.con.execute(CENSUS_WINDOW_MACRO.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO", 1))
+    except duckdb.Error:  # stored views too old to read from: callers fall back to the views themselves
+        pass
 
 
 def install_views(ws) -> None:

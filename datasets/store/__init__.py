@@ -240,21 +240,16 @@ class Workspace:
                 return cls.open(path, read_only=True, passphrase=passphrase)
             ws._migrate(version)
             return ws
-        from datasets.metrics import install_views, views_fingerprint
+        from datasets.metrics import install_temp_macros, install_views, views_fingerprint
 
         if ws.settings().get("views") != views_fingerprint():  # views from another HospOps version: newer SQL
             if not read_only:
                 install_views(ws)
             else:
-                # as for a schema upgrade: a short writable open installs them, then read-only as asked (pages
-                # call macros an older version did not have); if the file cannot be written now, the old views
-                # stay, and the callers of newer macros fall back to what the old views offer
-                con.close()
-                try:
-                    cls.open(path, passphrase=passphrase).close()
-                except WorkspaceError:
-                    pass
-                return cls(_connect(path, passphrase, encrypted, True), path, read_only=True, encrypted=encrypted)
+                # a read-only open writes nothing (an archived copy stays as it is, other readers are never
+                # locked out): the old views stay, and the macros pages call that an older version lacked are
+                # defined for this connection only
+                install_temp_macros(ws)
         return ws
 
     def _migrate(self, version: int) -> None:

@@ -77,6 +77,17 @@ def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dic
     return {"solution": solution, "validation": check, "proposal": proposal, "problem": problem}
 
 
+def waiting_frame(waiting: pd.DataFrame) -> pd.DataFrame:
+    """The waiting list as the page shows it: those waiting now first with their wait, then the electives due
+    later today with the time they are due ('due 20:10') instead of a wait of 0 h."""
+    df = waiting.copy()
+    due = df["due_later"].astype(bool) if len(df) else pd.Series([], dtype=bool)
+    df.insert(df.columns.get_loc("wait_hours") + 1, "due",
+              ["due " + pd.Timestamp(t).strftime("%H:%M") if d else "" for t, d in zip(df["since"], due)])
+    df.loc[due, "wait_hours"] = float("nan")
+    return df.drop(columns=["due_later"]).sort_values("due", kind="stable").reset_index(drop=True)
+
+
 def accept_job(ws, problem, assignment, admission_day, at, progress=None, should_stop=None) -> list[str]:
     """Store the chosen placements of a proposal (``assignment``: patient -> bed) as accepted."""
     from types import SimpleNamespace
@@ -104,9 +115,10 @@ class BedsPage(Page):
         self.summary.setWordWrap(True)
 
         self.waiting = FrameTable(title="Waiting for a bed", export_name="waiting_list",
-                                  decimals={"wait_hours": 1},
+                                  decimals={"wait_hours": 1}, headers={"wait_hours": "waiting (h)"},
                                   tooltips={"kind": "ED boarder (decision to admit made), elective due today, or "
-                                                    "transfer out of an assessment unit"})
+                                                    "transfer out of an assessment unit",
+                                            "due": "an elective due later today: not waiting yet"})
         prop_box = QWidget(self.body)
         self.time_limit = QSpinBox(prop_box)
         self.time_limit.setRange(1, 600)
@@ -217,7 +229,7 @@ class BedsPage(Page):
             f"{counts.get('reserved', 0):,} reserved, "
             f"{counts.get('cleaning', 0):,} cleaning, {counts.get('blocked', 0):,} blocked — "
             f"<b>{waiting_summary(waiting)}</b> at {self.session.as_of:%a %d %b %H:%M}")
-        self.waiting.set_frame(waiting)
+        self.waiting.set_frame(waiting_frame(waiting))
         due = int(waiting["due_later"].sum()) if len(waiting) else 0
         self.tabs.setTabText(0, f"Waiting ({len(waiting) - due}{f' + {due} due' if due else ''})")
         self.done_loading()

@@ -29,7 +29,8 @@ class OverviewPage(Page):
             "arrivals": Card("ED arrivals today", "Arrivals since midnight, against the same weekday over the last "
                                                   "8 weeks up to this time"),
             "in_ed": Card("Patients in the ED", "In the emergency department at this moment"),
-            "waiting": Card("Waiting for a bed", "Decision to admit made, still in the ED (boarding)"),
+            "waiting": Card("Waiting in the ED for a bed", "Decision to admit made, still in the ED (boarding); "
+                                                          "the Beds page lists them with the other patients waiting"),
             "occupancy": Card("Inpatient occupancy", theme.METRIC_TIPS["occupancy"].replace("at midnight", "now")),
             "discharged": Card("Discharged today", "Inpatients discharged since midnight"),
         }

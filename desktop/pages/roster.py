@@ -1,5 +1,5 @@
 """Roster: staff × days grid coloured by shift (with the letter), locked cells marked, cover against demand
-underneath (short in orange), Solve with the live objective, violations in words, re-roster after a sickness
+underneath (short in red), Solve with the live objective, violations in words, re-roster after a sickness
 call with the changes listed, exports."""
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ class RosterPage(Page):
         self.grid.verticalHeader().setDefaultSectionSize(20)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._cell_menu)
-        self.cover = FrameTable(title="Cover: staff rostered / needed (short in orange)", export_name="cover",
+        self.cover = FrameTable(title="Cover: staff rostered / needed (short in red)", export_name="cover",
                                 filter_box=False)
         self.cover.model.colors = self._cover_color
         self.status = QLabel("Choose a unit and press Solve. Right-click a cell to lock it or to record a "

@@ -484,7 +484,10 @@ def solve(problem: BedProblem, time_limit_s: float = 10.0, progress=None, should
     # the model is close to a transportation problem: a worker on the full LP relaxation (``max_lp``) proves
     # the optimum in well under a second where the default two-worker portfolio kept improving for 10 s+
     tuned = {2: {"subsolvers": ["max_lp", "default_lp"]}, 1: {"linearization_level": 2}}.get(workers, {})
-    solver = cp_solver(max(0.1, float(time_limit_s)), workers, **{**tuned, **(params or {})})
+    merged = dict(tuned)
+    for k, v in (params or {}).items():  # a caller's repeated field (subsolvers) adds to ours, as before
+        merged[k] = list(merged[k]) + list(v) if isinstance(v, (list, tuple)) and k in merged else v
+    solver = cp_solver(max(0.1, float(time_limit_s)), workers, **merged)
 
     class CB(cp_model.CpSolverSolutionCallback):
         def __init__(self):
@@ -590,6 +593,10 @@ def placement_note(problem: BedProblem, p: Patient, bed_id: str) -> str:
     u = problem._units[bed.unit_id]
     if not is_outlier(p, u):
         return ""
+    if u.kind == "assessment":
+        side = SIDE.get(u.specialty) or u.specialty
+        return (f"outlier: {u.unit_id} is an assessment unit for {side} emergencies; this is "
+                + ("an elective patient" if p.kind == "elective" else f"a {p.specialty.replace('_', ' ')} patient"))
     return (f"outlier: {p.specialty.replace('_', ' ')} patient on {u.unit_id} "
             f"({u.specialty.replace('_', ' ') if u.specialty else u.kind})")
 

@@ -261,7 +261,7 @@ def test_negative_supply_quantity_is_rejected_and_ids_are_generated(ws, tmp_path
     f.write_text("usage_date,item_id,unit_id,quantity\n2024-01-01,GLV,W1,3\n2024-01-01,GLV,W1,-2\n2024-01-02,IV,W1,1.5\n")
     r = import_csv(ws, f, table="supply_usage")
     assert r.tables()["supply_usage"] == {"read": 3, "loaded": 2, "rejected": 1, "updated": 0}
-    assert ws.sql("SELECT reason FROM rejects")[0][0] == "negative quantity (-2.0)"
+    assert ws.sql("SELECT reason FROM rejects")[0][0] == "negative quantity (-2)"
     import_csv(ws, f, table="supply_usage")
     assert ws.sql("SELECT count(*) FROM supply_usage")[0][0] == 2
 

@@ -103,7 +103,9 @@ def test_census_window_matches_census_hourly_across_dst_and_past_the_data(ws):
     ws.con.executemany("INSERT INTO movements (stay_id, seq, unit_id, in_ts, out_ts) VALUES (?, 1, ?, ?, ?)", rows)
     add_visits(ws, [("a", "2024-03-31 00:30", "2024-03-31 03:10", None), ("b", "2024-10-27 01:15", None, None)])
     windows = [("2024-03-30", "2024-04-02"), ("2024-10-26 05:00", "2024-10-28"), ("2024-03-25 13:00", "2024-03-25 14:00"),
-               ("2024-01-01", "2025-06-01"), ("2023-01-01", "2023-02-01"), ("2030-01-01", "2030-01-02")]
+               ("2024-01-01", "2025-06-01"), ("2023-01-01", "2023-02-01"), ("2030-01-01", "2030-01-02"),
+               ("2024-03-30 10:30", "2024-03-31 05:00"),  # off the hour: starts at 11:00, as the filter does
+               ("2024-10-27 01:00", "2024-10-27 04:00"), ("2024-03-31 01:00", "2024-03-31 04:00")]
     seen = 0
     for lo, hi in windows:
         want = ws.sql(f"SELECT unit_id, ds, census, hours FROM census_hourly WHERE ds >= '{lo}' AND ds < '{hi}' "

@@ -249,6 +249,17 @@ def test_as_of_change_reloads_pages(window):
     window.session.set_as_of(window.session.as_of - timedelta(days=20, hours=7))
     assert wait_until_loaded(window, page, 60000)
     assert page.snapshot_at == window.session.as_of != before
+    # the bar's as-of box shows the time every page answers for, however it was set
+    assert window.as_of.dateTime().toPython() == window.session.as_of
+    # Latest resets a half-typed time in the box even when the latest time is already the one in force
+    from PySide6.QtCore import QDateTime
+
+    window.session.set_as_of(window.session.default_as_of())
+    window.as_of.blockSignals(True)
+    window.as_of.setDateTime(QDateTime(window.session.as_of - timedelta(days=3)))
+    window.as_of.blockSignals(False)
+    window._as_of_latest()
+    assert window.as_of.dateTime().toPython() == window.session.as_of
 
 
 def test_second_window_on_same_workspace_is_refused(window, demo_ws):

@@ -52,8 +52,17 @@ def test_beds_page_board_proposal_and_accept(window, qtbot):
     assert (unplaced["reason"].str.len() > 10).all(), "every unplaced patient has a reason in words"
     # patients named as the board and the waiting list name them; outliers say so
     assert prop["patient_id"].str.startswith("P").all() and prop["stay_id"].str.startswith("S").all()
-    placed_out = prop[prop["reason"].str.startswith("outlier: ")]
-    assert set(placed_out["bed"]) <= set(prop.loc[prop["bed"] != "", "bed"])
+    from optimization.beds.model import is_outlier
+
+    problem = d["problem"]
+    by_stay = {p.patient_id: p for p in problem.patients}
+    for r in prop[prop["bed"] != ""].itertuples():  # every placement off its specialty says so, no other does
+        bed = next(b for b in problem.beds if b.bed_id == r.bed)
+        assert r.reason.startswith("outlier: ") == is_outlier(by_stay[r.stay_id], problem.unit(bed.unit_id))
+    # the waiting list shows electives not yet due with their time, not as a wait of 0 h
+    wl = page.waiting.model.frame
+    assert "due_later" not in wl and (wl["due"].eq("") | wl["wait_hours"].isna()).all()
+    assert wl.loc[wl["due"] != "", "due"].str.match(r"^due \d\d:\d\d$").all()
     placed = prop[prop["bed"] != ""]
     if len(placed):
         # edit by hand: another bed the hard rules allow, then check the whole plan again

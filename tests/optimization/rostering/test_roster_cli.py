@@ -67,7 +67,8 @@ def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
     assert main(["roster", "reroster", *base, "--time-limit", "3", "--published", str(out), "--from-day", "3",
                  "--absent", f"{nurse}:3-4"]) == 0
     text = capsys.readouterr().out
-    assert f"From day 3 on, against the published roster's cover: {len(rr['short_from_change'])} shift(s)" in text
+    assert (f"From day 3 (Thu 26 Nov) on, against the published roster's cover: {len(rr['short_from_change'])} "
+            "shift(s)") in text
 
 
 def test_user_errors(capsys, tmp_path):
