@@ -360,10 +360,11 @@ class BedsPage(Page):
         if len(rows) != 1:
             self.solver_line.setText("Select one patient of the proposal to change their bed.")
             return
-        pid = self.proposal.selected_frame().iloc[0]["stay_id"]
+        sel = self.proposal.selected_frame().iloc[0]
+        pid = sel["stay_id"]
         choices = self.bed_choices(pid)
         labels = [label for _, label in choices]
-        label, ok = QInputDialog.getItem(self, f"Bed for {pid}", "Beds the hard rules allow (own specialty first):",
+        label, ok = QInputDialog.getItem(self, f"Bed for {sel['patient_id']}", "Beds the hard rules allow (own specialty first):",
                                          labels, 0, False)
         if ok:
             self.set_bed(pid, choices[labels.index(label)][0])
