@@ -85,24 +85,17 @@ def _parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _parse_at(text: str):
-    from datetime import datetime
-
-    from datasets.errors import HospOpsError
-
-    try:  # ISO 8601 only, as everywhere in HospOps: 03/04/2026 means two different days to two readers
-        return datetime.fromisoformat(text.strip()).replace(tzinfo=None)
-    except ValueError:
-        raise HospOpsError(f"--at '{text}' is not a time in the form 2026-11-20T14:00 (year-month-day).") from None
-
-
 def run_app(args) -> int:
     from datasets.errors import HospOpsError
     from desktop.pages import PAGE_NAMES
 
     shot = getattr(args, "screenshot", None)
     page_name = getattr(args, "page", None) or "overview"
-    at = _parse_at(args.at) if getattr(args, "at", None) else None
+    at = None
+    if getattr(args, "at", None):
+        from datasets.metrics.beds import _ts  # the CLI's own --at parser: ISO 8601 only, a sentence otherwise
+
+        at = _ts(args.at)
     if at is not None and not args.workspace:
         raise HospOpsError("--at needs a workspace to look at.")
     if page_name not in PAGE_NAMES:

@@ -55,8 +55,7 @@ def is_dark(widget) -> bool:
     return widget.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
-# Plain-language explanations shown as tooltips (UI.md: every metric and every rule).
-# forecasting models in words (their aliases stay in exports of forecasts and in the CLI)
+# Forecasting models in words (their aliases stay in exports of forecasts and in the CLI).
 MODEL_LABELS = {
     "seasonal_naive": "Last week's pattern", "empirical": "Usual range", "ets": "Smoothing (ETS)",
     "sarimax": "SARIMAX", "theta": "Theta", "glm_negbin": "Count model (NB)", "glm_poisson": "Count model (Poisson)",
@@ -72,6 +71,7 @@ def model_label(alias: str) -> str:
 METRIC_HEADERS = {"mae": "MAE", "rmse": "RMSE", "mase": "MASE", "pinball": "pinball", "crps": "CRPS",
                   "coverage_80": "in 80% band", "coverage_95": "in 95% band", "quantile_bias": "quantile bias"}
 
+# Plain-language explanations shown as tooltips (UI.md: every metric and every rule).
 METRIC_TIPS = {
     "mae": "Mean absolute error: on average, how many arrivals the forecast was off by.",
     "rmse": "Root mean squared error: like MAE, but large misses count more.",

@@ -52,7 +52,8 @@ SANITY_RULES: dict[str, list[tuple[str, str, str]]] = {
         ("birth_year NOT BETWEEN 1850 AND 2300", "birth_year", "birth year {value} out of range"),
         ("sex NOT IN ('F', 'M', 'U')", "sex", "sex must be F, M or U, not '{value}'"),
     ],
-    "shift_types": [("duration_h <= 0 OR duration_h > 24", "duration_h", "shift length must be more than 0 and at most 24 hours, not {value}")],
+    "shift_types": [("duration_h <= 0 OR duration_h > 24", "duration_h",
+                     "shift length must be more than 0 and at most 24 hours, not {value}")],
     "staff": [("contract_hours < 0 OR contract_hours > 168", "contract_hours", "contract hours {value} out of range")],
 }
 

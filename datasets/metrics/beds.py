@@ -285,10 +285,9 @@ def waiting_list(ws, at) -> pd.DataFrame:
 
 
 def waiting_summary(waiting: pd.DataFrame) -> str:
-    """The waiting list in one phrase, the same on every page and in the CLI: who waits now (by where they
-    wait; the Overview's card counts the ED part) and the electives due later today, which are not waiting
-    yet. E.g. '5 waiting for a bed (5 in the ED), 10 electives due later today'; the Overview's card is the
-    'in the ED' part."""
+    """The waiting list in one phrase, the same on the Beds page and in the CLI: who waits now (by where they
+    wait; the Overview's card is the 'in the ED' part) and the electives due later today, which are not waiting
+    yet. E.g. '5 waiting for a bed (5 in the ED), 10 electives due later today'."""
     due = int(waiting["due_later"].sum()) if len(waiting) else 0
     now = waiting[~waiting["due_later"]] if len(waiting) else waiting
     kinds = now["kind"].value_counts() if len(now) else {}

@@ -103,8 +103,8 @@ def usual_arrivals_hourly(ws, start: datetime, end: datetime, weeks: int = 8) ->
 def census_grid(ws, start: datetime, end: datetime) -> tuple[list[str], pd.Series, "pd.DataFrame"]:
     """Occupancy (census / capacity) per inpatient unit and hour in [start, end): rows, hours, matrix.
 
-    From the ``census_window`` macro (the window's hours only); a workspace opened read-only whose views are
-    from an older HospOps, and could not be refreshed, lacks it: the whole ``census_hourly`` view, filtered."""
+    From the ``census_window`` macro (the window's hours only); where it cannot be defined (a read-only open of
+    a workspace whose stored views are too old for it), the whole ``census_hourly`` view, filtered."""
     sql = """SELECT c.unit_id, c.ds, c.census, u.capacity
              FROM {census} c JOIN units u USING (unit_id)
              WHERE c.ds >= ? AND c.ds < ? AND u.capacity > 0 AND coalesce(u.is_inpatient, true)
