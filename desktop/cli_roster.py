@@ -131,10 +131,12 @@ def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = N
     return str(p)
 
 
-def _report(problem, sol, args, extra: dict | None = None) -> int:
+def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
+    """Print (or write as JSON) a solve's outcome, validated here unless ``check`` is the validation already."""
     from optimization.rostering import validate
 
-    check = validate(problem, sol) if sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE", "CANCELLED") else None
+    if check is None and (sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE", "CANCELLED")):
+        check = validate(problem, sol)
     out = {
         "problem": problem.name,
         "status": sol.status,
@@ -265,11 +267,12 @@ def cmd_reroster(args: argparse.Namespace) -> int:
 
     # what a scheduler asks after a sickness call: which shifts from the change on are now short of what
     # the published roster had (with --fill-old-gaps: of what the ward asks); earlier days are as published
-    gaps = [v.text for v in validate(p2, sol).violations if v.rule == "cover_under" and (v.day or 0) >= args.from_day]
+    check = validate(p2, sol)
+    gaps = [v.text for v in check.violations if v.rule == "cover_under" and (v.day or 0) >= args.from_day]
     basis = "the ward's full cover" if args.fill_old_gaps else "the published roster's cover"
     extra = {"changes": list(sol.changes), "changed_cells": len(sol.changes), "short_from_change": gaps,
              "cover_basis": "full" if args.fill_old_gaps else "published"}
-    code = _report(p2, sol, args, extra)
+    code = _report(p2, sol, args, extra, check)
     if not args.json:
         when = f" ({problem.start + timedelta(days=args.from_day):%a %d %b})" if problem.start else ""
         print(f"From day {args.from_day}{when} on, against {basis}: {len(gaps)} shift(s) short"

@@ -284,12 +284,19 @@ def waiting_list(ws, at) -> pd.DataFrame:
     return df[cols].reset_index(drop=True)
 
 
+def split_waiting(waiting: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The waiting list's rows of those waiting now, and the number of electives due later today."""
+    if not len(waiting):
+        return waiting, 0
+    due = waiting["due_later"].astype(bool)
+    return waiting[~due], int(due.sum())
+
+
 def waiting_summary(waiting: pd.DataFrame) -> str:
     """The waiting list in one phrase, the same on the Beds page and in the CLI: who waits now (by where they
     wait; the Overview's card is the 'in the ED' part) and the electives due later today, which are not waiting
     yet. E.g. '5 waiting for a bed (5 in the ED), 10 electives due later today'."""
-    due = int(waiting["due_later"].sum()) if len(waiting) else 0
-    now = waiting[~waiting["due_later"]] if len(waiting) else waiting
+    now, due = split_waiting(waiting)
     kinds = now["kind"].value_counts() if len(now) else {}
     parts = [f"{kinds.get('ed_boarder', 0):,} in the ED"]
     if kinds.get("transfer", 0):
@@ -575,4 +582,5 @@ def outlook_backtest(ws, origins, hours: int = 72, progress=None, should_stop=No
 
 __all__ = ["bed_board", "board_summary", "active_placements", "waiting_list", "outlook", "outlook_backtest",
            "expected_arrivals", "actual_census",
-           "admissions_rate", "patient_needs", "CLEANING_HOURS", "TRANSFER_AFTER_HOURS"]
+           "admissions_rate", "patient_needs", "split_waiting", "waiting_summary", "CLEANING_HOURS",
+           "TRANSFER_AFTER_HOURS"]

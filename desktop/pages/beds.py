@@ -213,7 +213,7 @@ class BedsPage(Page):
                  self._show_outlook, key="beds.outlook", background=True)
 
     def _show_board(self, d: dict) -> None:
-        from datasets.metrics.beds import waiting_summary
+        from datasets.metrics.beds import split_waiting, waiting_summary
 
         board, waiting = d["board"], d["waiting"]
         self._names = d["names"]
@@ -230,8 +230,8 @@ class BedsPage(Page):
             f"{counts.get('cleaning', 0):,} cleaning, {counts.get('blocked', 0):,} blocked — "
             f"<b>{waiting_summary(waiting)}</b> at {self.session.as_of:%a %d %b %H:%M}")
         self.waiting.set_frame(waiting_frame(waiting))
-        due = int(waiting["due_later"].sum()) if len(waiting) else 0
-        self.tabs.setTabText(0, f"Waiting ({len(waiting) - due}{f' + {due} due' if due else ''})")
+        now, due = split_waiting(waiting)
+        self.tabs.setTabText(0, f"Waiting ({len(now)}{f' + {due} due' if due else ''})")
         self.done_loading()
 
     def _show_outlook(self, df: pd.DataFrame) -> None:

@@ -142,3 +142,152 @@ def shortest_rows(cost, S, R, Ro, bounded, minc, mino, group_of, G, follows, pat
             if d:
                 j = back[d, j]
     return cols, alive
+
+
+@njit(cache=True, nogil=True)
+def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follows, pattern_of, patterns,
+                         nxt, final_ok):  # pragma: no cover
+    """:func:`shortest_rows` with a resource counted along the row: a *level* per state (minutes worked, a
+    capped shift type's count, or both, numbered by the caller). ``nxt[L, s]``: the level after working
+    shift ``s`` from level ``L`` (-1 where that would break a limit; a day off keeps the level);
+    ``final_ok[L]``: whether a row may end at level ``L``. Exact: the cheapest row among those whose
+    levels stay within the limits. Returns (cols, alive, value[b]: the cheapest row's cost)."""
+    B, D = cost.shape[0], cost.shape[1]
+    NL = nxt.shape[0]
+    NW = 2 * R * S
+    N = NW + 2 * Ro
+    P = patterns.shape[0]
+    inf = np.inf
+    cols = np.empty((B, D), np.int64)
+    alive = np.zeros(B, np.bool_)
+    value = np.full(B, inf)
+    back = np.empty((D, NL * N), np.int64)
+    V = np.empty((NL, N))
+    NV = np.empty((NL, N))
+    gmin = np.empty(G)
+    garg = np.empty(G, np.int64)
+    pmin = np.empty(P)
+    parg = np.empty(P, np.int64)
+    for b in range(B):
+        for L in range(NL):
+            for j in range(N):
+                V[L, j] = inf
+        for s in range(S):
+            L2 = nxt[0, s]
+            if L2 >= 0:
+                V[L2, R * S + s] = cost[b, 0, s]  # t = 1, r = 1
+        V[0, NW + Ro] = cost[b, 0, S]  # off, t = 1, r = 1
+        first_run = True
+        for d in range(1, D):
+            for L in range(NL):
+                for j in range(N):
+                    NV[L, j] = inf
+            for L in range(NL):
+                live = False
+                for j in range(N):
+                    if V[L, j] < inf:
+                        live = True
+                        break
+                if not live:
+                    continue
+                bo, boi = inf, -1
+                for t in range(2):
+                    for ro in range(1, Ro + 1):
+                        if t == 1 or ro >= mino:
+                            j = NW + t * Ro + ro - 1
+                            if V[L, j] < bo:
+                                bo, boi = V[L, j], j
+                bw, bwi = inf, -1
+                for t in range(2):
+                    for r in range(1, R + 1):
+                        if t == 1 or r >= minc:
+                            for s in range(S):
+                                j = (t * R + r - 1) * S + s
+                                if V[L, j] < bw:
+                                    bw, bwi = V[L, j], j
+                # work today: pushed to the level the shift leads to
+                for t in range(2):
+                    if t == 1 and not first_run:
+                        continue
+                    for r in range(1, R + 1):
+                        for g in range(G):
+                            gmin[g] = inf
+                            garg[g] = -1
+                        has = False
+                        for rr in (r - 1, R):
+                            if rr == r - 1 and rr < 1:
+                                continue
+                            if rr == R and (bounded or r != R):
+                                continue
+                            has = True
+                            for s in range(S):
+                                j = (t * R + rr - 1) * S + s
+                                g = group_of[s]
+                                if V[L, j] < gmin[g]:
+                                    gmin[g] = V[L, j]
+                                    garg[g] = j
+                        for q in range(P):
+                            best, arg = inf, -1
+                            if has:
+                                s2 = patterns[q]
+                                for g in range(G):
+                                    if follows[g, s2] and gmin[g] < best:
+                                        best, arg = gmin[g], garg[g]
+                            pmin[q] = best
+                            parg[q] = arg
+                        for s2 in range(S):
+                            L2 = nxt[L, s2]
+                            if L2 < 0:
+                                continue
+                            best, arg = pmin[pattern_of[s2]], parg[pattern_of[s2]]
+                            if r == 1 and t == 0 and bo < best:
+                                best, arg = bo, boi
+                            if best == inf:
+                                continue
+                            j2 = (t * R + r - 1) * S + s2
+                            val = best + cost[b, d, s2]
+                            if val < NV[L2, j2]:
+                                NV[L2, j2] = val
+                                back[d, L2 * N + j2] = L * N + arg
+                # off today: same level
+                for t in range(2):
+                    for ro in range(1, Ro + 1):
+                        j2 = NW + t * Ro + ro - 1
+                        best, arg = inf, -1
+                        if ro == 1 and t == 0:
+                            best, arg = bw, bwi
+                        if ro >= 2:
+                            jp = NW + t * Ro + ro - 2
+                            if V[L, jp] < best:
+                                best, arg = V[L, jp], jp
+                        if ro == Ro:
+                            jp = NW + t * Ro + Ro - 1
+                            if V[L, jp] < best:
+                                best, arg = V[L, jp], jp
+                        if best == inf:
+                            continue
+                        NV[L, j2] = best + cost[b, d, S]
+                        back[d, L * N + j2] = L * N + arg
+            first_run = False
+            for L in range(NL):
+                for j in range(N):
+                    V[L, j] = NV[L, j]
+                    if NV[L, j] < inf and ((R * S <= j < 2 * R * S) or j >= NW + Ro):
+                        first_run = True
+        kbest, vbest = -1, inf
+        for L in range(NL):
+            if final_ok[L]:
+                for j in range(N):
+                    if V[L, j] < vbest:
+                        vbest, kbest = V[L, j], L * N + j
+        if kbest < 0:
+            continue
+        alive[b] = True
+        value[b] = vbest
+        k = kbest
+        for d in range(D - 1, -1, -1):
+            j = k % N
+            cols[b, d] = S if j >= NW else j % S
+            if d:
+                k = back[d, k]
+    return cols, alive, value

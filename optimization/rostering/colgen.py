@@ -13,9 +13,11 @@ Its linear relaxation (the *master*, solved with GLOP) is far stronger than that
 a fractional mix of whole feasible rows, not of single cells (on Curtois Instance5 the CP-SAT bound of the
 cell model stays near 0 against costs over 1,100; the master's is 1,140.6 against the best known 1,143).
 Its dual prices say what one more person on each shift is worth; the cheapest row for one person at those
-prices (its *reduced cost*) is a one-person CP-SAT model (:func:`.construct.row_problem`), solved for
-each person in turn; rows of negative reduced cost join the master, until none is left (the master is then
-optimal over all rows, and its value, rounded up, bounds every roster's cost) or the time share is spent.
+prices (its *reduced cost*) comes from the person's dynamic programme (:mod:`.rowdp`; its exact search
+proves most answers on 28-day contracts) or, where that proves nothing, a one-person CP-SAT model
+(:func:`.construct.row_problem`), for each person in turn; rows of negative reduced cost join the master,
+until none is left (the master is then optimal over all rows, and its value, rounded up, bounds every
+roster's cost) or the time share is spent.
 Rosters come from dives through the master (fix the largest columns, price again, repeat) that leave the last
 few people to the cell model (:meth:`ColumnGeneration.dive_finish`), and from a CP-SAT model over the columns
 found (price-and-branch); the caller improves the best further with the cell model and its
@@ -205,8 +207,9 @@ class ColumnGeneration:
         way, the cheapest last; its reduced cost; whether it is proven cheapest).
 
         The person's dynamic programme (:mod:`.rowdp`, where their rules allow one) is asked first: a row of
-        negative reduced cost from it is returned at once (not proven). Otherwise, and only with ``prove``,
-        the one-person CP-SAT model decides."""
+        negative reduced cost from it is returned at once (proven when its exact search proved it). When its
+        exact search's lower bound shows no row of negative reduced cost, that is the proof. Otherwise, and
+        only with ``prove``, the one-person CP-SAT model decides."""
         p = self.problem
         skills = self._skills[eid]
         coef: dict[tuple[int, str], float] = {}
@@ -216,17 +219,22 @@ class ColumnGeneration:
                     coef[(c.day, s)] = coef.get((c.day, s), 0.0) - duals[i]
         dp = self._dps.get(eid)
         if dp is not None:
-            for first in (True, False):  # the first feasible row the programme meets, then its best
+            # the first feasible row the programme meets, then its best; the exact search goes to the best
+            for first in (False,) if dp.exact else (True, False):
                 found = dp.solve(coef, seed=seed, first=first)
                 if found is None:
                     break
                 row = found[0]
-                if tuple(sorted(row.items())) in self._seen[eid]:
-                    continue  # a column already (its reduced cost is rounding noise): not new
                 own = int(validate(self._subs[eid], row).objective)
                 reduced = own + sum(coef.get((d, s), 0.0) for (_, d), s in row.items()) - mu
-                if reduced < -1e-6:
-                    return [row], reduced, False
+                if reduced < -1e-6 and tuple(sorted(row.items())) not in self._seen[eid]:
+                    return [row], reduced, dp.proven
+                # (a column already: its reduced cost is rounding noise)
+                if dp.exact:
+                    # the best row's reduced cost, less the programme's gap from it to its lower bound
+                    lower = reduced - (found[1] - dp.lower)
+                    if lower >= -1e-6:
+                        return [], lower, True  # proven: no row of this person has a negative reduced cost
         if not prove:
             return [], 0.0, False
         rm = build_model(self._subs[eid])

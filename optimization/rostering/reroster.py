@@ -79,8 +79,9 @@ def reroster(problem: RosterProblem, published: RosterSolution, from_day: int, t
 
     p2 = rerostering_problem(problem, published, from_day, change_weight, hold_cover)
     # the published roster minus the cells the new facts forbid (absence, leave) is the closest start
+    allowed = _allowed_cells(problem)
     start = {(e, d): sh for (e, d), sh in published.assignment.items()
-             if d not in problem.days_off.get(e, ()) and (e, d, sh) in _allowed_cells(problem)}
+             if d not in problem.days_off.get(e, ()) and (e, d, sh) in allowed}
     sol = solve(p2, time_limit_s, progress=progress, should_stop=should_stop, on_solution=on_solution,
                 hint=RosterSolution(start), **solve_options)
     changes = list_changes(problem, published, sol, from_day) if sol.assignment else []

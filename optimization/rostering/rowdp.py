@@ -17,19 +17,28 @@ The limits over the whole horizon are kept another way:
 - *shifts per type*: a subgradient price on each capped type, and a repair that swaps an over-capped
   type for another on the same day (keeping the rest rules and the minutes).
 
-It is a heuristic: a row that comes back keeps every rule, but it is not proven cheapest, so callers that
-need a proof (column generation's bound) still ask CP-SAT when this finds nothing. It covers the rules of
+Where the states stay few (:data:`LEVEL_BUDGET`: the 28-day benchmark contracts, not the 364-day ones), an
+*exact search* replaces the first two: the minutes worked (in steps of the shifts' common divisor) and the
+count of the type with the smallest cap are part of the state, every choice of open weekends is one row of a
+batch, and the other caps keep their subgradient prices. Its cheapest row under the prices, less the prices
+times the caps, is a lower bound on every feasible row (Lagrangian), so a row that meets the bound is proven
+cheapest (:attr:`RowDP.proven`), and column generation's pricing needs CP-SAT only when the bound falls short.
+
+Otherwise it is a heuristic: a row that comes back keeps every rule, but it is not proven cheapest, so callers
+that need a proof (column generation's bound) still ask CP-SAT when this finds nothing. It covers the rules of
 the Curtois–Qu benchmark and of plain hospital contracts; a person with soft contract rules, unwanted
 patterns, consecutive limits per shift type, a published roster or weekends longer than two days is left
 to CP-SAT (:func:`applies` says which).
 """
 from __future__ import annotations
 
+import math
+from itertools import combinations
 from typing import Mapping, Optional
 
 import numpy as np
 
-from ._rowkernel import COMPILED, shortest_rows
+from ._rowkernel import COMPILED, shortest_rows, shortest_rows_levels
 from .problem import RosterProblem
 
 #: rounds of prices on the capped shift types; per round, batches of BATCH prices per shift (a grid
@@ -45,6 +54,11 @@ WEEKEND_MODES = (0, 1, 2)
 REPAIRS = 2
 #: ties between equally priced cells are broken by a random price of up to this share of the mean cell price
 JITTER = 0.02
+#: the exact search (minutes, and the tightest cap, counted in the states) when days x states x levels
+#: stays under this (the back pointers: 8 bytes each) ...
+LEVEL_BUDGET = 1_500_000
+#: ... with every choice of open weekends tried, when there are at most this many choices
+WEEKEND_CHOICES = 20
 
 
 def applies(sub: RosterProblem) -> bool:
@@ -104,6 +118,73 @@ class RowDP:
         self.caps = np.array([emp.max_shifts.get(s, 10**9) for s in self.sids], dtype=float)
         self.base = self._own_costs()
         self.near: Optional[tuple[float, np.ndarray]] = None
+        self.levels = self._levels()
+        #: after a :meth:`solve` of the exact search: a lower bound on the cheapest row's cost (-inf when
+        #: none is known, +inf when no row exists), and whether the row returned is proven cheapest
+        self.lower = -np.inf
+        self.proven = False
+
+    @property
+    def exact(self) -> bool:
+        """Whether :meth:`solve` counts the minutes (and the tightest cap) in its states and tries every
+        choice of open weekends: then its rows are proven cheapest, or come with a lower bound."""
+        return self.levels is not None and self._weekend_closings() is not None
+
+    def _levels(self) -> Optional[tuple[np.ndarray, np.ndarray, int]]:
+        """The resource levels of the exact search: (``nxt[L, s]``, ``final_ok[L]``, the shift type counted
+        in the levels or -1), or None where the minutes are not whole multiples of a common step or the
+        states would be too many. Levels are minutes worked in steps of the shifts' greatest common divisor
+        (up to the maximum; saturating at the minimum when there is no maximum), times the count of the
+        capped shift type with the smallest cap."""
+        emp, S, D = self.emp, self.S, self.D
+        mins = [int(m) for m in self.minutes[:S]]
+        if any(m <= 0 or m != v for m, v in zip(mins, self.minutes[:S])):
+            return None
+        g = math.gcd(*mins)
+        units = np.array([m // g for m in mins], dtype=np.int64)
+        lo_u = -(-emp.min_minutes // g)
+        if emp.max_minutes < max(mins) * D:
+            K1, saturate = emp.max_minutes // g + 1, False
+        elif emp.min_minutes > 0:
+            K1, saturate = lo_u + 1, True
+        else:
+            K1, saturate = 1, True
+        N = 2 * self.R * S + 2 * self.Ro
+        if K1 * N * D > LEVEL_BUDGET:
+            return None
+        counted, K2 = -1, 1
+        capped = [(int(self.caps[k]), k) for k in range(S) if 0 < self.caps[k] < D]
+        if capped:
+            cap, k = min(capped)
+            if K1 * (cap + 1) * N * D <= LEVEL_BUDGET:
+                counted, K2 = k, cap + 1
+        NL = K1 * K2
+        nxt = np.full((NL, S), -1, dtype=np.int64)
+        final_ok = np.zeros(NL, dtype=np.bool_)
+        for k1 in range(K1):
+            for k2 in range(K2):
+                L = k1 * K2 + k2
+                final_ok[L] = k1 >= lo_u
+                for s in range(S):
+                    n1 = k1 + units[s] if K1 > 1 else 0
+                    if n1 >= K1:
+                        if not saturate:
+                            continue
+                        n1 = K1 - 1
+                    n2 = k2 + (s == counted)
+                    if n2 < K2:
+                        nxt[L, s] = n1 * K2 + n2
+        return nxt, final_ok, counted
+
+    def _weekend_closings(self) -> Optional[list[tuple[int, ...]]]:
+        """Every way of closing all weekends but as many as the limit allows (one way, closing none, when
+        the limit is not below the weekends' number); None when there are more than WEEKEND_CHOICES."""
+        n, cap = len(self.weekends), self.emp.max_weekends
+        if cap >= n:
+            return [()]
+        if math.comb(n, cap) > WEEKEND_CHOICES:
+            return None
+        return [tuple(i for i in range(n) if i not in keep) for keep in combinations(range(n), cap)]
 
     def _own_costs(self) -> np.ndarray:
         """Per-cell costs of the person's requests: a (days, shifts + 1) array, the last column a day off.
@@ -122,6 +203,13 @@ class RowDP:
         of each day (shift index, S for off) per row, and whether each row exists."""
         return shortest_rows(np.ascontiguousarray(cost), self.S, self.R, self.Ro, self.bounded, self.minc, self.mino,
                              self.group_of, len(self.group_start), self.follows, self.pattern_of, self.patterns)
+
+    def paths_levels(self, cost: np.ndarray, final_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`paths` with the levels of the exact search (rows may end at the levels ``final_ok`` says),
+        and each row's cost."""
+        return shortest_rows_levels(np.ascontiguousarray(cost), self.S, self.R, self.Ro, self.bounded, self.minc,
+                                    self.mino, self.group_of, len(self.group_start), self.follows, self.pattern_of,
+                                    self.patterns, self.levels[0], final_ok)
 
     # ------------------------------------------------------------------ the search
     def solve(self, prices: Optional[Mapping] = None, start: Optional[Mapping] = None,
@@ -151,6 +239,10 @@ class RowDP:
             cols = np.array([self.sids.index(start[(emp.id, d)]) if (emp.id, d) in start else S for d in range(D)])
             self._w["best"] = (cols, self._cost(cost, cols))
         self.near = None
+        self.lower, self.proven = -np.inf, False
+        if self.exact:
+            self._search_levels(cost, scale, rounds, first)
+            return self._out()
         for mode in WEEKEND_MODES if emp.max_weekends < len(self.weekends) else (0,):
             self._w["jittered"] = self._close_weekends(cost + jitter, mode)
             self._search(scale, min(rounds, FIRST_ROUNDS) if first else rounds, first)
@@ -194,6 +286,67 @@ class RowDP:
             mu = np.maximum(0.0, mu + alpha * scale * over / np.maximum(self.caps, 1))
             alpha *= 0.8
             lam_lo, lam_hi = lam_lo - scale, lam_hi + scale  # the caps' prices moved: widen the search again
+
+    def _search_levels(self, cost: np.ndarray, scale: float, rounds: int, first: bool) -> None:
+        """The exact search: minutes (and the tightest cap) counted in the states, every choice of open
+        weekends in one batch (the weekend modes' choices when there are too many), and subgradient prices on
+        the other caps. Each round's cheapest row, less its prices times the caps, bounds every feasible row
+        from below (a Lagrangian bound); the search stops once the best row kept meets that bound."""
+        w, S = self._w, self.S
+        final_ok, counted = self.levels[1:]
+        closings = self._weekend_closings()
+        if closings is None:
+            bases = [self._close_weekends(cost.copy(), mode) for mode in WEEKEND_MODES]
+        else:
+            bases = []
+            for shut in closings:
+                c = cost.copy()
+                for i in shut:
+                    c[list(self.weekends[i]), :S] = np.inf
+                bases.append(c)
+        stack = np.stack(bases)
+        priced = (self.caps < self.D) & (np.arange(S) != counted)  # caps kept by prices, not by the states
+        caps = np.where(priced, self.caps, 0.0)
+        mu = np.zeros(S)
+        alpha = 0.3
+        for _ in range(rounds):
+            c = stack.copy()
+            c[:, :, :S] += mu[None, None, :]
+            cols, alive, value = self.paths_levels(c, final_ok)
+            if not alive.any():
+                if closings is not None and not mu.any():
+                    self.lower = np.inf  # no row keeps the rules
+                if self.near is None:  # a hint for CP-SAT: the row with the most minutes, short of the minimum
+                    c[:, :, :S] -= 1e6 * scale * self.minutes[None, None, :S]
+                    cols, alive, value = self.paths_levels(c, np.ones_like(final_ok))
+                    if alive.any():
+                        self.near = (np.inf, cols[int(np.argmin(np.where(alive, value, np.inf)))].copy())
+                return
+            counts = (cols[:, :, None] == np.arange(S + 1)).sum(axis=1)[:, :S]
+            within = (counts <= self.caps).all(axis=1)
+            for b in np.nonzero(alive)[0]:
+                if within[b]:
+                    self._keep(cols[b])
+                miss = float((counts[b] - self.caps).clip(0).sum())
+                if self.near is None or miss < self.near[0]:
+                    self.near = (miss, cols[b].copy())
+            b0 = int(np.argmin(np.where(alive, value, np.inf)))
+            if closings is not None:
+                self.lower = max(self.lower, float(value[b0] - mu @ caps))
+            best = w["best"]
+            if best is not None and (best[1] <= self.lower + 1e-9 or first):
+                self.proven = best[1] <= self.lower + 1e-9
+                return
+            excess = (counts - self.caps).clip(0).sum(axis=1)
+            for b in sorted(np.nonzero(alive & ~within)[0], key=lambda b: excess[b])[:REPAIRS]:
+                fixed = self._repair_caps(cols[b], counts[b])
+                if fixed is not None:
+                    self._keep(fixed)
+            mu = np.maximum(0.0, mu + alpha * scale * np.where(priced, counts[b0] - self.caps, 0.0)
+                            / np.maximum(self.caps, 1))
+            alpha *= 0.8
+        best = w["best"]
+        self.proven = best is not None and best[1] <= self.lower + 1e-9
 
     def near_row(self) -> dict:
         """After a :meth:`solve` that found nothing: the row that came nearest (fewest minutes outside the

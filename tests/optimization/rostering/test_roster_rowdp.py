@@ -9,7 +9,7 @@ import pytest
 from ortools.sat.python import cp_model
 
 from optimization.rostering import Pattern, Request, ShiftType, validate
-from optimization.rostering._rowkernel import COMPILED, shortest_rows
+from optimization.rostering._rowkernel import COMPILED, shortest_rows, shortest_rows_levels
 from optimization.rostering.construct import row_problem
 from optimization.rostering.model import build_model
 from optimization.rostering.rowdp import RowDP, applies
@@ -32,6 +32,23 @@ def random_case(seed: int, limits: bool):
     leave = frozenset(rng.sample(range(days), rng.randint(0, 3)))
     reqs = tuple(Request("A", rng.randrange(days), rng.choice(["E", "L", None]), rng.randint(1, 5),
                          rng.choice(["on", "off"])) for _ in range(rng.randint(0, 4)))
+    p = tiny(days, [person("A", **kw)], shifts=SHIFTS, requests=reqs, days_off={"A": leave})
+    prices = {(d, s.id): float(rng.randint(-30, 10)) for d in range(days) for s in SHIFTS if rng.random() < 0.7}
+    return row_problem(p, "A"), prices
+
+
+def capped_case(seed: int):
+    """One person, 14-28 days, the minutes in a window of one or two shifts, caps on all three types and a
+    weekend limit: the exact search must price the caps it does not count."""
+    rng = random.Random(seed)
+    days = rng.choice([14, 21, 28])
+    lo = rng.randint(days // 4, days // 2)
+    kw = dict(max_consecutive=rng.randint(3, 6), min_days_off=rng.randint(1, 3), min_consecutive=rng.randint(1, 2),
+              min_minutes=480 * lo, max_minutes=480 * lo + rng.choice([480, 960]), max_weekends=rng.randint(1, 3),
+              max_shifts={"N": rng.randint(1, 4), "E": rng.randint(2, lo), "L": rng.randint(2, lo)})
+    leave = frozenset(rng.sample(range(days), rng.randint(0, 3)))
+    reqs = tuple(Request("A", rng.randrange(days), rng.choice(["E", "L", None]), rng.randint(1, 5),
+                         rng.choice(["on", "off"])) for _ in range(rng.randint(0, 6)))
     p = tiny(days, [person("A", **kw)], shifts=SHIFTS, requests=reqs, days_off={"A": leave})
     prices = {(d, s.id): float(rng.randint(-30, 10)) for d in range(days) for s in SHIFTS if rng.random() < 0.7}
     return row_problem(p, "A"), prices
@@ -88,6 +105,42 @@ def test_with_limits_every_row_keeps_every_rule_and_most_cases_find_one():
     assert feasible_n >= 10 and found_n >= 0.8 * feasible_n, (found_n, feasible_n)
 
 
+def test_the_exact_search_proves_its_rows_and_bounds_the_rest():
+    """Minutes and the tightest cap counted in the states, every choice of open weekends: the rows it calls
+    proven are CP-SAT's optimum, and its lower bound (through the rows' constant offset) is never above it."""
+    if not COMPILED:
+        pytest.skip("the dynamic programme is used only compiled")
+    proven = feasible = 0
+    for seed in range(24):
+        sub, prices = (random_case(100 + seed, limits=True) if seed % 2 else capped_case(seed))
+        dp = RowDP(sub)
+        assert dp.exact
+        best = exact(sub, prices)
+        found = dp.solve(prices, seed=seed)
+        if best is None:
+            assert found is None
+            continue
+        feasible += 1
+        if found is None:
+            continue
+        cost = cost_of(sub, prices, found[0])
+        offset = cost - found[1]  # requests granted by a shift-on are written as negative prices
+        assert dp.lower + offset <= best + 1e-6, seed
+        if dp.proven:
+            proven += 1
+            assert cost == pytest.approx(best), seed
+    assert feasible >= 15 and proven >= 0.8 * feasible, (proven, feasible)
+
+
+def test_without_the_exact_search_nothing_is_claimed():
+    sub, prices = random_case(104, limits=True)
+    dp = RowDP(sub)
+    dp.levels = None  # as for a person whose minutes have no common step, or too many states
+    assert not dp.exact
+    found = dp.solve(prices)
+    assert found is not None and not dp.proven and dp.lower == -np.inf
+
+
 def test_a_start_row_is_never_made_worse():
     sub, prices = random_case(7, limits=True)
     dp = RowDP(sub)
@@ -139,3 +192,11 @@ def test_compiled_and_plain_python_kernels_agree():
     c1, a1 = shortest_rows(*args)
     c2, a2 = fn(*args)
     assert (a1 == a2).all() and (c1[a1] == c2[a2]).all()
+    sub, prices = capped_case(3)
+    dp = RowDP(sub)
+    cost = np.repeat((dp.base + dp.blocked)[None], 3, axis=0) + rng.uniform(-20, 20, (3, dp.D, dp.S + 1))
+    args = (cost, dp.S, dp.R, dp.Ro, dp.bounded, dp.minc, dp.mino, dp.group_of, len(dp.group_start), dp.follows,
+            dp.pattern_of, dp.patterns) + dp.levels[:2]
+    c1, a1, v1 = shortest_rows_levels(*args)
+    c2, a2, v2 = shortest_rows_levels.py_func(*args)
+    assert a1.any() and (a1 == a2).all() and (c1[a1] == c2[a2]).all() and np.allclose(v1[a1], v2[a2])
