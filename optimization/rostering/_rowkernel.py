@@ -146,14 +146,16 @@ def shortest_rows(cost, S, R, Ro, bounded, minc, mino, group_of, G, follows, pat
 
 @njit(cache=True, nogil=True)
 def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follows, pattern_of, patterns,
-                         nxt, final_ok):  # pragma: no cover
-    """:func:`shortest_rows` with a resource counted along the row: a *level* per state (minutes worked, a
-    capped shift type's count, or both, numbered by the caller). ``nxt[L, s]``: the level after working
-    shift ``s`` from level ``L`` (-1 where that would break a limit; a day off keeps the level);
-    ``final_ok[L]``: whether a row may end at level ``L``. Exact: the cheapest row among those whose
-    levels stay within the limits. Returns (cols, alive, value[b]: the cheapest row's cost)."""
+                         nxt, final_ok, KW, role):  # pragma: no cover
+    """:func:`shortest_rows` with resources counted along the row: a *level* per state. Level ``L`` is
+    ``Lb * KW + w``: ``Lb`` a base level numbered by the caller (minutes worked, a capped type's count, or
+    both), ``w`` the weekends worked so far (``KW`` of them allowed, 1 for no limit). ``nxt[Lb, s]``: the
+    base level after working shift ``s`` (-1 where that would break a limit; a day off keeps the level);
+    ``final_ok[Lb]``: whether a row may end there; ``role[d]``: 1 on the first day of a weekend (working it
+    counts a weekend), 2 on its second (counts only after a day off), else 0. Exact: the cheapest row among
+    those within every limit counted. Returns (cols, alive, value[b]: the cheapest row's cost)."""
     B, D = cost.shape[0], cost.shape[1]
-    NL = nxt.shape[0]
+    NL = nxt.shape[0] * KW
     NW = 2 * R * S
     N = NW + 2 * Ro
     P = patterns.shape[0]
@@ -161,24 +163,28 @@ def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follo
     cols = np.empty((B, D), np.int64)
     alive = np.zeros(B, np.bool_)
     value = np.full(B, inf)
-    back = np.empty((D, NL * N), np.int64)
+    back = np.empty((D, NL * N), np.int32)
     V = np.empty((NL, N))
     NV = np.empty((NL, N))
     gmin = np.empty(G)
     garg = np.empty(G, np.int64)
     pmin = np.empty(P)
     parg = np.empty(P, np.int64)
+    w0 = 1 if role[0] > 0 else 0
     for b in range(B):
         for L in range(NL):
             for j in range(N):
                 V[L, j] = inf
-        for s in range(S):
-            L2 = nxt[0, s]
-            if L2 >= 0:
-                V[L2, R * S + s] = cost[b, 0, s]  # t = 1, r = 1
+        if w0 < KW:
+            for s in range(S):
+                Lb2 = nxt[0, s]
+                if Lb2 >= 0:
+                    V[Lb2 * KW + w0, R * S + s] = cost[b, 0, s]  # t = 1, r = 1
         V[0, NW + Ro] = cost[b, 0, S]  # off, t = 1, r = 1
         first_run = True
         for d in range(1, D):
+            inc_w = 1 if role[d] == 1 else 0  # working today after a working day
+            inc_o = 1 if role[d] > 0 else 0  # ... after a day off
             for L in range(NL):
                 for j in range(N):
                     NV[L, j] = inf
@@ -190,6 +196,7 @@ def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follo
                         break
                 if not live:
                     continue
+                Lb, w = L // KW, L % KW
                 bo, boi = inf, -1
                 for t in range(2):
                     for ro in range(1, Ro + 1):
@@ -205,7 +212,7 @@ def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follo
                                 j = (t * R + r - 1) * S + s
                                 if V[L, j] < bw:
                                     bw, bwi = V[L, j], j
-                # work today: pushed to the level the shift leads to
+                # work today: pushed to the level the shift (and the weekend) leads to
                 for t in range(2):
                     if t == 1 and not first_run:
                         continue
@@ -235,20 +242,25 @@ def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follo
                                         best, arg = gmin[g], garg[g]
                             pmin[q] = best
                             parg[q] = arg
+                        from_off = r == 1 and t == 0 and bo < inf
                         for s2 in range(S):
-                            L2 = nxt[L, s2]
-                            if L2 < 0:
-                                continue
-                            best, arg = pmin[pattern_of[s2]], parg[pattern_of[s2]]
-                            if r == 1 and t == 0 and bo < best:
-                                best, arg = bo, boi
-                            if best == inf:
+                            Lb2 = nxt[Lb, s2]
+                            if Lb2 < 0:
                                 continue
                             j2 = (t * R + r - 1) * S + s2
-                            val = best + cost[b, d, s2]
-                            if val < NV[L2, j2]:
-                                NV[L2, j2] = val
-                                back[d, L2 * N + j2] = L * N + arg
+                            best = pmin[pattern_of[s2]]
+                            if best < inf and w + inc_w < KW:  # after a working day
+                                L2 = Lb2 * KW + w + inc_w
+                                val = best + cost[b, d, s2]
+                                if val < NV[L2, j2]:
+                                    NV[L2, j2] = val
+                                    back[d, L2 * N + j2] = L * N + parg[pattern_of[s2]]
+                            if from_off and w + inc_o < KW:  # after a day off
+                                L2 = Lb2 * KW + w + inc_o
+                                val = bo + cost[b, d, s2]
+                                if val < NV[L2, j2]:
+                                    NV[L2, j2] = val
+                                    back[d, L2 * N + j2] = L * N + boi
                 # off today: same level
                 for t in range(2):
                     for ro in range(1, Ro + 1):
@@ -276,7 +288,7 @@ def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follo
                         first_run = True
         kbest, vbest = -1, inf
         for L in range(NL):
-            if final_ok[L]:
+            if final_ok[L // KW]:
                 for j in range(N):
                     if V[L, j] < vbest:
                         vbest, kbest = V[L, j], L * N + j

@@ -18,9 +18,10 @@ The limits over the whole horizon are kept another way:
   type for another on the same day (keeping the rest rules and the minutes).
 
 Where the states stay few (:data:`LEVEL_BUDGET`: the 28-day benchmark contracts, not the 364-day ones), an
-*exact search* replaces the first two: the minutes worked (in steps of the shifts' common divisor) and the
-count of the type with the smallest cap are part of the state, every choice of open weekends is one row of a
-batch, and the other caps keep their subgradient prices. Its cheapest row under the prices, less the prices
+*exact search* replaces the first two: the minutes worked (in steps of the shifts' common divisor), the
+weekends worked and the count of the type with the smallest cap are part of the state (or, where the
+weekends do not fit, each choice of open weekends is one row of a batch), and the other caps keep their
+subgradient prices. Its cheapest row under the prices, less the prices
 times the caps, is a lower bound on every feasible row (Lagrangian), so a row that meets the bound is proven
 cheapest (:attr:`RowDP.proven`), and column generation's pricing needs CP-SAT only when the bound falls short.
 
@@ -54,10 +55,10 @@ WEEKEND_MODES = (0, 1, 2)
 REPAIRS = 2
 #: ties between equally priced cells are broken by a random price of up to this share of the mean cell price
 JITTER = 0.02
-#: the exact search (minutes, and the tightest cap, counted in the states) when days x states x levels
-#: stays under this (the back pointers: 8 bytes each) ...
-LEVEL_BUDGET = 1_500_000
-#: ... with every choice of open weekends tried, when there are at most this many choices
+#: the exact search (minutes, weekends and the tightest cap counted in the states) when days x states x
+#: levels stays under this (the back pointers: 4 bytes each) ...
+LEVEL_BUDGET = 8_000_000
+#: ... or, when the weekends do not fit in, every choice of open weekends tried, if there are at most this many
 WEEKEND_CHOICES = 20
 
 
@@ -126,16 +127,18 @@ class RowDP:
 
     @property
     def exact(self) -> bool:
-        """Whether :meth:`solve` counts the minutes (and the tightest cap) in its states and tries every
-        choice of open weekends: then its rows are proven cheapest, or come with a lower bound."""
-        return self.levels is not None and self._weekend_closings() is not None
+        """Whether :meth:`solve` runs the exact search: minutes, weekends (and the tightest cap) counted in
+        its states, or the weekends' few choices tried one by one; its rows are then proven cheapest or come
+        with a lower bound."""
+        return self.levels is not None
 
-    def _levels(self) -> Optional[tuple[np.ndarray, np.ndarray, int]]:
-        """The resource levels of the exact search: (``nxt[L, s]``, ``final_ok[L]``, the shift type counted
-        in the levels or -1), or None where the minutes are not whole multiples of a common step or the
-        states would be too many. Levels are minutes worked in steps of the shifts' greatest common divisor
-        (up to the maximum; saturating at the minimum when there is no maximum), times the count of the
-        capped shift type with the smallest cap."""
+    def _levels(self) -> Optional[dict]:
+        """The resource levels of the exact search, or None where the minutes are not whole multiples of a
+        common step or the states would be too many (more than LEVEL_BUDGET back pointers). The base levels
+        are the minutes worked in steps of the shifts' greatest common divisor (up to the maximum; saturating
+        at the minimum when there is no maximum), times the count of the capped type with the smallest cap
+        when that still fits; the weekends worked are counted on top (``KW``, ``role``), or, when that does
+        not fit, each choice of open weekends is one row of a batch (``closings``; at most WEEKEND_CHOICES)."""
         emp, S, D = self.emp, self.S, self.D
         mins = [int(m) for m in self.minutes[:S]]
         if any(m <= 0 or m != v for m, v in zip(mins, self.minutes[:S])):
@@ -150,17 +153,35 @@ class RowDP:
         else:
             K1, saturate = 1, True
         N = 2 * self.R * S + 2 * self.Ro
-        if K1 * N * D > LEVEL_BUDGET:
+        n, cap = len(self.weekends), emp.max_weekends
+        role = np.zeros(D, dtype=np.int64)
+        KW, closings = 1, [()]
+        if cap < n:
+            for wk in self.weekends:
+                days = sorted(wk)
+                if len(days) == 2 and days[1] != days[0] + 1:
+                    role = None
+                    break
+                role[days[0]] = 1
+                if len(days) == 2:
+                    role[days[1]] = 2
+            if role is not None and K1 * (cap + 1) * N * D <= LEVEL_BUDGET:
+                KW = cap + 1
+            elif math.comb(n, cap) <= WEEKEND_CHOICES:
+                role = np.zeros(D, dtype=np.int64)
+                closings = [tuple(i for i in range(n) if i not in keep) for keep in combinations(range(n), cap)]
+            else:
+                return None
+        if K1 * KW * N * D > LEVEL_BUDGET:
             return None
         counted, K2 = -1, 1
         capped = [(int(self.caps[k]), k) for k in range(S) if 0 < self.caps[k] < D]
         if capped:
-            cap, k = min(capped)
-            if K1 * (cap + 1) * N * D <= LEVEL_BUDGET:
-                counted, K2 = k, cap + 1
-        NL = K1 * K2
-        nxt = np.full((NL, S), -1, dtype=np.int64)
-        final_ok = np.zeros(NL, dtype=np.bool_)
+            c, k = min(capped)
+            if K1 * (c + 1) * KW * N * D <= LEVEL_BUDGET:
+                counted, K2 = k, c + 1
+        nxt = np.full((K1 * K2, S), -1, dtype=np.int64)
+        final_ok = np.zeros(K1 * K2, dtype=np.bool_)
         for k1 in range(K1):
             for k2 in range(K2):
                 L = k1 * K2 + k2
@@ -174,17 +195,7 @@ class RowDP:
                     n2 = k2 + (s == counted)
                     if n2 < K2:
                         nxt[L, s] = n1 * K2 + n2
-        return nxt, final_ok, counted
-
-    def _weekend_closings(self) -> Optional[list[tuple[int, ...]]]:
-        """Every way of closing all weekends but as many as the limit allows (one way, closing none, when
-        the limit is not below the weekends' number); None when there are more than WEEKEND_CHOICES."""
-        n, cap = len(self.weekends), self.emp.max_weekends
-        if cap >= n:
-            return [()]
-        if math.comb(n, cap) > WEEKEND_CHOICES:
-            return None
-        return [tuple(i for i in range(n) if i not in keep) for keep in combinations(range(n), cap)]
+        return {"nxt": nxt, "final_ok": final_ok, "counted": counted, "KW": KW, "role": role, "closings": closings}
 
     def _own_costs(self) -> np.ndarray:
         """Per-cell costs of the person's requests: a (days, shifts + 1) array, the last column a day off.
@@ -205,11 +216,12 @@ class RowDP:
                              self.group_of, len(self.group_start), self.follows, self.pattern_of, self.patterns)
 
     def paths_levels(self, cost: np.ndarray, final_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`paths` with the levels of the exact search (rows may end at the levels ``final_ok`` says),
-        and each row's cost."""
+        """:meth:`paths` with the levels of the exact search (rows may end at the base levels ``final_ok``
+        says), and each row's cost."""
+        lv = self.levels
         return shortest_rows_levels(np.ascontiguousarray(cost), self.S, self.R, self.Ro, self.bounded, self.minc,
                                     self.mino, self.group_of, len(self.group_start), self.follows, self.pattern_of,
-                                    self.patterns, self.levels[0], final_ok)
+                                    self.patterns, lv["nxt"], final_ok, lv["KW"], lv["role"])
 
     # ------------------------------------------------------------------ the search
     def solve(self, prices: Optional[Mapping] = None, start: Optional[Mapping] = None,
@@ -240,7 +252,7 @@ class RowDP:
             self._w["best"] = (cols, self._cost(cost, cols))
         self.near = None
         self.lower, self.proven = -np.inf, False
-        if self.exact:
+        if self.levels is not None:
             self._search_levels(cost, scale, rounds, first)
             return self._out()
         for mode in WEEKEND_MODES if emp.max_weekends < len(self.weekends) else (0,):
@@ -288,22 +300,18 @@ class RowDP:
             lam_lo, lam_hi = lam_lo - scale, lam_hi + scale  # the caps' prices moved: widen the search again
 
     def _search_levels(self, cost: np.ndarray, scale: float, rounds: int, first: bool) -> None:
-        """The exact search: minutes (and the tightest cap) counted in the states, every choice of open
-        weekends in one batch (the weekend modes' choices when there are too many), and subgradient prices on
-        the other caps. Each round's cheapest row, less its prices times the caps, bounds every feasible row
-        from below (a Lagrangian bound); the search stops once the best row kept meets that bound."""
+        """The exact search: minutes, weekends (and the tightest cap) counted in the states, or each choice of
+        open weekends one row of a batch, and subgradient prices on the other caps. Each round's cheapest row,
+        less its prices times the caps, bounds every feasible row from below (a Lagrangian bound); the search
+        stops once the best row kept meets that bound."""
         w, S = self._w, self.S
-        final_ok, counted = self.levels[1:]
-        closings = self._weekend_closings()
-        if closings is None:
-            bases = [self._close_weekends(cost.copy(), mode) for mode in WEEKEND_MODES]
-        else:
-            bases = []
-            for shut in closings:
-                c = cost.copy()
-                for i in shut:
-                    c[list(self.weekends[i]), :S] = np.inf
-                bases.append(c)
+        final_ok, counted = self.levels["final_ok"], self.levels["counted"]
+        bases = []
+        for shut in self.levels["closings"]:
+            c = cost.copy()
+            for i in shut:
+                c[list(self.weekends[i]), :S] = np.inf
+            bases.append(c)
         stack = np.stack(bases)
         priced = (self.caps < self.D) & (np.arange(S) != counted)  # caps kept by prices, not by the states
         caps = np.where(priced, self.caps, 0.0)
@@ -314,7 +322,7 @@ class RowDP:
             c[:, :, :S] += mu[None, None, :]
             cols, alive, value = self.paths_levels(c, final_ok)
             if not alive.any():
-                if closings is not None and not mu.any():
+                if not mu.any():
                     self.lower = np.inf  # no row keeps the rules
                 if self.near is None:  # a hint for CP-SAT: the row with the most minutes, short of the minimum
                     c[:, :, :S] -= 1e6 * scale * self.minutes[None, None, :S]
@@ -331,8 +339,7 @@ class RowDP:
                 if self.near is None or miss < self.near[0]:
                     self.near = (miss, cols[b].copy())
             b0 = int(np.argmin(np.where(alive, value, np.inf)))
-            if closings is not None:
-                self.lower = max(self.lower, float(value[b0] - mu @ caps))
+            self.lower = max(self.lower, float(value[b0] - mu @ caps))
             best = w["best"]
             if best is not None and (best[1] <= self.lower + 1e-9 or first):
                 self.proven = best[1] <= self.lower + 1e-9

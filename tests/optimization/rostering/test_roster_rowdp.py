@@ -196,7 +196,7 @@ def test_compiled_and_plain_python_kernels_agree():
     dp = RowDP(sub)
     cost = np.repeat((dp.base + dp.blocked)[None], 3, axis=0) + rng.uniform(-20, 20, (3, dp.D, dp.S + 1))
     args = (cost, dp.S, dp.R, dp.Ro, dp.bounded, dp.minc, dp.mino, dp.group_of, len(dp.group_start), dp.follows,
-            dp.pattern_of, dp.patterns) + dp.levels[:2]
+            dp.pattern_of, dp.patterns, dp.levels["nxt"], dp.levels["final_ok"], dp.levels["KW"], dp.levels["role"])
     c1, a1, v1 = shortest_rows_levels(*args)
     c2, a2, v2 = shortest_rows_levels.py_func(*args)
     assert a1.any() and (a1 == a2).all() and (c1[a1] == c2[a2]).all() and np.allclose(v1[a1], v2[a2])
