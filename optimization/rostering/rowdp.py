@@ -21,9 +21,9 @@ Where the states stay few (:data:`LEVEL_BUDGET`: the 28-day benchmark contracts,
 *exact search* replaces the first two: the minutes worked (in steps of the shifts' common divisor), the
 weekends worked and the count of the type with the smallest cap are part of the state (or, where the
 weekends do not fit, each choice of open weekends is one row of a batch), and the other caps keep their
-subgradient prices. Its cheapest row under the prices, less the prices
-times the caps, is a lower bound on every feasible row (Lagrangian), so a row that meets the bound is proven
-cheapest (:attr:`RowDP.proven`), and column generation's pricing needs CP-SAT only when the bound falls short.
+subgradient prices. Its cheapest row under the prices, less the prices times the caps, is a lower bound on
+every feasible row (Lagrangian), so a row that meets the bound is proven cheapest (:attr:`RowDP.proven`),
+and column generation's pricing needs CP-SAT only when the bound falls short.
 
 Otherwise it is a heuristic: a row that comes back keeps every rule, but it is not proven cheapest, so callers
 that need a proof (column generation's bound) still ask CP-SAT when this finds nothing. It covers the rules of
