@@ -42,12 +42,14 @@ LNS_CUTOFF = False
 #: cells) the full model found no roster at all in 60 s on the shared 2-core machine
 ROW_SEARCH_CELLS = 30_000
 #: column generation (:mod:`.colgen`) where it applies and the problem is no larger than ROW_SEARCH_CELLS:
-#: the first roster's share of the time (at most FIRST_ROSTER_MAX_S), the time by which column
+#: the first roster's share of the time (at most FIRST_ROSTER_MAX_S; FIRST_SEEDED_S when the people's
+#: dynamic programmes gave a first roster already), the time by which column
 #: generation stops, and the share of the choice among its columns; the rest goes to the cell model hinted
 #: with the best roster, then LNS
 COLGEN = True
 FIRST_ROSTER_SHARE = 0.08
 FIRST_ROSTER_MAX_S = 5.0
+FIRST_SEEDED_S = 1.0
 COLGEN_UNTIL = 0.55
 COLGEN_CHOICE_SHARE = 0.15
 #: after column generation, when its master is settled (finished, or no longer moving: the dive rounds it)
@@ -68,7 +70,8 @@ DIVE_JITTER = 0.3
 #: ... but only while a dive and its finish take less than this share of the time and land within this
 #: factor of the master's bound (on Curtois 5-11 each took 4-11 % of 60 s and landed within 1-12 % of the
 #: bound; on Instance15, 45 people over 42 days, a dive landed at 2.8 times the bound, and repeated dives
-#: left 10,683 at 60 s against 5,700-6,600 without them)
+#: left 10,683 at 60 s against 5,700-6,600 without them; dives that keep to their deadline take 12-20 % on
+#: Curtois 12, 14, 17 and 18, whose masters now settle in 20-25 s, so those repeat too)
 DIVE_REPEAT_UNDER = 0.25
 DIVE_REPEAT_WITHIN = 1.5
 
@@ -170,8 +173,9 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     Large problems (over ``ROW_SEARCH_CELLS`` person-day-shift cells, no hint) are built and improved one
     person at a time instead (:mod:`.construct`; status FEASIBLE, no bound). Problems whose people are
     coupled only through cover (no fairness terms; ``colgen``, no hint, ``lns``) go through column
-    generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from the search below in
-    ``FIRST_ROSTER_SHARE`` of the time, whole rows priced by the master's duals until ``COLGEN_UNTIL``,
+    generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from each person's own
+    cheapest row (or, without row programmes, from the search below in ``FIRST_ROSTER_SHARE`` of the
+    time), whole rows priced by the master's duals until ``COLGEN_UNTIL``,
     rosters rounded from the master (dives, the last people chosen by CP-SAT) and the best choice among the
     rows, then the search below hinted with the best roster for the rest; the bound is the master's when it
     was proven. Otherwise:
@@ -246,10 +250,10 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
 
 
 def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, explain) -> RosterSolution:
-    """A first roster (the cell model, briefly), column generation, dives with a CP-SAT finish (when the
-    master settled) or a plain dive, the best choice among the columns, then the cell model hinted with the
-    best roster and LNS for the rest of the time. The bound is the larger of the master's (when column
-    generation finished) and the cell model's."""
+    """A first roster (each person's own cheapest row, else the cell model briefly), column generation,
+    dives with a CP-SAT finish (when the master settled) or a plain dive, the best choice among the columns,
+    then the cell model hinted with the best roster and LNS for the rest of the time. The bound is the
+    larger of the master's (when column generation finished) and the cell model's."""
     history: list[tuple[float, float, float]] = []
     best: dict = {}
     best_obj: Optional[float] = None
@@ -289,18 +293,28 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
             improved(check.objective, best)
         else:  # pragma: no cover - a programme that missed a rule: start as without one
             cg = ColumnGeneration(problem)
-    if not best:
-        first_limit = max(min(limit * FIRST_ROSTER_SHARE, FIRST_ROSTER_MAX_S), min(1.0, limit * 0.3))
-        first = solve(problem, first_limit, should_stop=rep.should_stop, num_workers=num_workers, seed=seed,
-                      lns=False, explain=explain, on_solution=lambda obj, b, t: improved(obj, None, t, b))
-        if first.status in ("INFEASIBLE", "OPTIMAL", "CANCELLED") or (not first.assignment and left() <= 1.0):
-            return first
-        if not first.assignment:  # no roster yet and no rows to start from: the cell model with what is left
-            return solve(problem, left(), should_stop=rep.should_stop, on_solution=on_solution,
-                         num_workers=num_workers, seed=seed, explain=explain, colgen=False)
-        best = dict(first.assignment)
-        improved(first.objective, best)
-        cg.add_roster(best)
+    # the cell model briefly: small problems are solved outright (Curtois Instance1: optimal in 0.2 s, where
+    # column generation and its dives took 48 s to prove it), and its roster's rows join the columns
+    first_limit = max(min(limit * FIRST_ROSTER_SHARE, FIRST_ROSTER_MAX_S), min(1.0, limit * 0.3))
+    try:
+        first = solve(problem, min(first_limit, FIRST_SEEDED_S) if best else first_limit,
+                      should_stop=rep.should_stop, num_workers=num_workers, seed=seed, lns=False, explain=explain,
+                      on_solution=lambda obj, b, t: improved(obj, None, t, b))
+    except Cancelled:
+        if not best:
+            raise
+        first = RosterSolution({}, "CANCELLED")  # stopped before it began: the seeded roster comes back
+    if (first.status in ("INFEASIBLE", "OPTIMAL") or (first.status == "CANCELLED" and not best)
+            or (not (first.assignment or best) and left() <= 1.0)):
+        return first
+    if first.assignment:
+        cg.add_roster(dict(first.assignment))
+        if best_obj is None or first.objective <= best_obj:  # (its solutions were heard without their rosters)
+            best = dict(first.assignment)
+            improved(first.objective, best)
+    elif not best:  # no roster yet and no rows to start from: the cell model with what is left
+        return solve(problem, left(), should_stop=rep.should_stop, on_solution=on_solution,
+                     num_workers=num_workers, seed=seed, explain=explain, colgen=False)
 
     def gap_open() -> bool:
         return best_obj is None or bound is None or best_obj > bound
@@ -321,7 +335,10 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
             check = validate(problem, dived) if dived is not None else None
             if check is not None and check.hard_violations == 0:  # a dive ignores cover's hard minimum
                 improved(check.objective, dived)
-    if not rep.should_stop() and left() > 0.5 and gap_open():
+    # the choice among the columns only from a settled master: from one still falling it found nothing in
+    # its share of the time (Curtois 15 and 19, 84 days: 13 s without a better roster), time the cell
+    # model's search then used well (15: 7,291 to 5,596 in 8 s)
+    if cg.settled and not rep.should_stop() and left() > 0.5 and gap_open():
         picked = cg.best_roster(min(limit * COLGEN_CHOICE_SHARE, left() - 0.2), hint=best,
                                 workers=num_workers or PORTFOLIO_WORKERS, seed=seed, should_stop=rep.should_stop)
         if picked is not None:

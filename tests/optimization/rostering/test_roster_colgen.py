@@ -10,6 +10,7 @@ import pytest
 
 from optimization.rostering import Request, read_curtois, solve, validate
 from optimization.rostering import colgen
+from optimization.rostering._rowkernel import COMPILED
 from optimization.rostering.colgen import ColumnGeneration, applies
 from roster_helpers import CURTOIS, need, person, requires_curtois, tiny
 
@@ -138,3 +139,50 @@ def test_row_costs_include_requests(weight):
     cg.add("A", {("A", 0): "E"})
     cg.add("A", {})
     assert [c.cost for c in cg.columns["A"]] == [weight, 0]
+
+
+@pytest.mark.skipif(not COMPILED, reason="row programmes need numba")
+def test_seed_rows_start_column_generation_without_a_first_roster():
+    p = priced_problem()
+    exact = solve(p, 30, num_workers=2, colgen=False)
+    cg = ColumnGeneration(p)
+    assert cg.seed_rows()
+    assert cg.n_columns == len(p.employees)
+    seeded = {cell: s for cols in cg.columns.values() for cell, s in cols[0].row.items()}
+    assert validate(p, seeded).hard_violations == 0  # each person's own rules hold: a roster at once
+    cg.generate(time.perf_counter() + 30)
+    from_roster = ColumnGeneration(p)
+    from_roster.add_roster(dict(exact.assignment))
+    from_roster.generate(time.perf_counter() + 30)
+    # the master's optimum over all rows does not depend on where the columns started
+    assert cg.bound is not None and cg.bound == from_roster.bound <= exact.objective
+    # someone whose rules have no row programme (a cap on late shifts in a row): nothing is seeded
+    other = dataclasses.replace(p, employees=(dataclasses.replace(p.employees[0], max_consecutive_shift={"L": 2}),)
+                                + p.employees[1:])
+    none = ColumnGeneration(other)
+    assert not none.seed_rows() and none.n_columns == 0
+    # and solve() still finds its roster through the cell model's first roster
+    assert validate(other, solve(other, 10, num_workers=2).assignment).hard_violations == 0
+
+
+def test_a_dive_short_of_time_fixes_more_people_per_step(monkeypatch):
+    p = priced_problem()
+    cg = ColumnGeneration(p)
+    cg.add_roster(dict(solve(p, 1, num_workers=2, lns=False, colgen=False).assignment))
+    cg.generate(time.perf_counter() + 30)
+    steps = []
+    master = cg.solve_master
+
+    def counted(fixed=None, values=False):
+        if values:
+            steps.append(len(fixed or {}))
+        return master(fixed, values)
+
+    monkeypatch.setattr(cg, "solve_master", counted)
+    monkeypatch.setattr(colgen, "DIVE_SHARE", 0.01)  # one person per step at the usual pace
+    monkeypatch.setattr(colgen, "DIVE_PACE", 1e-9)  # no time for a second step
+    fixed, roster, late = cg._dive_priced(time.perf_counter() + 10, 2, free=2)
+    assert not late and len(fixed) == len(p.employees) - 2
+    # the master before the first fixing, then after it: everybody but the free two fixed in one step
+    assert steps == [0, len(p.employees) - 2], steps
+    assert validate(p, roster).hard_violations == 0
