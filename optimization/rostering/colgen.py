@@ -133,9 +133,10 @@ class ColumnGeneration:
 
     def seed_rows(self) -> bool:
         """Each person's cheapest row of their own (no cover prices) from their dynamic programme, as the
-        master's first columns when no first roster was found (Curtois Instance17: none in 5 s from the cell
-        model; column generation from these rows proves the best known 5,746 in 23 s). False, adding
-        nothing, when someone has no programme or no row keeps their rules."""
+        master's first columns; cover being priced, together they are a first roster too (Curtois
+        Instance17: the cell model found none in 5 s; column generation from these rows proves the best
+        known 5,746 in 21 s). False, adding nothing, when someone has no programme or no row keeps their
+        rules."""
         found = {}
         for eid in self.columns:
             dp = self._dps.get(eid)

@@ -176,8 +176,8 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from each person's own
     cheapest row (or, without row programmes, from the search below in ``FIRST_ROSTER_SHARE`` of the
     time), whole rows priced by the master's duals until ``COLGEN_UNTIL``,
-    rosters rounded from the master (dives, the last people chosen by CP-SAT) and the best choice among the
-    rows, then the search below hinted with the best roster for the rest; the bound is the master's when it
+    rosters rounded from the master (dives, the last people chosen by CP-SAT) and, from a settled master,
+    the best choice among the rows, then the search below hinted with the best roster for the rest; the bound is the master's when it
     was proven. Otherwise:
 
     Search: (1) when the portfolio is larger than ``FIRST_WORKERS``, a small portfolio finds a first roster
@@ -251,8 +251,8 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
 
 def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, explain) -> RosterSolution:
     """A first roster (each person's own cheapest row, else the cell model briefly), column generation,
-    dives with a CP-SAT finish (when the master settled) or a plain dive, the best choice among the columns,
-    then the cell model hinted with the best roster and LNS for the rest of the time. The bound is the
+    dives with a CP-SAT finish and the best choice among the columns (when the master settled) or a plain
+    dive, then the cell model hinted with the best roster and LNS for the rest of the time. The bound is the
     larger of the master's (when column generation finished) and the cell model's."""
     history: list[tuple[float, float, float]] = []
     best: dict = {}
