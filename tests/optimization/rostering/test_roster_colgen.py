@@ -183,6 +183,7 @@ def test_a_dive_short_of_time_fixes_more_people_per_step(monkeypatch):
     monkeypatch.setattr(colgen, "DIVE_PACE", 1e-9)  # no time for a second step
     fixed, roster, late = cg._dive_priced(time.perf_counter() + 10, 2, free=2)
     assert not late and len(fixed) == len(p.employees) - 2
-    # the master before the first fixing, then after it: everybody but the free two fixed in one step
-    assert steps == [0, len(p.employees) - 2], steps
+    # the master before the first fixing, then (unless its whole columns fixed them already) after it:
+    # everybody but the free two fixed in one step, where one a step would take three
+    assert steps in ([0], [0, len(p.employees) - 2]), steps
     assert validate(p, roster).hard_violations == 0
