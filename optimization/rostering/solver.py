@@ -179,10 +179,10 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     coupled only through cover (no fairness terms; ``colgen``, no hint, ``lns``) go through column
     generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from each person's own
     cheapest row (or, without row programmes, from the search below in ``FIRST_ROSTER_SHARE`` of the
-    time), whole rows priced by the master's duals until ``COLGEN_UNTIL``,
-    rosters rounded from the master (dives, the last people chosen by CP-SAT) and, from a settled master,
-    the best choice among the rows, then the search below hinted with the best roster for the rest; the bound is the master's when it
-    was proven. Otherwise:
+    time), whole rows priced by the master's duals until ``COLGEN_UNTIL``, rosters rounded from the master
+    (dives, the last people chosen by CP-SAT) and, from a settled master, the best choice among the rows,
+    then the search below hinted with the best roster for the rest; the bound is the master's when it was
+    proven. Otherwise:
 
     Search: (1) when the portfolio is larger than ``FIRST_WORKERS``, a small portfolio finds a first roster
     (a large portfolio on two busy cores took tens of seconds to find one on Curtois Instance8); (2) the
@@ -286,11 +286,11 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
     from .validate import validate
 
     cg = ColumnGeneration(problem)
-    if cg.seed_rows():
+    seeded = cg.seed_rows()
+    if seeded:
         # every person's own cheapest row: cover being priced, that is a roster at once, and column generation
         # from these rows was as quick as from the cell model's first roster (Curtois 7, 8, 12, 14: 3-19 s
         # against 4-23 s, and the first roster's 5 s saved; on 17 and 18 the cell model found none in 5 s)
-        seeded = {cell: s for cols in cg.columns.values() for cell, s in cols[0].row.items()}
         check = validate(problem, seeded)
         if check.hard_violations == 0:
             best = seeded

@@ -146,9 +146,10 @@ def test_seed_rows_start_column_generation_without_a_first_roster():
     p = priced_problem()
     exact = solve(p, 30, num_workers=2, colgen=False)
     cg = ColumnGeneration(p)
-    assert cg.seed_rows()
-    assert cg.n_columns == len(p.employees)
-    seeded = {cell: s for cols in cg.columns.values() for cell, s in cols[0].row.items()}
+    seeded = cg.seed_rows()
+    assert seeded and cg.n_columns == len(p.employees)
+    # the roster returned is the seeded columns together
+    assert seeded == {cell: s for cols in cg.columns.values() for cell, s in cols[0].row.items()}
     assert validate(p, seeded).hard_violations == 0  # each person's own rules hold: a roster at once
     cg.generate(time.perf_counter() + 30)
     from_roster = ColumnGeneration(p)
