@@ -3,6 +3,7 @@ underneath (short in red), Solve with the live objective, violations in words, r
 call with the changes listed, exports."""
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 from typing import Any
 
@@ -46,8 +47,8 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
     def improved(objective: float, bound: float, seconds: float) -> None:
         if points is not None:
             points.append((float(seconds), float(objective), float(bound)))
-        progress(min(0.97, 0.03 + 0.94 * seconds / max(limit, 1)),
-                 f"objective {objective:,.0f} (bound {bound:,.0f}) at {seconds:.1f} s")
+        shown = f" (bound {bound:,.0f})" if math.isfinite(bound) else ""  # none yet: the starting roster
+        progress(min(0.97, 0.03 + 0.94 * seconds / max(limit, 1)), f"objective {objective:,.0f}{shown} at {seconds:.1f} s")
 
     sub = rep.scaled(0.03, 0.97).progress
     if published is not None:
@@ -302,7 +303,8 @@ class RosterPage(Page):
         if curve:
             xs = [c[0] for c in curve]
             self._obj_curve.setData(xs, [c[1] for c in curve])
-            self._bound_curve.setData(xs, [c[2] for c in curve])
+            bounds = [(x, c[2]) for x, c in zip(xs, curve) if math.isfinite(c[2])]  # the starting roster has none
+            self._bound_curve.setData([b[0] for b in bounds], [b[1] for b in bounds])
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)
