@@ -123,6 +123,10 @@ def test_roster_page_solves_and_rerosters(window):
     assert sol.status in ("OPTIMAL", "FEASIBLE") and check.hard_violations == 0
     assert page.model.rowCount() == len(r["problem"].employees) and page.model.columnCount() == 14
     assert page.cover.model.rowCount() > 0
+    # a starting roster (a hint the search began from) has no bound yet: no bound point is drawn for it
+    page._curve = [(0.0, 900.0, float("nan")), (1.0, 800.0, 700.0)]
+    page._progress(0.5, "objective 800 (bound 700) at 1.0 s")
+    assert list(page._obj_curve.getData()[0]) == [0.0, 1.0] and list(page._bound_curve.getData()[1]) == [700.0]
     # lock a cell, then report someone sick from day 3: the re-roster keeps the lock and lists its changes
     first = r["solution"].assignment
     # lock a cell the first roster has (a lock to another shift can clash with that person's published days
