@@ -83,7 +83,8 @@ VIEWS: dict[str, str] = {
     """,
     # The sweep: the summed deltas per unit and hour, matched to every unit x grid hour (a full join keeps any
     # delta off the grid, so it still counts), one running sum over all cells, then the grid rows only.
-    # Performance (benchmarks/census_speed.py, 1 M stays: 0.70 -> 0.46 -> 0.31 -> 0.27 s): each cell is one
+    # Performance (benchmarks/census_speed.py, 1 M stays: 0.70 -> 0.46 -> 0.31 s, then this form 0.290 s
+    # against the previous one's 0.353, alternating in one process on a slower day): each cell is one
     # BIGINT key ``k`` = the unit's rank << 32 | the hour's offset from the first event's hour (+ 32, so the
     # grid's first midnight is still positive), because sorting on one integer is about twice as fast as on
     # (unit name, hour) and the sort carries only k, d and hours; ds comes back from k by arithmetic and the
