@@ -85,8 +85,8 @@ VIEWS: dict[str, str] = {
     # delta off the grid, so it still counts), one running sum over all cells, then the grid rows only.
     # Performance (benchmarks/census_speed.py, 1 M stays: 0.70 -> 0.46 -> 0.31 s, then this form 0.290 s
     # against the previous one's 0.353, alternating in one process on a slower day): each cell is one
-    # BIGINT key ``k`` = the unit's rank << 32 | the hour's offset from the first event's hour (+ 32, so the
-    # grid's first midnight is still positive), because sorting on one integer is about twice as fast as on
+    # BIGINT key ``k`` = the unit's rank << 32 | the hour's offset from ``h0``, 32 hours before the first
+    # event's hour (so the grid's first midnight is still positive), because sorting on one integer is about twice as fast as on
     # (unit name, hour) and the sort carries only k, d and hours; ds comes back from k by arithmetic and the
     # unit's name from its rank. One unpartitioned running sum is a third faster than ``PARTITION BY unit_id``;
     # each unit starts from zero through one ``reset`` row at its key 0 that takes away the unit before's total.
@@ -94,11 +94,11 @@ VIEWS: dict[str, str] = {
         WITH deltas AS (SELECT unit_id, hn, sum(delta) AS d FROM census_events GROUP BY ALL),
         us AS (SELECT unit_id, row_number() OVER (ORDER BY unit_id)::BIGINT << 32 AS uk, sum(d) AS total
                FROM deltas GROUP BY unit_id),
-        b AS (SELECT min(hn) AS first_hn, max(hn) AS last_hn FROM deltas),
-        grid AS (SELECT g.hours, epoch_us(g.ds) // 3600000000 - b.first_hn + 32 AS o
+        b AS (SELECT min(hn) AS first_hn, max(hn) AS last_hn, min(hn) - 32 AS h0 FROM deltas),
+        grid AS (SELECT g.hours, epoch_us(g.ds) // 3600000000 - b.h0 AS o
                  FROM b, hour_grid(date_trunc('day', make_timestamp(b.first_hn * 3600000000)),
                                    make_timestamp(b.last_hn * 3600000000)) g),
-        dk AS (SELECT us.uk + deltas.hn - b.first_hn + 32 AS k, deltas.d FROM deltas JOIN us USING (unit_id), b),
+        dk AS (SELECT us.uk + deltas.hn - b.h0 AS k, deltas.d FROM deltas JOIN us USING (unit_id), b),
         gk AS (SELECT us.uk + grid.o AS k, grid.hours FROM us, grid),
         cells AS (
             SELECT coalesce(gk.k, dk.k) AS k, gk.hours, coalesce(dk.d, 0) AS d FROM gk FULL JOIN dk ON dk.k = gk.k
@@ -107,7 +107,7 @@ VIEWS: dict[str, str] = {
         ),
         swept AS (SELECT k, hours, sum(d) OVER (ORDER BY k ROWS UNBOUNDED PRECEDING) AS run FROM cells)
         SELECT us.unit_id,
-               make_timestamp(((swept.k & 4294967295) - 32 + (SELECT first_hn FROM b)) * 3600000000) AS ds,
+               make_timestamp(((swept.k & 4294967295) + (SELECT h0 FROM b)) * 3600000000) AS ds,
                swept.run::BIGINT AS census, swept.hours
         FROM swept JOIN us ON us.uk = swept.k >> 32 << 32
         WHERE swept.hours IS NOT NULL

@@ -48,7 +48,8 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
         if points is not None:
             points.append((float(seconds), float(objective), float(bound)))
         shown = f" (bound {bound:,.0f})" if math.isfinite(bound) else ""  # none yet: the starting roster
-        progress(min(0.97, 0.03 + 0.94 * seconds / max(limit, 1)), f"objective {objective:,.0f}{shown} at {seconds:.1f} s")
+        progress(min(0.97, 0.03 + 0.94 * seconds / max(limit, 1)),
+                 f"objective {objective:,.0f}{shown} at {seconds:.1f} s")
 
     sub = rep.scaled(0.03, 0.97).progress
     if published is not None:

@@ -205,19 +205,20 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
     if hint is None and lns and colgen and COLGEN and colgen_applies(problem):
         return _colgen_solve(problem, time_limit_s, rep, on_solution, t0, num_workers, seed, explain)
     rm = build_model(problem)
-    if hint is not None:
-        _add_hint(rm, dict(hint.assignment))
+    hinted = dict(hint.assignment) if hint is not None else None
+    if hinted is not None:
+        _add_hint(rm, hinted)
     workers = num_workers or max(PORTFOLIO_WORKERS, os.cpu_count() or 1)
     rec = _Recorder(rm, t0, time_limit_s, rep, on_solution)
-    if hint is not None:
+    if hinted is not None:
         # a hint that keeps every hard rule is the incumbent: only better rosters count, and the search after
         # the portfolio starts from it (CP-SAT's portfolio does not always take up a hint: after column
         # generation on Curtois Instance8 it went on from its own 1,716 while the hint cost 1,302)
         from .validate import validate
 
-        check = validate(problem, dict(hint.assignment))
+        check = validate(problem, hinted)
         if check.hard_violations == 0:
-            rec.best, rec.objective = dict(hint.assignment), float(check.objective)
+            rec.best, rec.objective = hinted, float(check.objective)
             rec.history.append((round(time.perf_counter() - t0, 3), rec.objective, float("nan")))
             if on_solution:
                 on_solution(rec.objective, float("nan"), rec.history[-1][0])

@@ -141,8 +141,9 @@ def test_a_hint_that_keeps_every_rule_is_the_incumbent():
     ppl = [person(f"P{i:02d}", max_consecutive=5, min_days_off=2, max_minutes=9600) for i in range(40)]
     p = tiny(28, ppl, [need(d, s, n=8 + d % 3, under=30, over=5) for d in range(28) for s in ("E", "L")])
     start = RosterSolution({("P00", 0): "E", ("P01", 0): "L"})
-    assert validate(p, start).hard_violations == 0
-    cost = validate(p, start).objective
+    check = validate(p, start)
+    assert check.hard_violations == 0
+    cost = check.objective
     again = solve(p, 0.001, num_workers=1, hint=start, lns=False)
     assert again.status in ("FEASIBLE", "OPTIMAL") and again.assignment and again.objective <= cost
     assert again.history[0][1] == cost  # the hint, first (then anything better CP-SAT found in the time)
