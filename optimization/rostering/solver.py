@@ -67,12 +67,14 @@ FINISH_SHARE = 0.12
 #: share of the time after COLGEN_UNTIL
 DIVES_SHARE = 0.25
 DIVE_JITTER = 0.3
-#: ... but only while a dive and its finish take less than this share of the time and land within this
-#: factor of the master's bound (on Curtois 5-11 each took 4-11 % of 60 s and landed within 1-12 % of the
-#: bound; on Instance15, 45 people over 42 days, a dive landed at 2.8 times the bound, and repeated dives
-#: left 10,683 at 60 s against 5,700-6,600 without them; dives that keep to their deadline take 12-20 % on
-#: Curtois 12, 14, 17 and 18, whose masters now settle in 20-25 s, so those repeat too)
-DIVE_REPEAT_UNDER = 0.25
+#: ... but only while another dive as long as the last would end by then (one cut at that deadline hands
+#: back a half-fixed roster), and while they land within this factor of the master's bound (on Instance15,
+#: 45 people over 42 days, a dive landed at 2.8 times the bound, and repeated dives left 10,683 at 60 s
+#: against 5,700-6,600 without them). Until 2026-12-03 a dive that took more than a quarter of the time was
+#: not repeated, and a dive run to its deadline with its finish takes up to DIVE_SHARE + FINISH_SHARE, a
+#: third: on Curtois Instance8, whose dives land either near 1,305 or a cover slot (100) above it and take
+#: 10-16 s, three runs of four then ended at 1,405-1,512 after one slow dive and 35 s of the cell model's
+#: search, which moved them by a unit (repeated: 1,304-1,309 in three of four)
 DIVE_REPEAT_WITHIN = 1.5
 #: ... and until this many dives in a row found nothing better: on Curtois 5 every dive after the first two
 #: (from 4 s to 48 s) repeated 1,146, time the cell model's search then had for its polish (5-8 in one
@@ -390,7 +392,7 @@ def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed) -
     """Dives with a CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`) until DIVES_SHARE of the
     time after COLGEN_UNTIL, each one's fixing order shaken by DIVE_JITTER after the first; ``improved``
     hears of every roster. The same code gave 1,064, 1,085 and 1,163 on Curtois Instance7 in three runs:
-    a dive is a gamble, the best of several a better one. A slow one is not repeated."""
+    a dive is a gamble, the best of several a better one. No dive starts that would not end in time."""
     from .validate import validate
 
     end = t0 + limit * (COLGEN_UNTIL + DIVES_SHARE)
@@ -414,8 +416,9 @@ def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed) -
         stale = stale + 1 if check.objective >= best_dive else 0
         best_dive = min(best_dive, check.objective)
         floor = cg.bound if cg.bound is not None else cg.lp_value  # not a bound when unfinished, but near one
-        if time.perf_counter() - now > limit * DIVE_REPEAT_UNDER or check.objective > DIVE_REPEAT_WITHIN * floor:
-            return  # a slow or a poor dive: the time is better left to the search that follows
+        took = time.perf_counter() - now
+        if time.perf_counter() + took > end or check.objective > DIVE_REPEAT_WITHIN * floor:
+            return  # no time for another as long, or a poor dive: the time is better left to the search
         k += 1
 
 
