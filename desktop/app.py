@@ -120,6 +120,13 @@ def run_app(args) -> int:
         if args.workspace and not window.open_workspace(args.workspace, interactive=False):
             raise HospOpsError(f"Cannot open {args.workspace}.")
         if at is not None:
+            from datasets.metrics.beds import check_in_span
+
+            try:
+                check_in_span(window.session.ws, at)  # a moment outside the data is refused, as by the CLI
+            except HospOpsError:
+                window.close_workspace()  # let go of the file
+                raise
             window.session.set_as_of(at)
         page = window.show_page(page_name)
         window.show()

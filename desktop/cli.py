@@ -170,7 +170,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     rejected = sum(c["rejected"] for c in result.tables().values())
     if rejected:
         print(
-            f"{rejected:,} rows were rejected and kept with their line and reason; see them with:\n"
+            f"{rejected:,} {'row was' if rejected == 1 else 'rows were'} rejected and kept with their line and reason; "
+            "see them with:\n"
             f"  hospops query {args.workspace} \"SELECT * FROM rejects WHERE run_id = {result.run_id} ORDER BY file, line\""
         )
     for note in result.notes:
@@ -276,6 +277,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     with Workspace.open(args.workspace, read_only=True, **_open_args(Path(args.workspace))) as ws:
         entries = list_audit(ws, limit=args.limit or None, action=args.action)
+        if args.action and not entries:
+            known = [r[0] for r in ws.con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]
+            if args.action not in known:
+                from datasets.errors import HospOpsError
+
+                raise HospOpsError(f"No audit entries have the action {args.action!r}.",
+                                   hint="The actions recorded are: " + ", ".join(known) + "." if known else None)
     if args.json:
         print(json.dumps({"workspace": args.workspace, "entries": entries}, default=str))
         return 0

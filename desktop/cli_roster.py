@@ -156,6 +156,9 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
 
     out["shortfalls"] = cover_shortfalls(problem)
     note = stopped_short_note(sol.status, out["violations"].get("cover_under", 0), out["shortfalls"])
+    if sol.status == "UNKNOWN" and not sol.assignment:
+        note = (f"No roster was found within {out['seconds']:g} s, so nothing was exported; give the search more "
+                "time (--time-limit) or more workers (--workers).")
     if note:
         out["note"] = note
     if extra:
@@ -185,6 +188,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
             print(f"  change: {line}")
         if out.get("exported"):
             print(f"Exported to {out['exported']}")
+    if sol.status == "UNKNOWN" and not sol.assignment:
+        print(note, file=sys.stderr)
     return 0 if sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE") else 1
 
 

@@ -3,6 +3,7 @@ runner's progress and cancel, menus and keyboard shortcuts, persistent settings.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from PySide6.QtCore import QDateTime, QSettings, QStandardPaths
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem, QMainWindow, QMessageBox, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
+from datasets.metrics.beds import GRACE_DAYS as AS_OF_GRACE_DAYS
 from desktop import theme
 from desktop.jobs import JobRunner
 from desktop.pages import PAGE_NAMES, PAGE_TITLES, page_class
@@ -284,6 +286,10 @@ class MainWindow(QMainWindow):
     def _sync_as_of(self) -> None:
         if self.session.is_open and self.session.as_of is not None:
             self.as_of.blockSignals(True)
+            lo, hi = self.session.data_start, self.session.data_end
+            if lo is not None and hi is not None:
+                # the box keeps to the data (and a week after it): a moment outside it has no board to show
+                self.as_of.setDateTimeRange(QDateTime(lo), QDateTime(hi + timedelta(days=AS_OF_GRACE_DAYS)))
             self.as_of.setDateTime(QDateTime(self.session.as_of))
             self.as_of.blockSignals(False)
 

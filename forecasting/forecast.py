@@ -90,6 +90,8 @@ def parse_horizon(value, freq: str) -> int:
             raise HospOpsError(f"Cannot read the horizon {value!r}.",
                                hint="Give a number of steps (48) or a duration such as 48h, 28d, 2w.")
         n, unit = int(m.group(1)), m.group(2)
+        if n < 1:
+            raise HospOpsError("The horizon must be at least one step.")
         if not unit:
             steps = n
         else:

@@ -623,7 +623,13 @@ class ProphetModel(Forecaster):
         self.seed = seed
 
     def _fit(self, X):
-        for name in ("cmdstanpy", "prophet", "prophet.plot"):
+        # prophet.plot says at ERROR that plotly is missing; cmdstanpy gives its logger a console handler at
+        # DEBUG on first use unless it has one already
+        logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+        stan = logging.getLogger("cmdstanpy")
+        if not stan.handlers:
+            stan.addHandler(logging.NullHandler())
+        for name in ("cmdstanpy", "prophet"):
             logging.getLogger(name).setLevel(logging.ERROR)
         with _quiet():
             from prophet import Prophet

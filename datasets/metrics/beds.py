@@ -89,7 +89,11 @@ def data_span(ws) -> tuple[datetime | None, datetime | None]:
     return lo, hi
 
 
-def check_in_span(ws, at, grace_days: float = 7.0) -> str | None:
+#: how long after the last record a moment is still shown (with a warning): waits keep growing past the data
+GRACE_DAYS = 7.0
+
+
+def check_in_span(ws, at, grace_days: float = GRACE_DAYS) -> str | None:
     """Refuse a time outside the workspace's data (a board there would be made up); a time after its last
     record but within ``grace_days`` gives back a warning to show (waits keep growing past the data)."""
     t = _ts(at)

@@ -85,6 +85,8 @@ def waiting_frame(waiting: pd.DataFrame) -> pd.DataFrame:
     df.insert(df.columns.get_loc("wait_hours") + 1, "due",
               ["due " + pd.Timestamp(t).strftime("%H:%M") if d else "" for t, d in zip(df["since"], due)])
     df.loc[due, "wait_hours"] = float("nan")
+    # a bed already reserved for them (an accepted placement) beside the wait, where it is seen
+    df.insert(df.columns.get_loc("due") + 1, "reserved_bed", df.pop("reserved_bed").fillna(""))
     return df.drop(columns=["due_later"]).sort_values("due", kind="stable").reset_index(drop=True)
 
 
@@ -115,10 +117,12 @@ class BedsPage(Page):
         self.summary.setWordWrap(True)
 
         self.waiting = FrameTable(title="Waiting for a bed", export_name="waiting_list",
-                                  decimals={"wait_hours": 1}, headers={"wait_hours": "waiting (h)"},
+                                  decimals={"wait_hours": 1},
+                                  headers={"wait_hours": "waiting (h)", "reserved_bed": "bed reserved"},
                                   tooltips={"kind": "ED boarder (decision to admit made), elective due today, or "
                                                     "transfer out of an assessment unit",
-                                            "due": "an elective due later today: not waiting yet"})
+                                            "due": "an elective due later today: not waiting yet",
+                                            "reserved_bed": "the bed an accepted placement keeps for them"})
         prop_box = QWidget(self.body)
         self.time_limit = QSpinBox(prop_box)
         self.time_limit.setRange(1, 600)

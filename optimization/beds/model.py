@@ -212,6 +212,10 @@ SIDE = {"medicine": "medical", "cardiology": "medical", "elderly": "medical", "s
         "orthopaedics": "surgical", "elective_surgery": "surgical", "elective_ortho": "surgical"}
 
 
+def _with_article(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def is_outlier(p: Patient, u: Unit) -> bool:
     """Placed off the patient's specialty. An assessment unit is home to emergency patients of its side of
     the house (medical or surgical); anyone else there (an elective, say) is an outlier."""
@@ -596,7 +600,7 @@ def placement_note(problem: BedProblem, p: Patient, bed_id: str) -> str:
     if u.kind == "assessment":
         side = SIDE.get(u.specialty) or u.specialty
         return (f"outlier: {u.unit_id} is an assessment unit for {side} emergencies; this is "
-                + ("an elective patient" if p.kind == "elective" else f"a {p.specialty.replace('_', ' ')} patient"))
+                + ("an elective patient" if p.kind == "elective" else _with_article(p.specialty.replace('_', ' ')) + " patient"))
     return (f"outlier: {p.specialty.replace('_', ' ')} patient on {u.unit_id} "
             f"({u.specialty.replace('_', ' ') if u.specialty else u.kind})")
 

@@ -354,6 +354,9 @@ def test_screenshot_command(tmp_path, demo_ws, capsys):
     assert code == 0, capsys.readouterr().err
     code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "data", "--at", "last tuesday"])
     assert code == 1 and "not a time" in capsys.readouterr().err
+    # a moment outside the data is refused as the CLI refuses it (it showed waits of 27,000 h in 2030)
+    code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "overview", "--at", "2030-01-01T00:00"])
+    assert code == 1 and "outside the data" in capsys.readouterr().err
 
 
 def test_as_of_defaults_to_the_data_when_now_is_outside_it():

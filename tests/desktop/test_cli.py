@@ -154,6 +154,8 @@ def test_encrypted_demo_import_info_query_and_audit(tmp_path, capsys, monkeypatc
     assert entries[0]["details"]["loaded"] == 1 and entries[0]["os_user"]
     code, out, _ = run(capsys, "audit", ws, "--action", "import")
     assert code == 0 and "import" in out and "build demo" not in out
+    code, _, err = run(capsys, "audit", ws, "--action", "imprt")  # a misspelt action: not an empty log
+    assert code == 1 and "No audit entries have the action 'imprt'" in err and "import" in err
     monkeypatch.setenv("HOSPOPS_PASSPHRASE", "not the passphrase")
     code, _, err = run(capsys, "info", ws)
     assert code == 1 and "Wrong passphrase" in err

@@ -98,6 +98,11 @@ def test_beds_page_board_proposal_and_accept(window, qtbot):
         still_occupied = set(page.board._board.query("state == 'occupied'")["bed_id"])
         assert set(page.reserved) == set(placed["bed"]) - still_occupied, (page.reserved, placed)
         assert "reserved" in page.summary.text()
+        # the waiting list says which of its patients has a bed kept for them, beside the wait
+        shown = page.waiting.model.frame
+        cols = list(shown.columns)
+        assert cols.index("reserved_bed") == cols.index("due") + 1
+        assert set(shown["reserved_bed"]) - {""} <= set(placed["bed"])
         # and one can be cancelled: its bed is free again
         if page.reserved:
             bed = sorted(page.reserved)[0]

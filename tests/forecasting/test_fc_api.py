@@ -88,6 +88,9 @@ def test_parse_horizon_and_bad_arguments(wsr):
         parse_horizon("30d", "h")
     with pytest.raises(HospOpsError, match="Cannot read"):
         parse_horizon("soon", "h")
+    for zero in ("0h", "0d", "0"):  # a zero horizon is too short, not a duration that does not fit
+        with pytest.raises(HospOpsError, match="at least one step"):
+            parse_horizon(zero, "h")
     y = load_series(wsr, "ed_arrivals_daily")
     with pytest.raises(HospOpsError, match="Unknown model"):
         run_forecast(y, 7, models=["magic"])

@@ -153,3 +153,14 @@ def test_assessment_unit_is_home_only_to_emergencies_of_its_side():
     assert not is_outlier(Patient("a", specialty="elderly", kind="ed_boarder"), amu)
     assert is_outlier(Patient("b", specialty="surgery", kind="ed_boarder"), amu)
     assert is_outlier(Patient("c", specialty="medicine", kind="elective"), amu)
+
+
+def test_an_outlier_note_reads_as_a_sentence():
+    from optimization.beds.model import placement_note
+
+    units = (Unit("AMU", "medicine", kind="assessment"),)
+    pr = BedProblem(units=units, beds=(Bed("AMU-1", "AMU"),),
+                    patients=(Patient("o", specialty="orthopaedics", kind="ed_boarder"),
+                              Patient("s", specialty="surgery", kind="ed_boarder")))
+    assert placement_note(pr, pr.patients[0], "AMU-1").endswith("this is an orthopaedics patient")
+    assert placement_note(pr, pr.patients[1], "AMU-1").endswith("this is a surgery patient")

@@ -91,3 +91,21 @@ def test_solve_inrc_instance_exports_and_validates(capsys, tmp_path):
     rc, val = run_json(capsys, ["roster", "validate", "--instance", str(INRC / "sprint01.txt"),
                                 "--solution", str(sol_csv), "--format", "inrc", "--json"])
     assert rc == 0 and val["validated_objective"] == res["objective"]
+
+
+def test_a_solve_that_finds_no_roster_says_so(capsys, tmp_path):
+    import argparse
+
+    from desktop.cli_roster import _report
+    from optimization.rostering import RosterSolution
+    from roster_helpers import need, person, tiny
+
+    problem = tiny(3, [person("A")], [need(0)])
+    args = argparse.Namespace(json=False, export=str(tmp_path / "r.csv"))
+    rc = _report(problem, RosterSolution({}, "UNKNOWN", seconds=10.0), args)
+    captured = capsys.readouterr()
+    assert rc == 1 and "No roster was found within 10 s" in captured.err and "--time-limit" in captured.err
+    assert not (tmp_path / "r.csv").exists()
+    args.json = True
+    assert _report(problem, RosterSolution({}, "UNKNOWN", seconds=10.0), args) == 1
+    assert "No roster was found" in json.loads(capsys.readouterr().out)["note"]
