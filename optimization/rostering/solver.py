@@ -74,7 +74,8 @@ DIVE_JITTER = 0.3
 #: not repeated, and a dive run to its deadline with its finish takes up to DIVE_SHARE + FINISH_SHARE, a
 #: third: on Curtois Instance8, whose dives land either near 1,305 or a cover slot (100) above it and take
 #: 10-16 s, three runs of four then ended at 1,405-1,512 after one slow dive and 35 s of the cell model's
-#: search, which moved them by a unit (repeated: 1,304-1,309 in three of four)
+#: search, which moved them by a unit (with this rule: 1,306-1,311 in three runs of five; in the other two
+#: every dive landed at 1,405)
 DIVE_REPEAT_WITHIN = 1.5
 #: ... and until this many dives in a row found nothing better: on Curtois 5 every dive after the first two
 #: (from 4 s to 48 s) repeated 1,146, time the cell model's search then had for its polish (5-8 in one
