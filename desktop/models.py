@@ -17,9 +17,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 SORT_ROLE = Qt.ItemDataRole.UserRole
 
 
-def format_value(v: Any, decimals: int | str | None = None) -> str:
+def format_value(v: Any, decimals: int | str | None = None, timed: bool = False) -> str:
     """A value as a person reads it: 12,345; 3.4; 21 Nov 2026 14:00; '' for missing. ``decimals`` fixes the
-    digits after the point; a string such as ``"1%"`` shows a share as a percentage with that many."""
+    digits after the point; a string such as ``"1%"`` shows a share as a percentage with that many. A time at
+    midnight shows as a date unless ``timed`` (a column of hours: its midnight is 00:00, not a day)."""
     if v is None or v is pd.NaT or v is pd.NA:
         return ""
     if isinstance(v, float) or isinstance(v, np.floating):
@@ -39,10 +40,18 @@ def format_value(v: Any, decimals: int | str | None = None) -> str:
     if isinstance(v, pd.Timestamp):
         v = v.to_pydatetime()
     if isinstance(v, datetime):
-        return v.strftime("%d %b %Y %H:%M") if (v.hour, v.minute, v.second) != (0, 0, 0) else v.strftime("%d %b %Y")
+        return v.strftime("%d %b %Y %H:%M") if timed or (v.hour, v.minute, v.second) != (0, 0, 0) else v.strftime("%d %b %Y")
     if isinstance(v, date):
         return v.strftime("%d %b %Y")
     return str(v)
+
+
+def _has_clock_times(s: pd.Series) -> bool:
+    """Whether a column of timestamps holds any time other than midnight."""
+    if not pd.api.types.is_datetime64_any_dtype(s.dtype) or not len(s):
+        return False
+    t = s.dropna()
+    return bool(((t.dt.hour != 0) | (t.dt.minute != 0) | (t.dt.second != 0)).any())
 
 
 class FrameModel(QAbstractTableModel):
@@ -55,6 +64,7 @@ class FrameModel(QAbstractTableModel):
         self._df = pd.DataFrame()
         self._values: list[np.ndarray] = []
         self._cols: list = []
+        self._timed: set = set()
         self.headers = headers or {}
         self.tooltips = tooltips or {}
         self.decimals = decimals or {}
@@ -69,6 +79,7 @@ class FrameModel(QAbstractTableModel):
         # Column arrays as object once: indexing a numpy object array per paint is cheap; df.iat is not.
         self._values = [self._df[c].to_numpy(dtype=object, na_value=None) for c in self._df.columns]
         self._cols = list(self._df.columns)  # a plain list: indexing pandas' (Arrow) column index per cell is slow
+        self._timed = {c for c in self._cols if _has_clock_times(self._df[c])}
         self.endResetModel()
 
     @property
@@ -78,7 +89,7 @@ class FrameModel(QAbstractTableModel):
     def column_texts(self, column: int, rows: int) -> set[str]:
         """The distinct display texts of the first ``rows`` cells of a column (for sizing it)."""
         col = self._cols[column]
-        return {format_value(v, self.decimals.get(col)) for v in self._values[column][:rows]}
+        return {format_value(v, self.decimals.get(col), col in self._timed) for v in self._values[column][:rows]}
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt signature
         return 0 if parent.isValid() else len(self._df)
@@ -92,7 +103,7 @@ class FrameModel(QAbstractTableModel):
         col = self._cols[index.column()]
         v = self._values[index.column()][index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return format_value(v, self.decimals.get(col))
+            return format_value(v, self.decimals.get(col), col in self._timed)
         if role == SORT_ROLE:
             if v is None or (isinstance(v, float) and math.isnan(v)):
                 return None

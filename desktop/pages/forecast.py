@@ -161,7 +161,9 @@ class ForecastPage(Page):
     def _show(self, result: Any) -> None:
         self.result = result
         best = result.best
-        self.verdict.setText(f"<b>Chosen: {theme.model_label(best)}</b> ({best})<br>{result.verdict}"
+        label = theme.model_label(best)  # the CLI's name beside it only when it reads differently
+        named = f" ({best})" if label.lower() != best.replace("_", " ").lower() else ""
+        self.verdict.setText(f"<b>Chosen: {label}</b>{named}<br>{result.verdict}"
                              + (f"<br><i>Not run: {', '.join(result.failed)}</i>" if result.failed else ""))
         hist = result.history
         fc = result.forecasts[best]

@@ -110,6 +110,19 @@ def test_values_read_as_people_read_them():
     assert format_value(9.2712, 1) == "9.3" and format_value(30.0, 0) == "30" and format_value(float("nan"), 1) == ""
 
 
+def test_midnight_of_an_hourly_column_shows_its_hour():
+    import pandas as pd
+
+    from desktop.models import FrameModel
+
+    hours = pd.date_range("2026-11-20 22:00", periods=3, freq="h")
+    days = pd.date_range("2026-11-20", periods=2, freq="D")
+    m = FrameModel(pd.DataFrame({"ds": hours}))
+    assert [m.data(m.index(r, 0)) for r in range(3)] == ["20 Nov 2026 22:00", "20 Nov 2026 23:00", "21 Nov 2026 00:00"]
+    m.set_frame(pd.DataFrame({"ds": days}))  # a column of days stays dates
+    assert [m.data(m.index(r, 0)) for r in range(2)] == ["20 Nov 2026", "21 Nov 2026"]
+
+
 def test_frame_model_sorts_by_value_and_copies_tsv(qtbot):
     import pandas as pd
     from PySide6.QtCore import Qt
