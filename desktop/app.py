@@ -134,12 +134,15 @@ def run_app(args) -> int:
         window.repaint()
         app.processEvents()
         out = Path(shot)
-        if not window.grab().save(str(out)):
+        picture = window.grab()
+        if not picture.save(str(out)):
             raise HospOpsError(f"Could not write the screenshot to {out}.")
         window.close()
         if not ok:
             raise HospOpsError(f"The {page_name} page did not finish loading; the screenshot shows it part-way.")
-        print(f"Wrote {out} ({size[0]}x{size[1]}, page {page_name}).")
+        got = (picture.width(), picture.height())
+        wider = "" if got == tuple(size) else f"; asked for {size[0]}x{size[1]}, the page needs more room"
+        print(f"Wrote {out} ({got[0]}x{got[1]}, page {page_name}{wider}).")
         return 0
 
     # Paint the shell first, then open the workspace and build the page (pandas, pyqtgraph and the core load

@@ -53,6 +53,7 @@ def title_row(owner: QWidget, title: QLabel, plot: pg.PlotWidget) -> QHBoxLayout
     """The chart's title with "Copy image" and "Save PNG…" buttons (any chart can go into a report)."""
     row = QHBoxLayout()
     row.setContentsMargins(0, 0, 0, 0)
+    title.setWordWrap(True)  # a long title takes a second line rather than widening the window
     row.addWidget(title, 1)
     copy_btn = QToolButton(owner)
     copy_btn.setText("Copy image")

@@ -354,6 +354,12 @@ def test_screenshot_command(tmp_path, demo_ws, capsys):
     assert code == 0, capsys.readouterr().err
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1300, 820)
+    # the Overview fits a 1280-pixel screen (a chart's long title used to widen it to 1295), and the message
+    # says the picture's real size
+    code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "overview", "--size", "1280x800"])
+    img = QImage(str(out))
+    assert code == 0 and (img.width(), img.height()) == (1280, 800)
+    assert "(1280x800, page overview)" in capsys.readouterr().out
     code = main(["app", str(demo_ws), "--screenshot", str(out), "--page", "nope"])
     assert code == 1 and "no page 'nope'" in capsys.readouterr().err
     # a file that is not a workspace: a sentence and exit 1, not a dialog nobody sees (it used to hang)
