@@ -96,7 +96,8 @@ def cmd_board(args: argparse.Namespace) -> int:
             needs = ",".join(k for k in ("isolation", "telemetry", "paediatric") if getattr(r, k))
             rows.append([r.kind, str(r.patient_id), str(r.since)[:16],
                          f"due {str(r.since)[11:16]}" if r.due_later else f"{r.wait_hours:.1f}",
-                         r.reserved_bed if isinstance(r.reserved_bed, str) else "", "" if str(r.acuity) == "<NA>" else str(r.acuity), str(r.specialty), str(r.sex),
+                         r.reserved_bed if isinstance(r.reserved_bed, str) else "",
+                         "" if str(r.acuity) == "<NA>" else str(r.acuity), str(r.specialty), str(r.sex),
                          "" if str(r.age) == "<NA>" else str(r.age), needs])
         print(c._table(rows))
     return 0

@@ -157,8 +157,9 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
     out["shortfalls"] = cover_shortfalls(problem)
     note = stopped_short_note(sol.status, out["violations"].get("cover_under", 0), out["shortfalls"])
     if sol.status == "UNKNOWN" and not sol.assignment:
-        note = (f"No roster was found within {out['seconds']:g} s, so nothing was exported; give the search more "
-                "time (--time-limit) or more workers (--workers).")
+        unsaved = ", so nothing was exported" if getattr(args, "export", None) else ""
+        note = (f"No roster was found within {out['seconds']:g} s{unsaved}; give the search more time "
+                "(--time-limit) or more workers (--workers).")
     if note:
         out["note"] = note
     if extra:

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem, QMainWindow, QMessageBox, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
-from datasets.metrics.beds import GRACE_DAYS as AS_OF_GRACE_DAYS
 from desktop import theme
 from desktop.jobs import JobRunner
 from desktop.pages import PAGE_NAMES, PAGE_TITLES, page_class
@@ -289,7 +288,9 @@ class MainWindow(QMainWindow):
             lo, hi = self.session.data_start, self.session.data_end
             if lo is not None and hi is not None:
                 # the box keeps to the data (and a week after it): a moment outside it has no board to show
-                self.as_of.setDateTimeRange(QDateTime(lo), QDateTime(hi + timedelta(days=AS_OF_GRACE_DAYS)))
+                from datasets.metrics.beds import GRACE_DAYS  # (pandas loads after the first paint)
+
+                self.as_of.setDateTimeRange(QDateTime(lo), QDateTime(hi + timedelta(days=GRACE_DAYS)))
             self.as_of.setDateTime(QDateTime(self.session.as_of))
             self.as_of.blockSignals(False)
 

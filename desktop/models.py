@@ -40,7 +40,8 @@ def format_value(v: Any, decimals: int | str | None = None, timed: bool = False)
     if isinstance(v, pd.Timestamp):
         v = v.to_pydatetime()
     if isinstance(v, datetime):
-        return v.strftime("%d %b %Y %H:%M") if timed or (v.hour, v.minute, v.second) != (0, 0, 0) else v.strftime("%d %b %Y")
+        midnight = (v.hour, v.minute, v.second) == (0, 0, 0)
+        return v.strftime("%d %b %Y") if midnight and not timed else v.strftime("%d %b %Y %H:%M")
     if isinstance(v, date):
         return v.strftime("%d %b %Y")
     return str(v)

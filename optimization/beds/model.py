@@ -599,8 +599,9 @@ def placement_note(problem: BedProblem, p: Patient, bed_id: str) -> str:
         return ""
     if u.kind == "assessment":
         side = SIDE.get(u.specialty) or u.specialty
-        return (f"outlier: {u.unit_id} is an assessment unit for {side} emergencies; this is "
-                + ("an elective patient" if p.kind == "elective" else _with_article(p.specialty.replace('_', ' ')) + " patient"))
+        who = "elective" if p.kind == "elective" else p.specialty.replace("_", " ")
+        return (f"outlier: {u.unit_id} is an assessment unit for {side} emergencies; "
+                f"this is {_with_article(who)} patient")
     return (f"outlier: {p.specialty.replace('_', ' ')} patient on {u.unit_id} "
             f"({u.specialty.replace('_', ' ') if u.specialty else u.kind})")
 
