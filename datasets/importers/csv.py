@@ -115,6 +115,9 @@ def import_csv(
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = Mapping.load(mapping)
     mapping = mapping or Mapping()
+    if table and mapping.table and table != mapping.table:
+        raise SourceError(f"The mapping is for the table {mapping.table}, but --table says {table}.",
+                          "Leave out --table to use the mapping's, or give a mapping for that table.")
     table = table or mapping.table
     if not table:
         raise SourceError("Say which table the CSV file holds (--table), e.g. --table ed_visits.",

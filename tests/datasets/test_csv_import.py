@@ -228,6 +228,10 @@ def test_bad_mapping_files_are_explained(ws, tmp_path):
     m.write_text("this is = = not toml")
     with pytest.raises(SourceError, match="not valid TOML"):
         Mapping.load(m)
+    # a mapping for one table used with --table naming another: said so, not blamed on a missing column
+    m.write_text('table = "ed_visits"\n[columns]\narrived = "arrival_ts"\n')
+    with pytest.raises(SourceError, match="mapping is for the table ed_visits, but --table says stays"):
+        import_csv(ws, tmp_path / "x.csv", table="stays", mapping=m)
     with pytest.raises(SourceError, match="no mapping file"):
         Mapping.load(tmp_path / "missing.toml")
 
