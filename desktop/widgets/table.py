@@ -84,6 +84,7 @@ class FrameTable(QWidget):
         self.filter.setPlaceholderText("Filter…")
         self.filter.setClearButtonEnabled(True)
         self.filter.setMaximumWidth(220)
+        self.filter.setMinimumWidth(90)  # never squeezed to "Fi…" by a long title
         self.filter.textChanged.connect(self._filter)
         self.filter.setVisible(filter_box)
         copy_btn = QToolButton(self)
