@@ -119,7 +119,8 @@ VIEWS: dict[str, str] = {
                max(CASE WHEN hour(c.ds) = 0 THEN c.census END) AS midnight_census,
                any_value(u.capacity) AS capacity,
                CASE WHEN any_value(u.capacity) > 0
-                    THEN round(sum(c.census * c.hours) / sum(c.hours) / any_value(u.capacity), 4) END AS occupancy
+                    THEN round(sum(c.census * c.hours) / sum(c.hours) / any_value(u.capacity), 4) END AS occupancy,
+               sum(c.hours) AS hours  -- of the day the data covers: 24 (23, 25 on DST days), fewer on its last day
         FROM census_hourly c LEFT JOIN units u USING (unit_id)
         GROUP BY 1, 2
     """,

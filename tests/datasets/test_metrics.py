@@ -47,8 +47,10 @@ def test_census_counts_patients_present_at_the_top_of_each_hour_including_open_s
     )
     census = dict(ws.sql("SELECT hour(ds), census FROM census_hourly WHERE unit_id = 'W1' AND ds::DATE = '2024-06-01'"))
     assert [census[h] for h in range(10, 18)] == [0, 1, 2, 1, 1, 2, 2, 1]
-    occ = ws.sql("SELECT mean_census, max_census, capacity, occupancy FROM occupancy_daily WHERE unit_id = 'W1' AND ds = '2024-06-01'")[0]
+    occ = ws.sql("SELECT mean_census, max_census, capacity, occupancy, hours FROM occupancy_daily "
+                 "WHERE unit_id = 'W1' AND ds = '2024-06-01'")[0]
     assert occ[1] == 2 and occ[2] == 2 and occ[3] == pytest.approx(occ[0] / 2, abs=1e-3)
+    assert occ[4] == 18  # the data covers 00:00-17:00 of its only day (the last event at 16:45), not 24 hours
 
 
 def test_census_includes_the_ed_from_visits(ws):
