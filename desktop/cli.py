@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -315,6 +316,8 @@ def _fmt(v: Any) -> str:
         return f"{v:,.3f}".rstrip("0").rstrip(".") if abs(v) < 1e15 else str(v)
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}" if abs(v) >= 10000 else str(v)
+    if isinstance(v, datetime) and v.microsecond:  # to the second for reading; CSV and JSON keep every digit
+        return str(v.replace(microsecond=0))
     return str(v)
 
 

@@ -271,3 +271,12 @@ def test_roster_export_target_checked_before_solving(demo_ws, tmp_path, capsys):
     assert code == 1 and "does not exist" in err
     code, _, err = run(capsys, "roster", "solve", "--instance", demo_ws)
     assert code == 1 and "not a text file" in err
+
+
+def test_table_output_reads_times_to_the_second():
+    from datetime import datetime
+
+    from desktop.cli import _fmt
+
+    assert _fmt(datetime(2026, 7, 24, 2, 43, 4, 986949)) == "2026-07-24 02:43:04"  # CSV and JSON keep them whole
+    assert _fmt(datetime(2026, 7, 24, 2, 43)) == "2026-07-24 02:43:00"
