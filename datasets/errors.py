@@ -31,3 +31,8 @@ class Cancelled(HospOpsError):
 
     def __init__(self, message: str = "Cancelled; nothing was changed."):
         super().__init__(message)
+
+
+def with_article(word: str) -> str:
+    """The word with its indefinite article, for messages: "an hourly", "a daily", "an orthopaedics"."""
+    return ("an " if word[:1].lower() in "aeiou" or word.lower().startswith("hour") else "a ") + word

@@ -274,12 +274,12 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from datasets.store import Workspace, list_audit
+    from datasets.store import Workspace, audit_actions, list_audit
 
     with Workspace.open(args.workspace, read_only=True, **_open_args(Path(args.workspace))) as ws:
         entries = list_audit(ws, limit=args.limit or None, action=args.action)
         if args.action and not entries:
-            known = [r[0] for r in ws.con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]
+            known = audit_actions(ws)
             if args.action not in known:
                 from datasets.errors import HospOpsError
 

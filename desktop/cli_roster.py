@@ -156,7 +156,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
 
     out["shortfalls"] = cover_shortfalls(problem)
     note = stopped_short_note(sol.status, out["violations"].get("cover_under", 0), out["shortfalls"])
-    if sol.status == "UNKNOWN" and not sol.assignment:
+    found_none = sol.status == "UNKNOWN" and not sol.assignment
+    if found_none:
         unsaved = ", so nothing was exported" if getattr(args, "export", None) else ""
         note = (f"No roster was found within {out['seconds']:g} s{unsaved}; give the search more time "
                 "(--time-limit) or more workers (--workers).")
@@ -189,7 +190,7 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
             print(f"  change: {line}")
         if out.get("exported"):
             print(f"Exported to {out['exported']}")
-    if sol.status == "UNKNOWN" and not sol.assignment:
+    if found_none:
         print(note, file=sys.stderr)
     return 0 if sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE") else 1
 

@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from datasets.errors import Cancelled, HospOpsError
+from datasets.errors import Cancelled, HospOpsError, with_article
 from datasets.progress import Reporter
 from forecasting.backtest import add_ensemble, cross_validation, metrics, seasonal_scale, select_best
 from forecasting.base import (
@@ -100,24 +100,19 @@ def parse_horizon(value, freq: str) -> int:
             steps = int(round(hours / per))
             if steps < 1 or abs(steps * per - hours) > 0.5 * per:
                 raise HospOpsError(
-                    f"A horizon of {value} does not fit {_a(freq_word(freq))} series.",
+                    f"A horizon of {value} does not fit {with_article(freq_word(freq))} series.",
                     hint=f"Give a whole number of {freq_word(freq)} steps.",
                 )
     if steps < 1:
         raise HospOpsError("The horizon must be at least one step.")
     if steps > MAX_HORIZON.get(freq, 10 ** 6):
-        raise HospOpsError(f"A horizon of {steps} steps is too far for {_a(freq_word(freq))} series "
+        raise HospOpsError(f"A horizon of {steps} steps is too far for {with_article(freq_word(freq))} series "
                            f"(at most {MAX_HORIZON[freq]}).")
     return steps
 
 
 def freq_word(freq: str) -> str:
     return {"h": "hourly", "D": "daily", "W": "weekly", "MS": "monthly"}.get(freq, freq)
-
-
-def _a(word: str) -> str:
-    """The article for a frequency word ("an hourly", "a daily")."""
-    return ("an " if word[:1] in "aeiou" or word.startswith("hour") else "a ") + word
 
 
 @dataclass

@@ -86,10 +86,11 @@ VIEWS: dict[str, str] = {
     # Performance (benchmarks/census_speed.py, 1 M stays: 0.70 -> 0.46 -> 0.31 s, then this form 0.290 s
     # against the previous one's 0.353, alternating in one process on a slower day): each cell is one
     # BIGINT key ``k`` = the unit's rank << 32 | the hour's offset from ``h0``, 32 hours before the first
-    # event's hour (so the grid's first midnight is still positive), because sorting on one integer is about twice as fast as on
-    # (unit name, hour) and the sort carries only k, d and hours; ds comes back from k by arithmetic and the
-    # unit's name from its rank. One unpartitioned running sum is a third faster than ``PARTITION BY unit_id``;
-    # each unit starts from zero through one ``reset`` row at its key 0 that takes away the unit before's total.
+    # event's hour (so the grid's first midnight is still positive), because sorting on one integer is about
+    # twice as fast as on (unit name, hour) and the sort carries only k, d and hours; ds comes back from k by
+    # arithmetic and the unit's name from its rank. One unpartitioned running sum is a third faster than
+    # ``PARTITION BY unit_id``; each unit starts from zero through one ``reset`` row at its key 0 that takes away
+    # the unit before's total.
     "census_hourly": """
         WITH deltas AS (SELECT unit_id, hn, sum(delta) AS d FROM census_events GROUP BY ALL),
         us AS (SELECT unit_id, row_number() OVER (ORDER BY unit_id)::BIGINT << 32 AS uk, sum(d) AS total

@@ -16,7 +16,8 @@ The API the command line and the app use:
 - ``is_encrypted(path) -> bool``: whether to ask for a passphrase before opening.
 - ``replace_workspace(src, dst, passphrase=None)``: swap a finished workspace into place, crash-safely.
 - ``ws.audit(action, target, details)`` records what was done (imports, exports, solves, settings) with
-  the time and the OS user; ``list_audit(ws, limit=None, action=None) -> list[dict]`` reads it back.
+  the time and the OS user; ``list_audit(ws, limit=None, action=None) -> list[dict]`` reads it back, and
+  ``audit_actions(ws)`` lists the actions it holds.
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ from datasets.store.schema import (
     SCHEMA_VERSION,
 )
 
-__all__ = ["Workspace", "CANONICAL", "SCHEMA_VERSION", "os_user", "is_encrypted", "list_audit", "replace_workspace"]
+__all__ = ["Workspace", "CANONICAL", "SCHEMA_VERSION", "os_user", "is_encrypted", "list_audit", "audit_actions",
+           "replace_workspace"]
 
 DEFAULT_SETTINGS = {"timezone": "UTC", "country": "", "hospital_name": ""}
 
@@ -465,6 +467,11 @@ def list_audit(ws: "Workspace", limit: int | None = None, action: str | None = N
         out.append({"ts": ts.isoformat(timespec="seconds") if ts else None, "os_user": user, "action": act,
                     "target": target, "details": d})
     return out
+
+
+def audit_actions(ws: "Workspace") -> list[str]:
+    """The actions the audit log holds, in alphabetical order."""
+    return [a for (a,) in ws.con.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1").fetchall()]
 
 
 def _check_timezone(tz: str) -> None:

@@ -43,7 +43,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from datasets.errors import HospOpsError
+from datasets.errors import HospOpsError, with_article
 from datasets.progress import Reporter
 
 HARD_RULES = ("one_bed_one_patient", "sex", "isolation", "age", "telemetry", "mandatory_specialty",
@@ -210,10 +210,6 @@ def rule_breaks(p: Patient, b: Bed, u: Unit) -> list[str]:
 
 SIDE = {"medicine": "medical", "cardiology": "medical", "elderly": "medical", "surgery": "surgical",
         "orthopaedics": "surgical", "elective_surgery": "surgical", "elective_ortho": "surgical"}
-
-
-def _with_article(word: str) -> str:
-    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 def is_outlier(p: Patient, u: Unit) -> bool:
@@ -601,7 +597,7 @@ def placement_note(problem: BedProblem, p: Patient, bed_id: str) -> str:
         side = SIDE.get(u.specialty) or u.specialty
         who = "elective" if p.kind == "elective" else p.specialty.replace("_", " ")
         return (f"outlier: {u.unit_id} is an assessment unit for {side} emergencies; "
-                f"this is {_with_article(who)} patient")
+                f"this is {with_article(who)} patient")
     return (f"outlier: {p.specialty.replace('_', ' ')} patient on {u.unit_id} "
             f"({u.specialty.replace('_', ' ') if u.specialty else u.kind})")
 

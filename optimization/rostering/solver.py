@@ -417,8 +417,8 @@ def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed) -
         stale = stale + 1 if check.objective >= best_dive else 0
         best_dive = min(best_dive, check.objective)
         floor = cg.bound if cg.bound is not None else cg.lp_value  # not a bound when unfinished, but near one
-        took = time.perf_counter() - now
-        if time.perf_counter() + took > end or check.objective > DIVE_REPEAT_WITHIN * floor:
+        done = time.perf_counter()
+        if done + (done - now) > end or check.objective > DIVE_REPEAT_WITHIN * floor:
             return  # no time for another as long, or a poor dive: the time is better left to the search
         k += 1
 
