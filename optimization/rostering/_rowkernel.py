@@ -303,3 +303,134 @@ def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follo
             if d:
                 k = back[d, k]
     return cols, alive, value
+
+
+@njit(cache=True, nogil=True)
+def _successors(L, j, d, S, R, Ro, bounded, minc, mino, group_of, follows, nxt, KW, role, outL, outJ, outK):  # pragma: no cover
+    """The states day ``d`` may be in after state ``(L, j)`` on day ``d - 1``, in the graph of
+    :func:`shortest_rows_levels`: written to ``outL``, ``outJ`` (level, state) and ``outK`` (the cell worked
+    on day ``d``: shift index, ``S`` for off); returns how many."""
+    NW = 2 * R * S
+    Lb, w = L // KW, L % KW
+    inc_w = 1 if role[d] == 1 else 0
+    inc_o = 1 if role[d] > 0 else 0
+    n = 0
+    if j < NW:  # working: shift s on the r-th day of a run
+        s = j % S
+        tr = j // S
+        t, r = tr // R, tr % R + 1
+        r2 = r + 1 if r < R else (-1 if bounded else R)
+        if r2 > 0 and w + inc_w < KW:
+            for s2 in range(S):
+                Lb2 = nxt[Lb, s2]
+                if Lb2 >= 0 and follows[group_of[s], s2]:
+                    outL[n] = Lb2 * KW + w + inc_w
+                    outJ[n] = (t * R + r2 - 1) * S + s2
+                    outK[n] = s2
+                    n += 1
+        if t == 1 or r >= minc:
+            outL[n] = L
+            outJ[n] = NW
+            outK[n] = S
+            n += 1
+    else:  # off: the ro-th day off in a row
+        t = (j - NW) // Ro
+        ro = (j - NW) % Ro + 1
+        if (t == 1 or ro >= mino) and w + inc_o < KW:
+            for s2 in range(S):
+                Lb2 = nxt[Lb, s2]
+                if Lb2 >= 0:
+                    outL[n] = Lb2 * KW + w + inc_o
+                    outJ[n] = s2  # t = 0, r = 1
+                    outK[n] = s2
+                    n += 1
+        outL[n] = L
+        outJ[n] = NW + t * Ro + min(ro + 1, Ro) - 1
+        outK[n] = S
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def rows_within(cost, limit, max_rows, S, R, Ro, bounded, minc, mino, group_of, follows, nxt, final_ok, KW,
+                role):  # pragma: no cover
+    """Every row of :func:`shortest_rows_levels`' graph whose cost under ``cost[d, k]`` is at most ``limit``:
+    the cheapest cost to the end from each state (a backward pass), then a depth-first walk that leaves any
+    branch which cannot end within the limit. Returns (cols[n, D], their costs, n; n = -1 when there are
+    more than ``max_rows``, the first ``max_rows`` kept)."""
+    D = cost.shape[0]
+    NL = nxt.shape[0] * KW
+    NW = 2 * R * S
+    N = NW + 2 * Ro
+    inf = np.inf
+    togo = np.full((D, NL, N), inf)
+    for L in range(NL):
+        if final_ok[L // KW]:
+            for j in range(N):
+                togo[D - 1, L, j] = 0.0
+    sL = np.empty(S + 1, np.int64)
+    sJ = np.empty(S + 1, np.int64)
+    sK = np.empty(S + 1, np.int64)
+    for d in range(D - 2, -1, -1):
+        for L in range(NL):
+            for j in range(N):
+                m = _successors(L, j, d + 1, S, R, Ro, bounded, minc, mino, group_of, follows, nxt, KW, role,
+                                sL, sJ, sK)
+                best = inf
+                for q in range(m):
+                    v = cost[d + 1, sK[q]] + togo[d + 1, sL[q], sJ[q]]
+                    if v < best:
+                        best = v
+                togo[d, L, j] = best
+    out = np.empty((max_rows, D), np.int64)
+    vals = np.empty(max_rows)
+    n = 0
+    # the walk's stack: per day the successors still to try, the prefix cost and the state
+    stL = np.empty((D, S + 1), np.int64)
+    stJ = np.empty((D, S + 1), np.int64)
+    stK = np.empty((D, S + 1), np.int64)
+    cnt = np.zeros(D, np.int64)
+    ptr = np.zeros(D, np.int64)
+    pre = np.zeros(D + 1)
+    path = np.empty(D, np.int64)
+    # day 0's states
+    w0 = 1 if role[0] > 0 else 0
+    c0 = 0
+    if w0 < KW:
+        for s in range(S):
+            Lb2 = nxt[0, s]
+            if Lb2 >= 0:
+                stL[0, c0] = Lb2 * KW + w0
+                stJ[0, c0] = R * S + s
+                stK[0, c0] = s
+                c0 += 1
+    stL[0, c0] = 0
+    stJ[0, c0] = NW + Ro
+    stK[0, c0] = S
+    c0 += 1
+    cnt[0] = c0
+    d = 0
+    while d >= 0:
+        if ptr[d] >= cnt[d]:
+            d -= 1
+            continue
+        q = ptr[d]
+        ptr[d] += 1
+        L, j, k = stL[d, q], stJ[d, q], stK[d, q]
+        v = pre[d] + cost[d, k]
+        if v + togo[d, L, j] > limit:
+            continue
+        path[d] = k
+        if d == D - 1:
+            if n == max_rows:
+                return out, vals, -1
+            out[n, :] = path
+            vals[n] = v
+            n += 1
+            continue
+        pre[d + 1] = v
+        cnt[d + 1] = _successors(L, j, d + 1, S, R, Ro, bounded, minc, mino, group_of, follows, nxt, KW, role,
+                                 stL[d + 1], stJ[d + 1], stK[d + 1])
+        ptr[d + 1] = 0
+        d += 1
+    return out[:n], vals[:n], n

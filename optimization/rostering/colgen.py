@@ -225,6 +225,17 @@ class ColumnGeneration:
         return out
 
     # ------------------------------------------------------------------ pricing
+    def prices_for(self, eid: str, duals: list[float]) -> dict[tuple[int, str], float]:
+        """The price of each of one person's cells at the master's cover duals: ``{(day, shift): price}``
+        (negative: a cell the master wants worked)."""
+        skills = self._skills[eid]
+        coef: dict[tuple[int, str], float] = {}
+        for i, c in enumerate(self.problem.cover):
+            if duals[i] and (c.skill is None or c.skill in skills):
+                for s in c.counted:
+                    coef[(c.day, s)] = coef.get((c.day, s), 0.0) - duals[i]
+        return coef
+
     def price(self, eid: str, duals: list[float], mu: float, seed: int,
               prove: bool = True) -> tuple[list[dict], float, bool]:
         """One person's cheapest row at the master's prices: (the rows of negative reduced cost found on the
@@ -234,13 +245,7 @@ class ColumnGeneration:
         negative reduced cost from it is returned at once (proven when its exact search proved it). When its
         exact search's lower bound shows no row of negative reduced cost, that is the proof. Otherwise, and
         only with ``prove``, the one-person CP-SAT model decides."""
-        p = self.problem
-        skills = self._skills[eid]
-        coef: dict[tuple[int, str], float] = {}
-        for i, c in enumerate(p.cover):
-            if duals[i] and (c.skill is None or c.skill in skills):
-                for s in c.counted:
-                    coef[(c.day, s)] = coef.get((c.day, s), 0.0) - duals[i]
+        coef = self.prices_for(eid, duals)
         dp = self._dps.get(eid)
         if dp is not None:
             # the first feasible row the programme meets, then its best; the exact search goes to the best

@@ -39,7 +39,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from ._rowkernel import COMPILED, shortest_rows, shortest_rows_levels
+from ._rowkernel import COMPILED, rows_within, shortest_rows, shortest_rows_levels
 from .problem import RosterProblem
 
 #: rounds of prices on the capped shift types; per round, batches of BATCH prices per shift (a grid
@@ -354,6 +354,49 @@ class RowDP:
             alpha *= 0.8
         best = w["best"]
         self.proven = best is not None and best[1] <= self.lower + 1e-9
+
+    def rows_within(self, prices: Optional[Mapping], limit: float, max_rows: int, arrays: bool = False):
+        """Every row that keeps the rules and costs at most ``limit`` under the requests and ``prices`` (as
+        :meth:`solve` counts them, the same constant left out), as a list of ``(row, cost)``, or with
+        ``arrays`` as (the rows' day columns ``(n, days)`` in this programme's shift order, their costs); None
+        when there are more than ``max_rows`` or the exact search does not apply. Caps the states do not count
+        are checked on each row found (the walk ignores them, so its pruning stays a true bound)."""
+        if self.levels is None:
+            return None
+        S = self.S
+        cost = self.base + self.blocked
+        if prices:
+            cost = cost.copy()
+            idx = {sid: k for k, sid in enumerate(self.sids)}
+            for (d, sid), v in prices.items():
+                k = idx.get(sid)
+                if k is not None:
+                    cost[d, k] += v
+        lv = self.levels
+        parts, values = [], []
+        for shut in lv["closings"]:
+            c = cost.copy()
+            for i in shut:
+                c[list(self.weekends[i]), :S] = np.inf
+            cols, vals, n = rows_within(np.ascontiguousarray(c), limit + 1e-7, max_rows, S, self.R, self.Ro,
+                                        self.bounded, self.minc, self.mino, self.group_of, self.follows, lv["nxt"],
+                                        lv["final_ok"], lv["KW"], lv["role"])
+            if n < 0:
+                return None
+            counts = (cols[:, :, None] == np.arange(S)).sum(axis=1)
+            within = (counts <= self.caps).all(axis=1)
+            parts.append(cols[within])
+            values.append(vals[within])
+        cols = np.concatenate(parts) if parts else np.zeros((0, self.D), np.int64)
+        vals = np.concatenate(values) if values else np.zeros(0)
+        if len(lv["closings"]) > 1:  # a row may keep several choices of open weekends
+            cols, first = np.unique(cols, axis=0, return_index=True)
+            vals = vals[first]
+        if len(cols) > max_rows:
+            return None
+        if arrays:
+            return cols, vals
+        return [(self._row(c), float(v)) for c, v in zip(cols, vals)]
 
     def near_row(self) -> dict:
         """After a :meth:`solve` that found nothing: the row that came nearest (fewest minutes outside the

@@ -17,6 +17,8 @@ from optimization.cpsat import cp_solver
 from .colgen import ColumnGeneration
 from .colgen import applies as colgen_applies
 from .model import RosterModel, build_model
+from .pool import applies as pool_applies
+from .pool import search as pool_search
 from .problem import RosterProblem, RosterSolution
 
 #: CP-SAT workers of the main portfolio (at least; all cores when there are more) and of the small
@@ -81,6 +83,17 @@ DIVE_REPEAT_WITHIN = 1.5
 #: (from 4 s to 48 s) repeated 1,146, time the cell model's search then had for its polish (5-8 in one
 #: run each: 1,144, 1,951, 1,057, 1,309 against 1,145, 1,952, 1,061, 1,317 without the rule)
 DIVE_STALE = 3
+#: where column generation finished with a bound and every person has the exact row search, and a dive has
+#: brought the best roster within POOL_WITHIN units (or POOL_WITHIN_SHARE) of it: no dive starts after
+#: POOL_FROM of the time, and the search over every row within the gap, target cost by target cost
+#: (:mod:`.pool`), runs until POOL_UNTIL; it proves a roster optimal or leaves the rest to the choice among
+#: the columns and the cell model. Run before the dives, from the first roster, it took the time the dives
+#: needed where the gap is wide (Curtois 18: 6,414 against 4,995-5,819)
+POOL = True
+POOL_WITHIN = 25
+POOL_WITHIN_SHARE = 0.01
+POOL_FROM = 0.15
+POOL_UNTIL = 0.8
 
 OnSolution = Callable[[float, float, float], None]
 
@@ -349,14 +362,32 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
                 on_iteration=lambda k, v: rep.progress(min((time.perf_counter() - t0) / limit, 0.99), said(v)))
     if cg.bound is not None:
         bound = float(cg.bound)
+    use_pool = POOL and pool_applies(cg)
+
+    def near() -> bool:
+        """Whether the best roster is within a few units of the master's bound: the pool search's ground."""
+        return (use_pool and best_obj is not None and cg.lp_value is not None
+                and best_obj - cg.lp_value <= max(POOL_WITHIN, POOL_WITHIN_SHARE * cg.lp_value))
+
     if not rep.should_stop() and gap_open():
         if DIVE_FINISH and cg.priced_quickly and cg.settled:
-            _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed)
+            _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
+                   enough=lambda now: near() and now > t0 + limit * POOL_FROM)
         else:
             dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
             check = validate(problem, dived) if dived is not None else None
             if check is not None and check.hard_violations == 0:  # a dive ignores cover's hard minimum
                 improved(check.objective, dived)
+    if near() and not rep.should_stop() and gap_open():
+        rep.progress(min((time.perf_counter() - t0) / limit, 0.99), f"roster cost {best_obj:g}, rows within the gap")
+
+        def pooled(roster: dict, _cost: int) -> None:
+            check = validate(problem, roster)
+            if check.hard_violations == 0:
+                improved(check.objective, roster)
+
+        pool_search(cg, int(best_obj), t0 + limit * POOL_UNTIL, rep.should_stop, on_roster=pooled,
+                    on_bound=lambda b: improved(math.inf, None, None, float(b)))
     # the choice among the columns only from a settled master: from one still falling it found nothing in
     # its share of the time (Curtois 15 and 19, 84 days: 13 s without a better roster), time the cell
     # model's search then used well (15: 7,291 to 5,596 in 8 s)
@@ -389,7 +420,8 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
     return RosterSolution(best, status, best_obj, bound, round(time.perf_counter() - t0, 3), history=tuple(history))
 
 
-def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed) -> None:
+def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
+           enough: Callable[[float], bool] = lambda now: False) -> None:
     """Dives with a CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`) until DIVES_SHARE of the
     time after COLGEN_UNTIL, each one's fixing order shaken by DIVE_JITTER after the first; ``improved``
     hears of every roster. The same code gave 1,064, 1,085 and 1,163 on Curtois Instance7 in three runs:
@@ -402,7 +434,7 @@ def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed) -
     best_dive = math.inf
     while not rep.should_stop() and gap_open() and stale < DIVE_STALE:
         now = time.perf_counter()
-        if now > end - 0.5:
+        if now > end - 0.5 or enough(now):
             return
         dive_by = min(end, now + limit * DIVE_SHARE)
         dived = cg.dive_finish(dive_by, free, min(limit * FINISH_SHARE, end - now), seed=seed + k,

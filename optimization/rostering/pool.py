@@ -1,0 +1,371 @@
+"""The last few units: every row within the gap, and a branch-and-bound over them.
+
+Once column generation has finished (:attr:`.colgen.ColumnGeneration.bound`), its master's value ``z`` bounds
+every roster, and a roster's cost is exactly ``z`` plus the reduced costs of its rows plus the reduced costs
+of its cover slacks, all of them at least zero at the master's optimum. So a roster cheaper than a known
+``ub`` uses only rows of reduced cost at most ``ub - 1 - z``: with a gap of a few units (Curtois Instance5:
+1,140.6 against 1,144) that is a *pool* of some ten to a hundred thousand rows, which each person's dynamic
+programme lists in a second or two (:meth:`.rowdp.RowDP.rows_within`, a walk pruned by the cheapest way to
+the end from each state). Over the pool, a branch-and-bound: each node's linear master is solved over a few
+of its rows with the others priced by one sparse product (HiGHS through SciPy), and a node branches on one
+person's cell (works shift ``s`` on day ``d``, or not). It either finds a cheaper roster or proves there is
+none; when the pool had to be cut to a smaller gap (too many rows), what it finds is only a roster, not a
+proof. (SCIP over Instance5's full pool of 20,681 rows: the same 1,143, proven, in 28 s, most of it the
+simplex over every row at each node.)
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+try:
+    from highspy._core import HighsModelStatus, _Highs
+
+    INF = float("inf")
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - the pool search is skipped without HiGHS
+    AVAILABLE = False
+
+#: at most this many rows in the pool in all (memory: the rows' cells and their cover incidences)
+MAX_POOL = 400_000
+#: ... and this many of one person's; a person with more gets a smaller gap (halved until they fit, down to
+#: MIN_GAP), and the pool is then no longer a proof
+PER_PERSON = 60_000
+MIN_GAP = 0.05
+#: rows joining a node's master per person per pricing round at most
+ADD_PER_PERSON = 4
+EPS = 1e-6
+#: the node master is rebuilt from the rows in use when it holds more rows than this
+MAX_LP_ROWS = 4000
+#: a target's search gets this share of the time left (at least LEVEL_MIN_S); one that runs out moves on to
+#: the next target without its proof (Curtois Instance7: no roster of 1,055 took longer to rule out than the
+#: whole search for 1,056 over the next pool)
+LEVEL_SHARE = 0.3
+LEVEL_MIN_S = 2.0
+ROUNDING = True
+
+
+@dataclass
+class PoolResult:
+    roster: Optional[dict]  # a roster cheaper than the ub given, or None
+    cost: Optional[int]
+    proven: bool  # the search finished over a pool that holds every row that could beat ub: roster (or ub) optimal
+    pool: int  # rows in the pool
+    gap: float  # the reduced cost the pool went up to
+    nodes: int
+
+
+class Pool:
+    """Every person's rows of reduced cost at most ``gap`` at the master's prices, as arrays."""
+
+    def __init__(self, cg, duals: list[float], mus: dict[str, float], gap: float, max_rows: int = MAX_POOL):
+        p = cg.problem
+        self.problem = p
+        self.people = list(cg.columns)
+        self.sid = [s.id for s in p.shifts]
+        S = len(self.sid)
+        self.D = p.days
+        cells, owners, costs, rcs = [], [], [], []
+        self.complete = True
+        self.cut: dict[str, float] = {}  # people whose rows were cut to a smaller gap: that gap
+        left = max_rows
+        for n, eid in enumerate(self.people):
+            dp = cg._dps.get(eid)
+            if dp is None or not dp.exact:
+                raise ValueError(f"{eid}: no exact row search")
+            coef = cg.prices_for(eid, duals)
+            const = sum(r.weight for r in cg._subs[eid].requests if r.kind != "off" and r.weight)
+            mine = gap
+            found = dp.rows_within(coef, mus[eid] - const + mine, min(left, PER_PERSON), arrays=True)
+            while found is None and mine > MIN_GAP:  # too many rows: this person's cheapest ones only
+                mine /= 2
+                self.complete = False
+                found = dp.rows_within(coef, mus[eid] - const + mine, min(left, PER_PERSON), arrays=True)
+            if found is None:
+                raise OverflowError(eid)
+            if mine < gap:
+                self.cut[eid] = mine
+            cols, vals = found
+            if not len(cols):
+                raise ValueError(f"{eid}: no row within the gap")
+            left -= len(cols)
+            # the programme's own shift order -> the problem's
+            to_global = np.array([self.sid.index(s) for s in dp.sids] + [S])
+            g = to_global[cols].astype(np.int8)
+            own = dp.base[np.arange(self.D)[None, :], cols].sum(axis=1) + const
+            cells.append(g)
+            owners.append(np.full(len(g), n))
+            costs.append(np.rint(own).astype(np.int64))
+            rcs.append(vals + const - mus[eid])
+        self.cells = np.concatenate(cells)  # (rows, days): shift index, S for off
+        self.owner = np.concatenate(owners)
+        self.cost = np.concatenate(costs)
+        self.rc0 = np.concatenate(rcs)  # reduced cost at the master's prices
+        self._incidence(cg)
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    def _incidence(self, cg) -> None:
+        """The cover rows each pool row counts towards, as a sparse matrix (covers x rows)."""
+        from scipy import sparse
+
+        p = self.problem
+        S = len(self.sid)
+        idx = {s: k for k, s in enumerate(self.sid)}
+        ri, ci = [], []
+        for i, c in enumerate(p.cover):
+            counted = [idx[s] for s in c.counted if s in idx]
+            if not counted:
+                continue
+            ok = np.isin(self.cells[:, c.day], counted)
+            if c.skill is not None:
+                has = np.array([c.skill in cg._skills[e] for e in self.people])
+                ok &= has[self.owner]
+            js = np.nonzero(ok)[0]
+            ri.append(np.full(len(js), i))
+            ci.append(js)
+        rows = np.concatenate(ri) if ri else np.zeros(0, np.int64)
+        cols = np.concatenate(ci) if ci else np.zeros(0, np.int64)
+        self.A = sparse.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(p.cover), len(self.owner)))
+        self.AT = self.A.T.tocsr()
+        del S
+
+    def row(self, j: int) -> dict:
+        eid = self.people[self.owner[j]]
+        S = len(self.sid)
+        return {(eid, d): self.sid[k] for d, k in enumerate(self.cells[j].tolist()) if k < S}
+
+
+class _Master:
+    """One HiGHS model kept for the whole search: every pool row that ever joined a node's master is a column
+    of it, and a node is a set of upper bounds (0 on the rows the node's branches exclude), so each solve
+    starts from the last one's basis (a few dual simplex steps instead of hundreds from scratch)."""
+
+    def __init__(self, pool: Pool):
+        p = pool.problem
+        self.pool = pool
+        self.h = h = _Highs()  # the plain binding: highspy.Highs prints a banner to stdout (C level) on first use
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        E, C = len(pool.people), len(p.cover)
+        self.E = E
+        req = np.array([c.requirement for c in p.cover], dtype=float)
+        lo = np.concatenate([np.ones(E), req])
+        h.addRows(E + C, lo, lo.copy(), 0, np.zeros(E + C, np.int32), np.zeros(0, np.int32), np.zeros(0))
+        # under and over each cover: one column each, on the cover's row
+        idx = np.arange(E, E + C, dtype=np.int32)
+        costs = np.array([c.under_weight for c in p.cover] + [c.over_weight for c in p.cover], dtype=float)
+        h.addCols(2 * C, costs, np.zeros(2 * C), np.concatenate([req, np.full(C, INF)]), 2 * C,
+                  np.arange(2 * C, dtype=np.int32), np.concatenate([idx, idx]),
+                  np.concatenate([np.ones(C), -np.ones(C)]))
+        self.base = 2 * C  # the pool's columns come after the slacks
+        self.rows = np.zeros(0, np.int64)  # pool index of each column
+        self.open = np.zeros(0, bool)  # each column's upper bound is 1 (else 0)
+        self.member = np.zeros(len(pool), bool)
+
+    def add(self, js) -> None:
+        js = np.asarray(js, dtype=np.int64)
+        A = self.pool.A
+        starts, index = [], []
+        n = 0
+        for j in js.tolist():
+            cov = A.indices[A.indptr[j]:A.indptr[j + 1]]
+            starts.append(n)
+            index.append(np.concatenate([[self.pool.owner[j]], cov + self.E]))
+            n += 1 + len(cov)
+        index = np.concatenate(index).astype(np.int32)
+        self.h.addCols(len(js), self.pool.cost[js].astype(float), np.zeros(len(js)), np.full(len(js), INF), n,
+                       np.array(starts, dtype=np.int32), index, np.ones(n))
+        self.rows = np.concatenate([self.rows, js])
+        self.open = np.concatenate([self.open, np.ones(len(js), bool)])
+        self.member[js] = True
+
+    def restrict(self, allowed: np.ndarray) -> None:
+        want = allowed[self.rows]
+        ks = np.nonzero(want != self.open)[0]
+        if len(ks):
+            self.h.changeColsBounds(len(ks), (ks + self.base).astype(np.int32), np.zeros(len(ks)),
+                                    np.where(want[ks], INF, 0.0))
+        self.open = want
+
+    def solve(self):
+        self.h.run()
+        if self.h.getModelStatus() != HighsModelStatus.kOptimal:
+            return None
+        sol = self.h.getSolution()
+        y = np.array(sol.row_dual)
+        x = np.array(sol.col_value)[self.base:]
+        return self.h.getInfo().objective_function_value, y[:self.E], y[self.E:], self.rows[self.open], x[self.open]
+
+
+def branch_and_bound(pool: Pool, ub: int, deadline: float, should_stop: Callable[[], bool] = lambda: False,
+                     on_roster: Optional[Callable[[dict, int], None]] = None,
+                     first: bool = False) -> tuple[Optional[dict], int, bool, int]:
+    """Depth first over the pool: (the cheapest roster found under ``ub`` or None, its cost or ``ub``, whether
+    the search finished, nodes). ``first``: return at the first roster found (the caller builds a smaller
+    pool for the smaller gap)."""
+    E = len(pool.people)
+    owner, cost, cells = pool.owner, pool.cost.astype(float), pool.cells
+    rc_root = pool.rc0
+    master = _Master(pool)
+    seeds = [int(np.nonzero(owner == e)[0][np.argmin(rc_root[owner == e])]) for e in range(E)]
+    master.add(seeds)
+    best: Optional[dict] = None
+    best_cost = ub
+    z_root = None
+
+    req = np.array([c.requirement for c in pool.problem.cover], dtype=float)
+    uw = np.array([c.under_weight for c in pool.problem.cover], dtype=float)
+    ow = np.array([c.over_weight for c in pool.problem.cover], dtype=float)
+    last_used = np.array(seeds, dtype=np.int64)
+
+    def rounded(used: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+        """Each person's largest row in the node's master, and that roster's cost."""
+        order = np.lexsort((-w, owner[used]))
+        js = used[order]
+        pick = js[np.r_[True, owner[js][1:] != owner[js][:-1]]]
+        have = np.asarray(pool.A[:, pick].sum(axis=1)).ravel()
+        c = float(cost[pick].sum() + (uw * np.maximum(req - have, 0)).sum() + (ow * np.maximum(have - req, 0)).sum())
+        return pick, c
+
+    def lp(allowed: np.ndarray):
+        """The node's master over the allowed rows, priced over the whole pool: (value, rows with a
+        positive value, their values), or None if a person has no allowed row."""
+        nonlocal master
+        if len(master.rows) > MAX_LP_ROWS:  # start again from the rows in use: a small master solves faster
+            master = _Master(pool)
+            master.add(last_used)
+        master.restrict(allowed)
+        have = np.zeros(E, bool)
+        have[owner[np.array(master.rows)[master.open]]] = True
+        for e in np.nonzero(~have)[0].tolist():
+            js = np.nonzero(allowed & (owner == e))[0]
+            if not len(js):
+                return None
+            master.add([int(js[np.argmin(rc_root[js])])])
+        while True:
+            out = master.solve()
+            if out is None:
+                return None
+            value, mu, pi, rows, lam = out
+            rc = cost - pool.AT @ pi - mu[owner]
+            neg = np.nonzero((rc < -EPS) & allowed & ~master.member)[0]
+            if not len(neg):
+                keep = lam > EPS
+                return value, rows[keep], lam[keep]
+            # the most negative few per person
+            order = neg[np.lexsort((rc[neg], owner[neg]))]
+            take, count = [], {}
+            for j in order.tolist():
+                e = owner[j]
+                if count.get(e, 0) < ADD_PER_PERSON:
+                    count[e] = count.get(e, 0) + 1
+                    take.append(j)
+            master.add(take)
+
+    stack = [np.ones(len(owner), bool)]
+    nodes = 0
+    S = len(pool.sid)
+    while stack:
+        if time.perf_counter() > deadline or should_stop():
+            return best, best_cost, False, nodes
+        allowed = stack.pop()
+        # rows that cannot be in a roster under the incumbent (reduced-cost fixing at the root's prices)
+        if z_root is not None:
+            allowed = allowed & (rc_root <= best_cost - 1 - z_root + EPS)
+        nodes += 1
+        out = lp(allowed)
+        if out is None:
+            continue
+        value, used, w = out
+        last_used = used
+        if z_root is None:
+            z_root = value
+        if len(used) > E and ROUNDING:
+            pick, c = rounded(used, w)
+            if c < best_cost and len(pick) == E:
+                roster = {}
+                for j in pick.tolist():
+                    roster.update(pool.row(j))
+                best, best_cost = roster, int(round(c))
+                if on_roster:
+                    on_roster(roster, best_cost)
+                if first:
+                    return best, best_cost, False, nodes
+        if math.ceil(value - EPS) >= best_cost:
+            continue
+        if (w > 1 - EPS).sum() == E:
+            roster: dict = {}
+            for j in used.tolist():
+                roster.update(pool.row(j))
+            best, best_cost = roster, int(round(value))
+            if on_roster:
+                on_roster(roster, best_cost)
+            if first:
+                return best, best_cost, False, nodes
+            continue
+        # branch on the most fractional cell of one person
+        share = np.zeros((E, pool.D, S + 1))
+        np.add.at(share, (owner[used][:, None], np.arange(pool.D)[None, :], cells[used]), w[:, None])
+        dist = np.abs(share - 0.5)
+        e, d, k = np.unravel_index(int(np.argmin(dist)), dist.shape)
+        mine = owner == e
+        on = allowed & (~mine | (cells[:, d] == k))
+        off = allowed & (~mine | (cells[:, d] != k))
+        stack.extend([off, on] if share[e, d, k] >= 0.5 else [on, off])  # the likelier side last: popped first
+    return best, best_cost, True, nodes
+
+
+def applies(cg) -> bool:
+    """Whether the pool search can run: column generation finished with a bound, every person has the exact
+    row search (28-day benchmark contracts with numba), and HiGHS is installed."""
+    return (AVAILABLE and cg.bound is not None and len(cg._dps) == len(cg.columns)
+            and all(dp.exact for dp in cg._dps.values()))
+
+
+def search(cg, ub: int, deadline: float, should_stop: Callable[[], bool] = lambda: False,
+           on_roster: Optional[Callable[[dict, int], None]] = None,
+           on_bound: Optional[Callable[[int], None]] = None) -> Optional[PoolResult]:
+    """The cheapest roster, target by target: for each cost ``t`` from the master's value rounded up, the
+    rows within the gap ``t - z`` and a search over them for a roster of cost ``t``. A search that ends
+    without one proves every roster costs more than ``t`` (``on_bound(t + 1)``), as long as every pool so far
+    held all the rows within its gap; the first roster found is then optimal. Small targets make small pools
+    (Curtois Instance5: 5,230 rows within 1.4, 20,681 within 2.4), so the search reaches the cheapest roster
+    through proofs that each take a second or two, where a pool for the best roster known (the dives' 1,156
+    on Instance5) holds too many rows and a roster near it is found first (a search from there took 25 s to
+    reach 1,143). Stops at ``ub`` (a roster of that cost is known: if every target below it was searched to
+    the end over whole pools, it is optimal), at ``deadline``, or when a pool cannot be built; returns None
+    when no pool could be built at all (no exact search, HiGHS missing)."""
+    if not applies(cg):
+        return None
+    master = cg.solve_master()
+    if master is None:
+        return None
+    value, duals, mus = master
+    t = max(math.ceil(value - EPS), cg.bound)
+    proven = True
+    out = PoolResult(None, None, False, 0, 0.0, 0)
+    while t < ub and time.perf_counter() < deadline - LEVEL_MIN_S and not should_stop():
+        gap = t - value
+        try:
+            pool = Pool(cg, duals, mus, max(gap, 0.0))
+        except (OverflowError, ValueError):
+            return out
+        now = time.perf_counter()
+        by = min(deadline, now + max(LEVEL_MIN_S, LEVEL_SHARE * (deadline - now)))
+        best, cost, done, nodes = branch_and_bound(pool, t + 1, by, should_stop, on_roster, first=True)
+        proven = proven and pool.complete and (done or best is not None)
+        out = PoolResult(best, cost if best is not None else None, proven, len(pool), gap, out.nodes + nodes)
+        if best is not None:
+            return out
+        if proven and on_bound:
+            on_bound(t + 1)
+        t += 1
+    if t >= ub and proven:
+        out.proven = True  # no roster below ub: the known one is optimal
+    return out
