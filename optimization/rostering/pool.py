@@ -2,16 +2,21 @@
 
 Once column generation has finished (:attr:`.colgen.ColumnGeneration.bound`), its master's value ``z`` bounds
 every roster, and a roster's cost is exactly ``z`` plus the reduced costs of its rows plus the reduced costs
-of its cover slacks, all of them at least zero at the master's optimum. So a roster cheaper than a known
-``ub`` uses only rows of reduced cost at most ``ub - 1 - z``: with a gap of a few units (Curtois Instance5:
-1,140.6 against 1,144) that is a *pool* of some ten to a hundred thousand rows, which each person's dynamic
+of its cover slacks, all of them at least zero at the master's optimum. So a roster of cost ``t`` uses only
+rows of reduced cost at most ``t - z``: for ``t`` a few units above ``z`` (Curtois Instance5: 1,140.6, and
+1,143 is optimal) that is a *pool* of some ten to a hundred thousand rows, which each person's dynamic
 programme lists in a second or two (:meth:`.rowdp.RowDP.rows_within`, a walk pruned by the cheapest way to
-the end from each state). Over the pool, a branch-and-bound: each node's linear master is solved over a few
-of its rows with the others priced by one sparse product (HiGHS through SciPy), and a node branches on one
-person's cell (works shift ``s`` on day ``d``, or not). It either finds a cheaper roster or proves there is
-none; when the pool had to be cut to a smaller gap (too many rows), what it finds is only a roster, not a
-proof. (SCIP over Instance5's full pool of 20,681 rows: the same 1,143, proven, in 28 s, most of it the
-simplex over every row at each node.)
+the end from each state). Over the pool, a branch-and-bound: each node's linear master holds a few of the
+pool's rows and prices the others by one sparse product; one HiGHS model serves every node (a node is a set
+of upper bounds), so each solve starts from the last basis; a node branches on one person's cell (works
+shift ``s`` on day ``d``, or not), and each node's master, rounded (everyone's largest row), is a roster to
+try. :func:`search` goes target by target from ``ceil(z)``: a search over a whole pool that ends without a
+roster proves every roster costs more, and the first roster found is optimal. When a person has too many rows
+for the gap, their pool is cut to a smaller gap, and what is found is only a roster, not a proof.
+(Tried first: SCIP over Instance5's pool of 20,681 rows, the same 1,143, proven, in 28 s, most of it the
+simplex over every row at each node; SciPy's HiGHS from scratch at each node, 13 ms a solve on Instance5's
+nodes against 2 ms warm; the nearest roster first from the dives' best, then the gap it leaves, 25 s to
+reach 1,143 from 1,156 on Instance5, where the targets take 3 s.)
 """
 from __future__ import annotations
 
@@ -33,12 +38,17 @@ except ImportError:  # pragma: no cover - the pool search is skipped without HiG
 #: at most this many rows in the pool in all (memory: the rows' cells and their cover incidences)
 MAX_POOL = 400_000
 #: ... and this many of one person's; a person with more gets a smaller gap (halved until they fit, down to
-#: MIN_GAP), and the pool is then no longer a proof
+#: MIN_GAP, then the first PER_PERSON the walk meets), and the pool is then no longer a proof
 PER_PERSON = 60_000
+#: ... and at least this many of anyone's, however full the pool
+LEAST_PER_PERSON = 2_000
 MIN_GAP = 0.05
 #: rows joining a node's master per person per pricing round at most
 ADD_PER_PERSON = 4
 EPS = 1e-6
+#: the pool goes this far past its gap: the master's duals are exact only to the simplex's tolerances, and a
+#: person's rows of reduced cost "0" came out at 1e-6 (Curtois Instance11 at its bound: no row within 0)
+SLACK = 1e-4
 #: the node master is rebuilt from the rows in use when it holds more rows than this
 MAX_LP_ROWS = 4000
 #: a target's search gets this share of the time left (at least LEVEL_MIN_S); one that runs out moves on to
@@ -46,23 +56,24 @@ MAX_LP_ROWS = 4000
 #: whole search for 1,056 over the next pool)
 LEVEL_SHARE = 0.3
 LEVEL_MIN_S = 2.0
-ROUNDING = True
 
 
 @dataclass
 class PoolResult:
-    roster: Optional[dict]  # a roster cheaper than the ub given, or None
+    roster: Optional[dict]  # the roster found (cheaper than the ub given), or None
     cost: Optional[int]
-    proven: bool  # the search finished over a pool that holds every row that could beat ub: roster (or ub) optimal
-    pool: int  # rows in the pool
-    gap: float  # the reduced cost the pool went up to
-    nodes: int
+    proven: bool  # the roster found, or else the ub given, is optimal
+    pool: int  # rows in the last pool
+    gap: float  # the reduced cost the last pool went up to
+    nodes: int  # branch-and-bound nodes in all
 
 
 class Pool:
     """Every person's rows of reduced cost at most ``gap`` at the master's prices, as arrays."""
 
-    def __init__(self, cg, duals: list[float], mus: dict[str, float], gap: float, max_rows: int = MAX_POOL):
+    def __init__(self, cg, duals: list[float], mus: dict[str, float], gap: float, max_rows: int = MAX_POOL,
+                 whole: bool = False):
+        """``whole``: a ValueError as soon as someone's rows would have to be cut (the pool would be no proof)."""
         p = cg.problem
         self.problem = p
         self.people = list(cg.columns)
@@ -79,14 +90,19 @@ class Pool:
                 raise ValueError(f"{eid}: no exact row search")
             coef = cg.prices_for(eid, duals)
             const = sum(r.weight for r in cg._subs[eid].requests if r.kind != "off" and r.weight)
-            mine = gap
-            found = dp.rows_within(coef, mus[eid] - const + mine, min(left, PER_PERSON), arrays=True)
+            mine = gap + SLACK
+            cap = max(min(left, PER_PERSON), LEAST_PER_PERSON)
+            found = dp.rows_within(coef, mus[eid] - const + mine, cap, arrays=True)
+            if found is None and whole:
+                raise ValueError(f"{eid}: more than {cap:,} rows within {gap:.2f}")
             while found is None and mine > MIN_GAP:  # too many rows: this person's cheapest ones only
                 mine /= 2
                 self.complete = False
-                found = dp.rows_within(coef, mus[eid] - const + mine, min(left, PER_PERSON), arrays=True)
-            if found is None:
-                raise OverflowError(eid)
+                found = dp.rows_within(coef, mus[eid] - const + mine, cap, arrays=True)
+            if found is None:  # too many even then (many rows of reduced cost 0: Curtois 11): some of them
+                self.complete = False
+                found = dp.rows_within(coef, mus[eid] - const + mine, cap, arrays=True,
+                                       partial=True)
             if mine < gap:
                 self.cut[eid] = mine
             cols, vals = found
@@ -115,7 +131,6 @@ class Pool:
         from scipy import sparse
 
         p = self.problem
-        S = len(self.sid)
         idx = {s: k for k, s in enumerate(self.sid)}
         ri, ci = [], []
         for i, c in enumerate(p.cover):
@@ -133,7 +148,6 @@ class Pool:
         cols = np.concatenate(ci) if ci else np.zeros(0, np.int64)
         self.A = sparse.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(p.cover), len(self.owner)))
         self.AT = self.A.T.tocsr()
-        del S
 
     def row(self, j: int) -> dict:
         eid = self.people[self.owner[j]]
@@ -286,7 +300,7 @@ def branch_and_bound(pool: Pool, ub: int, deadline: float, should_stop: Callable
         last_used = used
         if z_root is None:
             z_root = value
-        if len(used) > E and ROUNDING:
+        if len(used) > E:  # fractional: everyone's largest row may still make a roster under the target
             pick, c = rounded(used, w)
             if c < best_cost and len(pick) == E:
                 roster = {}
@@ -339,8 +353,8 @@ def search(cg, ub: int, deadline: float, should_stop: Callable[[], bool] = lambd
     through proofs that each take a second or two, where a pool for the best roster known (the dives' 1,156
     on Instance5) holds too many rows and a roster near it is found first (a search from there took 25 s to
     reach 1,143). Stops at ``ub`` (a roster of that cost is known: if every target below it was searched to
-    the end over whole pools, it is optimal), at ``deadline``, or when a pool cannot be built; returns None
-    when no pool could be built at all (no exact search, HiGHS missing)."""
+    the end over whole pools, it is optimal), at ``deadline``, or when a pool cannot be built (too many rows
+    even at the smallest gap). None where it does not apply (no bound, no exact search, HiGHS missing)."""
     if not applies(cg):
         return None
     master = cg.solve_master()
@@ -353,8 +367,10 @@ def search(cg, ub: int, deadline: float, should_stop: Callable[[], bool] = lambd
     while t < ub and time.perf_counter() < deadline - LEVEL_MIN_S and not should_stop():
         gap = t - value
         try:
-            pool = Pool(cg, duals, mus, max(gap, 0.0))
-        except (OverflowError, ValueError):
+            # the first target's pool must be whole: with too many rows even for it (Curtois 11: 50 people
+            # with thousands of rows of reduced cost 0 each) the search would crawl; the time is the dives'
+            pool = Pool(cg, duals, mus, max(gap, 0.0), whole=not out.pool)
+        except ValueError:
             return out
         now = time.perf_counter()
         by = min(deadline, now + max(LEVEL_MIN_S, LEVEL_SHARE * (deadline - now)))

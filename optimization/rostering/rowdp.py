@@ -355,12 +355,14 @@ class RowDP:
         best = w["best"]
         self.proven = best is not None and best[1] <= self.lower + 1e-9
 
-    def rows_within(self, prices: Optional[Mapping], limit: float, max_rows: int, arrays: bool = False):
+    def rows_within(self, prices: Optional[Mapping], limit: float, max_rows: int, arrays: bool = False,
+                    partial: bool = False):
         """Every row that keeps the rules and costs at most ``limit`` under the requests and ``prices`` (as
         :meth:`solve` counts them, the same constant left out), as a list of ``(row, cost)``, or with
         ``arrays`` as (the rows' day columns ``(n, days)`` in this programme's shift order, their costs); None
-        when there are more than ``max_rows`` or the exact search does not apply. Caps the states do not count
-        are checked on each row found (the walk ignores them, so its pruning stays a true bound)."""
+        when there are more than ``max_rows`` (with ``partial``: the first ``max_rows`` the walk met) or the
+        exact search does not apply. Caps the states do not count are checked on each row found (the walk
+        ignores them, so its pruning stays a true bound)."""
         if self.levels is None:
             return None
         S = self.S
@@ -381,7 +383,7 @@ class RowDP:
             cols, vals, n = rows_within(np.ascontiguousarray(c), limit + 1e-7, max_rows, S, self.R, self.Ro,
                                         self.bounded, self.minc, self.mino, self.group_of, self.follows, lv["nxt"],
                                         lv["final_ok"], lv["KW"], lv["role"])
-            if n < 0:
+            if n < 0 and not partial:
                 return None
             counts = (cols[:, :, None] == np.arange(S)).sum(axis=1)
             within = (counts <= self.caps).all(axis=1)
@@ -393,7 +395,9 @@ class RowDP:
             cols, first = np.unique(cols, axis=0, return_index=True)
             vals = vals[first]
         if len(cols) > max_rows:
-            return None
+            if not partial:
+                return None
+            cols, vals = cols[:max_rows], vals[:max_rows]
         if arrays:
             return cols, vals
         return [(self._row(c), float(v)) for c, v in zip(cols, vals)]

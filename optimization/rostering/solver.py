@@ -369,10 +369,11 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
         return (use_pool and best_obj is not None and cg.lp_value is not None
                 and best_obj - cg.lp_value <= max(POOL_WITHIN, POOL_WITHIN_SHARE * cg.lp_value))
 
+    dives = 0
     if not rep.should_stop() and gap_open():
         if DIVE_FINISH and cg.priced_quickly and cg.settled:
-            _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
-                   enough=lambda now: near() and now > t0 + limit * POOL_FROM)
+            dives = _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
+                           enough=lambda now: near() and now > t0 + limit * POOL_FROM)
         else:
             dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
             check = validate(problem, dived) if dived is not None else None
@@ -386,8 +387,10 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
             if check.hard_violations == 0:
                 improved(check.objective, roster)
 
-        pool_search(cg, int(best_obj), t0 + limit * POOL_UNTIL, rep.should_stop, on_roster=pooled,
-                    on_bound=lambda b: improved(math.inf, None, None, float(b)))
+        found = pool_search(cg, int(best_obj), t0 + limit * POOL_UNTIL, rep.should_stop, on_roster=pooled,
+                            on_bound=lambda b: improved(math.inf, None, None, float(b)))
+        if (found is None or not found.pool) and gap_open() and not rep.should_stop():
+            _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed, k=dives)  # no pool: dive on
     # the choice among the columns only from a settled master: from one still falling it found nothing in
     # its share of the time (Curtois 15 and 19, 84 days: 13 s without a better roster), time the cell
     # model's search then used well (15: 7,291 to 5,596 in 8 s)
@@ -421,27 +424,28 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
 
 
 def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
-           enough: Callable[[float], bool] = lambda now: False) -> None:
+           enough: Callable[[float], bool] = lambda now: False, k: int = 0) -> int:
     """Dives with a CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`) until DIVES_SHARE of the
     time after COLGEN_UNTIL, each one's fixing order shaken by DIVE_JITTER after the first; ``improved``
     hears of every roster. The same code gave 1,064, 1,085 and 1,163 on Curtois Instance7 in three runs:
-    a dive is a gamble, the best of several a better one. No dive starts that would not end in time."""
+    a dive is a gamble, the best of several a better one. No dive starts that would not end in time, nor once
+    ``enough(now)``. ``k``: dives done before (each dive's seed and shake differ); returns the dives done."""
     from .validate import validate
 
     end = t0 + limit * (COLGEN_UNTIL + DIVES_SHARE)
     free = max(DIVE_FREE_MIN, round(DIVE_FREE_SHARE * len(problem.employees)))
-    k = stale = 0
+    stale = 0
     best_dive = math.inf
     while not rep.should_stop() and gap_open() and stale < DIVE_STALE:
         now = time.perf_counter()
         if now > end - 0.5 or enough(now):
-            return
+            return k
         dive_by = min(end, now + limit * DIVE_SHARE)
         dived = cg.dive_finish(dive_by, free, min(limit * FINISH_SHARE, end - now), seed=seed + k,
                                workers=num_workers or PORTFOLIO_WORKERS, should_stop=rep.should_stop,
                                jitter=DIVE_JITTER if k else 0.0)
         if dived is None:
-            return
+            return k
         check = validate(problem, dived)
         if check.hard_violations == 0:
             improved(check.objective, dived)
@@ -451,8 +455,9 @@ def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
         floor = cg.bound if cg.bound is not None else cg.lp_value  # not a bound when unfinished, but near one
         done = time.perf_counter()
         if done + (done - now) > end or check.objective > DIVE_REPEAT_WITHIN * floor:
-            return  # no time for another as long, or a poor dive: the time is better left to the search
+            return k  # no time for another as long, or a poor dive: the time is better left to the search
         k += 1
+    return k
 
 
 def _cells(problem: RosterProblem) -> int:
