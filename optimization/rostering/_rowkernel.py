@@ -306,7 +306,8 @@ def shortest_rows_levels(cost, S, R, Ro, bounded, minc, mino, group_of, G, follo
 
 
 @njit(cache=True, nogil=True)
-def _successors(L, j, d, S, R, Ro, bounded, minc, mino, group_of, follows, nxt, KW, role, outL, outJ, outK):  # pragma: no cover
+def _successors(L, j, d, S, R, Ro, bounded, minc, mino, group_of, follows, nxt, KW, role,
+                outL, outJ, outK):  # pragma: no cover
     """The states day ``d`` may be in after state ``(L, j)`` on day ``d - 1``, in the graph of
     :func:`shortest_rows_levels`: written to ``outL``, ``outJ`` (level, state) and ``outK`` (the cell worked
     on day ``d``: shift index, ``S`` for off); returns how many."""

@@ -231,14 +231,7 @@ class RowDP:
         constant), or None. ``start``: a feasible row to beat (returned when nothing cheaper is found).
         ``first``: stop at the first batch that yields a feasible row (a quick first roster)."""
         emp, S, D = self.emp, self.S, self.D
-        cost = self.base + self.blocked
-        if prices:
-            cost = cost.copy()
-            idx = {sid: k for k, sid in enumerate(self.sids)}
-            for (d, sid), v in prices.items():
-                k = idx.get(sid)
-                if k is not None:
-                    cost[d, k] += v
+        cost = self._priced(prices)
         finite = np.abs(cost[np.isfinite(cost)])
         scale = max(float(finite.mean()) if finite.size else 1.0, 1.0)
         rng = np.random.default_rng(seed)
@@ -261,6 +254,17 @@ class RowDP:
             if self._w["best"] is not None:
                 break
         return self._out()
+
+    def _priced(self, prices: Optional[Mapping]) -> np.ndarray:
+        """Each cell's cost: the requests', closed cells' +inf, and ``prices`` (``{(day, shift): price}``)."""
+        cost = self.base + self.blocked
+        if prices:
+            idx = {sid: k for k, sid in enumerate(self.sids)}
+            for (d, sid), v in prices.items():
+                k = idx.get(sid)
+                if k is not None:
+                    cost[d, k] += v
+        return cost
 
     def _search(self, scale: float, rounds: int, first: bool) -> None:
         """The rounds of prices described in the module's docstring, with the weekends closed as they are."""
@@ -366,14 +370,7 @@ class RowDP:
         if self.levels is None:
             return None
         S = self.S
-        cost = self.base + self.blocked
-        if prices:
-            cost = cost.copy()
-            idx = {sid: k for k, sid in enumerate(self.sids)}
-            for (d, sid), v in prices.items():
-                k = idx.get(sid)
-                if k is not None:
-                    cost[d, k] += v
+        cost = self._priced(prices)
         lv = self.levels
         parts, values = [], []
         for shut in lv["closings"]:

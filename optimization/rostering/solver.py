@@ -87,8 +87,9 @@ DIVE_STALE = 3
 #: brought the best roster within POOL_WITHIN units (or POOL_WITHIN_SHARE) of it: no dive starts after
 #: POOL_FROM of the time, and the search over every row within the gap, target cost by target cost
 #: (:mod:`.pool`), runs until POOL_UNTIL; it proves a roster optimal or leaves the rest to the choice among
-#: the columns and the cell model. Run before the dives, from the first roster, it took the time the dives
-#: needed where the gap is wide (Curtois 18: 6,414 against 4,995-5,819)
+#: the columns and the cell model (Curtois 5 and 6 proven optimal in every run since, 7 at the best known in
+#: most; BENCHMARKS.md). Run before the dives, from the first roster, it took the time the dives needed where
+#: the gap is wide (Curtois 18: 6,414 against 4,995-5,819)
 POOL = True
 POOL_WITHIN = 25
 POOL_WITHIN_SHARE = 0.01
