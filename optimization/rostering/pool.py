@@ -80,31 +80,34 @@ class Pool:
         self.sid = [s.id for s in p.shifts]
         S = len(self.sid)
         self.D = p.days
+        self.req = np.array([c.requirement for c in p.cover], dtype=float)
+        self.under_weight = np.array([c.under_weight for c in p.cover], dtype=float)
+        self.over_weight = np.array([c.over_weight for c in p.cover], dtype=float)
         cells, owners, costs, rcs = [], [], [], []
         self.complete = True
-        self.cut: dict[str, float] = {}  # people whose rows were cut to a smaller gap: that gap
         left = max_rows
         for n, eid in enumerate(self.people):
             dp = cg._dps.get(eid)
             if dp is None or not dp.exact:
                 raise ValueError(f"{eid}: no exact row search")
             coef = cg.prices_for(eid, duals)
-            const = sum(r.weight for r in cg._subs[eid].requests if r.kind != "off" and r.weight)
-            mine = gap + SLACK
+            const = dp.constant
             cap = max(min(left, PER_PERSON), LEAST_PER_PERSON)
-            found = dp.rows_within(coef, mus[eid] - const + mine, cap, arrays=True)
+
+            def within(g: float, partial: bool = False):  # rows of reduced cost at most g, as arrays
+                return dp.rows_within(coef, mus[eid] - const + g, cap, arrays=True, partial=partial)
+
+            mine = gap + SLACK
+            found = within(mine)
             if found is None and whole:
                 raise ValueError(f"{eid}: more than {cap:,} rows within {gap:.2f}")
             while found is None and mine > MIN_GAP:  # too many rows: this person's cheapest ones only
                 mine /= 2
                 self.complete = False
-                found = dp.rows_within(coef, mus[eid] - const + mine, cap, arrays=True)
+                found = within(mine)
             if found is None:  # too many even then (many rows of reduced cost 0: Curtois 11): some of them
                 self.complete = False
-                found = dp.rows_within(coef, mus[eid] - const + mine, cap, arrays=True,
-                                       partial=True)
-            if mine < gap:
-                self.cut[eid] = mine
+                found = within(mine, partial=True)
             cols, vals = found
             if not len(cols):
                 raise ValueError(f"{eid}: no row within the gap")
@@ -168,12 +171,12 @@ class _Master:
         h.setOptionValue("threads", 1)
         E, C = len(pool.people), len(p.cover)
         self.E = E
-        req = np.array([c.requirement for c in p.cover], dtype=float)
+        req = pool.req
         lo = np.concatenate([np.ones(E), req])
         h.addRows(E + C, lo, lo.copy(), 0, np.zeros(E + C, np.int32), np.zeros(0, np.int32), np.zeros(0))
         # under and over each cover: one column each, on the cover's row
         idx = np.arange(E, E + C, dtype=np.int32)
-        costs = np.array([c.under_weight for c in p.cover] + [c.over_weight for c in p.cover], dtype=float)
+        costs = np.concatenate([pool.under_weight, pool.over_weight])
         h.addCols(2 * C, costs, np.zeros(2 * C), np.concatenate([req, np.full(C, INF)]), 2 * C,
                   np.arange(2 * C, dtype=np.int32), np.concatenate([idx, idx]),
                   np.concatenate([np.ones(C), -np.ones(C)]))
@@ -227,15 +230,14 @@ def branch_and_bound(pool: Pool, ub: int, deadline: float, should_stop: Callable
     owner, cost, cells = pool.owner, pool.cost.astype(float), pool.cells
     rc_root = pool.rc0
     master = _Master(pool)
-    seeds = [int(np.nonzero(owner == e)[0][np.argmin(rc_root[owner == e])]) for e in range(E)]
+    by_rc = np.lexsort((rc_root, owner))  # each person's rows, least reduced cost first
+    seeds = by_rc[np.r_[True, owner[by_rc][1:] != owner[by_rc][:-1]]]
     master.add(seeds)
     best: Optional[dict] = None
     best_cost = ub
     z_root = None
 
-    req = np.array([c.requirement for c in pool.problem.cover], dtype=float)
-    uw = np.array([c.under_weight for c in pool.problem.cover], dtype=float)
-    ow = np.array([c.over_weight for c in pool.problem.cover], dtype=float)
+    req, uw, ow = pool.req, pool.under_weight, pool.over_weight
     last_used = np.array(seeds, dtype=np.int64)
 
     def rounded(used: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
@@ -267,7 +269,7 @@ def branch_and_bound(pool: Pool, ub: int, deadline: float, should_stop: Callable
             master.add(last_used)
         master.restrict(allowed)
         have = np.zeros(E, bool)
-        have[owner[np.array(master.rows)[master.open]]] = True
+        have[owner[master.rows[master.open]]] = True
         for e in np.nonzero(~have)[0].tolist():
             js = np.nonzero(allowed & (owner == e))[0]
             if not len(js):
@@ -281,8 +283,8 @@ def branch_and_bound(pool: Pool, ub: int, deadline: float, should_stop: Callable
             rc = cost - pool.AT @ pi - mu[owner]
             neg = np.nonzero((rc < -EPS) & allowed & ~master.member)[0]
             if not len(neg):
-                keep = lam > EPS
-                return value, rows[keep], lam[keep]
+                pos = lam > EPS
+                return value, rows[pos], lam[pos]
             # the most negative few per person
             order = neg[np.lexsort((rc[neg], owner[neg]))]
             take, count = [], {}

@@ -200,13 +200,17 @@ class RowDP:
     def _own_costs(self) -> np.ndarray:
         """Per-cell costs of the person's requests: a (days, shifts + 1) array, the last column a day off.
         A shift-on request not granted costs its weight: written as -weight on the cells that grant it
-        (constants do not move the cheapest row)."""
+        (constants do not move the cheapest row); their sum is :attr:`constant`, which a row's cost here
+        lacks."""
         c = np.zeros((self.D, self.S + 1))
+        self.constant = 0.0
         for r in self.p.requests:
             if not r.weight:
                 continue
             cols = slice(0, self.S) if r.shift is None else self.sids.index(r.shift)
             c[r.day, cols] += r.weight if r.kind == "off" else -r.weight
+            if r.kind != "off":
+                self.constant += r.weight
         return c
 
     def paths(self, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
