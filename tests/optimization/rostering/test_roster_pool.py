@@ -125,3 +125,37 @@ def test_curtois_instance5_reaches_its_proven_optimum():
     assert out.proven and found
     roster, cost = found[-1]
     assert cost == 1143 and validate(p, roster).objective == 1143
+
+
+def _decide_targets(p, best: int, targets, monkeypatch):
+    cg = _converged(p)
+    value, duals, mus = cg.solve_master()
+    monkeypatch.setattr(pool, "RESTART_NODES", 2)  # restarts after 2, 4, 8... nodes
+    for t in targets:
+        rows = pool.Pool(cg, duals, mus, max(t - value, 0.0), whole=True)
+        plain = pool.branch_and_bound(rows, t + 1, time.perf_counter() + 120, first=True)
+        assert plain[2] or plain[0] is not None
+        roster, cost, done, nodes = pool.target(rows, t, time.perf_counter() + 120)
+        assert (roster is None) == (plain[0] is None) == (t < best)
+        if roster is None:
+            assert done
+        else:
+            assert cost <= t and validate(p, roster).objective == cost
+        capped = pool.branch_and_bound(rows, t + 1, time.perf_counter() + 60, first=True, max_nodes=1)
+        assert capped[3] <= 1
+
+
+def test_restarted_search_decides_each_target_as_one_search_to_the_end(monkeypatch):
+    """Restarts with a node budget and jittered branching change how a target is decided, never the answer:
+    below the optimum nothing (searched to the end), at it a roster of that cost."""
+    p = priced_problem()
+    exact = solve(p, 30, num_workers=2, colgen=False)
+    assert exact.status == "OPTIMAL"
+    best = int(exact.objective)
+    _decide_targets(p, best, range(best - 2, best + 1), monkeypatch)
+
+
+@requires_curtois
+def test_restarted_search_on_curtois_instance5(monkeypatch):
+    """The same where the master leaves a gap: Instance5's master is 1,140.6, its optimum 1,143."""
+    _decide_targets(read_curtois(CURTOIS / "Instance5.txt"), 1143, (1141, 1142, 1143), monkeypatch)
