@@ -10,7 +10,9 @@ the end from each state). Over the pool, a branch-and-bound: each node's linear 
 pool's rows and prices the others by one sparse product; one HiGHS model serves every node (a node is a set
 of upper bounds), so each solve starts from the last basis; a node branches on one person's cell (works
 shift ``s`` on day ``d``, or not), and each node's master, rounded (everyone's largest row), is a roster to
-try. :func:`search` goes target by target from ``ceil(z)``: a search over a whole pool that ends without a
+try; a node's reduced costs leave out of its subtree every row that would take a roster past the target, and
+each target's search restarts with twice the nodes, branching near the most fractional cell at random
+(:func:`target`: the trees' sizes are heavy-tailed). :func:`search` goes target by target from ``ceil(z)``: a search over a whole pool that ends without a
 roster proves every roster costs more, and the first roster found is optimal. When a person has too many rows
 for the gap, their pool is cut to a smaller gap, and what is found is only a roster, not a proof.
 (Tried first: SCIP over Instance5's pool of 20,681 rows, the same 1,143, proven, in 28 s, most of it the
