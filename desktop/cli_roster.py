@@ -178,7 +178,7 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
             print(f"  conflict: {line}")
         for line in out["shortfalls"]:
             print(f"  short: {line}")
-        if note:
+        if note and not found_none:  # (that one goes to stderr, below: once)
             print(f"  note: {note}")
         if check:
             print(f"Validator: cost {check.objective}, {check.hard_violations} hard violations")

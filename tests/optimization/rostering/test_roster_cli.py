@@ -105,6 +105,7 @@ def test_a_solve_that_finds_no_roster_says_so(capsys, tmp_path):
     rc = _report(problem, RosterSolution({}, "UNKNOWN", seconds=10.0), args)
     captured = capsys.readouterr()
     assert rc == 1 and "No roster was found within 10 s" in captured.err and "--time-limit" in captured.err
+    assert "No roster was found" not in captured.out  # said once, as the error
     assert not (tmp_path / "r.csv").exists()
     args.json = True
     assert _report(problem, RosterSolution({}, "UNKNOWN", seconds=10.0), args) == 1
