@@ -29,13 +29,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
-try:
-    from highspy._core import HighsModelStatus, _Highs
+from .colgen import HIGHS as AVAILABLE  # the pool search is skipped without HiGHS
+from .colgen import SIMPLEX_DUAL, SIMPLEX_PRIMAL, cover_model
 
-    INF = float("inf")
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - the pool search is skipped without HiGHS
-    AVAILABLE = False
+if AVAILABLE:
+    from highspy._core import HighsModelStatus
+
+INF = float("inf")
 
 #: at most this many rows in the pool in all (memory: the rows' cells and their cover incidences)
 MAX_POOL = 400_000
@@ -58,11 +58,6 @@ MAX_LP_ROWS = 4000
 #: whole search for 1,056 over the next pool)
 LEVEL_SHARE = 0.3
 LEVEL_MIN_S = 2.0
-#: HiGHS simplex for a solve after rows joined the node's master (the basis stays primal feasible: 4, primal)
-#: and after the node's bounds changed (it stays dual feasible: 1, dual). The dual simplex after new rows took
-#: 18 ms and 240 iterations a solve on Curtois Instance7's pool, the primal 2.6 ms and 32
-AFTER_ADD = 4
-AFTER_RESTRICT = 1
 #: a target's search restarts after RESTART_NODES nodes, then twice as many each time, each restart
 #: branching on a cell drawn near the most fractional (JITTER added at random to each cell's distance from
 #: one half): the trees' sizes are heavy-tailed (Instance7's proof that no roster costs 1,055: 59 to over
@@ -179,20 +174,9 @@ class _Master:
     def __init__(self, pool: Pool):
         p = pool.problem
         self.pool = pool
-        self.h = h = _Highs()  # the plain binding: highspy.Highs prints a banner to stdout (C level) on first use
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
         E, C = len(pool.people), len(p.cover)
         self.E = E
-        req = pool.req
-        lo = np.concatenate([np.ones(E), req])
-        h.addRows(E + C, lo, lo.copy(), 0, np.zeros(E + C, np.int32), np.zeros(0, np.int32), np.zeros(0))
-        # under and over each cover: one column each, on the cover's row
-        idx = np.arange(E, E + C, dtype=np.int32)
-        costs = np.concatenate([pool.under_weight, pool.over_weight])
-        h.addCols(2 * C, costs, np.zeros(2 * C), np.concatenate([req, np.full(C, INF)]), 2 * C,
-                  np.arange(2 * C, dtype=np.int32), np.concatenate([idx, idx]),
-                  np.concatenate([np.ones(C), -np.ones(C)]))
+        self.h = cover_model(E, p.cover)
         self.base = 2 * C  # the pool's columns come after the slacks
         self.rows = np.zeros(0, np.int64)  # pool index of each column
         self.open = np.zeros(0, bool)  # whether each column is open at this node (upper bound +inf, else 0)
@@ -214,7 +198,7 @@ class _Master:
         self.rows = np.concatenate([self.rows, js])
         self.open = np.concatenate([self.open, np.ones(len(js), bool)])
         self.member[js] = True
-        self.h.setOptionValue("simplex_strategy", AFTER_ADD)
+        self.h.setOptionValue("simplex_strategy", SIMPLEX_PRIMAL)
 
     def restrict(self, allowed: np.ndarray) -> None:
         want = allowed[self.rows]
@@ -222,7 +206,7 @@ class _Master:
         if len(ks):
             self.h.changeColsBounds(len(ks), (ks + self.base).astype(np.int32), np.zeros(len(ks)),
                                     np.where(want[ks], INF, 0.0))
-            self.h.setOptionValue("simplex_strategy", AFTER_RESTRICT)
+            self.h.setOptionValue("simplex_strategy", SIMPLEX_DUAL)
         self.open = want
 
     def solve(self):
