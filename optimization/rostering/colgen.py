@@ -221,7 +221,7 @@ class ColumnGeneration:
         obj = lp.Objective()
         for i, c in enumerate(p.cover):
             ct = lp.Constraint(c.requirement, c.requirement)
-            under, over = lp.NumVar(0, c.requirement, ""), lp.NumVar(0, inf, "")
+            under, over = lp.NumVar(0, inf, ""), lp.NumVar(0, inf, "")
             ct.SetCoefficient(under, 1)
             ct.SetCoefficient(over, -1)
             obj.SetCoefficient(under, c.under_weight)
@@ -237,7 +237,7 @@ class ColumnGeneration:
             for k, col in enumerate(cols):
                 if fixed and e in fixed and fixed[e] != k:
                     continue
-                v = lp.NumVar(0, 1, "")
+                v = lp.NumVar(0, inf, "")  # (at most 1 by the person's row; see _HighsMaster._sync)
                 lam[e, k] = v
                 conv[e].SetCoefficient(v, 1)
                 obj.SetCoefficient(v, col.cost)
@@ -564,7 +564,7 @@ def cover_model(people: int, cover) -> "_Highs":
     h.addRows(people + C, lo, lo.copy(), 0, np.zeros(people + C, np.int32), np.zeros(0, np.int32), np.zeros(0))
     idx = np.arange(people, people + C, dtype=np.int32)
     h.addCols(2 * C, np.array([c.under_weight for c in cover] + [c.over_weight for c in cover], float),
-              np.zeros(2 * C), np.concatenate([req, np.full(C, math.inf)]), 2 * C,
+              np.zeros(2 * C), np.full(2 * C, math.inf), 2 * C,
               np.arange(2 * C, dtype=np.int32), np.concatenate([idx, idx]), np.concatenate([np.ones(C), -np.ones(C)]))
     return h
 
@@ -614,7 +614,11 @@ class _HighsMaster:
         if not person:
             return
         m = len(person)
-        self.h.addCols(m, np.array(costs, float), np.zeros(m), np.ones(m), n, np.array(starts, np.int32),
+        # no upper bound of 1 (the person's row implies it): a column held at such a bound could keep a
+        # negative reduced cost at the optimum, and the duals would then not be a certificate (Curtois
+        # Instance8: the cover and person duals summed to 1,298.05 against the master's 1,296.57, and the pool
+        # search's gaps, which assume they are equal, were wrong)
+        self.h.addCols(m, np.array(costs, float), np.zeros(m), np.full(m, math.inf), n, np.array(starts, np.int32),
                        np.array(index, np.int32), np.ones(n))
         self.person = np.concatenate([self.person, person])
         self.k = np.concatenate([self.k, ks])
@@ -633,7 +637,7 @@ class _HighsMaster:
         ks = np.nonzero(want != self.open)[0]
         if len(ks):
             self.h.changeColsBounds(len(ks), (ks + self.base).astype(np.int32), np.zeros(len(ks)),
-                                    want[ks].astype(float))
+                                    np.where(want[ks], math.inf, 0.0))
             self.h.setOptionValue("simplex_strategy", SIMPLEX_DUAL)
             self.open = want
         self.h.run()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -365,9 +365,9 @@ def applies(cg) -> bool:
             and all(dp.exact for dp in cg._dps.values()))
 
 
-def search(cg, ub: int, deadline: float, should_stop: Callable[[], bool] = lambda: False,
+def search(cg, ub: Union[int, Callable[[], float]], deadline: float, should_stop: Callable[[], bool] = lambda: False,
            on_roster: Optional[Callable[[dict, int], None]] = None,
-           on_bound: Optional[Callable[[int], None]] = None) -> Optional[PoolResult]:
+           on_bound: Optional[Callable[[int], None]] = None, master=None) -> Optional[PoolResult]:
     """The cheapest roster, target by target: for each cost ``t`` from the master's value rounded up, the
     rows within the gap ``t - z`` and a search over them for a roster of cost ``t``. A search that ends
     without one proves every roster costs more than ``t`` (``on_bound(t + 1)``), as long as every pool so far
@@ -377,17 +377,25 @@ def search(cg, ub: int, deadline: float, should_stop: Callable[[], bool] = lambd
     on Instance5) holds too many rows and a roster near it is found first (a search from there took 25 s to
     reach 1,143). Stops at ``ub`` (a roster of that cost is known: if every target below it was searched to
     the end over whole pools, it is optimal), at ``deadline``, or when a pool cannot be built (too many rows
-    even at the smallest gap). None where it does not apply (no bound, no exact search, HiGHS missing)."""
+    even at the smallest gap). None where it does not apply (no bound, no exact search, HiGHS missing).
+
+    ``ub`` may be a function, read before each target and during its search: a roster found elsewhere in
+    the meantime (the solver runs this search in a thread of its own beside its dives) ends every target
+    at or above its cost. ``master``: the master's ``(value, duals, person duals)`` from
+    :meth:`.colgen.ColumnGeneration.solve_master`, taken by the caller (a search in a thread must not
+    touch the master the other thread is solving); by default solved here."""
     if not applies(cg):
         return None
-    master = cg.solve_master()
+    if master is None:
+        master = cg.solve_master()
     if master is None:
         return None
+    known = ub if callable(ub) else (lambda: ub)
     value, duals, mus = master
     t = max(math.ceil(value - EPS), cg.bound)
     proven = True
     out = PoolResult(None, None, False, 0, 0.0, 0)
-    while t < ub and time.perf_counter() < deadline - LEVEL_MIN_S and not should_stop():
+    while t < known() and time.perf_counter() < deadline - LEVEL_MIN_S and not should_stop():
         gap = t - value
         try:
             # the first target's pool must be whole: with too many rows even for it (Curtois 11: 50 people
@@ -397,7 +405,10 @@ def search(cg, ub: int, deadline: float, should_stop: Callable[[], bool] = lambd
             return out
         now = time.perf_counter()
         by = min(deadline, now + max(LEVEL_MIN_S, LEVEL_SHARE * (deadline - now)))
-        best, cost, done, nodes = target(pool, t, by, should_stop, on_roster)
+        level = t
+        best, cost, done, nodes = target(pool, t, by, lambda: should_stop() or known() <= level, on_roster)
+        if best is None and known() <= level:
+            break  # a roster of cost at most t came from elsewhere: with the targets below proven, optimal
         proven = proven and pool.complete and (done or best is not None)
         out = PoolResult(best, cost if best is not None else None, proven, len(pool), gap, out.nodes + nodes)
         if best is not None:
@@ -405,6 +416,6 @@ def search(cg, ub: int, deadline: float, should_stop: Callable[[], bool] = lambd
         if proven and on_bound:
             on_bound(t + 1)
         t += 1
-    if t >= ub and proven:
+    if t >= known() and proven:
         out.proven = True  # no roster below ub: the known one is optimal
     return out
