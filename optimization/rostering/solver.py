@@ -84,16 +84,19 @@ DIVE_REPEAT_WITHIN = 1.5
 #: run each: 1,144, 1,951, 1,057, 1,309 against 1,145, 1,952, 1,061, 1,317 without the rule)
 DIVE_STALE = 3
 #: where column generation finished with a bound and every person has the exact row search, and a dive has
-#: brought the best roster within POOL_WITHIN units (or POOL_WITHIN_SHARE) of it: no dive starts after
-#: POOL_FROM of the time, and the search over every row within the gap, target cost by target cost
-#: (:mod:`.pool`), runs until POOL_UNTIL; it proves a roster optimal or leaves the rest to the choice among
-#: the columns and the cell model (Curtois 5 and 6 proven optimal in every run since, 7 at the best known in
-#: most; BENCHMARKS.md). Run before the dives, from the first roster, it took the time the dives needed where
-#: the gap is wide (Curtois 18: 6,414 against 4,995-5,819)
+#: brought the best roster within POOL_WITHIN units (or POOL_WITHIN_SHARE) of it: the search over every row
+#: within the gap, target cost by target cost (:mod:`.pool`), starts in a thread of its own and runs until
+#: POOL_UNTIL, while the dives, the choice among the columns and the cell model go on in this one (it is
+#: single-threaded, and most of its time is HiGHS's simplex, which releases the GIL); it proves a roster
+#: optimal or leaves the rest to them (Curtois 5 and 6 proven optimal in every run since, 7 at the best known
+#: in most; BENCHMARKS.md). Until 2026-12-05 the dives stopped for it and it had the time to itself until
+#: POOL_UNTIL: Instance7 proven optimal in 19 and 40 s that way, in 14 and 31 s beside the dives. Started at
+#: once after column generation, beside the dives, it proved more targets but the dives, with one core, fared
+#: worse (Instance8: 1,314 against 1,305-1,307); run alone before the dives it took the time they needed
+#: where the gap is wide (Curtois 18: 6,414 against 4,995-5,819)
 POOL = True
 POOL_WITHIN = 25
 POOL_WITHIN_SHARE = 0.01
-POOL_FROM = 0.15
 POOL_UNTIL = 0.8
 
 OnSolution = Callable[[float, float, float], None]
@@ -295,8 +298,15 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
     best_obj: Optional[float] = None
     bound: Optional[float] = None
 
+    lock = threading.RLock()  # the pool search reports from a thread of its own
+
     def improved(obj: float, assignment: Optional[dict] = None, at: Optional[float] = None,
                  b: Optional[float] = None) -> None:
+        with lock:
+            _improved(obj, assignment, at, b)
+
+    def _improved(obj: float, assignment: Optional[dict] = None, at: Optional[float] = None,
+                  b: Optional[float] = None) -> None:
         nonlocal best, best_obj, bound
         if b is not None and b == b:  # not NaN
             bound = max(bound, b) if bound is not None else b
@@ -370,43 +380,85 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
         return (use_pool and best_obj is not None and cg.lp_value is not None
                 and best_obj - cg.lp_value <= max(POOL_WITHIN, POOL_WITHIN_SHARE * cg.lp_value))
 
-    dives = 0
-    if not rep.should_stop() and gap_open():
-        if DIVE_FINISH and cg.priced_quickly and cg.settled:
-            dives = _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
-                           enough=lambda now: near() and now > t0 + limit * POOL_FROM)
-        else:
-            dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
-            check = validate(problem, dived) if dived is not None else None
-            if check is not None and check.hard_violations == 0:  # a dive ignores cover's hard minimum
-                improved(check.objective, dived)
-    if near() and not rep.should_stop() and gap_open():
-        rep.progress(min((time.perf_counter() - t0) / limit, 0.99), f"roster cost {best_obj:g}, rows within the gap")
+    pool_job: dict = {}
+
+    def start_pool() -> None:
+        """The search over the rows within the gap (:mod:`.pool`) in a thread of its own, once: the dives and
+        the cell model go on beside it on the other core (most of its time is HiGHS's simplex, and the GIL
+        is released there)."""
+        if pool_job or rep.should_stop() or not gap_open():
+            return
+        master = cg.solve_master()  # here: the dives re-solve the master in this thread
+        if master is None:
+            return
 
         def pooled(roster: dict, _cost: int) -> None:
             check = validate(problem, roster)
             if check.hard_violations == 0:
                 improved(check.objective, roster)
 
-        found = pool_search(cg, int(best_obj), t0 + limit * POOL_UNTIL, rep.should_stop, on_roster=pooled,
-                            on_bound=lambda b: improved(math.inf, None, None, float(b)))
-        if (found is None or not found.pool) and gap_open() and not rep.should_stop():
-            _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed, k=dives)  # no pool: dive on
-    # the choice among the columns only from a settled master: from one still falling it found nothing in
-    # its share of the time (Curtois 15 and 19, 84 days: 13 s without a better roster), time the cell
-    # model's search then used well (15: 7,291 to 5,596 in 8 s)
-    if cg.settled and not rep.should_stop() and left() > 0.5 and gap_open():
-        picked = cg.best_roster(min(limit * COLGEN_CHOICE_SHARE, left() - 0.2), hint=best,
-                                workers=num_workers or PORTFOLIO_WORKERS, seed=seed, should_stop=rep.should_stop)
-        if picked is not None:
-            improved(picked[1], picked[0])
-    # the roster's own cost, whatever a solve reported
+        def work() -> None:
+            try:
+                pool_job["found"] = pool_search(
+                    cg, lambda: best_obj if best_obj is not None else math.inf, t0 + limit * POOL_UNTIL,
+                    lambda: rep.should_stop() or "stop" in pool_job, on_roster=pooled,
+                    on_bound=lambda b: improved(math.inf, None, None, float(b)), master=master)
+            except BaseException as exc:  # pragma: no cover - raised again in the solve's own thread
+                pool_job["error"] = exc
+
+        pool_job["thread"] = threading.Thread(target=work, name="roster-pool", daemon=True)
+        pool_job["thread"].start()
+
+    def join_pool(failing: bool = False) -> None:
+        th = pool_job.get("thread")
+        if th is not None:
+            th.join()
+            if "error" in pool_job and not failing:
+                raise pool_job["error"]
+
+    def halt() -> bool:  # the pool search may prove the best roster optimal
+        return rep.should_stop() or not gap_open()
+
+    try:
+        if near():  # (the first roster may be near enough already)
+            start_pool()
+        if not rep.should_stop() and gap_open():
+            if DIVE_FINISH and cg.priced_quickly and cg.settled:
+                _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
+                       after_each=lambda: near() and start_pool())
+            else:
+                dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
+                check = validate(problem, dived) if dived is not None else None
+                if check is not None and check.hard_violations == 0:  # a dive ignores cover's hard minimum
+                    improved(check.objective, dived)
+        if near():
+            start_pool()
+        # the choice among the columns only from a settled master: from one still falling it found nothing in
+        # its share of the time (Curtois 15 and 19, 84 days: 13 s without a better roster), time the cell
+        # model's search then used well (15: 7,291 to 5,596 in 8 s)
+        if cg.settled and not rep.should_stop() and left() > 0.5 and gap_open():
+            picked = cg.best_roster(min(limit * COLGEN_CHOICE_SHARE, left() - 0.2), hint=best,
+                                    workers=num_workers or PORTFOLIO_WORKERS, seed=seed, should_stop=halt)
+            if picked is not None:
+                improved(picked[1], picked[0])
+        rest = None
+        if not rep.should_stop() and left() > 0.5 and gap_open():
+            offset = time.perf_counter() - t0
+            try:
+                rest = solve(problem, left(), should_stop=halt, hint=RosterSolution(best) if best else None,
+                             on_solution=lambda obj, b, t: improved(obj, None, offset + t, b),
+                             num_workers=num_workers, seed=seed, explain=explain, colgen=False)
+            except Cancelled:
+                if rep.should_stop():
+                    raise
+        join_pool()
+    except BaseException:
+        pool_job["stop"] = True
+        join_pool(failing=True)
+        raise
+    # the roster's own cost, whatever a solve reported (the cell model's reports come without their rosters)
     cost = float(validate(problem, best).objective) if best else math.inf
-    if not rep.should_stop() and left() > 0.5 and gap_open():
-        offset = time.perf_counter() - t0
-        rest = solve(problem, left(), should_stop=rep.should_stop, hint=RosterSolution(best) if best else None,
-                     on_solution=lambda obj, b, t: improved(obj, None, offset + t, b),
-                     num_workers=num_workers, seed=seed, explain=explain, colgen=False)
+    if rest is not None:
         rest_cost = float(validate(problem, rest.assignment).objective) if rest.assignment else None
         if rest_cost is not None and rest_cost <= cost:
             best, cost = dict(rest.assignment), rest_cost
@@ -425,40 +477,41 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
 
 
 def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
-           enough: Callable[[float], bool] = lambda now: False, k: int = 0) -> int:
+           after_each: Callable[[], object] = lambda: None) -> None:
     """Dives with a CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`) until DIVES_SHARE of the
     time after COLGEN_UNTIL, each one's fixing order shaken by DIVE_JITTER after the first; ``improved``
-    hears of every roster. The same code gave 1,064, 1,085 and 1,163 on Curtois Instance7 in three runs:
-    a dive is a gamble, the best of several a better one. No dive starts that would not end in time, nor once
-    ``enough(now)``. ``k``: dives done before (each dive's seed and shake differ); returns the dives done."""
+    hears of every roster, then ``after_each()`` is called. The same code gave 1,064, 1,085 and 1,163 on
+    Curtois Instance7 in three runs: a dive is a gamble, the best of several a better one. No dive starts
+    that would not end in time; none once the gap is closed."""
     from .validate import validate
 
     end = t0 + limit * (COLGEN_UNTIL + DIVES_SHARE)
     free = max(DIVE_FREE_MIN, round(DIVE_FREE_SHARE * len(problem.employees)))
-    stale = 0
+    stale = k = 0
     best_dive = math.inf
     while not rep.should_stop() and gap_open() and stale < DIVE_STALE:
         now = time.perf_counter()
-        if now > end - 0.5 or enough(now):
-            return k
+        if now > end - 0.5:
+            return
         dive_by = min(end, now + limit * DIVE_SHARE)
         dived = cg.dive_finish(dive_by, free, min(limit * FINISH_SHARE, end - now), seed=seed + k,
-                               workers=num_workers or PORTFOLIO_WORKERS, should_stop=rep.should_stop,
+                               workers=num_workers or PORTFOLIO_WORKERS,
+                               should_stop=lambda: rep.should_stop() or not gap_open(),
                                jitter=DIVE_JITTER if k else 0.0)
         if dived is None:
-            return k
+            return
         check = validate(problem, dived)
         if check.hard_violations == 0:
             improved(check.objective, dived)
+        after_each()
         cg.add_roster(dived)  # its finish's rows too: the choice among the columns can then combine dives
         stale = stale + 1 if check.objective >= best_dive else 0
         best_dive = min(best_dive, check.objective)
         floor = cg.bound if cg.bound is not None else cg.lp_value  # not a bound when unfinished, but near one
         done = time.perf_counter()
         if done + (done - now) > end or check.objective > DIVE_REPEAT_WITHIN * floor:
-            return k  # no time for another as long, or a poor dive: the time is better left to the search
+            return  # no time for another as long, or a poor dive: the time is better left to the search
         k += 1
-    return k
 
 
 def _cells(problem: RosterProblem) -> int:

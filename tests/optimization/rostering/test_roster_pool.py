@@ -184,3 +184,27 @@ def test_master_duals_are_a_certificate_on_curtois_instance8():
     duals added up to 1,298.05 against its value 1,296.57, and the pools built on them were not the rows
     within the gap."""
     _certified(read_curtois(CURTOIS / "Instance8.txt"))
+
+
+def test_solve_runs_the_pool_search_in_its_own_thread_to_the_proven_optimum(monkeypatch):
+    """Through ``solve``: the cell model given no time to prove anything, the pool search starts in its own
+    thread as soon as a roster is near the master's bound, and the solve ends with the optimum, proven."""
+    import threading
+
+    from optimization.rostering import solver
+
+    p = priced_problem()
+    exact = solve(p, 30, num_workers=2, colgen=False)
+    ran = []
+
+    def spied(*args, **kwargs):
+        ran.append(threading.current_thread().name)
+        return pool.search(*args, **kwargs)
+
+    monkeypatch.setattr(solver, "pool_search", spied)
+    monkeypatch.setattr(solver, "FIRST_SEEDED_S", 0.0)
+    monkeypatch.setattr(solver, "POOL_WITHIN", 10_000)
+    sol = solve(p, 30, num_workers=2)
+    assert ran == ["roster-pool"]
+    assert sol.status == "OPTIMAL" and sol.objective == sol.bound == exact.objective
+    assert validate(p, sol).objective == exact.objective
