@@ -58,11 +58,15 @@ MAX_LP_ROWS = 4000
 #: whole search for 1,056 over the next pool)
 LEVEL_SHARE = 0.3
 LEVEL_MIN_S = 2.0
-#: a target's search restarts after RESTART_NODES nodes, then twice as many each time, each restart
-#: branching on a cell drawn near the most fractional (JITTER added at random to each cell's distance from
-#: one half): the trees' sizes are heavy-tailed (Instance7's proof that no roster costs 1,055: 59 to over
-#: 1,600 nodes for the same pool in another row order; with restarts 101-389, 2-8 s)
-RESTART_NODES = 150
+#: a target's search restarts after RESTART_NODES nodes, then twice as many each time, each search (the
+#: first too) branching on a cell drawn near the most fractional (JITTER added at random to each cell's
+#: distance from one half): the trees' sizes are heavy-tailed (Instance7's proof that no roster costs 1,055:
+#: 59 to over 1,600 nodes for the same pool in another row order; with restarts 101-389, 2-8 s). Measured
+#: 2026-12-05, each target decided with four or six random streams (mean seconds, 150 nodes first and the
+#: first search unjittered -> 40 and jittered): Instance7's proof for 1,055 1.5 -> 0.8 s, its roster of
+#: 1,056 3.9 -> 1.8 s (20 nodes first: 2.5 s), Instance8's proof for 1,298 8.0 -> 4.5 s; in each, the
+#: unjittered first search was the slowest of its streams (5.1, 3.1, 20+ s)
+RESTART_NODES = 40
 JITTER = 0.5
 
 
@@ -345,10 +349,10 @@ def branch_and_bound(pool: Pool, ub: int, deadline: float, should_stop: Callable
 def target(pool: Pool, t: int, deadline: float, should_stop: Callable[[], bool] = lambda: False,
            on_roster: Optional[Callable[[dict, int], None]] = None) -> tuple[Optional[dict], int, bool, int]:
     """A roster of cost at most ``t`` over the pool, or proof there is none: branch-and-bound restarted with
-    twice the nodes each time, each restart branching on a cell chosen near the most fractional at random."""
+    twice the nodes each time, each search branching on a cell chosen near the most fractional at random."""
     budget, nodes, k = RESTART_NODES, 0, 0
     while True:
-        rng = np.random.default_rng(k) if k else None
+        rng = np.random.default_rng(k)
         best, cost, done, n = branch_and_bound(pool, t + 1, deadline, should_stop, on_roster, first=True,
                                                max_nodes=budget, jitter=rng)
         nodes += n

@@ -93,9 +93,12 @@ DIVE_STALE = 3
 #: POOL_UNTIL: Instance7 proven optimal in 19 and 40 s that way, in 14 and 31 s beside the dives. Started at
 #: once after column generation, beside the dives, it proved more targets but the dives, with one core, fared
 #: worse (Instance8: 1,314 against 1,305-1,307); run alone before the dives it took the time they needed
-#: where the gap is wide (Curtois 18: 6,414 against 4,995-5,819)
+#: where the gap is wide (Curtois 18: 6,414 against 4,995-5,819). POOL_WITHIN was 25 while the search held
+#: the time to itself; beside the dives, 150 lets it start after a dive that landed a cover slot (100) above
+#: the bound (Curtois 7 and 8: 1,160 and 1,404 over masters of 1,055 and 1,297), where it had not started
+#: at all in runs whose dives never came nearer (Instance7: 1,062 at 60 s in one)
 POOL = True
-POOL_WITHIN = 25
+POOL_WITHIN = 150
 POOL_WITHIN_SHARE = 0.01
 POOL_UNTIL = 0.8
 
