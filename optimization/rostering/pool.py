@@ -22,6 +22,7 @@ reach 1,143 from 1,156 on Instance5, where the targets take 3 s.)
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ LEVEL_MIN_S = 2.0
 #: 1,056 3.9 -> 1.8 s (20 nodes first: 2.5 s), Instance8's proof for 1,298 8.0 -> 4.5 s; in each, the
 #: unjittered first search was the slowest of its streams (5.1, 3.1, 20+ s)
 RESTART_NODES = 40
+#: after the first target, each listing of the rows serves this many targets more (the rows within a smaller
+#: gap are cut from it): listing took half of the pool search's time on Curtois Instance8 (1.4, 1.6, 3.5,
+#: 3.3 and 6.4 s for the targets 1,297-1,301, two thirds of it the programmes' walk)
+AHEAD = 2
 JITTER = 0.5
 
 
@@ -97,6 +102,8 @@ class Pool:
         self.over_weight = np.array([c.over_weight for c in p.cover], dtype=float)
         cells, owners, costs, rcs = [], [], [], []
         self.complete = True
+        self.gap = gap
+        self.reach = np.full(len(self.people), gap + SLACK)  # each person's rows are all there up to this
         left = max_rows
         for n, eid in enumerate(self.people):
             dp = cg._dps.get(eid)
@@ -117,8 +124,10 @@ class Pool:
                 mine /= 2
                 self.complete = False
                 found = within(mine)
+            self.reach[n] = mine
             if found is None:  # too many even then (many rows of reduced cost 0: Curtois 11): some of them
                 self.complete = False
+                self.reach[n] = -INF
                 found = within(mine, partial=True)
             cols, vals = found
             if not len(cols):
@@ -140,6 +149,19 @@ class Pool:
 
     def __len__(self) -> int:
         return len(self.owner)
+
+    def within(self, gap: float) -> "Pool":
+        """The rows of reduced cost at most ``gap`` (at most this pool's): a pool of its own, complete when
+        every person's rows were all listed up to it, without listing them again."""
+        keep = self.rc0 <= gap + SLACK + 1e-7
+        sub = copy.copy(self)
+        sub.cells, sub.owner, sub.cost, sub.rc0 = self.cells[keep], self.owner[keep], self.cost[keep], self.rc0[keep]
+        sub.A = self.A[:, keep]
+        sub.AT = self.AT[keep]
+        sub.gap = gap
+        sub.reach = np.minimum(self.reach, gap + SLACK)
+        sub.complete = bool((self.reach >= gap + SLACK - 1e-9).all())
+        return sub
 
     def _incidence(self, cg) -> None:
         """The cover rows each pool row counts towards, as a sparse matrix (covers x rows)."""
@@ -399,14 +421,24 @@ def search(cg, ub: Union[int, Callable[[], float]], deadline: float, should_stop
     t = max(math.ceil(value - EPS), cg.bound)
     proven = True
     out = PoolResult(None, None, False, 0, 0.0, 0)
+    listed: Optional[Pool] = None
+    listing = 0.0  # seconds the last listing took
     while t < known() and time.perf_counter() < deadline - LEVEL_MIN_S and not should_stop():
-        gap = t - value
-        try:
+        gap = max(t - value, 0.0)
+        if listed is None or gap > listed.gap + EPS:
             # the first target's pool must be whole: with too many rows even for it (Curtois 11: 50 people
-            # with thousands of rows of reduced cost 0 each) the search would crawl; the time is the dives'
-            pool = Pool(cg, duals, mus, max(gap, 0.0), whole=not out.pool)
-        except ValueError:
-            return out
+            # with thousands of rows of reduced cost 0 each) the search would crawl; the time is the dives'.
+            # Later ones are listed AHEAD targets at a time, each target's pool cut from the listing
+            if time.perf_counter() + listing > deadline - LEVEL_MIN_S:
+                break  # no time to search what another listing, as long as the last, would give
+            ahead = gap if listed is None else max(gap, min(gap + AHEAD, known() - 1 - value))
+            began = time.perf_counter()
+            try:
+                listed = Pool(cg, duals, mus, ahead, whole=listed is None)
+            except ValueError:
+                return out
+            listing = time.perf_counter() - began
+        pool = listed if listed.gap <= gap + EPS else listed.within(gap)
         now = time.perf_counter()
         by = min(deadline, now + max(LEVEL_MIN_S, LEVEL_SHARE * (deadline - now)))
         level = t

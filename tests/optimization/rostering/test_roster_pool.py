@@ -208,3 +208,25 @@ def test_solve_runs_the_pool_search_in_its_own_thread_to_the_proven_optimum(monk
     assert ran == ["roster-pool"]
     assert sol.status == "OPTIMAL" and sol.objective == sol.bound == exact.objective
     assert validate(p, sol).objective == exact.objective
+
+
+def test_rows_cut_from_a_wider_pool_are_the_pool_of_the_smaller_gap(monkeypatch):
+    p = priced_problem()
+    cg = _converged(p)
+    value, duals, mus = cg.solve_master()
+    wide = pool.Pool(cg, duals, mus, 6.0)
+    for gap in (0.0, 1.5, 3.0):
+        fresh, cut = pool.Pool(cg, duals, mus, gap), wide.within(gap)
+        assert cut.complete == fresh.complete and cut.gap == gap
+
+        def rows(x):
+            return sorted((int(x.owner[j]), tuple(x.cells[j].tolist()), int(x.cost[j])) for j in range(len(x)))
+
+        assert rows(cut) == rows(fresh)
+        assert (cut.A != wide.A[:, wide.rc0 <= gap + pool.SLACK + 1e-7]).nnz == 0
+        assert (cut.AT.T != cut.A).nnz == 0
+    # a listing cut short for someone: a cut beyond what was listed for them is no proof
+    monkeypatch.setattr(pool, "PER_PERSON", 3)
+    monkeypatch.setattr(pool, "LEAST_PER_PERSON", 3)
+    few = pool.Pool(cg, duals, mus, 6.0)
+    assert not few.complete and not few.within(6.0).complete and few.within(0.0).complete == (few.reach >= 0).all()
