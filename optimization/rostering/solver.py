@@ -383,13 +383,16 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
         return (use_pool and best_obj is not None and cg.lp_value is not None
                 and best_obj - cg.lp_value <= max(POOL_WITHIN, POOL_WITHIN_SHARE * cg.lp_value))
 
+    def halt() -> bool:  # the pool search may prove the best roster optimal
+        return rep.should_stop() or not gap_open()
+
     pool_job: dict = {}
 
     def start_pool() -> None:
         """The search over the rows within the gap (:mod:`.pool`) in a thread of its own, once: the dives and
         the cell model go on beside it on the other core (most of its time is HiGHS's simplex, and the GIL
         is released there)."""
-        if pool_job or rep.should_stop() or not gap_open():
+        if pool_job or halt():
             return
         master = cg.solve_master()  # here: the dives re-solve the master in this thread
         if master is None:
@@ -402,7 +405,7 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
 
         def work() -> None:
             try:
-                pool_job["found"] = pool_search(
+                pool_search(
                     cg, lambda: best_obj if best_obj is not None else math.inf, t0 + limit * POOL_UNTIL,
                     lambda: rep.should_stop() or "stop" in pool_job, on_roster=pooled,
                     on_bound=lambda b: improved(math.inf, None, None, float(b)), master=master)
@@ -419,15 +422,12 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
             if "error" in pool_job and not failing:
                 raise pool_job["error"]
 
-    def halt() -> bool:  # the pool search may prove the best roster optimal
-        return rep.should_stop() or not gap_open()
-
     try:
         if near():  # (the first roster may be near enough already)
             start_pool()
-        if not rep.should_stop() and gap_open():
+        if not halt():
             if DIVE_FINISH and cg.priced_quickly and cg.settled:
-                _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
+                _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
                        after_each=lambda: near() and start_pool())
             else:
                 dived = cg.dive(time.perf_counter() + limit * COLGEN_CHOICE_SHARE / 2)
@@ -439,13 +439,13 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
         # the choice among the columns only from a settled master: from one still falling it found nothing in
         # its share of the time (Curtois 15 and 19, 84 days: 13 s without a better roster), time the cell
         # model's search then used well (15: 7,291 to 5,596 in 8 s)
-        if cg.settled and not rep.should_stop() and left() > 0.5 and gap_open():
+        if cg.settled and not halt() and left() > 0.5:
             picked = cg.best_roster(min(limit * COLGEN_CHOICE_SHARE, left() - 0.2), hint=best,
                                     workers=num_workers or PORTFOLIO_WORKERS, seed=seed, should_stop=halt)
             if picked is not None:
                 improved(picked[1], picked[0])
         rest = None
-        if not rep.should_stop() and left() > 0.5 and gap_open():
+        if not halt() and left() > 0.5:
             offset = time.perf_counter() - t0
             try:
                 rest = solve(problem, left(), should_stop=halt, hint=RosterSolution(best) if best else None,
@@ -479,27 +479,27 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
     return RosterSolution(best, status, best_obj, bound, round(time.perf_counter() - t0, 3), history=tuple(history))
 
 
-def _dives(problem, cg, limit, t0, improved, gap_open, rep, num_workers, seed,
+def _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
            after_each: Callable[[], object] = lambda: None) -> None:
     """Dives with a CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`) until DIVES_SHARE of the
     time after COLGEN_UNTIL, each one's fixing order shaken by DIVE_JITTER after the first; ``improved``
     hears of every roster, then ``after_each()`` is called. The same code gave 1,064, 1,085 and 1,163 on
     Curtois Instance7 in three runs: a dive is a gamble, the best of several a better one. No dive starts
-    that would not end in time; none once the gap is closed."""
+    that would not end in time, nor once ``halt()`` (cancelled, or the best roster proven optimal)."""
     from .validate import validate
 
     end = t0 + limit * (COLGEN_UNTIL + DIVES_SHARE)
     free = max(DIVE_FREE_MIN, round(DIVE_FREE_SHARE * len(problem.employees)))
     stale = k = 0
     best_dive = math.inf
-    while not rep.should_stop() and gap_open() and stale < DIVE_STALE:
+    while not halt() and stale < DIVE_STALE:
         now = time.perf_counter()
         if now > end - 0.5:
             return
         dive_by = min(end, now + limit * DIVE_SHARE)
         dived = cg.dive_finish(dive_by, free, min(limit * FINISH_SHARE, end - now), seed=seed + k,
                                workers=num_workers or PORTFOLIO_WORKERS,
-                               should_stop=lambda: rep.should_stop() or not gap_open(),
+                               should_stop=halt,
                                jitter=DIVE_JITTER if k else 0.0)
         if dived is None:
             return

@@ -215,13 +215,13 @@ def test_rows_cut_from_a_wider_pool_are_the_pool_of_the_smaller_gap(monkeypatch)
     cg = _converged(p)
     value, duals, mus = cg.solve_master()
     wide = pool.Pool(cg, duals, mus, 6.0)
+
+    def rows(x):
+        return sorted((int(x.owner[j]), tuple(x.cells[j].tolist()), int(x.cost[j])) for j in range(len(x)))
+
     for gap in (0.0, 1.5, 3.0):
         fresh, cut = pool.Pool(cg, duals, mus, gap), wide.within(gap)
         assert cut.complete == fresh.complete and cut.gap == gap
-
-        def rows(x):
-            return sorted((int(x.owner[j]), tuple(x.cells[j].tolist()), int(x.cost[j])) for j in range(len(x)))
-
         assert rows(cut) == rows(fresh)
         assert (cut.A != wide.A[:, wide.rc0 <= gap + pool.SLACK + 1e-7]).nnz == 0
         assert (cut.AT.T != cut.A).nnz == 0
