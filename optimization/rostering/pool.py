@@ -75,6 +75,10 @@ AHEAD = 2
 JITTER = 0.5
 
 
+class Stopped(Exception):
+    """A listing of rows stopped part way (cancelled, or a roster found elsewhere ended the search)."""
+
+
 @dataclass
 class PoolResult:
     roster: Optional[dict]  # the roster found (cheaper than the ub given), or None
@@ -89,8 +93,11 @@ class Pool:
     """Every person's rows of reduced cost at most ``gap`` at the master's prices, as arrays."""
 
     def __init__(self, cg, duals: list[float], mus: dict[str, float], gap: float, max_rows: int = MAX_POOL,
-                 whole: bool = False):
-        """``whole``: a ValueError as soon as someone's rows would have to be cut (the pool would be no proof)."""
+                 whole: bool = False, should_stop: Callable[[], bool] = lambda: False):
+        """``whole``: a ValueError as soon as someone's rows would have to be cut (the pool would be no proof).
+        ``should_stop`` is asked before each person's rows are listed (a Stopped when it says yes): the walk
+        itself is compiled and cannot be interrupted, and a whole listing took up to 6 s on Curtois Instance8,
+        which a cancel used to wait for."""
         p = cg.problem
         self.problem = p
         self.people = list(cg.columns)
@@ -106,6 +113,8 @@ class Pool:
         self.reach = np.full(len(self.people), gap + SLACK)  # each person's rows are all there up to this
         left = max_rows
         for n, eid in enumerate(self.people):
+            if should_stop():
+                raise Stopped("the listing of rows was stopped")
             dp = cg._dps.get(eid)
             if dp is None or not dp.exact:
                 raise ValueError(f"{eid}: no exact row search")
@@ -434,8 +443,9 @@ def search(cg, ub: Union[int, Callable[[], float]], deadline: float, should_stop
             ahead = gap if listed is None else max(gap, min(gap + AHEAD, known() - 1 - value))
             began = time.perf_counter()
             try:
-                listed = Pool(cg, duals, mus, ahead, whole=listed is None)
-            except ValueError:
+                listed = Pool(cg, duals, mus, ahead, whole=listed is None,
+                              should_stop=lambda: should_stop() or known() <= t or time.perf_counter() > deadline)
+            except (ValueError, Stopped):
                 return out
             listing = time.perf_counter() - began
         pool = listed if listed.gap <= gap + EPS else listed.within(gap)

@@ -74,7 +74,7 @@ def test_rows_within_are_exactly_the_rows_cp_sat_enumerates(seed):
 def _converged(p):
     cg = ColumnGeneration(p)
     cg.seed_rows()
-    cg.generate(time.perf_counter() + 30)
+    cg.generate(time.perf_counter() + 300)  # a deadline only a very busy machine reaches (Instance8: 4-6 s alone)
     assert cg.bound is not None and pool.applies(cg)
     return cg
 
@@ -230,3 +230,23 @@ def test_rows_cut_from_a_wider_pool_are_the_pool_of_the_smaller_gap(monkeypatch)
     monkeypatch.setattr(pool, "LEAST_PER_PERSON", 3)
     few = pool.Pool(cg, duals, mus, 6.0)
     assert not few.complete and not few.within(6.0).complete and few.within(0.0).complete == (few.reach >= 0).all()
+
+
+def test_a_listing_of_rows_stops_between_people_when_asked():
+    """The walk is compiled and cannot be interrupted, so a cancel is heard between one person's rows and the
+    next: the listing stops at once, and a search asked to stop while listing returns without a roster."""
+    p = priced_problem()
+    cg = _converged(p)
+    value, duals, mus = cg.solve_master()
+    asked = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(pool.Stopped):
+        pool.Pool(cg, duals, mus, 6.0, should_stop=stop_after_two)
+    assert len(asked) == 3 < len(p.employees)  # two people listed, the third never started
+    asked.clear()  # a search cancelled during its first listing: back without a roster, nothing proven
+    out = pool.search(cg, 10**9, time.perf_counter() + 60, should_stop=stop_after_two, master=(value, duals, mus))
+    assert len(asked) == 3 and out is not None and out.roster is None and not out.proven and out.nodes == 0
