@@ -445,8 +445,10 @@ def search(cg, ub: Union[int, Callable[[], float]], deadline: float, should_stop
             try:
                 listed = Pool(cg, duals, mus, ahead, whole=listed is None,
                               should_stop=lambda: should_stop() or known() <= t or time.perf_counter() > deadline)
-            except (ValueError, Stopped):
+            except ValueError:
                 return out
+            except Stopped:  # cancelled, or a roster of cost t came from elsewhere (optimal, below proven)
+                break
             listing = time.perf_counter() - began
         pool = listed if listed.gap <= gap + EPS else listed.within(gap)
         now = time.perf_counter()
