@@ -433,6 +433,11 @@ def search(cg, ub: Union[int, Callable[[], float]], deadline: float, should_stop
     listed: Optional[Pool] = None
     listing = 0.0  # seconds the last listing took
     while t < known() and time.perf_counter() < deadline - LEVEL_MIN_S and not should_stop():
+        level = t
+
+        def ended() -> bool:  # cancelled, or a roster of cost at most this target came from elsewhere
+            return should_stop() or known() <= level
+
         gap = max(t - value, 0.0)
         if listed is None or gap > listed.gap + EPS:
             # the first target's pool must be whole: with too many rows even for it (Curtois 11: 50 people
@@ -444,17 +449,16 @@ def search(cg, ub: Union[int, Callable[[], float]], deadline: float, should_stop
             began = time.perf_counter()
             try:
                 listed = Pool(cg, duals, mus, ahead, whole=listed is None,
-                              should_stop=lambda: should_stop() or known() <= t or time.perf_counter() > deadline)
+                              should_stop=lambda: ended() or time.perf_counter() > deadline)
             except ValueError:
                 return out
-            except Stopped:  # cancelled, or a roster of cost t came from elsewhere (optimal, below proven)
+            except Stopped:  # (a roster of cost t from elsewhere is optimal when the targets below were proven)
                 break
             listing = time.perf_counter() - began
         pool = listed if listed.gap <= gap + EPS else listed.within(gap)
         now = time.perf_counter()
         by = min(deadline, now + max(LEVEL_MIN_S, LEVEL_SHARE * (deadline - now)))
-        level = t
-        best, cost, done, nodes = target(pool, t, by, lambda: should_stop() or known() <= level, on_roster)
+        best, cost, done, nodes = target(pool, t, by, ended, on_roster)
         if best is None and known() <= level:
             break  # a roster of cost at most t came from elsewhere: with the targets below proven, optimal
         proven = proven and pool.complete and (done or best is not None)

@@ -498,8 +498,7 @@ def _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
             return
         dive_by = min(end, now + limit * DIVE_SHARE)
         dived = cg.dive_finish(dive_by, free, min(limit * FINISH_SHARE, end - now), seed=seed + k,
-                               workers=num_workers or PORTFOLIO_WORKERS,
-                               should_stop=halt,
+                               workers=num_workers or PORTFOLIO_WORKERS, should_stop=halt,
                                jitter=DIVE_JITTER if k else 0.0)
         if dived is None:
             return
