@@ -102,6 +102,17 @@ POOL_WITHIN = 150
 POOL_WITHIN_SHARE = 0.01
 POOL_UNTIL = 0.8
 
+#: large problems (over ROW_SEARCH_CELLS): once the row search's best-response passes stall (ROW_STALE passes
+#: in a row without a better roster) with LARGE_COLGEN_MIN_S or more left, column generation from their roster
+#: until LARGE_COLGEN_UNTIL of the time, then dives polished by the passes; the last LARGE_POLISH_SHARE polishes
+#: the best. The cell model finishes a dive only up to LARGE_FINISH_CELLS cells (it is built whole)
+ROW_STALE = 3
+LARGE_COLGEN = True
+LARGE_COLGEN_MIN_S = 60.0
+LARGE_COLGEN_UNTIL = 0.6
+LARGE_POLISH_SHARE = 0.1
+LARGE_FINISH_CELLS = 150_000
+
 OnSolution = Callable[[float, float, float], None]
 
 
@@ -522,7 +533,10 @@ def _cells(problem: RosterProblem) -> int:
 
 def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
     """Large problems: build the roster one person at a time, then improve it by best-response passes
-    (each person's row re-solved with everybody else fixed) until the time is up. No bound."""
+    (each person's row re-solved with everybody else fixed). Once the passes stall (``ROW_STALE`` in a row
+    without a better roster) with ``LARGE_COLGEN_MIN_S`` or more left, column generation from the roster's
+    rows (:func:`_large_colgen`); otherwise passes until the time is up. The bound is column generation's when
+    it finished, else none."""
     from .construct import construct
     from .validate import validate
 
@@ -534,24 +548,102 @@ def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
         if rep.should_stop():
             raise Cancelled()
         return RosterSolution({}, "UNKNOWN", seconds=time.perf_counter() - t0)
-    obj = validate(problem, best).objective
-    history = [(round(time.perf_counter() - t0, 3), obj, 0.0)]
-    if on_solution:
-        on_solution(obj, 0.0, history[-1][0])
-    k = 1
-    while time.perf_counter() < deadline - 0.1 and not rep.should_stop():
-        nxt = construct(problem, deadline, seed + k, start=best, should_stop=rep.should_stop, cache=cache)
+    history: list[tuple[float, float, float]] = []
+    obj = math.inf
+
+    def improved(new_obj: float, roster: dict) -> None:
+        nonlocal best, obj
+        if new_obj >= obj:
+            return
+        best, obj = roster, new_obj
+        t = time.perf_counter() - t0
+        history.append((round(t, 3), obj, 0.0))
+        if on_solution:
+            on_solution(obj, 0.0, t)
+        rep.progress(min(t / limit, 0.99), f"roster cost {obj:g}")
+
+    improved(validate(problem, best).objective, best)
+    k = [1]  # the passes' seeds
+    bound: Optional[int] = None
+
+    def proven() -> bool:
+        return bound is not None and obj <= bound
+
+    def passes(until: float, stall: Optional[int], start: Optional[dict] = None) -> None:
+        """Best-response passes from ``start`` (by default the best roster) until ``until``, or until ``stall``
+        passes in a row found nothing better than the roster they started from."""
+        cur = start if start is not None else best
+        cur_obj = validate(problem, cur).objective if start is not None else obj
+        stale = 0
+        while (time.perf_counter() < until - 0.1 and not rep.should_stop() and not proven()
+               and (stall is None or stale < stall)):
+            nxt = construct(problem, until, seed + k[0], start=cur, should_stop=rep.should_stop, cache=cache)
+            k[0] += 1
+            new = validate(problem, nxt).objective
+            stale = stale + 1 if new >= cur_obj else 0
+            if new < cur_obj:
+                cur, cur_obj = nxt, new
+                improved(new, nxt)
+
+    if LARGE_COLGEN and colgen_applies(problem):
+        passes(deadline, ROW_STALE)
+        if deadline - time.perf_counter() >= LARGE_COLGEN_MIN_S and not rep.should_stop():
+
+            def found(b: int) -> None:
+                nonlocal bound
+                bound = b
+
+            _large_colgen(problem, best, limit, t0, rep, improved, lambda: obj, found,
+                          lambda until, start: passes(until, ROW_STALE, start), seed)
+    passes(deadline, None)
+    status = "OPTIMAL" if proven() else "FEASIBLE"
+    if rep.should_stop():
+        status = "CANCELLED"
+    return RosterSolution(best, status, obj, bound, round(time.perf_counter() - t0, 3), history=tuple(history))
+
+
+def _large_colgen(problem, start, limit, t0, rep, improved, cost, on_bound, polish, seed) -> None:
+    """Column generation for a large problem whose best-response passes have stalled: the master over the
+    people's own cheapest rows and the stalled roster's rows, priced until ``LARGE_COLGEN_UNTIL`` of the time;
+    then dives (the last people chosen by the cell model only where it is small enough,
+    ``LARGE_FINISH_CELLS``), each dive's roster polished by best-response passes, until ``LARGE_POLISH_SHARE``
+    of the time is left for the polish of the best. ``improved(cost, roster)`` hears of each roster, ``cost()``
+    is the best roster's cost, ``on_bound(b)`` hears of the master's bound when generation finished (the search
+    ends when the best roster reaches it), ``polish(until, roster)`` runs passes from a roster."""
+    from .validate import validate
+
+    rep.progress(min((time.perf_counter() - t0) / limit, 0.99), f"roster cost {cost():g}, generating rows")
+    cg = ColumnGeneration(problem)
+    cg.seed_rows()
+    cg.add_roster(start)
+    cg.generate(t0 + limit * LARGE_COLGEN_UNTIL, rep.should_stop,
+                on_iteration=lambda _k, v: rep.progress(min((time.perf_counter() - t0) / limit, 0.99),
+                                                        f"bound from rows {v:,.1f}"))
+    if cg.bound is not None:
+        on_bound(cg.bound)
+    end = t0 + limit * (1 - LARGE_POLISH_SHARE)
+    free = max(DIVE_FREE_MIN, round(DIVE_FREE_SHARE * len(problem.employees)))
+    finish = _cells(problem) <= LARGE_FINISH_CELLS
+    k = 0
+
+    def reached() -> bool:
+        return cg.bound is not None and cost() <= cg.bound
+
+    while not rep.should_stop() and not reached() and time.perf_counter() < end - 1.0:
+        now = time.perf_counter()
+        dived = cg.dive_finish(end, free, min(limit * FINISH_SHARE, end - now) if finish else 0.0, seed=seed + k,
+                               should_stop=rep.should_stop, jitter=DIVE_JITTER if k else 0.0)
+        if dived is None:
+            break
+        check = validate(problem, dived)
+        if check.hard_violations == 0:
+            improved(check.objective, dived)
+        cg.add_roster(dived)
+        polish(end, dived)
         k += 1
-        new = validate(problem, nxt).objective
-        if new < obj:
-            best, obj = nxt, new
-            t = time.perf_counter() - t0
-            history.append((round(t, 3), obj, 0.0))
-            if on_solution:
-                on_solution(obj, 0.0, t)
-            rep.progress(min(t / limit, 0.99), f"roster cost {obj:g}")
-    status = "CANCELLED" if rep.should_stop() else "FEASIBLE"
-    return RosterSolution(best, status, obj, None, round(time.perf_counter() - t0, 3), history=tuple(history))
+        done = time.perf_counter()
+        if done + (done - now) > end:
+            break  # no time for another dive as long
 
 
 def _lns(problem, rm, best, best_obj, bound, t0, limit, rec, num_workers, seed):
