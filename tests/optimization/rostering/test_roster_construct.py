@@ -52,3 +52,15 @@ def test_large_problems_go_on_with_column_generation_once_the_passes_stall(monke
     # column generation finished on so small a ward: its bound is the optimum, reached, and the search ended there
     assert sol.status == "OPTIMAL" and sol.bound == exact.objective == sol.objective
     assert sol.seconds < 20  # it stopped at the proof, not at its time limit
+
+
+def test_a_cancel_during_column_generation_returns_the_best_roster_so_far(monkeypatch):
+    monkeypatch.setattr(solver_mod, "ROW_SEARCH_CELLS", 0)
+    monkeypatch.setattr(solver_mod, "LARGE_COLGEN_MIN_S", 0.0)
+    p = ward(early=3)
+    said = []
+    sol = solve(p, 20, num_workers=2, progress=lambda f, msg: said.append(msg),
+                should_stop=lambda: any("generating rows" in m for m in said))
+    assert any("generating rows" in m for m in said)
+    assert sol.status == "CANCELLED" and sol.bound is None and validate(p, sol).hard_violations == 0
+    assert validate(p, sol).objective == sol.objective
