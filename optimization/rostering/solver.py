@@ -637,8 +637,11 @@ def _large_colgen(problem, start, limit, t0, rep, improved, cost, on_bound, poli
 
     while not rep.should_stop() and not reached() and time.perf_counter() < end - 1.0:
         now = time.perf_counter()
-        dived = cg.dive_finish(end, free, min(limit * FINISH_SHARE, end - now) if finish else 0.0, seed=seed + k,
-                               should_stop=rep.should_stop, jitter=DIVE_JITTER if k else 0.0)
+        # the dive ends early enough for its finish to end by ``end`` (a finish begun just before it ran on past
+        # the time limit: Curtois Instance22, 651 s for 600)
+        finish_s = min(limit * FINISH_SHARE, (end - now) / 3) if finish else 0.0
+        dived = cg.dive_finish(end - finish_s, free, finish_s, seed=seed + k, should_stop=rep.should_stop,
+                               jitter=DIVE_JITTER if k else 0.0)
         if dived is None:
             break
         check = validate(problem, dived)
