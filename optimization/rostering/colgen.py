@@ -413,6 +413,8 @@ class ColumnGeneration:
                 for eid in self.columns:
                     if eid in fixed or eid not in self._dps:
                         continue
+                    if time.perf_counter() > deadline:  # a round of 100 people over 364 days: up to a minute
+                        break
                     price_seed += 1
                     rows, _, _ = self.price(eid, duals, mus[eid], price_seed, prove=False)
                     new += sum(self.add(eid, row) for row in rows)
