@@ -500,8 +500,6 @@ def _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
     hears of every roster, then ``after_each()`` is called. The same code gave 1,064, 1,085 and 1,163 on
     Curtois Instance7 in three runs: a dive is a gamble, the best of several a better one. No dive starts
     that would not end in time, nor once ``halt()`` (cancelled, or the best roster proven optimal)."""
-    from .validate import validate
-
     end = t0 + limit * (COLGEN_UNTIL + DIVES_SHARE)
     free = max(DIVE_FREE_MIN, round(DIVE_FREE_SHARE * len(problem.employees)))
     stale = k = 0
@@ -511,14 +509,11 @@ def _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
         if now > end - 0.5:
             return
         dive_by = min(end, now + limit * DIVE_SHARE)
-        dived = cg.dive_finish(dive_by, free, min(limit * FINISH_SHARE, end - now), seed=seed + k,
-                               workers=num_workers or PORTFOLIO_WORKERS, should_stop=halt,
-                               jitter=DIVE_JITTER if k else 0.0)
-        if dived is None:
+        out = _dive(problem, cg, dive_by, free, min(limit * FINISH_SHARE, end - now), seed + k, k, halt, improved,
+                    num_workers)
+        if out is None:
             return
-        check = validate(problem, dived)
-        if check.hard_violations == 0:
-            improved(check.objective, dived)
+        dived, check = out
         after_each()
         cg.add_roster(dived)  # its finish's rows too: the choice among the columns can then combine dives
         stale = stale + 1 if check.objective >= best_dive else 0
@@ -528,6 +523,22 @@ def _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
         if done + (done - now) > end or check.objective > DIVE_REPEAT_WITHIN * floor:
             return  # no time for another as long, or a poor dive: the time is better left to the search
         k += 1
+
+
+def _dive(problem, cg, by, free, finish_s, seed, k, should_stop, improved, num_workers=None):
+    """One dive with its CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`; its fixing order shaken
+    after the first, ``k`` > 0): ``improved(cost, roster)`` hears of its roster when that keeps every hard
+    rule. (roster, its validation), or None when the master failed."""
+    from .validate import validate
+
+    dived = cg.dive_finish(by, free, finish_s, workers=num_workers or PORTFOLIO_WORKERS, seed=seed,
+                           should_stop=should_stop, jitter=DIVE_JITTER if k else 0.0)
+    if dived is None:
+        return None
+    check = validate(problem, dived)
+    if check.hard_violations == 0:
+        improved(check.objective, dived)
+    return dived, check
 
 
 def _cells(problem: RosterProblem) -> int:
@@ -614,8 +625,6 @@ def _large_colgen(problem, start, limit, t0, rep, improved, cost, on_bound, poli
     of that time is left for the polish of the best. ``improved(cost, roster)`` hears of each roster, ``cost()``
     is the best roster's cost, ``on_bound(b)`` hears of the master's bound when generation finished (the search
     ends when the best roster reaches it), ``polish(until, roster)`` runs passes from a roster."""
-    from .validate import validate
-
     rep.progress(min((time.perf_counter() - t0) / limit, 0.99), f"roster cost {cost():g}, generating rows")
     cg = ColumnGeneration(problem)
     cg.seed_rows()
@@ -640,13 +649,10 @@ def _large_colgen(problem, start, limit, t0, rep, improved, cost, on_bound, poli
         # the dive ends early enough for its finish to end by ``end`` (a finish begun just before it ran on past
         # the time limit: Curtois Instance22, 651 s for 600)
         finish_s = min(limit * FINISH_SHARE, (end - now) / 3) if finish else 0.0
-        dived = cg.dive_finish(end - finish_s, free, finish_s, seed=seed + k, should_stop=rep.should_stop,
-                               jitter=DIVE_JITTER if k else 0.0)
-        if dived is None:
+        out = _dive(problem, cg, end - finish_s, free, finish_s, seed + k, k, rep.should_stop, improved)
+        if out is None:
             break
-        check = validate(problem, dived)
-        if check.hard_violations == 0:
-            improved(check.objective, dived)
+        dived = out[0]
         cg.add_roster(dived)
         polish(end, dived)
         k += 1
