@@ -106,7 +106,7 @@ POOL_UNTIL = 0.8
 #: in a row without a better roster) with LARGE_COLGEN_MIN_S or more left, column generation from their roster
 #: for LARGE_COLGEN_SHARE of the time left, then dives polished by the passes; the last LARGE_POLISH_SHARE of
 #: it polishes the best. The cell model finishes a dive only up to LARGE_FINISH_CELLS cells (it is built whole).
-#: Curtois Instance13 at 600 s: 2,180 against 7,907 (the passes stall in 10 s), and the master's bound 1,348 is
+#: Curtois Instance13 at 600 s: 2,084 against 7,907 (the passes stall in 10 s), and the master's bound 1,348 is
 #: its optimum; the solver's whole column-generation path (ROW_SEARCH_CELLS raised): 2,485
 ROW_STALE = 3
 LARGE_COLGEN = True
