@@ -212,10 +212,10 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
 
     Large problems (over ``ROW_SEARCH_CELLS`` person-day-shift cells, no hint) are built and improved one
     person at a time instead (:mod:`.construct`), then, where column generation applies and the passes stall
-    early enough, by column generation and dives (:func:`_large_colgen`; its bound when it finished). Problems whose people are
-    coupled only through cover (no fairness terms; ``colgen``, no hint, ``lns``) go through column
-    generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from each person's own
-    cheapest row (or, without row programmes, from the search below in ``FIRST_ROSTER_SHARE`` of the
+    early enough, by column generation and dives (:func:`_large_colgen`; its bound when it finished).
+    Problems whose people are coupled only through cover (no fairness terms; ``colgen``, no hint, ``lns``)
+    go through column generation first (:mod:`.colgen`, :func:`_colgen_solve`): a first roster from each
+    person's own cheapest row (or, without row programmes, from the search below in ``FIRST_ROSTER_SHARE`` of the
     time), whole rows priced by the master's duals until ``COLGEN_UNTIL``, rosters rounded from the master
     (dives, the last people chosen by CP-SAT) and, from a settled master, the best choice among the rows,
     then the search below hinted with the best roster for the rest; the bound is the master's when it was
