@@ -509,7 +509,7 @@ def _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
         if now > end - 0.5:
             return
         dive_by = min(end, now + limit * DIVE_SHARE)
-        out = _dive(problem, cg, dive_by, free, min(limit * FINISH_SHARE, end - now), seed + k, k, halt, improved,
+        out = _dive(problem, cg, dive_by, free, min(limit * FINISH_SHARE, end - now), seed, k, halt, improved,
                     num_workers)
         if out is None:
             return
@@ -526,12 +526,12 @@ def _dives(problem, cg, limit, t0, improved, halt, num_workers, seed,
 
 
 def _dive(problem, cg, by, free, finish_s, seed, k, should_stop, improved, num_workers=None):
-    """One dive with its CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`; its fixing order shaken
-    after the first, ``k`` > 0): ``improved(cost, roster)`` hears of its roster when that keeps every hard
-    rule. (roster, its validation), or None when the master failed."""
+    """The ``k``-th dive (seed ``seed + k``) with its CP-SAT finish (:meth:`.colgen.ColumnGeneration.dive_finish`;
+    its fixing order shaken after the first): ``improved(cost, roster)`` hears of its roster when that keeps
+    every hard rule. (roster, its validation), or None when the master failed."""
     from .validate import validate
 
-    dived = cg.dive_finish(by, free, finish_s, workers=num_workers or PORTFOLIO_WORKERS, seed=seed,
+    dived = cg.dive_finish(by, free, finish_s, workers=num_workers or PORTFOLIO_WORKERS, seed=seed + k,
                            should_stop=should_stop, jitter=DIVE_JITTER if k else 0.0)
     if dived is None:
         return None
@@ -579,21 +579,21 @@ def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
 
     bound: Optional[int] = None
     improved(validate(problem, best).objective, best)
-    k = [1]  # the passes' seeds
+    k = 1  # the next pass's seed (after seed)
 
     def proven() -> bool:
         return bound is not None and obj <= bound
 
-    def passes(until: float, stall: Optional[int], start: Optional[dict] = None) -> None:
-        """Best-response passes from ``start`` (by default the best roster) until ``until``, or until ``stall``
-        passes in a row found nothing better than the roster they started from."""
-        cur = start if start is not None else best
-        cur_obj = validate(problem, cur).objective if start is not None else obj
+    def passes(until: float, stall: Optional[int], start: Optional[tuple[dict, float]] = None) -> None:
+        """Best-response passes from ``start`` (a roster and its cost; by default the best roster) until
+        ``until``, or until ``stall`` passes in a row found nothing better than the roster they started from."""
+        nonlocal k
+        cur, cur_obj = start if start is not None else (best, obj)
         stale = 0
         while (time.perf_counter() < until - 0.1 and not rep.should_stop() and not proven()
                and (stall is None or stale < stall)):
-            nxt = construct(problem, until, seed + k[0], start=cur, should_stop=rep.should_stop, cache=cache)
-            k[0] += 1
+            nxt = construct(problem, until, seed + k, start=cur, should_stop=rep.should_stop, cache=cache)
+            k += 1
             new = validate(problem, nxt).objective
             stale = stale + 1 if new >= cur_obj else 0
             if new < cur_obj:
@@ -608,7 +608,7 @@ def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
                 nonlocal bound
                 bound = b
 
-            _large_colgen(problem, best, limit, t0, rep, improved, lambda: obj, found,
+            _large_colgen(problem, best, obj, limit, t0, rep, improved, found, proven,
                           lambda until, start: passes(until, ROW_STALE, start), seed)
     passes(deadline, None)
     status = "OPTIMAL" if proven() else "FEASIBLE"
@@ -617,15 +617,16 @@ def _row_search(problem, limit, rep, on_solution, t0, seed) -> RosterSolution:
     return RosterSolution(best, status, obj, bound, round(time.perf_counter() - t0, 3), history=tuple(history))
 
 
-def _large_colgen(problem, start, limit, t0, rep, improved, cost, on_bound, polish, seed) -> None:
+def _large_colgen(problem, start, start_cost, limit, t0, rep, improved, on_bound, proven, polish, seed) -> None:
     """Column generation for a large problem whose best-response passes have stalled: the master over the
     people's own cheapest rows and the stalled roster's rows, priced for ``LARGE_COLGEN_SHARE`` of the time
     left; then dives (the last people chosen by the cell model only where it is small enough,
     ``LARGE_FINISH_CELLS``), each dive's roster polished by best-response passes, until ``LARGE_POLISH_SHARE``
-    of that time is left for the polish of the best. ``improved(cost, roster)`` hears of each roster, ``cost()``
-    is the best roster's cost, ``on_bound(b)`` hears of the master's bound when generation finished (the search
-    ends when the best roster reaches it), ``polish(until, roster)`` runs passes from a roster."""
-    rep.progress(min((time.perf_counter() - t0) / limit, 0.99), f"roster cost {cost():g}, generating rows")
+    of that time is left for the polish of the best. ``improved(cost, roster)`` hears of each roster,
+    ``on_bound(b)`` of the master's bound when generation finished, ``proven()`` says whether the best roster
+    has reached that bound (the search ends there), ``polish(until, (roster, cost))`` runs passes from a
+    roster."""
+    rep.progress(min((time.perf_counter() - t0) / limit, 0.99), f"roster cost {start_cost:g}, generating rows")
     cg = ColumnGeneration(problem)
     cg.seed_rows()
     cg.add_roster(start)
@@ -640,21 +641,17 @@ def _large_colgen(problem, start, limit, t0, rep, improved, cost, on_bound, poli
     free = max(DIVE_FREE_MIN, round(DIVE_FREE_SHARE * len(problem.employees)))
     finish = _cells(problem) <= LARGE_FINISH_CELLS
     k = 0
-
-    def reached() -> bool:
-        return cg.bound is not None and cost() <= cg.bound
-
-    while not rep.should_stop() and not reached() and time.perf_counter() < end - 1.0:
+    while not rep.should_stop() and not proven() and time.perf_counter() < end - 1.0:
         now = time.perf_counter()
         # the dive ends early enough for its finish to end by ``end`` (a finish begun just before it ran on past
         # the time limit: Curtois Instance22, 651 s for 600)
         finish_s = min(limit * FINISH_SHARE, (end - now) / 3) if finish else 0.0
-        out = _dive(problem, cg, end - finish_s, free, finish_s, seed + k, k, rep.should_stop, improved)
+        out = _dive(problem, cg, end - finish_s, free, finish_s, seed, k, rep.should_stop, improved)
         if out is None:
             break
-        dived = out[0]
+        dived, check = out
         cg.add_roster(dived)
-        polish(end, dived)
+        polish(end, (dived, check.objective))
         k += 1
         done = time.perf_counter()
         if done + (done - now) > end:
