@@ -290,9 +290,19 @@ def surplus_fields(path: Path, encoding: str, delimiter: str, n_columns: int, *,
     if cut < 0:
         return 0, 0, 0
     text = head[: cut + 1].decode(encoding, errors="replace").lstrip("\ufeff")
+    # counted twice, and the worse count wins: over the sample as one text (quoted fields may hold line breaks),
+    # and line by line, since DuckDB recovers from an unbalanced quote at the next line, where Python's csv reads
+    # on to the next quote and would hide the rows it swallowed
+    whole = _surplus_counts(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), n_columns, header)
+    lines = _surplus_counts((next(csv.reader([line], delimiter=delimiter), []) for line in text.splitlines()),
+                            n_columns, header)
+    return max(whole, lines, key=lambda c: (c[1], c[2]))
+
+
+def _surplus_counts(rows: Iterable[list[str]], n_columns: int, header: bool) -> tuple[int, int, int]:
     sampled = empty = extra = 0
     try:
-        for i, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)):
+        for i, row in enumerate(rows):
             if (header and i == 0) or not row:
                 continue
             sampled += 1
