@@ -10,6 +10,7 @@ import csv
 import importlib
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -242,20 +243,20 @@ def cmd_query(args: argparse.Namespace) -> int:
         try:
             # analysts may read the workspace, never write files or read others from here (no COPY TO, no read_csv)
             ws.con.execute("SET enable_external_access = false")
-            # the pseudonym key stays out of query results (and of anything pasted from them)
+            # the pseudonym key stays out of query results (and of anything pasted from them): `settings` is a
+            # copy with the key hidden, and every statement's plan is checked for a scan of the table itself
+            # (reached by its full name, query_table(), a macro...) before it runs
             db = ws.con.execute("SELECT current_database()").fetchone()[0].replace('"', '""')
-            ws.con.execute(f"""CREATE TEMP VIEW settings AS SELECT key, CASE WHEN key = 'pid_secret'
+            ws.con.execute(f"""CREATE TEMP TABLE {SHOWN_SETTINGS} AS SELECT key, CASE WHEN key = 'pid_secret'
                                THEN '(hidden)' ELSE value END AS value FROM "{db}".main.settings""")
-            cur = ws.con.execute(args.sql)
-            cols = [d[0] for d in cur.description] if cur.description else []
-            data = cur.fetchmany(args.limit + 1) if args.limit else cur.fetchall()
+            ws.con.execute(f"CREATE TEMP VIEW settings AS SELECT * FROM {SHOWN_SETTINGS}")
+            cur = None
+            for statement in ws.con.extract_statements(args.sql):
+                cur = _run_read_only(ws.con, statement)
+            cols = [d[0] for d in cur.description] if cur is not None and cur.description else []
+            data = (cur.fetchmany(args.limit + 1) if args.limit else cur.fetchall()) if cols else []
         except duckdb.Error as exc:
-            msg = str(exc).strip().splitlines()[0]
-            if "read-only" in msg.lower() or "read only" in msg.lower():
-                raise HospOpsError("hospops query is read-only: it cannot change the workspace.") from None
-            if "external access" in msg.lower() or "disabled by configuration" in msg.lower():
-                raise HospOpsError("hospops query only reads the workspace: it cannot read or write other files.") from None
-            raise HospOpsError(f"The query failed: {msg}") from None
+            raise HospOpsError(_query_error(exc)) from None
     truncated = bool(args.limit) and len(data) > args.limit
     data = data[: args.limit] if args.limit else data
     if args.format == "csv":
@@ -265,12 +266,62 @@ def cmd_query(args: argparse.Namespace) -> int:
         w.writerows(data)
         sys.stdout.write(out.getvalue())
     elif args.format == "json":
-        print(json.dumps({"columns": cols, "rows": [list(r) for r in data]}, default=str))
+        # NaN and infinity are not JSON: null, as pandas and most readers write them
+        rows = [[None if isinstance(v, float) and not math.isfinite(v) else v for v in r] for r in data]
+        print(json.dumps({"columns": cols, "rows": rows}, default=str))
     else:
         rows = [cols] + [[_fmt(v) for v in r] for r in data]
         print(_table(rows))
         print(f"({len(data):,} row{'s' if len(data) != 1 else ''}{', more not shown: use --limit 0' if truncated else ''})")
     return 0
+
+
+SHOWN_SETTINGS = "_hospops_settings_shown"
+#: statements `hospops query` runs (by DuckDB's StatementType): queries only
+_READS = {"SELECT", "CALL", "EXPLAIN"}
+_OUTSIDE = {"COPY", "ATTACH", "DETACH", "LOAD", "EXPORT", "COPY_DATABASE"}
+
+
+def _run_read_only(con, statement):
+    """Run one statement of an analyst's query: a query whose plan does not read the settings table itself."""
+    from datasets.errors import HospOpsError
+
+    kind = statement.type.name
+    if kind in _OUTSIDE:
+        raise HospOpsError("hospops query only reads the workspace: it cannot read or write other files.")
+    if kind not in _READS:
+        raise HospOpsError("hospops query is read-only: it cannot change the workspace.",
+                           "It runs queries: SELECT, FROM, WITH, SUMMARIZE, DESCRIBE, SHOW.")
+    if kind != "EXPLAIN":
+        plan = con.execute("EXPLAIN (FORMAT json) " + statement.query).fetchall()
+        if "settings" in _plan_tables(json.loads(plan[0][1]) if plan else []):
+            raise HospOpsError("The workspace's pseudonym key cannot be read: query `settings` by that name alone "
+                               "(the key shows as (hidden)).")
+    return con.execute(statement.query)
+
+
+def _plan_tables(node) -> set[str]:
+    """The names of the tables a JSON query plan scans."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for n in node:
+            found |= _plan_tables(n)
+    elif isinstance(node, dict):
+        table = (node.get("extra_info") or {}).get("Table") if isinstance(node.get("extra_info"), dict) else None
+        if isinstance(table, str):
+            found.add(table)
+        for n in node.get("children", []):
+            found |= _plan_tables(n)
+    return found
+
+
+def _query_error(exc: Exception) -> str:
+    msg = str(exc).strip().splitlines()[0]
+    if "read-only" in msg.lower() or "read only" in msg.lower():
+        return "hospops query is read-only: it cannot change the workspace."
+    if "external access" in msg.lower() or "disabled by configuration" in msg.lower():
+        return "hospops query only reads the workspace: it cannot read or write other files."
+    return f"The query failed: {msg}"
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

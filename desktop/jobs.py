@@ -3,7 +3,8 @@
 A job is a plain function called on a worker thread with two keyword arguments, ``progress(fraction,
 message)`` and ``should_stop()``: exactly the hooks the core takes (``datasets.progress``), so the core knows
 nothing of Qt. Jobs are keyed (usually by page): starting a job with a key that is running cancels the old
-one, and a cancelled or superseded job's result is dropped. Cancel sets a flag the core polls; the core then
+one, and a cancelled or superseded job's result is dropped (except a job that ``keeps_partial``: a solve the
+user stopped hands back its best roster so far, and that is shown; a superseded one is still dropped). Cancel sets a flag the core polls; the core then
 raises :class:`datasets.errors.Cancelled` and nothing it did is kept. Errors come back as sentences: a
 :class:`HospOpsError`'s message as is, anything else as "internal error" with the traceback in the log file,
 never in a dialog.
@@ -35,6 +36,7 @@ class Job:
     on_error: Optional[Callable[[str], None]] = None
     on_progress: Optional[Callable[[float, str], None]] = None
     background: bool = False  # quiet jobs (page refreshes) do not take over the status bar
+    keeps_partial: bool = False  # a cancelled job's result is its best so far (a solve's roster): shown, not dropped
     id: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     fraction: float = 0.0
@@ -145,12 +147,12 @@ class JobRunner(QObject):
 
     # ------------------------------------------------------------------ API
     def run(self, key: str, label: str, fn: Callable[..., Any], *, on_done=None, on_error=None,
-            on_progress=None, background: bool = False) -> Job:
+            on_progress=None, background: bool = False, keeps_partial: bool = False) -> Job:
         """Start ``fn(progress=..., should_stop=...)`` on a worker; cancels the running job of the same key."""
         old = self._by_key.get(key)
         if old is not None:
             old.cancel()
-        job = Job(key, label, fn, on_done, on_error, on_progress, background, id=next(self._ids))
+        job = Job(key, label, fn, on_done, on_error, on_progress, background, keeps_partial, id=next(self._ids))
         self._by_key[key] = job
         self._by_id[job.id] = job
         self.started.emit(job)
@@ -221,6 +223,11 @@ class JobRunner(QObject):
         job = self._retire(job_id)
         if job is None:
             return  # superseded by a newer job of the same key: drop the stale result
+        if job.cancelled and job.keeps_partial and result is not None:
+            self.finished.emit(job, "Stopped; the best found so far is shown.")
+            if job.on_done:
+                job.on_done(result)
+            return
         if job.cancelled:
             message = "Cancelled; nothing was changed."
             self.finished.emit(job, message)

@@ -40,15 +40,16 @@ def lead_time_demand(dist, lead_steps: int, n: int = N_PATHS, seed: int = 0) -> 
     return paths.sum(axis=1)
 
 
-def recorded_stock(ws, use: pd.DataFrame) -> dict:
-    """``(item, unit) -> (on_hand, as_of)``: the latest ``supply_stock`` count of each item and unit, less
-    the use recorded from the day of the count on (a count at midnight precedes that day's use; one during a
-    day is taken as counted before that day's use too, the cautious reading). Empty when the table is absent
-    (a workspace older than schema 4) or holds nothing."""
+def recorded_stock(ws, use: pd.DataFrame, at: Optional[pd.Timestamp] = None) -> dict:
+    """``(item, unit) -> (on_hand, as_of)``: the latest ``supply_stock`` count of each item and unit (taken at or
+    before ``at`` when given), less the use in ``use`` from the day of the count on (a count at midnight precedes
+    that day's use; one during a day is taken as counted before that day's use too, the cautious reading). Empty
+    when the table is absent (a workspace older than schema 4) or holds nothing."""
     if not ws.sql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'supply_stock'")[0][0]:
         return {}  # a workspace from before schema 4 (opened read-only, so not migrated)
-    st = ws.df("SELECT item_id, unit_id, as_of, on_hand FROM supply_stock "
-               "QUALIFY row_number() OVER (PARTITION BY item_id, unit_id ORDER BY as_of DESC) = 1")
+    st = ws.df("SELECT item_id, unit_id, as_of, on_hand FROM supply_stock WHERE ? IS NULL OR as_of <= ? "
+               "QUALIFY row_number() OVER (PARTITION BY item_id, unit_id ORDER BY as_of DESC) = 1",
+               [None if at is None else at.to_pydatetime()] * 2)
     if st.empty:
         return {}
     st["day"] = pd.to_datetime(st["as_of"]).dt.normalize()
@@ -77,10 +78,12 @@ def reorder_table(
     *,
     on_hand: Optional[Mapping[str, float]] = None,
     items: Optional[Sequence[str]] = None,
+    as_of=None,
 ) -> pd.DataFrame:
     """The reorder table for every item and unit; see the module docstring for its columns.
 
-    ``items``: only these items (``ITEM``) or item-unit pairs (``ITEM@UNIT``).
+    ``items``: only these items (``ITEM``) or item-unit pairs (``ITEM@UNIT``). ``as_of``: the table as it stood
+    then (the app's "as of" time): the use of the whole days before it, and stock counts taken by then.
     """
     if not 0.5 <= float(service_level) < 1:
         raise HospOpsError(f"The service level must be a probability between 0.5 and 1 (got {service_level}).",
@@ -89,9 +92,14 @@ def reorder_table(
         raise HospOpsError(f"The lead time must be between 1 and 365 days (got {lead_time_days}).")
     rep = Reporter(progress, should_stop)
     rep(0.0, "reading supply use")
+    at = None if as_of is None else pd.Timestamp(as_of)
     use = ws.df("SELECT unique_id, item_id, unit_id, CAST(ds AS TIMESTAMP) AS ds, CAST(y AS DOUBLE) AS y "
-                "FROM supply_usage_daily ORDER BY unique_id, ds")
+                "FROM supply_usage_daily WHERE ? IS NULL OR ds < ? ORDER BY unique_id, ds",
+                [None if at is None else at.normalize().to_pydatetime()] * 2)
     if use.empty:
+        if at is not None and ws.sql("SELECT count(*) FROM supply_usage_daily")[0][0]:
+            raise HospOpsError(f"No supply use was recorded before {at:%d %b %Y %H:%M}.",
+                               hint="Choose a later 'as of' time.")
         raise HospOpsError("This workspace has no supply use recorded.",
                            hint="Import supply_usage first (or build the demo hospital).")
     if items is not None:
@@ -99,7 +107,7 @@ def reorder_table(
         use = use[use["unique_id"].isin(want) | use["item_id"].isin(want)]
         if use.empty:
             raise HospOpsError("None of the given items has supply use recorded.")
-    recorded = recorded_stock(ws, use)
+    recorded = recorded_stock(ws, use, at)
     items = ws.df("SELECT item_id, name, lead_time_days FROM supply_items")
     item_lt = dict(zip(items["item_id"], items["lead_time_days"]))
     item_name = dict(zip(items["item_id"], items["name"]))

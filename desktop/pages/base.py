@@ -50,12 +50,14 @@ class Page(QWidget):
     # ------------------------------------------------------------------ helpers
     def run(self, label: str, fn: Callable[..., Any], on_done: Callable[[Any], None], *, key: str | None = None,
             background: bool = False, with_workspace: bool = True, on_error: Callable[[str], None] | None = None,
-            on_progress=None):
-        """Run ``fn(ws, progress=, should_stop=)`` (or ``fn(progress=, should_stop=)``) as this page's job."""
+            on_progress=None, keeps_partial: bool = False):
+        """Run ``fn(ws, progress=, should_stop=)`` (or ``fn(progress=, should_stop=)``) as this page's job;
+        ``keeps_partial``: a stop by the user still hands its result (the best so far) to ``on_done``."""
         job_fn = self.session.with_workspace(fn) if with_workspace else fn
         self.show_error("")
         return self.jobs.run(key or self.name, label, job_fn, on_done=on_done,
-                             on_error=on_error or self._job_failed, background=background, on_progress=on_progress)
+                             on_error=on_error or self._job_failed, background=background, on_progress=on_progress,
+                             keeps_partial=keeps_partial)
 
     def _job_failed(self, message: str) -> None:
         self.show_error(message)

@@ -378,7 +378,11 @@ class BedsPage(Page):
         for everyone who opens it, until the patient moves in or the reservation is cancelled."""
         if self.last_proposal is None:
             return
-        frame = self.proposal.shown_frame() if all_rows else self.proposal.selected_frame()
+        frame = self.proposal.shown_frame() if all_rows else self.proposal.selected_frame(fallback=False)
+        if frame.empty and not all_rows:
+            self.solver_line.setText("Select the placements to accept first (click rows of the proposal), or use "
+                                     "Accept all.")
+            return
         chosen = set(frame.loc[frame["bed"] != "", "stay_id"])
         if not chosen:
             self.solver_line.setText("Nothing to accept: select placed patients (with a bed) first.")

@@ -256,6 +256,19 @@ class RosterPage(Page):
         self._short = None
         self._cover_cols: dict[str, int] = {}
         self.sick: list[tuple[str, int]] = []
+        for signal in (self.unit.currentIndexChanged, self.start.dateChanged, self.days.valueChanged):
+            signal.connect(self._period_changed)
+
+    def _period_changed(self, *_args) -> None:
+        """Locks and sickness calls are cells of the roster shown (a person on a day of this unit's period): for
+        another unit or period they would name the wrong people or days, so they are dropped, saying so."""
+        if not (self.model.locks or self.sick):
+            return
+        self.model.locks.clear()
+        self.sick.clear()
+        self.model.layoutChanged.emit()
+        self.status.setText("The locks and sickness calls of the roster shown were cleared: they belong to its unit "
+                            "and dates. Press Solve for the new unit or dates.")
 
     # ------------------------------------------------------------------ loading
     def refresh(self) -> None:
@@ -296,7 +309,7 @@ class RosterPage(Page):
                  lambda ws, progress, should_stop: solve_roster(ws, unit, start, days, limit, locks, sick, published,
                                                                 from_day, progress, should_stop, points),
                  self._show, key="roster.solve", on_progress=self._progress,
-                 on_error=self._failed)
+                 on_error=self._failed, keeps_partial=True)
 
     def _progress(self, fraction: float, message: str) -> None:
         self.status.setText(message)
@@ -332,13 +345,19 @@ class RosterPage(Page):
             self.violations.set_frame(pd.DataFrame({"conflict": list(sol.conflicts)}))
         else:
             parts = [("<b>Draft roster</b> from a short search; press Solve to search longer.<br>" if self._draft else "")
-                     + f"<b>{sol.status}</b> in {sol.seconds:.1f} s — objective {_num(sol.objective)}"
+                     + (f"<b>Stopped</b> after {sol.seconds:.1f} s: the best roster so far"
+                        if sol.status == "CANCELLED" else f"<b>{sol.status}</b> in {sol.seconds:.1f} s")
+                     + f" — objective {_num(sol.objective)}"
                      + (f" (bound {_num(sol.bound)})" if sol.bound is not None else "")]
             if check is not None:
                 parts.append(f"independent check: objective {check.objective:,}, hard rules broken: "
                              f"{check.hard_violations}")
             if changed:
                 parts.append(f"{len(changed)} cell(s) changed from the published roster (bold, underlined)")
+            if self.sick:
+                parts.append("Off sick (right-click their cell to clear): " + ", ".join(
+                    f"{problem.employee(e).label} from {problem.day_label(d)}" for e, d in self.sick
+                    if any(x.id == e for x in problem.employees)))
             parts += [f"<span style='color:{theme.VERMILLION}'>Short whatever the roster:</span> {line}"
                       for line in r.get("shortfalls", [])]
             note = stopped_short_note(sol.status, check.by_rule().get("cover_under", 0) if check else 0,
@@ -386,6 +405,8 @@ class RosterPage(Page):
         m.addSeparator()
         m.addAction("Off sick from this day — re-roster with as few changes as possible",
                     lambda: self.report_sick(emp, day))
+        if any(e == emp for e, _ in self.sick):
+            m.addAction("Back from sickness (clear the sickness call; Solve to use it)", lambda: self.clear_sick(emp))
         m.exec(self.grid.viewport().mapToGlobal(pos))
 
     def add_request(self, emp: str, day: int, kind: str, shift: str | None = None, weight: int = 3) -> None:
@@ -416,6 +437,11 @@ class RosterPage(Page):
             return
         self.sick.append((emp, day))
         self.solve(published=self.result["solution"], from_day=day)
+
+    def clear_sick(self, emp: str) -> None:
+        self.sick = [(e, d) for e, d in self.sick if e != emp]
+        self.status.setText(f"Cleared the sickness call of {self.model.problem.employee(emp).label}. Press Solve to "
+                            "roster with them.")
 
     # ------------------------------------------------------------------ export
     def export(self, fmt: str) -> None:

@@ -21,13 +21,23 @@ TIPS = {
 }
 
 
-def item_forecast(ws, name: str, progress=None, should_stop=None):
+def item_forecast(ws, name: str, at=None, progress=None, should_stop=None):
+    """The item's daily use (whole days before ``at``, the app's "as of" time, as the reorder table takes it)
+    and its forecast."""
     from forecasting.forecast import run_forecast
     from forecasting.series import load_series
 
     from desktop.workers import in_subprocess
 
     y = load_series(ws, name)
+    if at is not None:
+        attrs = dict(y.attrs)
+        y = y[y["ds"] < pd.Timestamp(at).normalize()].reset_index(drop=True)
+        y.attrs.update(attrs)
+        if y.empty:
+            from datasets.errors import HospOpsError
+
+            raise HospOpsError(f"No use of {name.split(':', 1)[-1]} was recorded before the 'as of' time.")
     return y, in_subprocess(run_forecast, y, "28d", backtest=False, progress=progress, should_stop=should_stop)
 
 
@@ -79,8 +89,9 @@ class SuppliesPage(Page):
 
         lead = self.lead.value() or None
         level = float(self.level.value())
+        at = self.session.as_of
         self.run("Calculating reorder points",
-                 lambda ws, progress, should_stop: reorder_table(ws, lead, level, progress, should_stop),
+                 lambda ws, progress, should_stop: reorder_table(ws, lead, level, progress, should_stop, as_of=at),
                  self._show, key="supplies.table")
 
     def _show(self, df: pd.DataFrame) -> None:
@@ -109,7 +120,9 @@ class SuppliesPage(Page):
         row = self.table.proxy.mapToSource(current).row()
         uid = f"{frame['item'].iloc[row]}@{frame['unit'].iloc[row]}"
         name = f"supply:{uid}"
-        self.run(f"Forecasting {uid}", lambda ws, progress, should_stop: item_forecast(ws, name, progress, should_stop),
+        at = self.session.as_of
+        self.run(f"Forecasting {uid}",
+                 lambda ws, progress, should_stop: item_forecast(ws, name, at, progress, should_stop),
                  lambda r: self._draw(uid, *r), key="supplies.item", background=True)
 
     def _draw(self, uid: str, y: pd.DataFrame, result) -> None:

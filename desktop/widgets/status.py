@@ -39,6 +39,8 @@ class JobStatus(QWidget):
             return
         self._shown = job
         self.label.setText(f"{job.label}…")
+        self.cancel_btn.setToolTip("Stop this search (Esc); the best found so far is kept" if job.keeps_partial
+                                   else "Stop this job (Esc); nothing it was doing is kept")
         self.bar.setValue(0)
         self.bar.setFormat("starting")
         self._set_visible(True)

@@ -145,9 +145,13 @@ class FrameTable(QWidget):
         rows = [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
         return self.model.frame.iloc[rows]
 
-    def selected_frame(self) -> pd.DataFrame:
+    def selected_frame(self, fallback: bool = True) -> pd.DataFrame:
+        """The selected rows; with none selected, every row shown (``fallback``, for copies and exports) or
+        none (for actions on what the user picked: accepting placements)."""
         rows = sorted({self.proxy.mapToSource(i).row() for i in self.view.selectionModel().selectedRows()})
-        return self.model.frame.iloc[rows] if rows else self.shown_frame()
+        if rows or not fallback:
+            return self.model.frame.iloc[rows]
+        return self.shown_frame()
 
     def _filter(self, text: str) -> None:
         self.proxy.set_text(text)

@@ -79,6 +79,40 @@ def test_new_job_of_same_key_supersedes_old(qtbot):
     assert results == ["new"], "a superseded job's result must be dropped"
 
 
+def test_a_stopped_search_keeps_its_best_so_far_but_a_superseded_one_does_not(qtbot):
+    from desktop.jobs import JobRunner
+
+    runner = JobRunner()
+    results, errors, finished = [], [], []
+    runner.finished.connect(lambda job, message: finished.append(message))
+    running = threading.Event()
+
+    def search(progress, should_stop):  # a solver: stopped, it returns the best it had
+        best = None
+        for i in range(1000):
+            best = f"roster {i}"
+            running.set()
+            if should_stop():
+                break
+            time.sleep(0.01)
+        return best
+
+    runner.run("roster", "solving", search, on_done=results.append, on_error=errors.append, keeps_partial=True)
+    assert running.wait(5)
+    runner.cancel("roster")
+    qtbot.waitUntil(lambda: bool(results or errors), timeout=5000)
+    assert errors == [] and len(results) == 1 and results[0].startswith("roster ")
+    assert finished == ["Stopped; the best found so far is shown."]
+    running.clear()
+    runner.run("roster", "old", search, on_done=results.append, keeps_partial=True)
+    assert running.wait(5)
+    runner.run("roster", "new", lambda progress, should_stop: "new", on_done=results.append, keeps_partial=True)
+    qtbot.waitUntil(lambda: results[-1] == "new", timeout=5000)
+    runner.wait(2000)
+    qtbot.wait(50)
+    assert results[1:] == ["new"], "a superseded search's result is still dropped"
+
+
 def test_errors_are_sentences_not_tracebacks(qtbot, tmp_path, monkeypatch):
     from datasets.errors import SourceError
     from desktop.jobs import JobRunner

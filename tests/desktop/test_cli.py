@@ -227,6 +227,20 @@ def test_query_limit_in_every_format_and_the_key_hidden(demo_ws, capsys):
     assert len(out.splitlines()) == 71  # csv/json without --limit: every row
     code, out, _ = run(capsys, "query", demo_ws, "SELECT value FROM settings WHERE key = 'pid_secret'", "--format", "csv")
     assert out.splitlines() == ["value", "(hidden)"]
+    # nor by the table's full name, query_table(), SUMMARIZE or a macro (a review read it through its full name)
+    from datasets.store import Workspace
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        secret = ws.settings()["pid_secret"]
+        db = ws.con.execute("SELECT current_database()").fetchone()[0]
+    for sql in (f'SELECT * FROM "{db}".main.settings', f"FROM query_table('{db}.settings')",
+                f'SUMMARIZE "{db}".settings', "SELECT * FROM main.settings",
+                f"CREATE TEMP MACRO m() AS TABLE FROM \"{db}\".settings; FROM m()"):
+        code, out, err = run(capsys, "query", demo_ws, sql, "--format", "csv")
+        assert secret not in out + err, sql
+        assert (code == 1 and ("pseudonym key" in err or "read-only" in err)) or "(hidden)" in out, sql
+    code, out, _ = run(capsys, "query", demo_ws, "SELECT 'nan'::DOUBLE AS x, 1.5::DOUBLE AS y", "--format", "json")
+    assert json.loads(out)["rows"] == [[None, 1.5]]  # NaN is not JSON
     with pytest.raises(SystemExit):
         main(["audit", str(demo_ws), "--limit", "-3"])
     assert "below 0" in capsys.readouterr().err

@@ -87,6 +87,11 @@ def test_beds_page_board_proposal_and_accept(window, qtbot):
             assert "hard rules broken: 0" in page.solver_line.text(), page.solver_line.text()
         placed = page.proposal.model.frame[page.proposal.model.frame["bed"] != ""]
     if len(placed):
+        # "Accept selected" with nothing selected accepts nothing (it used to take every row shown)
+        page.proposal.view.clearSelection()
+        page.accept(all_rows=False)
+        assert "Select the placements to accept first" in page.solver_line.text()
+        assert window.session.ws.sql("SELECT count(*) FROM bed_placements")[0][0] == 0
         # accepted placements are kept in the workspace: after the board reloads their beds are reserved
         page.accept(all_rows=True)
         qtbot.waitUntil(lambda: "Accepted" in page.solver_line.text() or page.error.isVisible(), timeout=60000)
@@ -152,6 +157,30 @@ def test_roster_page_solves_and_rerosters(window):
     assert {k: v for k, v in a2.items() if k[1] < 3} == before, "days before the sickness call stay as published"
     assert (sick, next(d for d in range(3, 14) if first.get((sick, d)))) in page.model.changed
     assert "changed from the published roster" in page.status.text()
+
+
+def test_roster_page_stop_keeps_the_best_roster_and_a_new_unit_drops_the_locks(window, qtbot):
+    page = window.show_page("roster")
+    assert wait_until_loaded(window, page, 60000)
+    page.unit.setCurrentIndex(page.unit.findData("M1"))
+    page.days.setValue(28)
+    page.limit.setValue(300)
+    page.solve()
+    qtbot.waitUntil(lambda: len(page._curve) > 0, timeout=60000)  # a roster found, still searching
+    page.jobs.cancel("roster.solve")  # what Esc does
+    assert wait_until_loaded(window, page, 60000)
+    r = page.result
+    assert r is not None and r["solution"].status == "CANCELLED" and r["solution"].assignment, page.status.text()
+    assert r["validation"].hard_violations == 0
+    assert "Stopped" in page.status.text() and page.model.solution is r["solution"]
+    # locks and sickness calls are cells of this unit's roster: choosing another unit drops them, saying so
+    emp = r["problem"].employees[0].id
+    page._lock(emp, 2, None)
+    page.sick.append((emp, 5))
+    other = next(page.unit.itemData(i) for i in range(page.unit.count()) if page.unit.itemData(i) != "M1")
+    page.unit.setCurrentIndex(page.unit.findData(other))
+    assert page.model.locks == {} and page.sick == []
+    assert "cleared" in page.status.text()
 
 
 def test_roster_exports_round_trip(window, tmp_path):

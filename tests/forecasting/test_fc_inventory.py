@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from datasets.errors import HospOpsError
 from datasets.store import SCHEMA_VERSION, Workspace
 from desktop.cli import main
 from forecasting.inventory import recorded_stock, reorder_table
@@ -88,6 +89,25 @@ def test_a_count_before_the_last_use_is_brought_forward(ws):
     with ws.transaction() as con:
         con.execute("INSERT INTO supply_stock VALUES ('X', 'W1', ?, 6.0)", [days[-3]])
     assert recorded_stock(ws, use)[("X", "W1")][0] == 0.0
+
+
+def test_the_table_as_it_stood_at_an_earlier_time(ws):
+    # the app's "as of" time: use of the whole days before it, and the last count taken by then
+    days = pd.date_range("2026-01-01", periods=60, freq="D")
+    with ws.transaction() as con:
+        con.execute("INSERT INTO supply_items (item_id, name, lead_time_days) VALUES ('X', 'Item X', 2)")
+        con.executemany("INSERT INTO supply_usage (usage_id, usage_date, item_id, unit_id, quantity) "
+                        "VALUES (?, ?, 'X', 'W1', ?)",
+                        [(f"U{i}", d.date(), 3.0 if i < 40 else 30.0) for i, d in enumerate(days)])
+        con.executemany("INSERT INTO supply_stock VALUES ('X', 'W1', ?, ?)", [(days[30], 50.0), (days[-1], 500.0)])
+    at = days[35] + pd.Timedelta(hours=14)
+    then = reorder_table(ws, None, 0.9, as_of=at).iloc[0]
+    now = reorder_table(ws, None, 0.9).iloc[0]
+    assert then["stock_as_of"] == days[30].isoformat() and now["stock_as_of"] == days[-1].isoformat()
+    assert then["on_hand"] == pytest.approx(50.0 - 3.0 * 5)  # days 30-34 used since the count; day 35 not yet
+    assert then["daily_use_28d"] == pytest.approx(3.0) and now["daily_use_28d"] > 20  # the later surge unseen
+    with pytest.raises(HospOpsError, match="before"):
+        reorder_table(ws, None, 0.9, as_of=days[0])
 
 
 def test_schema_3_workspace_gains_supply_stock(tmp_path):
