@@ -143,11 +143,13 @@ def cmd_import(args: argparse.Namespace) -> int:
                                "workspace.", "Import into a new, encrypted workspace instead.")
         target = ws_path
         ws = Workspace.open(ws_path, **_open_args(ws_path))
-        if args.timezone and args.timezone != ws.timezone:
-            ws.close()
-            raise HospOpsError(
-                f"{ws_path} already uses the time zone {ws.timezone}; --timezone only applies to a new workspace."
-            )
+        tz, country = ws.timezone, ws.settings().get("country") or ""
+        for flag, given, has, what in (("--timezone", args.timezone, tz, "time zone"),
+                                       ("--country", args.country, country, "country for holidays")):
+            if given and given != has:
+                ws.close()
+                raise HospOpsError(f"{ws_path} already uses the {what} {has or '(none)'}; {flag} only applies to a "
+                                   "new workspace.")
     try:
         with ws:
             result = run_import(
@@ -227,6 +229,17 @@ def _count(text: str, low: int = 0, high: int | None = None) -> int:
 def count_between(low: int, high: int | None = None):
     """An argparse type for a whole number in [low, high] (for the command-group modules too)."""
     return lambda text: _count(text, low, high)
+
+
+def seconds(text: str) -> float:
+    """argparse type: a time limit in seconds, more than 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not more than 0 seconds")
+    return v
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -395,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="build the demo hospital workspace")
     d.add_argument("workspace", help="workspace file to create, e.g. demo.hospops")
     d.add_argument("--days", type=int, default=3 * 365, help="days of history (default 1095, three years)")
-    d.add_argument("--seed", type=int, default=7, help="random seed (same seed, same hospital)")
+    d.add_argument("--seed", type=count_between(0, 2**32 - 1), default=7,
+                   help="random seed, 0 or more (same seed, same hospital)")
     d.add_argument("--force", action="store_true", help="replace the workspace if it exists")
     d.add_argument("--encrypt", action="store_true",
                    help=f"encrypt the workspace (passphrase from ${PASSPHRASE_ENV} or asked for)")

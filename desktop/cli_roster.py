@@ -254,6 +254,9 @@ def cmd_reroster(args: argparse.Namespace) -> int:
     args._benchmark = benchmark
     if args.export:
         _export_kind(args.export, benchmark)
+    if not 0 <= args.from_day < problem.days:
+        raise HospOpsError(f"--from-day {args.from_day} is not a day of this {problem.days}-day roster "
+                           f"(0 to {problem.days - 1}).")
     published = from_csv(problem, args.published)
     for spec in args.absent or []:
         who, _, span = spec.partition(":")
@@ -264,6 +267,9 @@ def cmd_reroster(args: argparse.Namespace) -> int:
             days = range(int(lo), int(hi or lo) + 1) if span else range(args.from_day, problem.days)
         except ValueError:
             raise HospOpsError(f"--absent {spec!r}: expected EMPLOYEE[:FIRST-LAST] days from 0.") from None
+        if not days or days.start < 0 or days.stop > problem.days:
+            raise HospOpsError(f"--absent {spec!r}: the days must run forwards within the roster's 0 to "
+                               f"{problem.days - 1}.")
         problem = absent(problem, who, [d for d in days if 0 <= d < problem.days])
     c = _cli()
     sol = reroster(problem, published, args.from_day, args.time_limit, change_weight=_change_weight(args),
@@ -291,10 +297,12 @@ def cmd_reroster(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
+    from desktop.cli import count_between, seconds
+
     if workspace:
         p.add_argument("workspace", nargs="?", help="workspace file (or use --instance)")
         p.add_argument("--start", type=_date, help="first day of the roster (YYYY-MM-DD)")
-        p.add_argument("--days", type=int, default=28, help="days to roster (default 28)")
+        p.add_argument("--days", type=count_between(1, 366), default=28, help="days to roster (default 28)")
         p.add_argument("--unit", help="unit to roster (default: the unit with most staff)")
         p.add_argument("--lock", action="append", metavar="EMP:DAY:SHIFT",
                        help="fix a cell by hand (SHIFT 'off' for a day off); repeatable")
@@ -302,9 +310,9 @@ def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
                        help="a nurse in charge on every shift is a hard rule (default: heavily penalized)")
     p.add_argument("--instance", help="benchmark instance file")
     p.add_argument("--format", choices=["curtois", "inrc"], help="benchmark format (default curtois)")
-    p.add_argument("--time-limit", type=float, default=30.0, help="seconds (default 30)")
-    p.add_argument("--workers", type=int, default=None, help="CP-SAT workers (default: all cores)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--time-limit", type=seconds, default=30.0, help="seconds (default 30)")
+    p.add_argument("--workers", type=count_between(1, 256), default=None, help="CP-SAT workers (default: all cores)")
+    p.add_argument("--seed", type=count_between(0, 2**31 - 1), default=0)
     p.add_argument("--export", help="write the roster: .csv, .xlsx, .pdf, or a folder/.ics for calendars")
     p.add_argument("--json", action="store_true")
 

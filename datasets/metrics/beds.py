@@ -28,7 +28,8 @@ Definitions (what the demo data does not carry is derived here, deterministicall
   (table ``bed_placements``) is active for it at T; otherwise *free*.
 - A placement is *active* at T when its status is ``accepted``, it was made for a board time ``as_of <= T``,
   and the patient has not moved into any bed since ``as_of`` (no movement of the stay, or of the patient
-  when the stay is unknown, with ``as_of < in_ts <= T``). ``as_of`` rather than the wall-clock
+  when the stay is unknown, with ``as_of < in_ts <= T``) nor left hospital (the stay's ``discharge_ts <= T``:
+  a patient discharged from where they were no longer needs the bed). ``as_of`` rather than the wall-clock
   ``accepted_at`` is the reference, so that a placement made on a replayed past board behaves like a live
   one (in live use the two are the same moment).
 - *Expected discharge* of an occupant: T plus the median remaining length of stay of past stays of the same
@@ -232,8 +233,10 @@ def active_placements(ws, at) -> pd.DataFrame:
                SELECT 1 FROM movements m LEFT JOIN stays s USING (stay_id)
                WHERE (m.stay_id = bp.stay_id OR (bp.stay_id IS NULL AND s.patient_id = bp.patient_id))
                  AND m.in_ts > bp.as_of AND m.in_ts <= CAST(? AS TIMESTAMP))
+             AND NOT EXISTS (
+               SELECT 1 FROM stays s WHERE s.stay_id = bp.stay_id AND s.discharge_ts <= CAST(? AS TIMESTAMP))
            ORDER BY bp.accepted_at, bp.placement_id""",
-        [at, at],
+        [at, at, at],
     )[PLACEMENT_COLUMNS]
 
 

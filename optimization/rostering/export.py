@@ -48,7 +48,13 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
         except ValueError:
             raise HospOpsError(f"{path}, line {i}: day {r['day']!r} is not a whole number.") from None
         if e not in emps or not 0 <= d < problem.days or (s and s not in sids):
-            raise HospOpsError(f"{path}, line {i}: {e} / day {d} / shift {s!r} is not part of this roster.")
+            what = f"shift {s!r}" if s else "a day off"
+            raise HospOpsError(f"{path}, line {i}: {e} / day {d} / {what} is not part of this roster.")
+        when, mine = (r.get("date") or "").strip(), problem.date_of(d)
+        if when and mine is not None and when != mine.isoformat():
+            raise HospOpsError(f"{path}, line {i}: day {d} is {when} in the file but {mine.isoformat()} in this "
+                               f"roster, which starts on {problem.start.isoformat()}.",
+                               "Was the file exported for another start date? Give that start date.")
         if s:
             a[(e, d)] = s
     return RosterSolution(a, status="FEASIBLE")

@@ -63,6 +63,11 @@ def test_import_json_shape_and_rejects(tmp_path, capsys):
         (["info", "{tmp}/nope.hospops"], "no workspace"),
         (["info", "{tmp}/empty.csv"], "not a DuckDB database"),
         (["query", "{ws}", "DELETE FROM units"], "read-only"),
+        # settings of a new workspace, given to an existing one (--timezone crashed on the closed connection)
+        (["import", "{ws}", "{tmp}/empty.csv", "--table", "ed_visits", "--timezone", "America/New_York"],
+         "--timezone only applies to a new workspace"),
+        (["import", "{ws}", "{tmp}/empty.csv", "--table", "ed_visits", "--country", "US"],
+         "--country only applies to a new workspace"),
         (["query", "{ws}", "SELEC nonsense"], "query failed"),
     ],
 )
@@ -243,6 +248,9 @@ def test_query_limit_in_every_format_and_the_key_hidden(demo_ws, capsys):
     assert json.loads(out)["rows"] == [[None, 1.5]]  # NaN is not JSON
     with pytest.raises(SystemExit):
         main(["audit", str(demo_ws), "--limit", "-3"])
+    assert "below 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # (a negative seed crashed the demo builder)
+        main(["demo", str(demo_ws) + ".new", "--seed", "-1"])
     assert "below 0" in capsys.readouterr().err
 
 

@@ -61,6 +61,28 @@ def test_accept_reserves_the_bed_and_the_patient_stops_waiting(wpath):
         assert active_placements(ws, first_in).empty
 
 
+def test_a_placement_ends_when_its_patient_leaves_hospital_without_moving(wpath):
+    # a review found accepted placements listed (and beds shown reserved) days after their patients went home
+    with Workspace.open(wpath) as ws:
+        board = bed_board(ws, T)
+        occupants = board[board["state"] == "occupied"]
+        stay, gone = next(
+            (r.stay_id, ws.sql("SELECT discharge_ts FROM stays WHERE stay_id = ?", [r.stay_id])[0][0])
+            for r in occupants.itertuples()
+            if not ws.sql("""SELECT count(*) FROM movements m JOIN stays s USING (stay_id) WHERE m.stay_id = ?
+                             AND m.in_ts > CAST(? AS TIMESTAMP) AND m.in_ts <= s.discharge_ts""", [r.stay_id, T])[0][0]
+            and ws.sql("SELECT discharge_ts IS NOT NULL FROM stays WHERE stay_id = ?", [r.stay_id])[0][0])
+        me = occupants.set_index("stay_id").loc[stay]
+        free = board[(board["state"] == "free") & (board["unit_id"] == me["unit_id"])].iloc[0]
+        row = pd.DataFrame([{"patient_id": me["patient_id"], "stay_id": stay, "unit_id": free["unit_id"],
+                             "bed_id": free["bed_id"]}])
+        [pid] = accept_placements(ws, row, T)
+        before = pd.Timestamp(gone) - pd.Timedelta(minutes=1)
+        assert list(active_placements(ws, before)["placement_id"]) == [pid]
+        assert active_placements(ws, gone).empty
+        assert bed_board(ws, gone).set_index("bed_id").loc[free["bed_id"], "state"] != "reserved"
+
+
 def test_accept_refuses_occupied_reserved_and_read_only(wpath):
     with Workspace.open(wpath) as ws:
         row = _one_boarder_and_a_free_bed(ws)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from desktop.cli import main
 from roster_helpers import requires_curtois, requires_inrc, CURTOIS, INRC
 
@@ -69,6 +71,18 @@ def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
     text = capsys.readouterr().out
     assert (f"From day 3 (Thu 26 Nov) on, against the published roster's cover: {len(rr['short_from_change'])} "
             "shift(s)") in text
+    # a roster exported for another week, a change day outside the roster, days running backwards: refused
+    for extra, said in ((["--from-day", "3"], "in the file but"), (["--from-day", "9"], "not a day of this"),
+                        (["--from-day", "3", "--absent", f"{nurse}:5-3"], "run forwards")):
+        start = "2026-11-30" if said == "in the file but" else "2026-11-23"
+        args = [str(demo_ws), "--unit", "M5", "--start", start, "--days", "7", "--time-limit", "3",
+                "--published", str(out), *extra]
+        assert main(["roster", "reroster", *args]) == 1
+        assert said in capsys.readouterr().err
+    for bad in (["--time-limit", "0"], ["--time-limit", "-1"], ["--time-limit", "nan"], ["--workers", "0"]):
+        with pytest.raises(SystemExit):
+            main(["roster", "solve", "--instance", str(CURTOIS / "Instance1.txt"), *bad])
+        assert "error: argument" in capsys.readouterr().err
 
 
 def test_user_errors(capsys, tmp_path):
