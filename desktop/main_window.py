@@ -82,6 +82,10 @@ class MainWindow(QMainWindow):
         now_btn.clicked.connect(self._as_of_latest)
         self.tz_label = QLabel("", bar)
         self.tz_label.setObjectName("muted")
+        # past the last record the pages show what the data knew then: said here, once, for every page
+        self.after_data = QLabel("", bar)
+        self.after_data.setObjectName("error")
+        self.after_data.setVisible(False)
         lay.addWidget(self.title)
         lay.addStretch(1)
         lay.addWidget(self.ws_btn)
@@ -90,6 +94,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.as_of)
         lay.addWidget(now_btn)
         lay.addWidget(self.tz_label)
+        lay.addWidget(self.after_data)
         self._header = bar
 
     def _build_body(self) -> None:
@@ -293,6 +298,14 @@ class MainWindow(QMainWindow):
                 self.as_of.setDateTimeRange(QDateTime(lo), QDateTime(hi + timedelta(days=GRACE_DAYS)))
             self.as_of.setDateTime(QDateTime(self.session.as_of))
             self.as_of.blockSignals(False)
+            after = hi is not None and self.session.as_of > hi
+            self.after_data.setVisible(after)
+            if after:
+                self.after_data.setText(f"after the last record ({hi:%d %b %H:%M})")
+                self.after_data.setToolTip("Nothing is recorded after this: arrivals, admissions and discharges since "
+                                           "then are not known, so today's counts are low and waits keep growing.")
+        else:
+            self.after_data.setVisible(False)
 
     def _update_last_import(self) -> None:
         rows = self.session.ws.sql(

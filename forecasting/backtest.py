@@ -30,7 +30,7 @@ def cutoffs_for(n: int, horizon: int, n_windows: int, step: Optional[int] = None
     if not pos:
         raise HospOpsError(
             f"The series is too short to backtest a horizon of {horizon} steps: it has {n} points.",
-            hint="Shorten the horizon or forecast without --backtest.",
+            hint="Shorten the horizon, or forecast without a backtest.",
         )
     return pos
 

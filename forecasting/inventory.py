@@ -102,11 +102,23 @@ def reorder_table(
                                hint="Choose a later 'as of' time.")
         raise HospOpsError("This workspace has no supply use recorded.",
                            hint="Import supply_usage first (or build the demo hospital).")
+    units_of = use.groupby("item_id")["unit_id"].unique()
+    for key in on_hand or {}:  # a count names one store: ITEM@UNIT, or ITEM for an item kept in one unit only
+        if key in set(use["unique_id"]):
+            continue
+        if key not in units_of.index:
+            raise HospOpsError(f"The stock count for {key!r} names no item (or ITEM@UNIT) with supply use here.")
+        if len(units_of[key]) > 1:
+            raise HospOpsError(f"The stock count for {key!r} does not say which unit it is for: {key} is used in "
+                               f"{len(units_of[key])} units ({', '.join(sorted(units_of[key])[:6])}).",
+                               f"Give one count per unit, as {key}@UNIT.")
     if items is not None:
         want = set(items)
+        unknown = sorted(want - set(use["unique_id"]) - set(use["item_id"]))
+        if unknown:
+            raise HospOpsError(f"No supply use is recorded for {', '.join(map(repr, unknown[:5]))}.",
+                               "Items are named ITEM or ITEM@UNIT, as in the reorder table.")
         use = use[use["unique_id"].isin(want) | use["item_id"].isin(want)]
-        if use.empty:
-            raise HospOpsError("None of the given items has supply use recorded.")
     recorded = recorded_stock(ws, use, at)
     items = ws.df("SELECT item_id, name, lead_time_days FROM supply_items")
     item_lt = dict(zip(items["item_id"], items["lead_time_days"]))

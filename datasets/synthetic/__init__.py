@@ -350,6 +350,13 @@ def generate(days: int, seed: int, rep: Reporter) -> dict[str, pd.DataFrame]:
             "deceased": np.isin(used, stays["patient"][died & in_window & (disch < end64)]),
         }
     )
+    # nobody is born after their first visit or admission (an infant counted from the year after the start had
+    # age -1 on the boards of its first year)
+    first = pd.concat([ed_visits.loc[keep, ["patient_id", "arrival_ts"]].rename(columns={"arrival_ts": "ts"}),
+                       stays_df[["patient_id", "admit_ts"]].rename(columns={"admit_ts": "ts"})])
+    first_year = pd.to_datetime(first["ts"]).dt.year.groupby(first["patient_id"]).min()
+    seen = patients["patient_id"].map(first_year)
+    patients["birth_year"] = np.minimum(patients["birth_year"], seen.fillna(patients["birth_year"])).astype(np.int32)
     # own stream: staffing can change without changing the supply usage drawn after it
     staff, shift_types, requests = _staff(np.random.default_rng(seed + 4))
     items = pd.DataFrame(

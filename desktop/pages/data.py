@@ -95,8 +95,9 @@ class DataPage(Page):
     def start_import(self) -> None:
         from desktop.pages.import_wizard import ImportWizard
 
-        if not self.session.is_open:
-            self.show_error("Open a workspace first (File ▸ Open, or try the demo hospital).")
+        if not self.session.is_open:  # (the page shows its empty state then, so the error label would be hidden)
+            self.window().statusBar().showMessage(
+                "Open a workspace first (File ▸ Open, or try the demo hospital), then import into it.", 10000)
             return
         if self.wizard is not None:
             self.wizard.raise_()

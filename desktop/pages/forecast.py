@@ -154,7 +154,13 @@ class ForecastPage(Page):
                  self._show, key="forecast.run", on_error=self._failed)
 
     def _failed(self, message: str) -> None:
+        # what was shown belonged to the run before (maybe another series): gone, so it is not read as this one's
+        self.result = None
         self.verdict.setText("")
+        self.chart.clear()
+        self.chart.title.setText("")
+        for table in (self.table, self.metrics):
+            table.set_frame(pd.DataFrame())
         self.show_error(message)
         self.done_loading()
 

@@ -307,6 +307,12 @@ def test_as_of_change_reloads_pages(window):
     window.as_of.blockSignals(False)
     window._as_of_latest()
     assert window.as_of.dateTime().toPython() == window.session.as_of
+    # past the last record the bar says so (the pages' counts there are not known)
+    assert window.after_data.isHidden()
+    window.session.set_as_of(window.session.data_end + timedelta(days=2))
+    assert not window.after_data.isHidden() and "after the last record" in window.after_data.text()
+    window.session.set_as_of(window.session.data_end)
+    assert window.after_data.isHidden()
 
 
 def test_second_window_on_same_workspace_is_refused(window, demo_ws):

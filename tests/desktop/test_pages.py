@@ -34,6 +34,12 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     # models in words on the page ("Last week's pattern"), their aliases in exports and the CLI
     assert set(page.metrics.model.frame["model"]) >= {"Count model (Poisson)", "Last week's pattern"}
     assert page.result.best in page.verdict.text()
+    # a run that fails clears what the run before showed (it was read as the new series' forecast)
+    page.horizon.setCurrentText("abc")
+    page.run_forecast()
+    assert wait_until_loaded(window, page, 60000)
+    assert page.error.isVisible() and page.result is None
+    assert page.table.model.rowCount() == 0 and page.metrics.model.rowCount() == 0
 
 
 def test_beds_page_board_proposal_and_accept(window, qtbot):

@@ -56,6 +56,14 @@ def test_reorder_table_uses_recorded_stock(wsr):
     probs = [reorder_table(wsr, None, 0.95, items=keys[:1], on_hand={keys[0]: s})["stockout_prob"].iloc[0]
              for s in (0, 30, 45, 60, 1000)]
     assert probs[0] == 1 and probs[-1] == 0 and all(a >= b for a, b in zip(probs, probs[1:]))
+    # a count names one store: an item kept in several units needs ITEM@UNIT (it was copied to every unit,
+    # multiplying the stock), and a name with no supply use is refused rather than ignored
+    with pytest.raises(HospOpsError, match="which unit"):
+        reorder_table(wsr, None, 0.95, items=keys[1:2], on_hand={"CAN-20G": 100})
+    with pytest.raises(HospOpsError, match="NOSUCH"):
+        reorder_table(wsr, None, 0.95, items=keys[1:2], on_hand={"NOSUCH": 100})
+    with pytest.raises(HospOpsError, match="NOSUCH"):
+        reorder_table(wsr, None, 0.95, items=["NOSUCH"])
     # the same table every run
     again = reorder_table(wsr, None, 0.95, items=keys).set_index(["item", "unit"])
     assert np.allclose(again["reorder_point"], t.loc[again.index, "reorder_point"])
