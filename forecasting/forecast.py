@@ -168,12 +168,23 @@ def verdict_for(table: Optional[pd.DataFrame], best: str, freq: str = "h") -> st
     cov = r.get("coverage_80")
     cov_txt = f"; the 80% band held {cov:.0%} of the time" if cov is not None and np.isfinite(cov) else ""
     if "seasonal_naive" in t.index and best != "seasonal_naive":
-        base = t.loc["seasonal_naive", "mae"]
-        if base > 0:
-            gain = 1 - r["mae"] / base
-            word = "Better" if gain >= 0 else "Worse"
-            pattern = {"h": "last week's pattern", "D": "last week's pattern"}.get(freq, "last year's pattern")
-            return f"{word} than {pattern} by {abs(gain):.0%}{cov_txt}."
+        pattern = {"h": "last week's pattern", "D": "last week's pattern"}.get(freq, "last year's pattern")
+
+        def gain(metric: str) -> Optional[float]:
+            mine, base = r.get(metric), t.loc["seasonal_naive"].get(metric)
+            ok = mine is not None and base is not None and np.isfinite(mine) and np.isfinite(base) and base > 0
+            return 1 - mine / base if ok else None
+
+        # said on what the choice was made on (the quantile loss: the whole range, see select_best), and the
+        # point error beside it where the two disagree: "worse by 19%" under a model chosen as best misled
+        q, m = gain("pinball"), gain("mae")
+        if q is not None:
+            text = f"{'Better' if q >= 0 else 'Worse'} than {pattern} by {abs(q):.0%} on its ranges (quantile loss)"
+            if m is not None and (m >= 0) != (q >= 0):
+                text += f", {'better' if m >= 0 else 'worse'} by {abs(m):.0%} on its single-number forecast (MAE)"
+            return text + f"{cov_txt}."
+        if m is not None:
+            return f"{'Better' if m >= 0 else 'Worse'} than {pattern} by {abs(m):.0%}{cov_txt}."
     return f"Typical error {r['mae']:.3g} per step{cov_txt}."
 
 

@@ -39,8 +39,8 @@ def _write(df: pd.DataFrame, path: str | Path, note: str = "") -> Path:
             if note:
                 pd.DataFrame({"note": [note]}).to_excel(xw, index=False, sheet_name="notes")
     else:
-        if path.suffix.lower() != ".csv":
-            path = path.with_suffix(".csv")
+        if not path.suffix:  # (another suffix is the user's choice: the file they named, confirmed by the dialog,
+            path = path.with_suffix(".csv")  # not a .csv beside it written over unasked)
         with open(path, "w", newline="", encoding="utf-8") as fh:
             if note:
                 fh.write(f"# {note}\n")

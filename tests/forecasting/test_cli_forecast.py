@@ -98,6 +98,11 @@ def test_supplies(demo_ws, tmp_path, capsys):
 
     with Workspace.open(demo_ws, read_only=True) as ws:
         items = [r[0] for r in ws.sql("SELECT DISTINCT item_id FROM supply_usage ORDER BY 1 LIMIT 2")]
+        store = ws.sql("SELECT item_id || '@' || unit_id FROM supply_usage WHERE item_id = ? LIMIT 1", [items[0]])[0][0]
+    # a count for an item with no supply use is refused, not ignored
+    assert main(["supplies", str(demo_ws), "--lead-time", "3", "--on-hand", str(stock), "--items", *items]) == 1
+    assert "NOPE" in capsys.readouterr().err
+    pd.DataFrame({"item": [store], "on_hand": [3]}).to_csv(stock, index=False)
     assert main(["supplies", str(demo_ws), "--lead-time", "3", "--service-level", "0.9", "--json",
                  "--on-hand", str(stock), "--items", *items]) == 0
     js = _json(capsys)

@@ -142,3 +142,16 @@ def test_admissions_forecast(wsr):
     hist = load_series(wsr, f"admissions_daily:{specs[0]}")["y"].tail(28).mean()
     day = a[a["specialty"] == specs[0]]["mean"].iloc[:24].sum()
     assert 0.3 * hist < day < 3 * hist + 1
+
+
+def test_verdict_speaks_of_what_the_choice_was_made_on():
+    # chosen on the quantile loss; a worse point error beside it is said as such, not as "worse" alone
+    from forecasting.forecast import verdict_for
+
+    t = pd.DataFrame({"model": ["sba", "seasonal_naive"], "mae": [1.19, 1.0], "pinball": [0.45, 0.5],
+                      "coverage_80": [0.82, 0.7]})
+    v = verdict_for(t, "sba", "D")
+    assert v.startswith("Better than last week's pattern by 10% on its ranges")
+    assert "worse by 19% on its single-number forecast (MAE)" in v and "80% band held 82%" in v
+    t["mae"] = [0.9, 1.0]
+    assert "MAE" not in verdict_for(t, "sba", "D")
