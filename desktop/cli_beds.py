@@ -357,14 +357,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     out = {"cost": rep.cost, "costs": rep.soft, "hard_violations": rep.hard_violations,
            "violations": {k: n for k, n in rep.hard.items() if n}, "feasible": rep.feasible,
            "messages": rep.messages[:20]}
-    if args.json:
+    if args.json:  # the exit status says it too, as roster validate's does (1: hard rules broken; 2 is for usage)
         print(json.dumps(out))
-        return 0
+        return 0 if rep.feasible else 1
     print(f"{'Feasible' if rep.feasible else 'INFEASIBLE'}: cost {rep.cost:,}")
     print("  " + ", ".join(f"{k}: {v}" for k, v in rep.soft.items()))
     for msg in rep.messages[:20]:
         print(f"  hard: {msg}")
-    return 0 if rep.feasible else 2
+    return 0 if rep.feasible else 1
 
 
 # ------------------------------------------------------------------------------------------------ parser
@@ -436,11 +436,11 @@ def _validate_pas(args: argparse.Namespace) -> int:
     out = {"cost": rep.cost, "costs": rep.components, "hard_violations": rep.hard_violations,
            "violations": {k: n for k, n in rep.hard.items() if n}, "feasible": rep.feasible,
            "messages": rep.messages[:20]}
-    if args.json:
+    if args.json:  # the exit status says it too, as roster validate's does (1: hard rules broken; 2 is for usage)
         print(json.dumps(out))
-        return 0
+        return 0 if rep.feasible else 1
     print(f"{'Feasible' if rep.feasible else 'INFEASIBLE'}: cost {rep.cost:,.1f}")
     print("  " + ", ".join(f"{k}: {v:g}" for k, v in rep.components.items()))
     for msg in rep.messages[:20]:
         print(f"  hard: {msg}")
-    return 0 if rep.feasible else 2
+    return 0 if rep.feasible else 1

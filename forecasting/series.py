@@ -119,6 +119,16 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
         raise SourceError(f"No readable times in column {time_col!r} of {p.name}.")
     if bad:
         raise SourceError(f"{bad} row(s) of {p.name} have a time that cannot be read in {time_col!r}.")
+    # a value that is there but not a number, or below zero, is refused with its line (empty cells are gaps):
+    # dropped or clipped, it changed the forecast unseen
+    text = raw[value_col].astype("string").str.strip()
+    for wrong, what in ((y.isna() & text.notna() & (text != ""), "is not a number"),
+                        (y < 0, "is below 0 (HospOps forecasts counts and quantities used)")):
+        if wrong.any():
+            first = int(wrong.to_numpy().nonzero()[0][0])
+            line = int(raw.index[first]) + 2  # the header is line 1
+            raise SourceError(f"{int(wrong.sum())} value(s) in {value_col!r} of {p.name} {what}; the first on line "
+                              f"{line}: {str(raw[value_col].iloc[first])!r}.")
     if getattr(ds.dt, "tz", None) is not None:
         ds = ds.dt.tz_localize(None)
     df = pd.DataFrame({"ds": ds, "y": y}).groupby("ds", as_index=False)["y"].sum(min_count=1)

@@ -105,6 +105,12 @@ def test_load_csv(tmp_path):
     assert np.isnan(y["y"].iloc[10]) and y["y"].iloc[-1] == 39 + 5
     with pytest.raises(SourceError, match="no column"):
         load_csv(p, "date", "n")
+    # a value that is not a number, or below zero, is refused with its line (it was dropped or clipped unseen)
+    for bad, said in (("abc", "not a number; the first on line 5: 'abc'"), ("-3", "below 0")):
+        q = tmp_path / "bad.csv"
+        q.write_text("day,n\n2024-01-01,1\n2024-01-02,\n2024-01-03,2\n2024-01-04," + bad + "\n")
+        with pytest.raises(SourceError, match=said):
+            load_csv(q, "day", "n")
     res = run_forecast(y, 7, models=["seasonal_naive", "ets"])
     assert len(res.forecasts["ets"]) == 7
 

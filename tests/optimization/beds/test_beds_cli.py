@@ -57,6 +57,9 @@ def test_cli_validate_reference_and_solve_ihtc(capsys, tmp_path):
     # a solution for another instance is reported, not a crash
     rc, _, err = _run(capsys, "beds", "validate", "--instance", str(inst),
                       "--solution", str(IHTC / "test_solutions" / "sol_test02.json"))
-    assert rc in (1, 2) and "internal error" not in err
+    assert rc == 1 and "internal error" not in err
+    rc, out, _ = _run(capsys, "beds", "validate", "--instance", str(inst),
+                      "--solution", str(IHTC / "test_solutions" / "sol_test02.json"), "--json")
+    assert rc == 1  # a solution that does not hold: exit 1 with --json as without
     rc, _, err = _run(capsys, "beds", "solve", "--instance", str(inst), "--format", "pas")
     assert rc == 1 and "PAS" in err
