@@ -143,6 +143,11 @@ class Staged:
     used: set[str] = field(default_factory=set)  # columns the importer reads (the others are never kept)
     report_columns: Optional[list[str]] = None  # columns the privacy report covers (None: all)
     birth_columns: set[str] = field(default_factory=set)  # dates of birth whatever their name: year only
+    # where records do not each take one line (blank lines, line breaks in quoted fields): a temp table
+    # ``(_n, line)`` of each staged record's physical first line, and the same for the reader's own line numbers
+    # (blank lines counted, a record over several lines as one: what its rejects table says)
+    line_map: Optional[str] = None
+    reader_lines: Optional[list[int]] = None
 
     def pseudonymize(self, column: str, template: str) -> None:
         """Say how rejected rows keep ``column``: ``template`` is SQL with ``{v}`` for the field's text."""
@@ -543,7 +548,55 @@ class ImportSession:
                 "read under the wrong names; nothing was imported.",
                 "Fix the header, or remove the trailing delimiters at the ends of the rows.",
             )
-        return Staged(name, path, columns, rows, struct, sha, delim, enc)
+        staged = Staged(name, path, columns, rows, struct, sha, delim, enc)
+        if header:
+            self._map_lines(staged)
+        return staged
+
+    def _map_lines(self, staged: Staged) -> None:
+        """Rejected rows are reported on the line the file has them on. Where the lines do not add up to the
+        header, the records and the reader's rejected lines (blank lines, line breaks inside quoted fields, as
+        free-text notes have), each record's first line is found by reading the file once more with Python's
+        csv module (this once, such files only). Where that reading and DuckDB's disagree on the records (a
+        damaged file), the numbering stays the record count's."""
+        import gzip
+
+        import pyarrow as pa
+
+        opener = gzip.open if staged.path.name.lower().endswith(".gz") else open
+        physical, last = 0, b"\n"
+        with opener(staged.path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                physical += chunk.count(b"\n")
+                last = chunk[-1:]
+        physical += last != b"\n"
+        if physical == 1 + staged.rows + staged.struct_rejects:
+            return  # one line per record: line = record + 1 (+ the rejected lines before it)
+        idx = staged.name[len("_stage"):]
+        bad = {r[0] for r in self.con.execute(f"SELECT DISTINCT line FROM _rej{idx}").fetchall()}
+        starts, lines = [], []
+        with opener(staged.path, "rt", encoding=staged.encoding, errors="replace", newline="") as fh:
+            reader = csv.reader(fh, delimiter=staged.delimiter)
+            end = 0
+            try:
+                for k, row in enumerate(reader, start=1):
+                    starts.append(end + 1)
+                    end = reader.line_num
+                    if k > 1 and row and k not in bad:
+                        lines.append(starts[-1])
+            except csv.Error:
+                return
+        if len(lines) != staged.rows:
+            return
+        staged.reader_lines = starts
+        staged.line_map = f"_lines{idx}"
+        self._extra_temps.append(staged.line_map)
+        table = pa.table({"_n": pa.array(range(1, len(lines) + 1), pa.int64()), "line": pa.array(lines, pa.int64())})
+        self.con.register("_lines_arrow", table)
+        try:
+            self.con.execute(f"CREATE TEMP TABLE {staged.line_map} AS SELECT * FROM _lines_arrow")
+        finally:
+            self.con.unregister("_lines_arrow")
 
     def stage_sql(self, path: Path, select_sql: str) -> Staged:
         """Stage the result of any reader query (e.g. ``read_json``) as text columns with ``_n``."""
@@ -612,7 +665,8 @@ class ImportSession:
         lines, cols, reasons, fields, aligned = [], [], [], [], []
         for line, col, kinds, message, text in rows:
             f, clean = split_fields(text or "", staged.delimiter)
-            lines.append(line)
+            mapped = staged.reader_lines
+            lines.append(mapped[line - 1] if mapped and 0 < line <= len(mapped) else line)
             cols.append(col)
             reasons.append(_structure_reason(kinds, message, len(f), n_cols))
             fields.append(f)
@@ -643,6 +697,8 @@ class ImportSession:
     def line_expr(self, staged: Staged, n: str = "_n") -> str:
         """SQL for the physical line number of record ``n`` (header on line 1, structural rejects skipped)."""
         idx = staged.name[len("_stage"):]
+        if staged.line_map:
+            return f"(SELECT m.line FROM {staged.line_map} m WHERE m._n = {n})"
         if staged.struct_rejects == 0:
             return f"({n} + 1)"
         return (

@@ -192,6 +192,25 @@ def test_a_header_lacking_a_name_is_refused_even_behind_an_unbalanced_quote(ws, 
     assert snapshot(ws) == before
 
 
+@pytest.mark.parametrize("gz", [False, True])
+def test_rejected_rows_are_reported_on_the_files_own_lines(ws, tmp_path, gz):
+    # blank lines and a note over three lines: the rejects' lines were record counts (3, 7, 5 for 5, 9, 10)
+    text = ("visit_id,arrival_ts,departure_ts,note\n"
+            "V1,2024-01-01 10:00,2024-01-01 12:00,ok\n\n\n"
+            "V2,notadate,2024-01-01 12:00,ok\n"
+            'V3,2024-01-01 10:00,2024-01-01 12:00,"multi\nline\nnote"\n'
+            "V4,2024-01-01 10:00,2024-01-01 12:00,ok,extra\n"
+            "V5,bad2,2024-01-01 12:00,ok\n")
+    f = tmp_path / ("ed.csv.gz" if gz else "ed.csv")
+    f.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+    r = import_csv(ws, f, table="ed_visits")
+    books_balance(ws, r)
+    assert r.tables()["ed_visits"]["loaded"] == 2
+    got = ws.sql("SELECT line, reason FROM rejects ORDER BY line")
+    assert [line for line, _ in got] == [5, 9, 10], got
+    assert "notadate" in got[0][1] and "fields" in got[1][1] and "bad2" in got[2][1]
+
+
 def test_quotes_and_newlines_inside_fields(ws, tmp_path):
     f = tmp_path / "units.csv"
     f.write_text('unit_id,name,capacity\nW1,"Ward 1, ""North""",20\nW2,"Two\nlines",18\n')
