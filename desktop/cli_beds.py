@@ -280,8 +280,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     from optimization.beds import cancel_placement
 
     with open_workspace(args.workspace) as ws:
-        cancel_placement(ws, args.placement_id)
+        ids = cancel_placement(ws, args.placement_id)
     print(f"Placement {args.placement_id} cancelled.")
+    for other in ids[1:]:
+        print(f"Placement {other} cancelled with it: it was into the bed that placement's patient was to leave.")
     return 0
 
 

@@ -69,6 +69,9 @@ def _ts(at) -> datetime:
         except ValueError:
             raise HospOpsError(f"'{at}' is not a time in the form 2026-11-16T09:00 (year-month-day).",
                                "Use e.g. 2026-11-16T09:00.") from None
+        if at.tzinfo is not None:  # (it was dropped: 09:00+05:00 read as 09:00 here)
+            raise HospOpsError(f"'{at.isoformat()}' has a UTC offset; give the time without one: times are read in "
+                               "the workspace's own time zone.", "Use e.g. 2026-11-16T09:00.")
     try:
         t = pd.Timestamp(at)
     except (ValueError, TypeError):

@@ -414,4 +414,10 @@ class BedsPage(Page):
 
         self.run("Cancelling a reservation",
                  lambda ws, progress, should_stop: cancel_placement(ws, placement_id),
-                 lambda _r: self.refresh(), key="beds.accept")
+                 self._cancelled, key="beds.accept")
+
+    def _cancelled(self, ids: list[str]) -> None:
+        if len(ids) > 1:
+            self.solver_line.setText(f"Cancelled {len(ids)} placements: the others were into the bed the first "
+                                     "one's patient was to leave.")
+        self.refresh()

@@ -276,20 +276,34 @@ def accept_placements(ws, placements: pd.DataFrame, as_of, note: str | None = No
     return ids
 
 
-def cancel_placement(ws, placement_id: str) -> None:
-    """Mark an accepted placement cancelled (the bed is free again on the board); audited."""
+def cancel_placement(ws, placement_id: str) -> list[str]:
+    """Mark an accepted placement cancelled (the bed is free again on the board); audited. A placement into the
+    bed this one's patient was to leave (the other half of a move) depends on it and is cancelled with it: kept,
+    it would reserve a bed still occupied. Returns the ids cancelled, this one first."""
     if getattr(ws, "read_only", False):
         raise HospOpsError("The workspace is open read-only; the placement was not cancelled.")
     with ws.transaction() as con:
-        row = con.execute("SELECT status, bed_id, stay_id FROM bed_placements WHERE placement_id = ?",
+        row = con.execute("SELECT status, bed_id, stay_id, as_of FROM bed_placements WHERE placement_id = ?",
                           [placement_id]).fetchone()
         if row is None:
             raise HospOpsError(f"There is no placement '{placement_id}'.",
                                "List them with `hospops beds placements WS`.")
         if row[0] == "cancelled":
             raise HospOpsError(f"Placement '{placement_id}' is already cancelled.")
-        con.execute("UPDATE bed_placements SET status = 'cancelled' WHERE placement_id = ?", [placement_id])
-        ws.audit("cancel bed placement", placement_id, {"bed_id": row[1], "stay_id": row[2]})
+        cancelled, todo = [], [(placement_id, row[1], row[2], row[3])]
+        while todo:
+            pid, bed, stay, as_of = todo.pop()
+            con.execute("UPDATE bed_placements SET status = 'cancelled' WHERE placement_id = ?", [pid])
+            ws.audit("cancel bed placement", pid, {"bed_id": bed, "stay_id": stay,
+                                                   **({"because": placement_id} if cancelled else {})})
+            cancelled.append(pid)
+            # the bed this patient is in at the placement's board time, and placements of others into it
+            todo += con.execute(
+                """SELECT bp.placement_id, bp.bed_id, bp.stay_id, bp.as_of FROM bed_placements bp
+                   WHERE bp.status = 'accepted' AND bp.as_of = ? AND bp.bed_id IN (
+                       SELECT m.bed_id FROM movements m WHERE m.stay_id = ? AND m.in_ts <= ?
+                         AND (m.out_ts IS NULL OR m.out_ts > ?))""", [as_of, stay, as_of, as_of]).fetchall()
+    return cancelled
 
 
 __all__ = ["problem_from_workspace", "placements_from_solution", "accept_placements", "cancel_placement",

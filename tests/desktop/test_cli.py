@@ -257,6 +257,8 @@ def test_query_limit_in_every_format_and_the_key_hidden(demo_ws, capsys):
 def test_bed_times_are_iso_and_inside_the_data(demo_ws, capsys):
     code, _, err = run(capsys, "beds", "board", demo_ws, "--at", "03/04/2026")
     assert code == 1 and "year-month-day" in err
+    code, _, err = run(capsys, "beds", "board", demo_ws, "--at", "2026-11-16 09:00:00+05:00")
+    assert code == 1 and "UTC offset" in err  # (the offset was dropped: 09:00 local shown)
     code, _, err = run(capsys, "beds", "outlook", demo_ws, "--at", "2030-01-01T00:00")
     assert code == 1 and "outside the data" in err
     code, out, err = run(capsys, "beds", "board", demo_ws, "--at", "2026-11-22T12:00", "--json")

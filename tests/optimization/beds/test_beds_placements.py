@@ -133,7 +133,14 @@ def test_transfer_out_of_an_occupied_bed_may_be_accepted_with_its_occupant_move(
             {"patient_id": wl["patient_id"], "stay_id": wl["stay_id"], "unit_id": occ["unit_id"],
              "bed_id": occ["bed_id"]},
         ])
-        assert len(accept_placements(ws, pl, T)) == 2
+        move, into = accept_placements(ws, pl, T)
+        # cancelling the move cancels the placement into the bed it was to free (it kept that occupied bed
+        # reserved); cancelling the placement into it alone leaves the move
+        assert cancel_placement(ws, move) == [move, into]
+        assert active_placements(ws, T).empty
+        move, into = accept_placements(ws, pl, T)
+        assert cancel_placement(ws, into) == [into]
+        assert list(active_placements(ws, T)["placement_id"]) == [move]
 
 
 def _run(capsys, *argv):
