@@ -137,6 +137,15 @@ def import_csv(
     return session.result()
 
 
+
+#: canonical columns a CSV may leave out although the table requires them, because the import makes them
+GENERATED = {"supply_usage": {"usage_id"}}  # one id per row, from the file's hash and its record number
+
+
+def required_in_source(table: str) -> list[str]:
+    """The required columns of ``table`` a CSV must give (the import wizard asks for the same)."""
+    return [c for c in CANONICAL[table].required if c not in GENERATED.get(table, set())]
+
 def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -> dict[str, Parsed | str]:
     """SQL for every canonical column of ``table`` found in the staged file."""
     spec = CANONICAL[table]
@@ -152,7 +161,7 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             )
         if q:
             found[col] = q
-    missing = [c for c in spec.required if c not in found and not (table == "supply_usage" and c == "usage_id")]
+    missing = [c for c in required_in_source(table) if c not in found]
     if missing:
         hint = f"Columns found: {shown_columns(staged.columns)}."
         if len(staged.columns) == 1:

@@ -202,13 +202,16 @@ class MappingPage(QWizardPage):
         except HospOpsError as exc:
             self._df = pd.DataFrame()
             self.status.setText(str(exc))
+        from datasets.importers.csv import required_in_source
+
+        needed = set(required_in_source(table))
         source_cols = list(self._df.columns)
         self.fields.setRowCount(len(spec.columns))
         self._combos = {}
         lower = {c.lower().strip(): c for c in source_cols}
         for r, col in enumerate(spec.columns):
             name = QTableWidgetItem(col.name)
-            if col.required:
+            if col.name in needed:
                 f = name.font()
                 f.setBold(True)
                 name.setFont(f)
@@ -251,9 +254,9 @@ class MappingPage(QWizardPage):
                     item.setToolTip(reason)
                 self.preview.setItem(r, c, item)
         self.preview.resizeColumnsToContents()
-        from datasets.store import CANONICAL
+        from datasets.importers.csv import required_in_source
 
-        missing = [c for c in CANONICAL[self.wiz.source.table.currentText()].required if c not in mapping.values()]
+        missing = [c for c in required_in_source(self.wiz.source.table.currentText()) if c not in mapping.values()]
         parts = []
         if missing:
             parts.append(f"Required field(s) not matched yet: {', '.join(missing)}.")
@@ -263,10 +266,10 @@ class MappingPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802
-        from datasets.store import CANONICAL
+        from datasets.importers.csv import required_in_source
 
         mapped = set(self.mapping().values())
-        return not self._df.empty and all(c in mapped for c in CANONICAL[self.wiz.source.table.currentText()].required)
+        return not self._df.empty and all(c in mapped for c in required_in_source(self.wiz.source.table.currentText()))
 
 
 class RunPage(QWizardPage):
