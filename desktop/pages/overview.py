@@ -90,24 +90,26 @@ class OverviewPage(Page):
 
         self.arrivals.clear()
         u = o["usual"]
-        if len(u):
+        # nothing to chart (no visits, or none before this time, so no usual pattern either): said in words,
+        # not empty axes running 1970-2025
+        if not len(o["arrivals"]) and not (len(u) and u["mean"].notna().any()):
+            self.arrivals.show_empty("No ED visits in the workspace to chart up to this time.\n"
+                                     "Import ED visits (Data → Import) to see arrivals by hour.")
+        elif len(u):
             self.arrivals.add_band("usual 10–90%", u["ds"], u["lo"], u["hi"], theme.GREY, alpha=60)
-            self.arrivals.add_line("usual (mean)", u["ds"], u["mean"], theme.GREY, dashed=True)
+            if u["mean"].notna().any():
+                self.arrivals.add_line("usual (mean)", u["ds"], u["mean"], theme.GREY, dashed=True)
         a = o["arrivals"]
         if len(a):
             self.arrivals.add_line("arrivals", a["ds"], a["y"], theme.BLUE, width=1.8)
-        self.arrivals.add_marker(s["at"], "as of")
+        if getattr(self.arrivals.plot, "_message_item", None) is None:
+            self.arrivals.add_marker(s["at"], "as of")
 
         if o["census_rows"]:
             self.census.set_data(o["census_rows"], o["census_hours"], o["census"].to_numpy(dtype=float),
                                  levels=(0.5, 1.05))
         else:
             self.census.show_empty(NO_BEDS)
-        if not len(a) and not len(u):
-            plot_message(self.arrivals.plot, "No ED visits in the workspace to chart.\n"
-                                             "Import ED visits (Data → Import) to see arrivals by hour.")
-        else:
-            plot_message(self.arrivals.plot, None)
         self._unit_bars(s["units"])
         self.los.set_frame(o["los"])
         self.done_loading()

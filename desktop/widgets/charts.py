@@ -169,12 +169,18 @@ class TimeChart(_DateChart):
         self.clear()
 
     def clear(self) -> None:
+        plot_message(self.plot, None)
         self.plot.clear()
         self.legend.clear()
         self._series = []
         self.plot.addItem(self._vline, ignoreBounds=True)
         self._vline.hide()
         self.readout.setText(" ")
+
+    def show_empty(self, text: str) -> None:
+        """Nothing to chart: the reason in words instead of empty axes (epoch seconds read as 1970-2025)."""
+        self.clear()
+        plot_message(self.plot, text)
 
     def add_line(self, name: str, ds, y, color: str | None = None, *, width: float = 1.5, dashed: bool = False):
         x = epoch_seconds(ds)
@@ -191,9 +197,15 @@ class TimeChart(_DateChart):
         return item
 
     def add_band(self, name: str, ds, lo, hi, color: str = theme.BLUE, alpha: int = 50):
-        x = epoch_seconds(ds)
-        lo_c = pg.PlotDataItem(x, np.asarray(lo, dtype=float), pen=pg.mkPen(None))
-        hi_c = pg.PlotDataItem(x, np.asarray(hi, dtype=float), pen=pg.mkPen(None))
+        x, lo, hi = epoch_seconds(ds), np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        # a band with gaps (no history yet for some hours) is drawn where it is known: missing ends made the
+        # fill span the axis from 1970 (the Overview in a workspace's first days)
+        known = np.isfinite(x) & np.isfinite(lo) & np.isfinite(hi)
+        if not known.any():
+            return None
+        x, lo, hi = x[known], lo[known], hi[known]
+        lo_c = pg.PlotDataItem(x, lo, pen=pg.mkPen(None))
+        hi_c = pg.PlotDataItem(x, hi, pen=pg.mkPen(None))
         c = QColor(color)
         c.setAlpha(alpha)
         band = pg.FillBetweenItem(lo_c, hi_c, brush=pg.mkBrush(c))
@@ -203,8 +215,8 @@ class TimeChart(_DateChart):
         # the legend draws samples of plot data items only: a fill-only stand-in represents the band
         sample = pg.PlotDataItem([], [], pen=pg.mkPen(None), fillLevel=0, fillBrush=pg.mkBrush(c))
         self.legend.addItem(sample, name)
-        self._series.append((name + " low", x, np.asarray(lo, dtype=float)))
-        self._series.append((name + " high", x, np.asarray(hi, dtype=float)))
+        self._series.append((name + " low", x, lo))
+        self._series.append((name + " high", x, hi))
         return band
 
     def add_marker(self, ts, label: str = "") -> None:

@@ -265,6 +265,18 @@ def test_overview_of_a_workspace_without_beds_says_so_instead_of_empty_axes(qtbo
         assert not plot.getPlotItem().getAxis("left").isVisible()
     assert getattr(page.arrivals.plot, "_message_item", None) is None  # there are arrivals to chart
     w.close()
+    # a workspace with nothing in it: the arrivals chart says so too (its axes ran 1970-2025)
+    empty = tmp_path / "empty.hospops"
+    Workspace.create(empty).close()
+    w = MainWindow(restore_state=False)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_workspace(empty, interactive=False)
+    page = w.show_page("overview")
+    assert wait_until_loaded(w, page, 60000)
+    item = getattr(page.arrivals.plot, "_message_item", None)
+    assert item is not None and "No ED visits" in item.toPlainText()
+    w.close()
 
 
 def test_overview_shows_the_core_numbers(window, demo_ws):
