@@ -155,6 +155,11 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
     from optimization.rostering import cover_shortfalls, stopped_short_note
 
     out["shortfalls"] = cover_shortfalls(problem)
+    from optimization.rostering import cover_surplus
+
+    surplus = cover_surplus(problem)
+    if surplus and out["violations"].get("cover_over", 0):
+        out["surplus"] = surplus
     note = stopped_short_note(sol.status, out["violations"].get("cover_under", 0), out["shortfalls"])
     found_none = sol.status == "UNKNOWN" and not sol.assignment
     if found_none:
@@ -178,6 +183,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
             print(f"  conflict: {line}")
         for line in out["shortfalls"]:
             print(f"  short: {line}")
+        if out.get("surplus"):
+            print(f"  over: {out['surplus']}")
         if note and not found_none:  # (that one goes to stderr, below: once)
             print(f"  note: {note}")
         if check:

@@ -69,8 +69,11 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
     cover, short = cover_table(problem, solution)
     from optimization.rostering import cover_shortfalls
 
+    from optimization.rostering import cover_surplus
+
     return {"problem": problem, "solution": solution, "validation": check, "violations": violations,
-            "cover": cover, "short": short, "shortfalls": cover_shortfalls(problem)}
+            "cover": cover, "short": short, "shortfalls": cover_shortfalls(problem),
+            "surplus": cover_surplus(problem)}
 
 
 def cover_table(problem, sol) -> tuple[pd.DataFrame, Any]:
@@ -218,7 +221,7 @@ class RosterPage(Page):
         self.status = QLabel("Choose a unit and press Solve. Right-click a cell to lock it or to record a "
                              "sickness and re-roster.", self.body)
         self.status.setWordWrap(True)
-        self.violations = FrameTable(title="Rules broken (soft rules cost points; hard rules must hold)",
+        self.violations = FrameTable(title="Rules broken (soft ones cost points)",
                                      export_name="roster_violations")
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.grid)
@@ -329,8 +332,9 @@ class RosterPage(Page):
 
         self.result = r
         problem, sol, check = r["problem"], r["solution"], r["validation"]
-        self.session.audit("solve roster", problem.unit, {"status": sol.status, "objective": sol.objective,
-                                                          "days": problem.days, "start": str(problem.start)})
+        if not self._draft:  # (the draft the page makes on opening is no one's decision: a screenshot audited it)
+            self.session.audit("solve roster", problem.unit, {"status": sol.status, "objective": sol.objective,
+                                                              "days": problem.days, "start": str(problem.start)})
         changed = set()
         if problem.published is not None:
             changed = {k for k in set(problem.published) | set(sol.assignment)
@@ -364,6 +368,9 @@ class RosterPage(Page):
                                       r.get("shortfalls", []))
             if note:
                 parts.append(note)
+            if r.get("surplus") and check is not None and check.by_rule().get("cover_over", 0):
+                parts.append(f"<span style='color:{theme.GREY}'>Over cover whatever the roster:</span> "
+                             f"{r['surplus']}")
             self.status.setText("<br>".join(parts))
             if r.get("violations") is not None:
                 self.violations.set_frame(r["violations"])

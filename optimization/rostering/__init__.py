@@ -28,7 +28,7 @@ The API the desktop app and the ``hospops roster`` command call::
 from __future__ import annotations
 
 from .curtois import read_curtois, read_solution_csv, write_solution_csv
-from .explain import cover_shortfalls, explain_infeasible, precheck, stopped_short_note
+from .explain import cover_shortfalls, cover_surplus, explain_infeasible, precheck, stopped_short_note
 from .inrc import read_inrc
 from .export import from_csv, to_csv, to_ics, to_pdf, to_xlsx
 from .model import build_model
@@ -41,6 +41,6 @@ from .workspace import DEFAULT_RATIOS, WardRules, problem_from_workspace
 __all__ = [
     "Cover", "Employee", "Lock", "Pattern", "Request", "RosterProblem", "RosterSolution", "ShiftType", "Validation",
     "Violation", "WardRules", "DEFAULT_RATIOS", "absent", "build_model", "explain_infeasible", "from_csv",
-    "list_changes", "cover_shortfalls", "stopped_short_note", "precheck", "problem_from_workspace", "read_curtois", "read_inrc", "read_solution_csv", "reroster",
+    "list_changes", "cover_shortfalls", "cover_surplus", "stopped_short_note", "precheck", "problem_from_workspace", "read_curtois", "read_inrc", "read_solution_csv", "reroster",
     "rerostering_problem", "solve", "to_csv", "to_ics", "to_pdf", "to_xlsx", "validate", "write_solution_csv",
 ]

@@ -124,6 +124,27 @@ def cover_shortfalls(problem: RosterProblem) -> list[str]:
     return out
 
 
+def cover_surplus(problem: RosterProblem) -> str | None:
+    """The mirror of :func:`cover_shortfalls`: contracts whose least hours add up to well over the hours cover
+    asks for, in words. Every hour over it is a person above cover somewhere, and the solver puts them where an
+    extra person costs least, often nights (longer shifts: fewer extra shifts for the same hours), which reads
+    as nonsense without this. Cover is counted per role (rows for a skill nobody has as a role, a nurse in
+    charge, are within a role's count). None when the contracts fit."""
+    p = problem
+    minutes = {s.id: s.minutes for s in p.shifts}
+    roles = {e.role for e in p.employees if getattr(e, "role", None)}
+    need = sum(max(c.requirement, c.hard_min) * minutes[c.shift] for c in p.cover
+               if c.skill is None or c.skill in roles)
+    least = sum(max(0, e.min_minutes or 0) for e in p.employees)
+    if need <= 0 or least <= 1.1 * need:
+        return None
+    where = f"{p.unit}: " if p.unit else ""
+    return (f"{where}the contracts ask for at least {least / 60:,.0f} hours of work in these {p.days} days, and cover "
+            f"asks for about {need / 60:,.0f}: the {(least - need) / 60:,.0f} hours over it are staff above cover, put "
+            "where an extra person costs least (often nights: longer shifts, so fewer of them). Lower the contracts' "
+            "least hours for this period, or raise the cover.")
+
+
 def explain_infeasible(problem: RosterProblem, time_limit_s: float = 10.0) -> list[str]:
     """A small set of hard requirements that cannot all hold, in words (empty when none could be named)."""
     t0 = time.perf_counter()

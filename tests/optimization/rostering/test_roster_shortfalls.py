@@ -1,7 +1,7 @@
 """cover_shortfalls: shifts that will be short whatever the roster, said before anyone blames the solver."""
-from optimization.rostering import cover_shortfalls, solve, stopped_short_note, validate
+from optimization.rostering import cover_shortfalls, cover_surplus, solve, stopped_short_note, validate
 
-from roster_helpers import need, person, tiny
+from roster_helpers import E8, need, person, tiny
 
 
 def test_too_few_skilled_hours_are_named_with_the_shifts_that_will_be_short():
@@ -33,3 +33,14 @@ def test_a_search_stopped_with_avoidable_gaps_says_a_longer_one_may_fill_them():
     assert stopped_short_note("OPTIMAL", 26, []) is None
     assert stopped_short_note("FEASIBLE", 0, []) is None
     assert stopped_short_note("FEASIBLE", 4, ["Ward 7: about 4 shift(s) will be short whatever the roster."]) is None
+
+
+def test_contracts_far_over_the_cover_are_said_with_the_over_cover_they_force():
+    # one Early a day for 7 days (56 h); three people who must each work at least 4 shifts (96 h in all)
+    cover = [need(d, "E", 1) for d in range(7)]
+    staff = [person(x, min_minutes=4 * 480, max_minutes=5 * 480) for x in "ABC"]
+    p = tiny(7, staff, cover=cover, shifts=(E8,))
+    note = cover_surplus(p)
+    assert note and "at least 96 hours" in note and "about 56" in note and "40 hours over it" in note
+    assert validate(p, solve(p, time_limit_s=5)).by_rule().get("cover_over", 0) > 0  # more worked than asked
+    assert cover_surplus(tiny(7, [person("A", min_minutes=4 * 480)], cover=cover)) is None  # within the cover
