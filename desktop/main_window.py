@@ -123,6 +123,9 @@ class MainWindow(QMainWindow):
     def _build_status(self) -> None:
         self.last_import = QLabel("", self)
         self.statusBar().addWidget(self.last_import)
+        # a message hides it (Qt hides normal widgets only if they are visible when the message comes: one shown
+        # before the window was drawn showed both, one over the other)
+        self.statusBar().messageChanged.connect(lambda text: self.last_import.setVisible(not text))
         self.job_status = JobStatus(self.jobs, self)
         self.statusBar().addPermanentWidget(self.job_status)
 

@@ -107,7 +107,8 @@ def _num(v) -> str:
 
 
 class RosterModel(QAbstractTableModel):
-    """Staff rows × day columns; a cell shows the shift letter on the shift's colour; locks show a padlock."""
+    """Staff rows × day columns; a cell shows the shift letter on the shift's colour; a locked cell is in
+    brackets ([E])."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -140,7 +141,7 @@ class RosterModel(QAbstractTableModel):
         locked = (emp, day) in self.locks
         if role == Qt.ItemDataRole.DisplayRole:
             text = "LV" if leave else (shift or "·")
-            return ("🔒" + text) if locked else text
+            return f"[{text}]" if locked else text  # (a padlock glyph drew as an empty box without an emoji font)
         if role == Qt.ItemDataRole.BackgroundRole:
             key = "LEAVE" if leave else (shift or "OFF")
             color = theme.SHIFTS.get(key) or theme.SHIFTS.get(shift or "", None)
