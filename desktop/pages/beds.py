@@ -210,6 +210,14 @@ class BedsPage(Page):
     # ------------------------------------------------------------------ loading
     def refresh(self) -> None:
         at = self.session.as_of
+        if self.last_proposal is not None and self.last_proposal.get("at") != at:
+            # a plan for another time is not this time's plan: it goes, rather than stay on screen acceptable
+            self.last_proposal = None
+            self.proposal.set_frame(pd.DataFrame())
+            self.accept_all_btn.setEnabled(False)
+            self.accept_sel_btn.setEnabled(False)
+            self.change_btn.setEnabled(False)
+            self.solver_line.setText("The as-of time changed: the proposal was for another time. Propose again.")
         self.run("Loading the bed board", lambda ws, progress, should_stop: load_beds(ws, at, progress, should_stop),
                  self._show_board, background=True)
         self.run("Computing the 72-hour outlook",
@@ -277,7 +285,7 @@ class BedsPage(Page):
         self.tabs.setCurrentIndex(1)
         self.solver_line.setText("Searching… (Esc cancels)")
         self.run("Proposing placements",
-                 lambda ws, progress, should_stop: propose(ws, at, limit, progress, should_stop),
+                 lambda ws, progress, should_stop: {**propose(ws, at, limit, progress, should_stop), "at": at},
                  self._show_proposal, key="beds.solve", on_progress=lambda f, m: self.solver_line.setText(m),
                  on_error=self._solve_failed)
 

@@ -121,6 +121,14 @@ def test_beds_page_board_proposal_and_accept(window, qtbot):
             qtbot.waitUntil(lambda: bed not in page.reserved, timeout=60000)
     # the outlook arrived too: 72 hourly rows per inpatient unit
     assert len(page._outlook) and page._outlook.groupby("unit_id").size().eq(72).all()
+    # a proposal is for its time: another as-of time takes it off the page (it stayed, acceptable)
+    from datetime import timedelta
+
+    assert page.last_proposal is not None
+    window.session.set_as_of(window.session.as_of - timedelta(hours=3))
+    assert wait_until_loaded(window, page, 60000)
+    assert page.last_proposal is None and page.proposal.model.rowCount() == 0
+    assert not page.accept_all_btn.isEnabled() and "Propose again" in page.solver_line.text()
 
 
 def test_roster_page_solves_and_rerosters(window):
