@@ -576,8 +576,10 @@ def explain_unplaced(problem: BedProblem, assignment: dict[str, str | None]) -> 
             needs = f" (needs: {', '.join(_needs(p))})" if _needs(p) else ""
             if not free:
                 staying = sum(1 for pid in others if current.get(pid) == assignment.get(pid))
-                reason = (f"all {len(cands)} beds that meet the hard rules{needs} are taken: {staying} by patients "
-                          f"already in them, {len(others) - staying} by patients placed now ahead of this one")
+                # (beds occupied at the time are out at the first rule: the count is of the beds open now, which a
+                # bed manager read as the unit's size, "all 8 beds" of a 26-bed unit)
+                reason = (f"all {len(cands)} beds open now that meet the hard rules{needs} are taken: {staying} by "
+                          f"patients already in them, {len(others) - staying} by patients placed now ahead of this one")
             else:
                 reason = (f"{len(free)} suitable bed(s) are free, but placing this patient would cost more than "
                           f"waiting under the current weights (headroom kept for expected emergencies or an "
