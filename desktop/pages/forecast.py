@@ -122,6 +122,10 @@ class ForecastPage(Page):
         self.series.setCurrentIndex(idx)
         self.series.blockSignals(False)
         self._series_changed()
+        if not series:  # an empty workspace: what to do, not an empty box and blank axes
+            self.chart.show_empty("Nothing to forecast yet: import ED visits, stays or supply use\n"
+                                  "(Data → Import), or try the demo hospital.")
+            self.verdict.setText("")
         if series and self._auto_run:
             self.run_forecast()
         else:

@@ -292,6 +292,8 @@ class RosterPage(Page):
             # a first draft straight away (a short search); Solve searches longer
             self.solve(time_limit=DRAFT_SECONDS)
         else:
+            self.status.setText("This workspace has no staff to roster: import a staff table (Data → Import), or "
+                                "try the demo hospital.")
             self.done_loading()
 
     # ------------------------------------------------------------------ solving
