@@ -135,8 +135,13 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
             requests.append(Request(r.staff_id, d, r.shift_id, weight, "on" if r.kind == "shift_on" else "off"))
     employees = []
     for r in staff.itertuples():
-        # leave counts as time owed: the contract applies to the days not on leave
-        per_horizon = float(r.contract_hours or 0) * 60 * (days - len(days_off.get(r.staff_id, ()))) / 7
+        # leave is credited as time worked, a fifth of the weekly hours for each weekday on leave (as NHS annual
+        # leave is; a weekend day off is a day off, not leave taken). Shrinking the horizon in proportion instead
+        # (hours x days not on leave / 7) asked 48 h in the 9 days after a Monday-Friday leave in a fortnight,
+        # which one weekend in two and two days off in a row made infeasible
+        weekly = float(r.contract_hours or 0) * 60
+        weekdays_off = sum(1 for d in days_off.get(r.staff_id, ()) if (start + timedelta(days=d)).weekday() < 5)
+        per_horizon = max(0.0, weekly * days / 7 - weekly / 5 * weekdays_off)
         skills = {x.strip() for x in str(r.skills or "").split(",") if x.strip()} | {str(r.role)}
         caps = {n: 0 for n in nights} if r.nights_ok is False else {}
         in_a_row = {} if caps else {n: rules.max_consecutive_nights for n in nights}

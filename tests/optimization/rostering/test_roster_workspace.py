@@ -40,6 +40,23 @@ def test_problem_from_the_demo_ward(ward):
     assert not any((e, d) in sol.assignment for e, ds in p.days_off.items() for d in ds)
 
 
+def test_leave_is_credited_a_fifth_of_the_week_per_weekday(demo_ws):
+    # (the horizon shrunk in proportion asked 48 h in the 9 days after a Monday-Friday leave in a fortnight:
+    # the demo's AMU fortnight from 23 Nov was infeasible)
+    from datetime import timedelta
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        p = problem_from_workspace(ws, "M5", START, 14)
+        hours = dict(ws.sql("SELECT staff_id, contract_hours FROM staff WHERE unit_id = 'M5'"))
+    slack = 8 * 60
+    for e in p.employees:
+        weekly = float(hours[e.id]) * 60
+        weekdays = sum(1 for d in p.days_off.get(e.id, ()) if (START + timedelta(days=d)).weekday() < 5)
+        owed = max(0.0, weekly * 2 - weekly / 5 * weekdays)
+        assert e.min_minutes == int(max(owed - slack, 0)) and e.max_minutes == int(owed + slack), e.id
+    assert any(p.days_off.values())  # (someone is on leave in this fortnight)
+
+
 def test_unknown_unit_is_a_user_error(demo_ws):
     with Workspace.open(demo_ws, read_only=True) as ws, pytest.raises(HospOpsError, match="No staff"):
         problem_from_workspace(ws, "NOPE", START, 7)
