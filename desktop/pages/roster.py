@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop import theme
 from desktop.pages.base import Page
-from desktop.widgets.charts import make_plot
+from desktop.widgets.charts import legend_brush, make_plot
 from desktop.widgets.table import FrameTable
 
 
@@ -237,7 +237,7 @@ class RosterPage(Page):
         self.curve_plot.setLabel("bottom", "seconds")
         self.curve_plot.setToolTip("The solver's best roster so far (objective, lower is better) and its proof of "
                                    "how good a roster can be (bound): the gap between them closes as it searches")
-        self.curve_plot.addLegend(offset=(-10, 5), labelTextSize="7pt")
+        self.curve_plot.addLegend(offset=(-10, 5), labelTextSize="7pt", brush=legend_brush())
         self._obj_curve = self.curve_plot.plot([], [], pen=pg.mkPen(theme.BLUE, width=2), name="objective",
                                                stepMode=None)
         self._bound_curve = self.curve_plot.plot([], [], pen=pg.mkPen(theme.GREY, style=Qt.PenStyle.DashLine),

@@ -112,6 +112,17 @@ def plot_message(plot: pg.PlotWidget, text: str | None) -> None:
     plot._message_item = item
 
 
+def legend_brush():
+    """A legend's background: the window's base colour, nearly opaque, so the lines under it do not run through
+    its text (they did on every chart with a legend)."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    c = QColor(QApplication.instance().palette().color(QPalette.ColorRole.Base))
+    c.setAlpha(215)
+    return pg.mkBrush(c)
+
+
 def date_axis() -> pg.DateAxisItem:
     """A bottom date axis whose day ticks say the month too ("07 Nov", not "07", which reads as an hour on an
     hourly chart) and, zoomed in to hours, the weekday and day ("Fri 20"). pyqtgraph's own levels show the
@@ -163,7 +174,8 @@ class TimeChart(_DateChart):
         self.plot.setMinimumHeight(height // 2)
         self.plot.showGrid(x=False, y=True, alpha=0.15)
         self.plot.setLabel("left", y_label)
-        self.legend = self.plot.addLegend(offset=(10, 5), labelTextSize="8pt")
+        self.legend = self.plot.addLegend(offset=(10, 5), labelTextSize="8pt", brush=legend_brush())
+        self.legend.setZValue(1000)  # above the curves, which are drawn later
         self._series: list[tuple[str, np.ndarray, np.ndarray]] = []
         self._vline = pg.InfiniteLine(angle=90, movable=False, pen=_pen(theme.GREY, 1, Qt.PenStyle.DashLine))
         self.clear()
