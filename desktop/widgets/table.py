@@ -78,6 +78,9 @@ class FrameTable(QWidget):
         self.view.customContextMenuRequested.connect(self._menu)
 
         self.title = QLabel(f"<b>{title}</b>" if title else "", self)
+        # a long title wraps rather than setting the table's least width (the Roster page's two tables made the
+        # window at least 1,324 px wide, wider than a 1,280 px ward screen)
+        self.title.setWordWrap(True)
         self.count = QLabel("", self)
         self.count.setObjectName("muted")
         self.filter = QLineEdit(self)
@@ -98,9 +101,8 @@ class FrameTable(QWidget):
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.title)
+        top.addWidget(self.title, 1)  # the room there is: a title wraps only when the table is narrow
         top.addWidget(self.count)
-        top.addStretch(1)
         top.addWidget(self.filter)
         top.addWidget(copy_btn)
         top.addWidget(export_btn)
