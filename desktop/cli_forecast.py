@@ -75,6 +75,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         raise HospOpsError("Give --horizon: a number of steps or a duration such as 48h or 28d.")
     if args.windows < 1:
         raise HospOpsError("--windows must be at least 1.")
+    if args.country:  # (an unknown code was taken silently, and changed the default models)
+        from datasets.store import check_country
+
+        check_country(args.country)
 
     from forecasting import load_csv, load_series, run_forecast
 

@@ -4,8 +4,9 @@ A job is a plain function called on a worker thread with two keyword arguments, 
 message)`` and ``should_stop()``: exactly the hooks the core takes (``datasets.progress``), so the core knows
 nothing of Qt. Jobs are keyed (usually by page): starting a job with a key that is running cancels the old
 one, and a cancelled or superseded job's result is dropped (except a job that ``keeps_partial``: a solve the
-user stopped hands back its best roster so far, and that is shown; a superseded one is still dropped). Cancel sets a flag the core polls; the core then
-raises :class:`datasets.errors.Cancelled` and nothing it did is kept. Errors come back as sentences: a
+user stopped hands back its best roster so far, and that is shown; a superseded one is still dropped). Cancel
+sets a flag the core polls; the core then raises :class:`datasets.errors.Cancelled` and nothing it did is
+kept (a search stops and returns its best instead). Errors come back as sentences: a
 :class:`HospOpsError`'s message as is, anything else as "internal error" with the traceback in the log file,
 never in a dialog.
 

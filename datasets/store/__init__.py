@@ -52,7 +52,7 @@ from datasets.store.schema import (
 )
 
 __all__ = ["Workspace", "CANONICAL", "SCHEMA_VERSION", "os_user", "is_encrypted", "list_audit", "audit_actions",
-           "replace_workspace"]
+           "check_country", "replace_workspace"]
 
 DEFAULT_SETTINGS = {"timezone": "UTC", "country": "", "hospital_name": ""}
 
@@ -139,7 +139,7 @@ class Workspace:
         if path.parent and not path.parent.exists():
             raise WorkspaceError(f"The folder {path.parent} does not exist.")
         _check_timezone(timezone)
-        _check_country(country)
+        check_country(country)
         encrypted = passphrase is not None
         final, path = path, path.with_name(path.name + ".creating")
         _remove_files(path)  # what a killed create left behind
@@ -322,7 +322,7 @@ class Workspace:
         if key == "timezone":
             _check_timezone(value)
         if key == "country":
-            _check_country(value)
+            check_country(value)
         with self.transaction():
             old = self.settings().get(key)
             self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
@@ -483,7 +483,7 @@ def _check_timezone(tz: str) -> None:
         raise WorkspaceError(f"'{tz}' is not a time zone name.", "Use an IANA name such as Europe/London.") from None
 
 
-def _check_country(country: str) -> None:
+def check_country(country: str) -> None:
     """A country for public holidays: empty (none) or a code the ``holidays`` package knows (GB, US, DE...)."""
     if not country:
         return

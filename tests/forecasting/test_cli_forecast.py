@@ -48,6 +48,10 @@ def test_forecast_csv_and_table_output(tmp_path, capsys):
                  "--models", "seasonal_naive"]) == 0
     out = capsys.readouterr().out
     assert "best model: seasonal_naive" in out and "lo-80" in out
+    # an unknown holiday country is refused (it was taken silently, and changed the default models)
+    assert main(["forecast", "--csv", str(p), "--time-col", "when", "--value-col", "n", "--horizon", "6",
+                 "--country", "XX"]) == 1
+    assert "not a country code" in capsys.readouterr().err
 
 
 def test_forecast_list(demo_ws, capsys):
