@@ -179,7 +179,8 @@ def _run(session: ImportSession, files: dict, empty: list[str], found: dict) -> 
         f"""CREATE OR REPLACE TEMP TABLE _omop_stay AS
             SELECT s._n, {_t('s.' + v['visit_occurrence_id'])} AS vid, {_t('s.' + v['person_id'])} AS person,
                    {vc} AS concept, {xs} AS ts_in, {xe} AS ts_out,
-                   {_t('s.' + v_cs) if v_cs else 'NULL'} AS cs, {_t('s.' + v_prec) if v_prec else 'NULL'} AS prec
+                   {_t('s.' + v_cs) if v_cs else 'NULL::VARCHAR'} AS cs,
+                   {_t('s.' + v_prec) if v_prec else 'NULL::VARCHAR'} AS prec
             FROM {vo.name} s WHERE {vc} IN ({stay_in})"""
     )
     rep(0.3, "Inpatient stays")

@@ -374,6 +374,21 @@ def test_omop_lowercase_file_names(tmp_path):
     ws.close()
 
 
+def test_omop_visits_without_a_care_site_column_are_read(tmp_path):
+    # a header cut after visit_start_date (a line break in it: found by the randomised hostile-input test): the
+    # stays' care site was an untyped NULL column, and the VISIT_DETAIL join failed with an internal error
+    folder = tmp_path / "omop"
+    shutil.copytree(ANCHORS / "omop_eunomia" / "synthea27nj_5.4", folder)
+    vo = folder / "VISIT_OCCURRENCE.csv"
+    text = vo.read_text()
+    vo.write_text(text.replace("visit_start_date,", "visit_start_date\n,", 1))
+    ws = new_ws(tmp_path)
+    result = run_import(ws, folder, "omop")
+    for c in result.tables().values():
+        assert c["read"] == c["loaded"] + c["rejected"]
+    ws.close()
+
+
 def test_fhir_times_and_units(imported):
     ws, result = imported["fhir_bulk_ndjson"]
     con = duckdb.connect()
