@@ -42,3 +42,18 @@ def test_roster_inrc_tiny(tmp_path, capsys):
     assert row["instance"] == "sprint01" and row["best_known"] == 56
     assert row["validated"] is True and row["objective"] >= 56
     assert mod.parse_instances("sprint01-03,medium_late02") == ["sprint01", "sprint02", "sprint03", "medium_late02"]
+
+
+def test_roster_demo_tiny(tmp_path, capsys):
+    # the demo hospital's ward roster against the plain cell model: both hard-feasible, the validator agreeing
+    mod = load_benchmark("roster_demo")
+    res = mod.main(["--quick", "--json", "--days", "7", "--time-limit", "3", "--data-dir", str(tmp_path / "data"),
+                    "--results-dir", str(tmp_path / "results")])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert json.loads(lines[-1]) == json.loads(json.dumps(res))
+    (row,) = res["rows"]
+    assert row["unit"] == "M3" and row["days"] == 7 and row["staff"] > 20
+    assert row["hard"] == 0 and row["validated"] is True and row["baseline_hard"] == 0
+    assert row["objective"] is not None and row["baseline_objective"] is not None
+    assert row["ratio"] == round(row["objective"] / row["baseline_objective"], 3)
+    assert not list((tmp_path / "data").iterdir()), "the scratch workspace is removed"
