@@ -98,6 +98,17 @@ class _Task(QRunnable):
             self.signals.done.emit(job.id, result)
 
 
+_CORE_IMPORTS = threading.Lock()
+
+
+def load_forecasting() -> None:
+    """Import the forecasting package whole, once, one thread at a time. Two pages' jobs importing parts of it
+    at once (Forecast's series list and Supplies' reorder table, opened a second apart) met its modules half
+    made ("cannot import name 'CountGLM' from partially initialized module"), and one page stayed broken."""
+    with _CORE_IMPORTS:
+        import forecasting.inventory  # noqa: F401 - the package's __init__ imports the rest
+
+
 def background_priority(niceness: int = 10) -> None:
     """Lower the calling thread's CPU priority (Linux: threads have their own nice value, inherited by the threads
     they start, CP-SAT's search workers included), so that the Qt thread wins the CPU while a job computes: on two

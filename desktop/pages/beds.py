@@ -35,6 +35,10 @@ def load_beds(ws, at, progress=None, should_stop=None) -> dict[str, Any]:
 def load_outlook(ws, at, progress=None, should_stop=None) -> pd.DataFrame:
     from datasets.metrics.beds import outlook
 
+    from desktop.jobs import load_forecasting
+
+    load_forecasting()  # (the outlook may use the admissions forecast: imported whole, one thread at a time)
+
     return outlook(ws, at, 72, progress=progress, should_stop=should_stop)
 
 

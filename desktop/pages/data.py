@@ -99,13 +99,15 @@ class DataPage(Page):
             self.window().statusBar().showMessage(
                 "Open a workspace first (File ▸ Open, or try the demo hospital), then import into it.", 10000)
             return
-        if self.wizard is not None:
+        if self.wizard is not None and self.wizard.isVisible():
             self.wizard.raise_()
             return
         self.wizard = ImportWizard(self)
         self.wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.wizard.import_requested.connect(self._run_import)
         self.wizard.destroyed.connect(lambda: setattr(self, "wizard", None))
+        # Esc or Cancel in the wizard stops an import it started, as its run page says (it went on, and committed)
+        self.wizard.rejected.connect(lambda: self.jobs.cancel("data.import"))
         self.wizard.show()
 
     def _run_import(self, req: dict) -> None:
@@ -117,13 +119,18 @@ class DataPage(Page):
 
         wizard = self.wizard
 
+        def open_wizard():  # the wizard, unless it was closed meanwhile (its widgets are gone then)
+            from shiboken6 import isValid
+
+            return wizard if wizard is not None and isValid(wizard) and wizard.isVisible() else None
+
         def done(result) -> None:
-            if wizard is not None:
+            if open_wizard() is not None:
                 wizard.run_page.finish(result)
             self.session.notify_data_changed()
 
         def failed(message: str) -> None:
-            if wizard is not None:
+            if open_wizard() is not None:
                 wizard.run_page.finish(None, message)
             else:
                 self.show_error(message)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 from PySide6.QtCore import Qt
 
 from desktop import theme
+from desktop.jobs import load_forecasting
 from desktop.pages.base import Page
 from desktop.widgets.charts import TimeChart
 from desktop.widgets.table import FrameTable
@@ -22,6 +23,7 @@ AUTOMATIC = "Automatic (best in backtest)"
 
 
 def list_series_job(ws, progress=None, should_stop=None) -> tuple[list[dict], tuple[str, ...]]:
+    load_forecasting()
     from forecasting.series import list_series
     from forecasting.forecast import MODEL_NAMES
 
@@ -30,6 +32,7 @@ def list_series_job(ws, progress=None, should_stop=None) -> tuple[list[dict], tu
 
 def forecast_job(ws, name: str, horizon: str, models: list[str] | None, backtest: bool, at, progress=None,
                  should_stop=None):
+    load_forecasting()
     from forecasting.forecast import run_forecast
     from forecasting.series import load_series
 

@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout
 
 from desktop import theme
+from desktop.jobs import load_forecasting
 from desktop.pages.base import Page
 from desktop.widgets.charts import TimeChart
 from desktop.widgets.table import FrameTable
@@ -24,6 +25,7 @@ TIPS = {
 def item_forecast(ws, name: str, at=None, progress=None, should_stop=None):
     """The item's daily use (whole days before ``at``, the app's "as of" time, as the reorder table takes it)
     and its forecast."""
+    load_forecasting()
     from forecasting.forecast import run_forecast
     from forecasting.series import load_series
 
@@ -39,6 +41,13 @@ def item_forecast(ws, name: str, at=None, progress=None, should_stop=None):
 
             raise HospOpsError(f"No use of {name.split(':', 1)[-1]} was recorded before the 'as of' time.")
     return y, in_subprocess(run_forecast, y, "28d", backtest=False, progress=progress, should_stop=should_stop)
+
+
+def reorder_job(ws, lead, level, at, progress=None, should_stop=None) -> pd.DataFrame:
+    load_forecasting()  # (here, on the job's thread, not in the window's: the first import takes seconds)
+    from forecasting.inventory import reorder_table
+
+    return reorder_table(ws, lead, level, progress, should_stop, as_of=at)
 
 
 class SuppliesPage(Page):
@@ -85,13 +94,11 @@ class SuppliesPage(Page):
         lay.addWidget(split, 1)
 
     def refresh(self) -> None:
-        from forecasting.inventory import reorder_table
-
         lead = self.lead.value() or None
         level = float(self.level.value())
         at = self.session.as_of
         self.run("Calculating reorder points",
-                 lambda ws, progress, should_stop: reorder_table(ws, lead, level, progress, should_stop, as_of=at),
+                 lambda ws, progress, should_stop: reorder_job(ws, lead, level, at, progress, should_stop),
                  self._show, key="supplies.table")
 
     def _show(self, df: pd.DataFrame) -> None:

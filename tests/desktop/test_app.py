@@ -404,6 +404,20 @@ def test_import_wizard_end_to_end(qtbot, tmp_path):
     assert wiz.mapping.isComplete(), wiz.mapping.status.text()
     assert "usage_id" not in wiz.mapping.status.text()
     wiz.reject()
+    # Esc (reject) in the wizard while its import runs stops the import: nothing lands (it went on and committed)
+    big = tmp_path / "big.csv"
+    big.write_text("visit_id,arrival_ts\n" + "".join(f"V{i},2024-01-01 10:00\n" for i in range(300_000)))
+    before = w.session.ws.sql("SELECT (SELECT count(*) FROM ed_visits), (SELECT count(*) FROM import_runs)")[0]
+    page.start_import()
+    wiz = page.wizard
+    wiz.source.path.setText(str(big))
+    wiz.next()
+    assert wiz.mapping.isComplete(), wiz.mapping.status.text()
+    wiz.next()
+    qtbot.waitUntil(lambda: bool(w.jobs.running("data.import")), timeout=10000)
+    wiz.reject()
+    qtbot.waitUntil(lambda: not w.jobs.running("data.import"), timeout=60000)
+    assert w.session.ws.sql("SELECT (SELECT count(*) FROM ed_visits), (SELECT count(*) FROM import_runs)")[0] == before
     w.close()
 
 
