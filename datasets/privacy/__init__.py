@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 from typing import Iterable, Optional, Sequence
 
@@ -166,10 +167,11 @@ def neutralize_formula(value: object) -> object:
     """
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         try:
-            float(value)
-            return value
+            if math.isfinite(float(value)):  # ("-inf" and "-nan" are read as names, i.e. a formula)
+                return value
         except ValueError:
-            return "'" + value
+            pass
+        return "'" + value
     return value
 
 
@@ -280,16 +282,30 @@ def suppress(
     return out, n
 
 
-def prepare_export(df, count_cols: Sequence[str] = (), threshold: int = DEFAULT_THRESHOLD, **suppress_kw):
+def prepare_export(df, count_cols: Sequence[str] = (), threshold: int = DEFAULT_THRESHOLD,
+                   describes: Sequence[str] = (), **suppress_kw):
     """What every aggregate export (CSV, XLSX, PDF, clipboard) writes: ``(table, note)``.
 
     Counts in ``count_cols`` go through :func:`suppress` (``suppress_kw``: ``total_rows``, ``total_cols``,
     ``groups``), and every text cell and column name that a spreadsheet would run as a formula is
-    neutralized. ``note`` is the sentence to print with the export (:func:`suppression_note`).
+    neutralized. ``describes``: columns that describe the people a row counts (the mean, median and 90th
+    percentile length of stay of a specialty's stays): blanked in every row whose count was suppressed, since
+    the statistics of one to ten people can be theirs exactly (a specialty with one stay published that
+    patient's length of stay). ``note`` is the sentence to print with the export (:func:`suppression_note`).
     """
     import pandas as pd
 
     out, n = suppress(df, count_cols, threshold, **suppress_kw) if count_cols else (df.copy(), 0)
+    hidden = [c for c in describes if c in out.columns]
+    if hidden and count_cols:
+        blanked = pd.Series(False, index=out.index)
+        for c in count_cols:
+            if c in out.columns:
+                blanked |= out[c].isna() & df[c].notna()
+        if blanked.any():
+            for c in hidden:
+                out[c] = out[c].astype("object").where(~blanked, None)
+            n += int(blanked.sum()) * len(hidden)
     for c in out.columns:
         if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
             out[c] = out[c].map(lambda v: neutralize_formula(v) if isinstance(v, str) else v)

@@ -47,7 +47,7 @@ class OverviewPage(Page):
         self.los = FrameTable(title="Length of stay in days, by specialty (last 90 days)", export_name="length_of_stay",
                               headers={"mean_days": "mean", "median_days": "median", "p90_days": "90th pct"},
                               filter_box=False,
-                              count_cols=["stays"])
+                              count_cols=["stays"], describes=["mean_days", "median_days", "p90_days"])
 
         left = QSplitter(Qt.Orientation.Vertical, self.body)
         left.addWidget(self.arrivals)

@@ -21,13 +21,14 @@ def export_frame(df: pd.DataFrame, path: str | Path, *, note: str = "") -> Path:
     return _write(df, path, note)
 
 
-def for_export(df: pd.DataFrame, count_cols=(), groups=None) -> tuple[pd.DataFrame, str]:
-    """Small-cell suppression of ``count_cols`` (patient counts: 1-10 blanked, complementary cells too) and
-    formula-looking text neutralized — what every copy and export of a table goes through."""
+def for_export(df: pd.DataFrame, count_cols=(), groups=None, describes=()) -> tuple[pd.DataFrame, str]:
+    """Small-cell suppression of ``count_cols`` (patient counts: 1-10 blanked, complementary cells too, and the
+    ``describes`` columns of those rows) and formula-looking text neutralized — what every copy and export of a
+    table goes through."""
     from datasets.privacy import prepare_export
 
     kw = {"groups": groups} if groups is not None else {}
-    return prepare_export(df, list(count_cols), **kw)
+    return prepare_export(df, list(count_cols), describes=list(describes), **kw)
 
 
 def _write(df: pd.DataFrame, path: str | Path, note: str = "") -> Path:
@@ -52,12 +53,14 @@ class FrameTable(QWidget):
     """Filter box + table view + copy/export buttons over a :class:`FrameModel`."""
 
     def __init__(self, parent=None, *, title: str = "", headers=None, tooltips=None, decimals=None,
-                 filter_box: bool = True, export_name: str = "table", count_cols=(), count_groups=None):
+                 filter_box: bool = True, export_name: str = "table", count_cols=(), count_groups=None,
+                 describes=()):
         super().__init__(parent)
         self.export_name = export_name
         # columns holding counts of patients: suppressed (1-10) in every copy and export (issue 6)
         self.count_cols = tuple(count_cols)
         self.count_groups = count_groups
+        self.describes = tuple(describes)  # columns about the people counted: blanked with a small count
         self.model = FrameModel(headers=headers, tooltips=tooltips, decimals=decimals, parent=self)
         self.proxy = FrameFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -166,7 +169,8 @@ class FrameTable(QWidget):
     # ------------------------------------------------------------------ actions
     def exportable(self, selected: bool = False) -> tuple[pd.DataFrame, str]:
         frame = self.selected_frame() if selected else self.shown_frame()
-        return for_export(frame, [c for c in self.count_cols if c in frame.columns], self.count_groups)
+        return for_export(frame, [c for c in self.count_cols if c in frame.columns], self.count_groups,
+                          self.describes)
 
     def copy(self) -> str:
         df, note = self.exportable(selected=True)

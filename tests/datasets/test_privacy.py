@@ -265,6 +265,7 @@ def test_prepare_export_suppresses_and_neutralizes():
 def test_formula_cells_are_neutralized():
     assert neutralize_formula('=HYPERLINK("http://x","y")') == "'=HYPERLINK(\"http://x\",\"y\")"
     assert neutralize_formula("-12.5") == "-12.5" and neutralize_formula(3) == 3
+    assert neutralize_formula("-inf") == "'-inf"  # a name to a spreadsheet, not a number
     assert neutralize_formula("+cmd|' /C calc'!A0").startswith("'")
 
 

@@ -215,13 +215,15 @@ def test_copy_and_export_suppress_small_counts(qtbot, tmp_path):
 
     from desktop.widgets.table import FrameTable
 
-    t = FrameTable(count_cols=["stays"])
+    t = FrameTable(count_cols=["stays"], describes=["median_days"])
     qtbot.addWidget(t)
     t.set_frame(pd.DataFrame({"specialty": ["medicine", "surgery", "=HYPERLINK(\"x\")"], "stays": [120, 7, 40],
                               "median_days": [2.5, 3.0, 1.0]}))
     text = t.copy()
     rows = [line.split("\t") for line in text.strip().splitlines()]
     assert rows[1][1] == "120" and rows[2][1] == "", "7 stays is a small count: blanked"
+    # and what describes those 7 people with it (their median stay was published beside the blank)
+    assert rows[1][2] == "2.5" and rows[2][2] == "", rows
     assert not rows[3][0].startswith("="), "formula-looking text is neutralized"
     out = t.export_to(tmp_path / "los.csv")
     content = out.read_text()
