@@ -111,7 +111,10 @@ class Session(QObject):
 
     def notify_data_changed(self) -> None:
         self._read_facts()
-        if self.as_of is None or (self.data_end and self.as_of > self.data_end):
+        # a time outside the data now held (after the first import into an empty workspace: "now", decades
+        # before MIMIC-IV's shifted dates) would show the new data nowhere: the default time instead
+        if (self.as_of is None or (self.data_end and self.as_of > self.data_end)
+                or (self.data_start and self.as_of < self.data_start)):
             self.as_of = self.default_as_of()
         self.data_changed.emit()
 

@@ -395,6 +395,15 @@ def test_import_wizard_end_to_end(qtbot, tmp_path):
     rejects = page.rejects.model.frame
     assert len(rejects) == 1 and int(rejects["line"].iloc[0]) == 4
     assert page.imports.model.rowCount() == 1
+    # the first data in an empty workspace: the app's time moves to it, also where the data lies in the future
+    # (MIMIC-IV's shifted dates: it stayed at "now", before the data, and every page showed none of it)
+    with w.session.ws.transaction() as con:
+        con.execute("DELETE FROM ed_visits")
+        con.execute("INSERT INTO ed_visits (visit_id, arrival_ts) VALUES ('f1', '2110-04-11 15:00'), "
+                    "('f2', '2110-04-12 09:00')")
+    w.session.notify_data_changed()
+    assert w.session.data_start <= w.session.as_of <= w.session.data_end
+    assert w.as_of.dateTime().toPython() == w.session.as_of
     # supply use without ids: the import makes them, so the wizard does not ask for them (it blocked Next)
     use = tmp_path / "supplies.csv"
     use.write_text("usage_date,item_id,unit_id,quantity\n2026-11-01,GLOVES,M1,40\n2026-11-02,GLOVES,M1,38\n")
