@@ -38,8 +38,11 @@ def forecast_job(ws, name: str, horizon: str, models: list[str] | None, backtest
 
     y = load_series(ws, name)
     if at is not None:
+        # what was known at the time: whole steps before it (the as-of day itself was kept whole for a daily
+        # series, the day's later arrivals included)
         attrs = dict(y.attrs)
-        y = y[y["ds"] < pd.Timestamp(at)].reset_index(drop=True)
+        cut = pd.Timestamp(at).floor("D" if attrs.get("freq") == "D" else "h")
+        y = y[y["ds"] < cut].reset_index(drop=True)
         y.attrs.update(attrs)
     # the fits run in a worker process: statsmodels and scipy hold the GIL and would stall the window
     from desktop.workers import in_subprocess

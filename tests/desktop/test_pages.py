@@ -31,6 +31,9 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     assert (fc["lo-95"] <= fc["lo-80"]).all() and (fc["lo-80"] <= fc["mean"]).all() and (fc["mean"] <= fc["hi-80"]).all()
     # history stops at the app's "as of" time: the forecast starts after it
     assert fc["ds"].min() >= window.session.as_of.replace(hour=0, minute=0)
+    # a daily series' history is the whole days before it (the as-of day, arrivals after it included, leaked in)
+    midnight = window.session.as_of.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert page.result.history["ds"].max() < midnight
     # models in words on the page ("Last week's pattern"), their aliases in exports and the CLI
     assert set(page.metrics.model.frame["model"]) >= {"Count model (Poisson)", "Last week's pattern"}
     assert page.result.best in page.verdict.text()
