@@ -231,8 +231,9 @@ def run_forecast(
                            hint="Forecasts need at least 8 observed points.")
     want_ensemble = "ensemble" in names
     base_names = [n for n in names if n != "ensemble"]
-    if want_ensemble and not base_names:
-        base_names = [n for n in default_models(df, freq) if n != "ensemble"]
+    if want_ensemble and not [n for n in base_names if n != "seasonal_naive"]:
+        # an ensemble asked for alone (or beside the naive baseline, as the app asks): of the default members
+        base_names = list(dict.fromkeys(base_names + [n for n in default_models(df, freq) if n != "ensemble"]))
     members = [n for n in base_names if n != "seasonal_naive"]  # the ensemble: every model but the naive
     fit_models = {n: make_model(n, freq, tz, country) for n in base_names}
 

@@ -157,6 +157,7 @@ class ForecastPage(Page):
         models = None if model is None else [model, "seasonal_naive"] if model != "seasonal_naive" else [model]
         horizon = self.horizon.currentText().strip()
         at = self.session.as_of
+        self._asked = model
         self.verdict.setText("Working…")
         self.run(f"Forecasting {meta['label']}",
                  lambda ws, progress, should_stop: forecast_job(ws, meta["name"], horizon, models,
@@ -175,11 +176,22 @@ class ForecastPage(Page):
         self.done_loading()
 
     def _show(self, result: Any) -> None:
+        from forecasting.forecast import verdict_for
+
         self.result = result
-        best = result.best
+        # the model the user chose is the one shown (the naive baseline runs beside it for comparison: it was
+        # shown instead, without a word, whenever it won the backtest)
+        asked = getattr(self, "_asked", None)
+        best = asked if asked in result.forecasts else result.best
+        self._shown_model = best
         label = theme.model_label(best)  # the CLI's name beside it only when it reads differently
         named = f" ({best})" if label.lower() != best.replace("_", " ").lower() else ""
-        self.verdict.setText(f"<b>Chosen: {label}</b>{named}<br>{result.verdict}"
+        verdict = result.verdict if best == result.best else verdict_for(result.backtest, best, result.freq)
+        if result.backtest is None and asked:
+            verdict = "Not backtested, so there is no evidence yet of how it does (tick Backtest to see)."
+        elif best != result.best:
+            verdict += f" The backtest favours {theme.model_label(result.best)} ({result.best})."
+        self.verdict.setText(f"<b>{'Your choice' if asked else 'Chosen'}: {label}</b>{named}<br>{verdict}"
                              + (f"<br><i>Not run: {', '.join(result.failed)}</i>" if result.failed else ""))
         hist = result.history
         fc = result.forecasts[best]
@@ -208,7 +220,8 @@ class ForecastPage(Page):
         if self.result is None:
             return None
         frame = self.metrics.model.frame
-        if "model" in frame and row < len(frame) and frame["model"].iloc[row] == theme.model_label(self.result.best):
+        shown = getattr(self, "_shown_model", self.result.best)
+        if "model" in frame and row < len(frame) and frame["model"].iloc[row] == theme.model_label(shown):
             c = QColor(theme.GREEN)
             c.setAlpha(60)
             return c

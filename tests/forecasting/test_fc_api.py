@@ -71,6 +71,9 @@ def test_run_forecast_daily_defaults_and_no_backtest(wsr):
     assert res.horizon == 14 and res.backtest is None and res.best in res.forecasts
     assert "not backtested" in res.verdict
     assert {"seasonal_naive", "ets", "glm_negbin"} <= set(res.forecasts)
+    # the ensemble asked for beside the naive baseline (as the app asks for a chosen model) has its members
+    res = run_forecast(y, "14d", models=["ensemble", "seasonal_naive"])
+    assert "ensemble" in res.forecasts and len(set(res.forecasts) - {"ensemble", "seasonal_naive"}) >= 2
 
 
 def test_run_forecast_cancel(wsr):
