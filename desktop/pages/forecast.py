@@ -188,7 +188,8 @@ class ForecastPage(Page):
         named = f" ({best})" if label.lower() != best.replace("_", " ").lower() else ""
         verdict = result.verdict if best == result.best else verdict_for(result.backtest, best, result.freq)
         if result.backtest is None and asked:
-            verdict = "Not backtested, so there is no evidence yet of how it does (tick Backtest to see)."
+            verdict = ("Not backtested, so there is no evidence yet of how it does (tick 'Backtest against the "
+                       "past' to see).")
         elif best != result.best:
             verdict += f" The backtest favours {theme.model_label(result.best)} ({result.best})."
         self.verdict.setText(f"<b>{'Your choice' if asked else 'Chosen'}: {label}</b>{named}<br>{verdict}"
