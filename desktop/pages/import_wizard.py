@@ -147,11 +147,13 @@ class SourcePage(QWizardPage):
         self.completeChanged.emit()
 
     def _guess_table(self, p: Path) -> None:
+        # the table named earliest in the file name, the longer name first where two start there
+        # ("ed_visits_by_unit.csv" is ED visits: "units" was taken, as the first table in the list to match)
         stem = p.name.lower().split(".")[0]
-        for t in [self.table.itemText(i) for i in range(self.table.count())]:
-            if t in stem or t.rstrip("s") in stem:
-                self.table.setCurrentText(t)
-                return
+        found = [(stem.find(t.rstrip("s")), -len(t), t) for t in
+                 (self.table.itemText(i) for i in range(self.table.count())) if t.rstrip("s") in stem]
+        if found:
+            self.table.setCurrentText(min(found)[2])
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt name
         p = Path(self.path.text()).expanduser()

@@ -3,7 +3,7 @@ days of cover and the chance of a stock-out, sorted by risk; the selected item's
 from __future__ import annotations
 
 import pandas as pd
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter, QVBoxLayout
 
@@ -106,8 +106,9 @@ class SuppliesPage(Page):
                  "forecast_to_delivery", "daily_use_28d", "forecast_daily", "lead_time_days"]
         cols = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
         self.table.set_frame(df[cols])
-        if len(df):
-            self.table.view.selectRow(0)
+        if len(df):  # the riskiest item's chart: made current, not selected (Copy then took that one row alone)
+            self.table.view.selectionModel().setCurrentIndex(self.table.proxy.index(0, 0),
+                                                             QItemSelectionModel.SelectionFlag.NoUpdate)
         self.done_loading()
 
     def _risk_color(self, row: int, col: str):

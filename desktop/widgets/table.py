@@ -71,6 +71,7 @@ class FrameTable(QWidget):
         self.view.setAlternatingRowColors(True)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setTabKeyNavigation(False)  # Tab leaves the table for its Filter, Copy and Export (it stayed in)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.horizontalHeader().setStretchLastSection(True)
         # size columns from the first rows only: measuring every cell of a long table blocked the Qt thread
@@ -181,9 +182,11 @@ class FrameTable(QWidget):
         return text
 
     def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export table", f"{self.export_name}.csv",
-                                              "CSV (*.csv);;Excel (*.xlsx)")
+        path, chosen = QFileDialog.getSaveFileName(self, "Export table", f"{self.export_name}.csv",
+                                                   "CSV (*.csv);;Excel (*.xlsx)")
         if path:
+            if not Path(path).suffix:  # the type chosen in the dialog (a name without one was written as CSV)
+                path += ".xlsx" if "xlsx" in chosen else ".csv"
             self.export_to(path)
 
     def export_to(self, path: str | Path) -> Path:

@@ -236,7 +236,7 @@ def test_roster_exports_round_trip(window, tmp_path):
     assert actions.count("export roster") == 4 and "solve roster" in actions and "add request" in actions
 
 
-def test_supplies_page_reorder_table(window):
+def test_supplies_page_reorder_table(window, qtbot):
     page = window.show_page("supplies")
     assert wait_until_loaded(window, page, 180000)
     assert not page.error.isVisible(), page.error.text()
@@ -246,3 +246,7 @@ def test_supplies_page_reorder_table(window):
     assert ((df["safety_stock"] - (df["reorder_point"] - df["forecast_to_delivery"])).abs() < 1e-6).all()
     busy = df[df["forecast_daily"] >= 1]  # at a 95% service level, steady items hold more than the mean
     assert len(busy) and (busy["reorder_point"] >= busy["forecast_to_delivery"]).all()
+    # the riskiest item's chart comes without selecting its row: Copy takes the whole table (it took that row)
+    assert page.table.view.currentIndex().row() == 0 and not page.table.view.selectionModel().selectedRows()
+    assert len(page.table.copy().strip().splitlines()) == len(df) + 1
+    qtbot.waitUntil(lambda: bool(page.chart._series), timeout=60000)
