@@ -247,20 +247,27 @@ def test_first_start_offers_demo(qtbot):
     w.close()
 
 
-def test_overview_of_a_workspace_without_beds_says_so_instead_of_empty_axes(qtbot, tmp_path):
-    from datasets.store import Workspace
+def overview_of(qtbot, path):
+    """A window on the workspace at ``path``, its Overview page loaded: (window, page)."""
     from desktop.main_window import MainWindow, wait_until_loaded
 
-    path = tmp_path / "ed_only.hospops"
-    with Workspace.create(path, timezone="Europe/London") as ws:  # ED visits only: no units, no beds
-        ws.con.execute("INSERT INTO ed_visits (visit_id, arrival_ts, departure_ts) VALUES "
-                       "('v1', '2024-06-01 10:00', '2024-06-01 12:00'), ('v2', '2024-06-02 09:00', NULL)")
     w = MainWindow(restore_state=False)
     qtbot.addWidget(w)
     w.show()
     assert w.open_workspace(path, interactive=False)
     page = w.show_page("overview")
     assert wait_until_loaded(w, page, 60000)
+    return w, page
+
+
+def test_overview_of_a_workspace_without_beds_says_so_instead_of_empty_axes(qtbot, tmp_path):
+    from datasets.store import Workspace
+
+    path = tmp_path / "ed_only.hospops"
+    with Workspace.create(path, timezone="Europe/London") as ws:  # ED visits only: no units, no beds
+        ws.con.execute("INSERT INTO ed_visits (visit_id, arrival_ts, departure_ts) VALUES "
+                       "('v1', '2024-06-01 10:00', '2024-06-01 12:00'), ('v2', '2024-06-02 09:00', NULL)")
+    w, page = overview_of(qtbot, path)
     for plot in (page.census.plot, page.units):
         item = getattr(plot, "_message_item", None)
         assert item is not None and "No inpatient units with staffed beds" in item.toPlainText()
@@ -270,12 +277,7 @@ def test_overview_of_a_workspace_without_beds_says_so_instead_of_empty_axes(qtbo
     # a workspace with nothing in it: the arrivals chart says so too (its axes ran 1970-2025)
     empty = tmp_path / "empty.hospops"
     Workspace.create(empty).close()
-    w = MainWindow(restore_state=False)
-    qtbot.addWidget(w)
-    w.show()
-    assert w.open_workspace(empty, interactive=False)
-    page = w.show_page("overview")
-    assert wait_until_loaded(w, page, 60000)
+    w, page = overview_of(qtbot, empty)
     item = getattr(page.arrivals.plot, "_message_item", None)
     assert item is not None and "No ED visits" in item.toPlainText()
     w.close()

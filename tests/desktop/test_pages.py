@@ -176,13 +176,19 @@ def test_roster_page_solves_and_rerosters(window):
     assert "changed from the published roster" in page.status.text()
 
 
-def test_roster_page_stop_keeps_the_best_roster_and_a_new_unit_drops_the_locks(window, qtbot):
+def start_roster(window, unit: str, days: int, limit: int):
+    """The Roster page, loaded, with a solve of ``unit`` for ``days`` days and ``limit`` seconds started."""
     page = window.show_page("roster")
     assert wait_until_loaded(window, page, 60000)
-    page.unit.setCurrentIndex(page.unit.findData("M1"))
-    page.days.setValue(28)
-    page.limit.setValue(300)
+    page.unit.setCurrentIndex(page.unit.findData(unit))
+    page.days.setValue(days)
+    page.limit.setValue(limit)
     page.solve()
+    return page
+
+
+def test_roster_page_stop_keeps_the_best_roster_and_a_new_unit_drops_the_locks(window, qtbot):
+    page = start_roster(window, "M1", 28, 300)
     qtbot.waitUntil(lambda: len(page._curve) > 0, timeout=60000)  # a roster found, still searching
     page.jobs.cancel("roster.solve")  # what Esc does
     assert wait_until_loaded(window, page, 60000)
@@ -203,12 +209,7 @@ def test_roster_page_stop_keeps_the_best_roster_and_a_new_unit_drops_the_locks(w
 def test_roster_exports_round_trip(window, tmp_path):
     from optimization.rostering import from_csv
 
-    page = window.show_page("roster")
-    assert wait_until_loaded(window, page, 60000)
-    page.unit.setCurrentIndex(page.unit.findData("M1"))
-    page.days.setValue(7)
-    page.limit.setValue(3)
-    page.solve()
+    page = start_roster(window, "M1", 7, 3)
     assert wait_until_loaded(window, page, 120000)
     problem, sol = page.result["problem"], page.result["solution"]
     [csv] = page.export_to("csv", tmp_path / "roster.csv")
