@@ -142,6 +142,17 @@ class ForecastPage(Page):
         freq = meta.get("freq", "D")
         self.horizon.clear()
         self.horizon.addItems(HORIZONS.get(freq, ["28d"]))
+        if self.result is not None and self.result.name != meta.get("name"):
+            # the forecast shown is another series': not left under this one's name
+            self._clear("Press Run forecast for this series.")
+
+    def _clear(self, note: str = "") -> None:
+        self.result = None
+        self.verdict.setText(note)
+        self.chart.clear()
+        self.chart.title.setText("")
+        for table in (self.table, self.metrics):
+            table.set_frame(pd.DataFrame())
 
     def _meta(self) -> dict:
         i = self.series.currentIndex()
@@ -158,6 +169,7 @@ class ForecastPage(Page):
         horizon = self.horizon.currentText().strip()
         at = self.session.as_of
         self._asked = model
+        self._verdict_before = self.verdict.text()
         self.verdict.setText("Working…")
         self.run(f"Forecasting {meta['label']}",
                  lambda ws, progress, should_stop: forecast_job(ws, meta["name"], horizon, models,
@@ -165,13 +177,10 @@ class ForecastPage(Page):
                  self._show, key="forecast.run", on_error=self._failed)
 
     def _failed(self, message: str) -> None:
-        # what was shown belonged to the run before (maybe another series): gone, so it is not read as this one's
-        self.result = None
-        self.verdict.setText("")
-        self.chart.clear()
-        self.chart.title.setText("")
-        for table in (self.table, self.metrics):
-            table.set_frame(pd.DataFrame())
+        if message.startswith("Cancelled") and self.result is not None:
+            self.verdict.setText(self._verdict_before)  # stopped: what was shown stays, as the message says
+        else:  # what was shown belonged to the run before (maybe another series): not read as this one's
+            self._clear()
         self.show_error(message)
         self.done_loading()
 

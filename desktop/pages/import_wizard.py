@@ -198,12 +198,12 @@ class MappingPage(QWizardPage):
 
         table = self.wiz.source.table.currentText()
         spec = CANONICAL[table]
+        self._read_error = ""
         try:
             self._df = read_preview(Path(self.wiz.source.path.text()).expanduser())
-            self.status.setText("")
         except HospOpsError as exc:
             self._df = pd.DataFrame()
-            self.status.setText(str(exc))
+            self._read_error = str(exc)  # kept on show: the matching status below overwrote it
         from datasets.importers.csv import required_in_source
 
         needed = set(required_in_source(table))
@@ -259,6 +259,14 @@ class MappingPage(QWizardPage):
         from datasets.importers.csv import required_in_source
 
         missing = [c for c in required_in_source(self.wiz.source.table.currentText()) if c not in mapping.values()]
+        if getattr(self, "_read_error", ""):  # the file could not be read: that, not the fields, is what to fix
+            self.status.setText(self._read_error)
+            self.completeChanged.emit()
+            return
+        if df.empty:
+            self.status.setText("The file has a header but no rows to import.")
+            self.completeChanged.emit()
+            return
         parts = []
         if missing:
             parts.append(f"Required field(s) not matched yet: {', '.join(missing)}.")

@@ -165,7 +165,7 @@ class FrameTable(QWidget):
 
     def _update_count(self) -> None:
         n, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count.setText(f"{n:,} rows" if n == total else f"{n:,} of {total:,} rows")
+        self.count.setText(f"{n:,} row{'' if n == 1 else 's'}" if n == total else f"{n:,} of {total:,} rows")
 
     # ------------------------------------------------------------------ actions
     def exportable(self, selected: bool = False) -> tuple[pd.DataFrame, str]:

@@ -37,6 +37,9 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     # models in words on the page ("Last week's pattern"), their aliases in exports and the CLI
     assert set(page.metrics.model.frame["model"]) >= {"Count model (Poisson)", "Last week's pattern"}
     assert page.result.best in page.verdict.text()
+    # another series chosen: the forecast shown is not left under its name
+    page.series.setCurrentIndex(names.index("ed_arrivals_hourly"))
+    assert page.result is None and page.table.model.rowCount() == 0 and "Run forecast" in page.verdict.text()
     # a run that fails clears what the run before showed (it was read as the new series' forecast)
     page.horizon.setCurrentText("abc")
     page.run_forecast()
