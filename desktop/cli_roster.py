@@ -152,11 +152,9 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
     }
     if sol.conflicts:
         out["conflicts"] = list(sol.conflicts)
-    from optimization.rostering import cover_shortfalls, stopped_short_note
+    from optimization.rostering import cover_shortfalls, cover_surplus, stopped_short_note
 
     out["shortfalls"] = cover_shortfalls(problem)
-    from optimization.rostering import cover_surplus
-
     surplus = cover_surplus(problem)
     if surplus and out["violations"].get("cover_over", 0):
         out["surplus"] = surplus

@@ -195,8 +195,10 @@ class ForecastPage(Page):
         self._shown_model = best
         label = theme.model_label(best)  # the CLI's name beside it only when it reads differently
         named = f" ({best})" if label.lower() != best.replace("_", " ").lower() else ""
-        verdict = result.verdict if best == result.best else verdict_for(result.backtest, best, result.freq)
-        if result.backtest is None and asked:
+        scored = result.backtest is not None and best in set(result.backtest["model"])
+        verdict = result.verdict if best == result.best or not scored else verdict_for(result.backtest, best,
+                                                                                      result.freq)
+        if not scored and asked:
             verdict = ("Not backtested, so there is no evidence yet of how it does (tick 'Backtest against the "
                        "past' to see).")
         elif best != result.best:
