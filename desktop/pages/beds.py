@@ -68,7 +68,8 @@ def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dic
         if p.current_bed is not None and bed == p.current_bed:
             continue  # stays where they are
         rows.append({
-            "patient_id": p.person_id or pid, "stay_id": pid, "kind": "move" if p.current_bed else p.kind,
+            "patient_id": p.person_id or pid, "stay_id": pid,
+            "kind": "move" if p.current_bed else WAITING_KINDS.get(p.kind, p.kind),
             "acuity": p.acuity, "specialty": p.specialty, "wait_hours": round(p.wait_hours, 1),
             "bed": bed or "", "unit": beds[bed].unit_id if bed else "",
             "from_bed": p.current_bed or "",
@@ -81,6 +82,9 @@ def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dic
     return {"solution": solution, "validation": check, "proposal": proposal, "problem": problem}
 
 
+WAITING_KINDS = {"ed_boarder": "in the ED, to admit", "elective": "elective", "transfer": "assessment unit"}
+
+
 def waiting_frame(waiting: pd.DataFrame) -> pd.DataFrame:
     """The waiting list as the page shows it: those waiting now first with their wait, then the electives due
     later today with the time they are due ('due 20:10') instead of a wait of 0 h."""
@@ -89,6 +93,8 @@ def waiting_frame(waiting: pd.DataFrame) -> pd.DataFrame:
     df.insert(df.columns.get_loc("wait_hours") + 1, "due",
               ["due " + pd.Timestamp(t).strftime("%H:%M") if d else "" for t, d in zip(df["since"], due)])
     df.loc[due, "wait_hours"] = float("nan")
+    if "kind" in df:  # in words (UI.md: no codes on screen); exports keep the words too
+        df["kind"] = df["kind"].map(lambda k: WAITING_KINDS.get(k, k))
     # a bed already reserved for them (an accepted placement) beside the wait, where it is seen
     df.insert(df.columns.get_loc("due") + 1, "reserved_bed", df.pop("reserved_bed").fillna(""))
     return df.drop(columns=["due_later"]).sort_values("due", kind="stable").reset_index(drop=True)
