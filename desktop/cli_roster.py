@@ -131,6 +131,20 @@ def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = N
     return str(p)
 
 
+def _audit_export(workspace: str, target: str, problem) -> None:
+    """A roster export names staff: recorded in the workspace's audit log, as the app's exports are (the
+    command line's were not). Where the workspace is open elsewhere for writing, said on stderr instead."""
+    from datasets.errors import HospOpsError
+    from desktop.cli import open_workspace
+
+    try:
+        with open_workspace(workspace) as ws:
+            ws.audit("export roster", target, {"unit": problem.unit, "days": problem.days, "via": "command line"})
+    except HospOpsError as exc:
+        print(f"hospops: note: the export could not be recorded in the audit log: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
+
+
 def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
     """Print (or write as JSON) a solve's outcome, validated here unless ``check`` is the validation already."""
     from optimization.rostering import validate
@@ -171,6 +185,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
     if getattr(args, "export", None) and sol.assignment:
         out["exported"] = _export(problem, sol, args.export, getattr(args, "_benchmark", False),
                                   getattr(args, "_timezone", None))
+        if not getattr(args, "_benchmark", False):
+            _audit_export(args.workspace, out["exported"], problem)
     if args.json:
         print(json.dumps(out))
     else:

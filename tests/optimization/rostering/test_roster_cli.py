@@ -46,8 +46,11 @@ def test_validate_reports_a_broken_solution(capsys, tmp_path):
 
 
 def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
-    from datasets.store import Workspace
+    import shutil
 
+    from datasets.store import Workspace, list_audit
+
+    demo_ws = shutil.copy(demo_ws, tmp_path / "demo.hospops")  # an export is audited: written to the workspace
     with Workspace.open(demo_ws, read_only=True) as ws:
         (nurse,), = ws.sql("SELECT min(staff_id) FROM staff WHERE unit_id = 'M5' AND role = 'RN'")
     out = tmp_path / "m5.csv"
@@ -58,6 +61,8 @@ def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
     assert res["objective"] == res["validated_objective"]
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == res["staff"] * 7
+    with Workspace.open(demo_ws, read_only=True) as ws:  # the export names staff: in the audit log
+        assert [a["target"] for a in list_audit(ws, action="export roster")] == [str(out)]
     assert next(r for r in rows if r["employee"] == nurse and r["day"] == "2")["shift"] == ""
     rc, rr = run_json(capsys, ["roster", "reroster", *base, "--time-limit", "3", "--json", "--published", str(out),
                                "--from-day", "3", "--absent", f"{nurse}:3-4"])
