@@ -6,7 +6,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDateTime, QSettings, QStandardPaths
+from PySide6.QtCore import QDateTime, QSettings, QStandardPaths, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QDateTimeEdit, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
@@ -76,6 +76,9 @@ class MainWindow(QMainWindow):
         self.as_of.setToolTip("Every page answers for this moment. Set a past time to review what the hospital "
                               "looked like then.")
         self.as_of.editingFinished.connect(self._as_of_edited)
+        # a day picked in the calendar applies at once (it waited for the box to lose focus); after the pick has
+        # reached the box, hence the queued call
+        self.as_of.calendarWidget().clicked.connect(lambda _d: QTimer.singleShot(0, self._as_of_edited))
         now_btn = QToolButton(bar)
         now_btn.setText("Latest")
         now_btn.setToolTip("Back to now (or the end of the data)")

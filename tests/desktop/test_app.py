@@ -301,7 +301,7 @@ def test_overview_shows_the_core_numbers(window, demo_ws):
     assert all(getattr(pl, "_message_item", None) is None for pl in (page.census.plot, page.units, page.arrivals.plot))
 
 
-def test_as_of_change_reloads_pages(window):
+def test_as_of_change_reloads_pages(window, qtbot):
     from datetime import timedelta
 
     from desktop.main_window import wait_until_loaded
@@ -323,6 +323,11 @@ def test_as_of_change_reloads_pages(window):
     window.as_of.blockSignals(False)
     window._as_of_latest()
     assert window.as_of.dateTime().toPython() == window.session.as_of
+    # a day picked in the calendar applies at once (it waited for the box to lose focus)
+    picked = window.session.as_of - timedelta(days=2)
+    window.as_of.setDateTime(QDateTime(picked))
+    window.as_of.calendarWidget().clicked.emit(window.as_of.date())
+    qtbot.waitUntil(lambda: window.session.as_of == picked, timeout=5000)
     # past the last record the bar says so (the pages' counts there are not known)
     assert window.after_data.isHidden()
     window.session.set_as_of(window.session.data_end + timedelta(days=2))
