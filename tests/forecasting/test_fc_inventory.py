@@ -69,13 +69,19 @@ def test_reorder_table_uses_recorded_stock(wsr):
     assert np.allclose(again["reorder_point"], t.loc[again.index, "reorder_point"])
 
 
-def test_a_count_before_the_last_use_is_brought_forward(ws):
+def item_x(ws, use) -> pd.DatetimeIndex:
+    """Item X (lead time 2 days) used on ward W1 on 60 days from 1 Jan 2026, ``use(i)`` on day ``i``."""
     days = pd.date_range("2026-01-01", periods=60, freq="D")
     with ws.transaction() as con:
         con.execute("INSERT INTO supply_items (item_id, name, lead_time_days) VALUES ('X', 'Item X', 2)")
         con.executemany("INSERT INTO supply_usage (usage_id, usage_date, item_id, unit_id, quantity) "
-                        "VALUES (?, ?, 'X', 'W1', ?)",
-                        [(f"U{i}", d.date(), 3.0 + i % 2) for i, d in enumerate(days)])
+                        "VALUES (?, ?, 'X', 'W1', ?)", [(f"U{i}", d.date(), use(i)) for i, d in enumerate(days)])
+    return days
+
+
+def test_a_count_before_the_last_use_is_brought_forward(ws):
+    days = item_x(ws, lambda i: 3.0 + i % 2)
+    with ws.transaction() as con:
         # an old count, then the latest one four days before the end of the use history (midnight)
         con.executemany("INSERT INTO supply_stock VALUES ('X', 'W1', ?, ?)",
                         [(days[-20], 5.0), (days[-4], 40.0)])
@@ -101,12 +107,8 @@ def test_a_count_before_the_last_use_is_brought_forward(ws):
 
 def test_the_table_as_it_stood_at_an_earlier_time(ws):
     # the app's "as of" time: use of the whole days before it, and the last count taken by then
-    days = pd.date_range("2026-01-01", periods=60, freq="D")
+    days = item_x(ws, lambda i: 3.0 if i < 40 else 30.0)
     with ws.transaction() as con:
-        con.execute("INSERT INTO supply_items (item_id, name, lead_time_days) VALUES ('X', 'Item X', 2)")
-        con.executemany("INSERT INTO supply_usage (usage_id, usage_date, item_id, unit_id, quantity) "
-                        "VALUES (?, ?, 'X', 'W1', ?)",
-                        [(f"U{i}", d.date(), 3.0 if i < 40 else 30.0) for i, d in enumerate(days)])
         con.executemany("INSERT INTO supply_stock VALUES ('X', 'W1', ?, ?)", [(days[30], 50.0), (days[-1], 500.0)])
     at = days[35] + pd.Timedelta(hours=14)
     then = reorder_table(ws, None, 0.9, as_of=at).iloc[0]
