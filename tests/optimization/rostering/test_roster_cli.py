@@ -62,7 +62,7 @@ def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == res["staff"] * 7
     with Workspace.open(demo_ws, read_only=True) as ws:  # the export names staff: in the audit log
-        assert [a["target"] for a in list_audit(ws, action="export roster")] == [str(out)]
+        assert str(out) in [a["target"] for a in list_audit(ws, action="export roster")]
     assert next(r for r in rows if r["employee"] == nurse and r["day"] == "2")["shift"] == ""
     rc, rr = run_json(capsys, ["roster", "reroster", *base, "--time-limit", "3", "--json", "--published", str(out),
                                "--from-day", "3", "--absent", f"{nurse}:3-4"])
