@@ -101,6 +101,18 @@ class Mapping:
         for col in self.values:
             if col not in spec.column_names:
                 raise SourceError(f"{name}: value map for '{col}', which is not a column of {table}.")
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            for fmt in self.timestamp_format:  # a format DuckDB cannot use failed the import with its raw error
+                try:
+                    con.execute("SELECT try_strptime('2024-01-31 10:00', ?)", [fmt]).fetchall()
+                except duckdb.Error as exc:
+                    raise SourceError(f"{name}: '{fmt}' is not a timestamp format: {str(exc).splitlines()[0]}",
+                                      "Use strptime codes, e.g. %d/%m/%Y %H:%M.") from None
+        finally:
+            con.close()
 
 
 def import_csv(

@@ -963,6 +963,12 @@ def sniff_timestamp(con: duckdb.DuckDBPyConnection, staged: Staged, col: str) ->
             f"SELECT trim({col}) FROM {staged.name} WHERE nullif(trim({col}), '') IS NOT NULL LIMIT 2000"
         ).fetchall()
     ]
+    return sniff_formats(con, sample)
+
+
+def sniff_formats(con: duckdb.DuckDBPyConnection, sample: list[str]) -> tuple[list[str], bool]:
+    """The timestamp format(s) most of ``sample`` (texts) parse with: (formats, aware). The import wizard's
+    preview asks this too, so that it flags the cells the import will reject and no others."""
     if not sample:
         return [], False
     # the sample goes in as a parameter, never inlined: a field may hold anything (a NUL ends DuckDB's parser)

@@ -46,6 +46,7 @@ def read_preview(path: Path, delimiter: str | None = None, encoding: str | None 
 
 def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_format: str) -> dict[tuple[int, str], str]:
     """Cells (row, source column) that will not parse into their canonical column's type, with the reason."""
+    from datasets.importers.engine import parse_date, parse_timestamp, sniff_formats
     from datasets.store import CANONICAL
 
     spec = CANONICAL[table]
@@ -58,12 +59,18 @@ def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_for
                 continue
             typ = spec.column(dst).type
             col = f'"{src}"'
-            if typ == "TIMESTAMP":
-                expr = f"try_strptime({col}, '{ts_format}')" if ts_format else f"TRY_CAST({col} AS TIMESTAMP)"
-                what = "not a date and time" + (f" in the format {ts_format}" if ts_format else "")
-            elif typ == "DATE":
-                expr = f"TRY_CAST({col} AS DATE)"
-                what = "not a date"
+            if typ in ("TIMESTAMP", "DATE"):
+                # as the import reads it: the format typed, else the one it detects from the values (day-first
+                # dates were flagged here, then loaded)
+                if ts_format:
+                    fmts, aware = [ts_format], False
+                else:
+                    sample = [str(v).strip() for v in df[src].tolist() if not pd.isna(v) and str(v).strip()]
+                    fmts, aware = sniff_formats(con, sample)
+                parse = parse_timestamp if typ == "TIMESTAMP" else parse_date
+                expr = parse(col, dst, "UTC", fmts, aware).value
+                what = ("not a date and time" if typ == "TIMESTAMP" else "not a date") + (
+                    f" in the format {fmts[0]}" if fmts else "")
             elif typ in ("INTEGER", "BIGINT", "TINYINT", "DOUBLE"):
                 expr = f"TRY_CAST({col} AS {typ})"
                 what = "not a number"
@@ -249,7 +256,7 @@ class MappingPage(QWizardPage):
         for c, col in enumerate(df.columns):
             values = df[col].tolist()
             for r, v in enumerate(values):
-                item = QTableWidgetItem("" if v is None else str(v))
+                item = QTableWidgetItem("" if pd.isna(v) else str(v))  # (empty cells showed as 'nan')
                 reason = problems.get((r, col))
                 if reason:
                     item.setBackground(bad)

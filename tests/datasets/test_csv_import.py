@@ -265,6 +265,8 @@ def test_bad_mapping_files_are_explained(ws, tmp_path):
     with pytest.raises(SourceError, match="not a column of ed_visits"):
         import_csv(ws, tmp_path / "x.csv", table="ed_visits", mapping=m)
     m.write_text("this is = = not toml")
+    with pytest.raises(SourceError, match="'%d/%Q' is not a timestamp format"):  # (a raw DuckDB error)
+        import_csv(ws, tmp_path / "x.csv", table="ed_visits", mapping=Mapping(timestamp_format=["%d/%Q"]))
     with pytest.raises(SourceError, match="not valid TOML"):
         Mapping.load(m)
     # a mapping for one table used with --table naming another: said so, not blamed on a missing column
