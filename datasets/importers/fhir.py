@@ -358,5 +358,8 @@ def _run(session: ImportSession, files: list[Path]) -> None:
                 FROM _fhir_mv m LEFT JOIN (SELECT DISTINCT unit_id, name, kind FROM _fhir_loc) l ON l.unit_id = m.unit_id
                 GROUP BY m.unit_id""",
             line_sql="NULL",
+            # a unit's row is built from locations, not one resource: its own fields are what a reject keeps (the
+            # encounters' default raw text holds a placeholder, and a rejected unit failed the import on it)
+            raw_sql="CAST(json_object('unit_id', c.unit_id, 'name', c.name, 'kind', c.kind) AS VARCHAR)",
         )
     rep(1.0, "Import finished")

@@ -70,7 +70,8 @@ def unit_kind_sql(name: str) -> str:
         ELSE 'ward' END)"""
 
 
-def load_units(session: ImportSession, staged: Staged, candidates_sql: str, *, line_sql: Optional[str] = None):
+def load_units(session: ImportSession, staged: Staged, candidates_sql: str, *, line_sql: Optional[str] = None,
+               raw_sql: Optional[str] = None):
     """Load unit candidates (``_n, unit_id, name, kind``) into units.
 
     Values a person may have set in the workspace (name, kind, specialty, capacity, sex policy, inpatient
@@ -92,7 +93,7 @@ def load_units(session: ImportSession, staged: Staged, candidates_sql: str, *, l
         "is_inpatient": Parsed("s.uinp"),
     }
     return session.load("units", typed_select("units", exprs, source=src), staged,
-                        count_struct_rejects=False, line_sql=line_sql)
+                        count_struct_rejects=False, line_sql=line_sql, raw_sql=raw_sql)
 
 
 def typed_select(table: str, exprs: dict, **kwargs) -> str:

@@ -389,6 +389,28 @@ def test_omop_visits_without_a_care_site_column_are_read(tmp_path):
     ws.close()
 
 
+def test_fhir_location_without_a_reference_is_a_rejected_unit(tmp_path):
+    # an inpatient encounter whose location has a period but no reference (a random hostile-input case): its unit
+    # is rejected; the rejects' raw text of a unit referred to a placeholder and failed the import with a parser
+    # error
+    folder = tmp_path / "fhir"
+    shutil.copytree(ANCHORS / "fhir_bulk_ndjson", folder)
+    enc = folder / "Encounter.000.ndjson"
+    lines = enc.read_text().splitlines()
+    k = next(i for i, line in enumerate(lines) if '"IMP"' in line)
+    r = json.loads(lines[k])
+    r["location"] = [{"period": {"start": "bad"}}]
+    lines[k] = json.dumps(r)
+    enc.write_text("\n".join(lines) + "\n")
+    ws = new_ws(tmp_path)
+    result = run_import(ws, folder, "fhir")
+    for c in result.tables().values():
+        assert c["read"] == c["loaded"] + c["rejected"]
+    assert result.tables()["units"]["rejected"] == 1
+    assert ws.sql("SELECT raw FROM rejects WHERE table_name = 'units'") == [('{"unit_id":null,"name":null,"kind":null}',)]
+    ws.close()
+
+
 def test_fhir_times_and_units(imported):
     ws, result = imported["fhir_bulk_ndjson"]
     con = duckdb.connect()
