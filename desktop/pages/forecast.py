@@ -30,6 +30,19 @@ def list_series_job(ws, progress=None, should_stop=None) -> tuple[list[dict], tu
     return list_series(ws), tuple(MODEL_NAMES)
 
 
+def known_at(y: pd.DataFrame, at) -> pd.DataFrame:
+    """What a series knew at the app's "as of" time ``at`` (None: all of it): the whole steps before it, the
+    series' ``attrs`` kept. (The as-of day itself was kept whole for a daily series, the day's later arrivals
+    included.) The Supplies page cuts its items' use the same way."""
+    if at is None:
+        return y
+    attrs = dict(y.attrs)
+    cut = pd.Timestamp(at).floor("D" if attrs.get("freq") == "D" else "h")
+    out = y[y["ds"] < cut].reset_index(drop=True)
+    out.attrs.update(attrs)
+    return out
+
+
 def forecast_job(ws, name: str, horizon: str, models: list[str] | None, backtest: bool, at, progress=None,
                  should_stop=None):
     load_forecasting()
@@ -37,13 +50,7 @@ def forecast_job(ws, name: str, horizon: str, models: list[str] | None, backtest
     from forecasting.series import load_series
 
     y = load_series(ws, name)
-    if at is not None:
-        # what was known at the time: whole steps before it (the as-of day itself was kept whole for a daily
-        # series, the day's later arrivals included)
-        attrs = dict(y.attrs)
-        cut = pd.Timestamp(at).floor("D" if attrs.get("freq") == "D" else "h")
-        y = y[y["ds"] < cut].reset_index(drop=True)
-        y.attrs.update(attrs)
+    y = known_at(y, at)
     # the fits run in a worker process: statsmodels and scipy hold the GIL and would stall the window
     from desktop.workers import in_subprocess
 

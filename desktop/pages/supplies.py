@@ -29,17 +29,14 @@ def item_forecast(ws, name: str, at=None, progress=None, should_stop=None):
     from forecasting.forecast import run_forecast
     from forecasting.series import load_series
 
+    from desktop.pages.forecast import known_at
     from desktop.workers import in_subprocess
 
-    y = load_series(ws, name)
-    if at is not None:
-        attrs = dict(y.attrs)
-        y = y[y["ds"] < pd.Timestamp(at).normalize()].reset_index(drop=True)
-        y.attrs.update(attrs)
-        if y.empty:
-            from datasets.errors import HospOpsError
+    y = known_at(load_series(ws, name), at)  # (a daily series: the whole days before ``at``)
+    if y.empty:  # (only before the data: load_series refuses a series with none at all)
+        from datasets.errors import HospOpsError
 
-            raise HospOpsError(f"No use of {name.split(':', 1)[-1]} was recorded before the 'as of' time.")
+        raise HospOpsError(f"No use of {name.split(':', 1)[-1]} was recorded before the 'as of' time.")
     return y, in_subprocess(run_forecast, y, "28d", backtest=False, progress=progress, should_stop=should_stop)
 
 
