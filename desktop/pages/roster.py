@@ -94,6 +94,21 @@ def cover_table(problem, sol) -> tuple[pd.DataFrame, Any]:
     return wide.reset_index(), short
 
 
+def cover_for_sheet(wide: pd.DataFrame) -> pd.DataFrame:
+    """The cover table as numbers for a spreadsheet: each need's ``have/need`` row becomes a "rostered" and a
+    "needed" row (Excel read the text "6/2" as 6 February, and numbers can be summed)."""
+    if wide.empty:
+        return wide
+    days = [c for c in wide.columns if c != "need"]
+    rows = []
+    for _, r in wide.iterrows():
+        pairs = [str(r[d]).split("/") if isinstance(r[d], str) else (None, None) for d in days]
+        for i, what in enumerate(("rostered", "needed")):
+            rows.append({"need": f"{r['need']} {what}",
+                         **{d: (int(p[i]) if p[i] is not None else None) for d, p in zip(days, pairs)}})
+    return pd.DataFrame(rows, columns=["need", *days])
+
+
 CHANGED_FONT = QFont()
 CHANGED_FONT.setBold(True)
 CHANGED_FONT.setUnderline(True)
@@ -217,7 +232,7 @@ class RosterPage(Page):
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._cell_menu)
         self.cover = FrameTable(title="Cover: staff rostered / needed (short in red)", export_name="cover",
-                                filter_box=False)
+                                filter_box=False, export_with=cover_for_sheet)
         self.cover.model.colors = self._cover_color
         self.status = QLabel("Choose a unit and press Solve. Right-click a cell to lock it or to record a "
                              "sickness and re-roster.", self.body)

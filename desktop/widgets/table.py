@@ -42,7 +42,7 @@ def _write(df: pd.DataFrame, path: str | Path, note: str = "") -> Path:
     else:
         if not path.suffix:  # (another suffix is the user's choice: the file they named, confirmed by the dialog,
             path = path.with_suffix(".csv")  # not a .csv beside it written over unasked)
-        with open(path, "w", newline="", encoding="utf-8") as fh:
+        with open(path, "w", newline="", encoding="utf-8-sig") as fh:  # the mark Excel needs for UTF-8
             if note:
                 fh.write(f"# {note}\n")
             df.to_csv(fh, index=False)
@@ -54,9 +54,12 @@ class FrameTable(QWidget):
 
     def __init__(self, parent=None, *, title: str = "", headers=None, tooltips=None, decimals=None,
                  filter_box: bool = True, export_name: str = "table", count_cols=(), count_groups=None,
-                 describes=()):
+                 describes=(), export_with=None):
         super().__init__(parent)
         self.export_name = export_name
+        # the table as a spreadsheet should hold it, where that differs from what is shown (the roster's cover
+        # cells "6/2" became 6 February in Excel): a function of the frame, applied before suppression
+        self.export_with = export_with
         # columns holding counts of patients: suppressed (1-10) in every copy and export (issue 6)
         self.count_cols = tuple(count_cols)
         self.count_groups = count_groups
@@ -170,6 +173,8 @@ class FrameTable(QWidget):
     # ------------------------------------------------------------------ actions
     def exportable(self, selected: bool = False) -> tuple[pd.DataFrame, str]:
         frame = self.selected_frame() if selected else self.shown_frame()
+        if self.export_with is not None:
+            frame = self.export_with(frame)
         return for_export(frame, [c for c in self.count_cols if c in frame.columns], self.count_groups,
                           self.describes)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -17,10 +17,12 @@ COLOURS = ["FFD966", "9DC3E6", "A9D18E", "F4B183", "C9A0DC", "D9D9D9", "FF9999",
 
 
 def to_csv(problem: RosterProblem, solution: RosterSolution, path: str | Path) -> Path:
-    """One row per person per day (``shift`` empty on a day off)."""
+    """One row per person per day (``shift`` empty on a day off). UTF-8 with a byte-order mark, which Excel
+    needs to read names such as Zoë (without it, and in the locale's encoding, a name outside cp1252 failed the
+    export on Windows)."""
     path = Path(path)
     mins = {s.id: s.minutes for s in problem.shifts}
-    with open(path, "w", newline="") as fh:
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
         for e in problem.employees:
@@ -31,10 +33,36 @@ def to_csv(problem: RosterProblem, solution: RosterSolution, path: str | Path) -
     return path
 
 
-def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
-    """Read a roster written by :func:`to_csv` (checked against ``problem``'s people, days and shifts)."""
+def _csv_text(raw: bytes) -> str:
+    """A CSV file's text: UTF-8 (with or without a byte-order mark), else the Windows code page that Excel's
+    "CSV (comma delimited)" saves in."""
     try:
-        rows = list(csv.DictReader(io.StringIO(Path(path).read_text())))
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "%d.%m.%Y", "%d-%m-%Y")
+
+
+def _dates_in(text: str) -> set[date]:
+    """Every date ``text`` can be read as: ISO, or as Excel re-saves a date (23/11/2026, 11/23/2026, with or
+    without a time after it)."""
+    head = text.split()[0] if text.split() else ""
+    out = set()
+    for fmt in DATE_FORMATS:
+        try:
+            out.add(datetime.strptime(head, fmt).date())
+        except ValueError:
+            pass
+    return out
+
+
+def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
+    """Read a roster written by :func:`to_csv` (checked against ``problem``'s people, days and shifts), also
+    once opened and saved again in Excel (its code page, its date format)."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(_csv_text(Path(path).read_bytes()))))
     except OSError as exc:
         raise HospOpsError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     if not rows or not {"employee", "day", "shift"} <= set(rows[0]):
@@ -51,7 +79,7 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
             what = f"shift {s!r}" if s else "a day off"
             raise HospOpsError(f"{path}, line {i}: {e} / day {d} / {what} is not part of this roster.")
         when, mine = (r.get("date") or "").strip(), problem.date_of(d)
-        if when and mine is not None and when != mine.isoformat():
+        if when and mine is not None and mine not in _dates_in(when):
             raise HospOpsError(f"{path}, line {i}: day {d} is {when} in the file but {mine.isoformat()} in this "
                                f"roster, which starts on {problem.start.isoformat()}.",
                                "Was the file exported for another start date? Give that start date.")

@@ -226,7 +226,8 @@ def test_copy_and_export_suppress_small_counts(qtbot, tmp_path):
     assert rows[1][2] == "2.5" and rows[2][2] == "", rows
     assert not rows[3][0].startswith("="), "formula-looking text is neutralized"
     out = t.export_to(tmp_path / "los.csv")
-    content = out.read_text()
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf"), "UTF-8 with the mark Excel needs"
+    content = out.read_text(encoding="utf-8-sig")
     assert content.startswith("#") and "suppress" in content.splitlines()[0].lower()
     assert ",7," not in content
     assert t.model.frame["stays"].tolist() == [120, 7, 40], "the table on screen is unchanged"

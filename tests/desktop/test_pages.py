@@ -153,6 +153,12 @@ def test_roster_page_solves_and_rerosters(window):
     assert sol.status in ("OPTIMAL", "FEASIBLE") and check.hard_violations == 0
     assert page.model.rowCount() == len(r["problem"].employees) and page.model.columnCount() == 14
     assert page.cover.model.rowCount() > 0
+    # exported as numbers, a "rostered" and a "needed" row per need: the text "6/2" became a date in Excel
+    sheet, _ = page.cover.exportable()
+    shown = page.cover.model.frame
+    assert len(sheet) == 2 * len(shown) and sheet["need"].iloc[1].endswith(" needed")
+    have, need = shown.iloc[0, 1].split("/")
+    assert (sheet.iloc[0, 1], sheet.iloc[1, 1]) == (int(have), int(need))
     # a starting roster (a hint the search began from) has no bound yet: no bound point is drawn for it
     page._curve = [(0.0, 900.0, float("nan")), (1.0, 800.0, 700.0)]
     page._progress(0.5, "objective 800 (bound 700) at 1.0 s")

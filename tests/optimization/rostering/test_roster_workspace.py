@@ -110,10 +110,25 @@ def test_reroster_after_sickness_keeps_the_past_and_lists_changes(ward):
 def test_csv_round_trip_and_other_exports(ward, tmp_path):
     p, sol = ward
     path = to_csv(p, sol, tmp_path / "r.csv")
-    lines = path.read_text().splitlines()
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # the mark Excel needs to read UTF-8 names
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0] == "employee,name,day,date,shift,minutes" and len(lines) == 1 + len(p.employees) * p.days
     back = from_csv(p, path)
     assert dict(back.assignment) == dict(sol.assignment)
+    # as Excel saves it again: its code page, CRLF, day-first dates with a time; a name outside ASCII
+    import csv
+
+    rows = list(csv.reader(lines))
+    for r in rows[1:]:
+        y, m, d = r[3].split("-")
+        r[3], r[1] = f"{d}/{m}/{y} 00:00", r[1] + " Zoë"
+    saved = tmp_path / "saved.csv"
+    saved.write_bytes("".join(",".join(r) + "\r\n" for r in rows).encode("cp1252"))
+    assert dict(from_csv(p, saved).assignment) == dict(sol.assignment)
+    rows[1][3] = "01/01/2020"
+    saved.write_bytes("".join(",".join(r) + "\r\n" for r in rows).encode("cp1252"))
+    with pytest.raises(HospOpsError, match="in the file but"):
+        from_csv(p, saved)
     assert validate(p, back).objective == validate(p, sol).objective
 
     from openpyxl import load_workbook
