@@ -1,5 +1,5 @@
 """The import wizard: choose a file or folder → format detected → for CSV, map columns with a live preview of
-the first rows (cells that will not parse are highlighted) → import with progress → read/loaded/rejected."""
+the first rows (cells the import will reject are highlighted) → import with progress → read/loaded/rejected."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,7 +45,8 @@ def read_preview(path: Path, delimiter: str | None = None, encoding: str | None 
 
 
 def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_format: str) -> dict[tuple[int, str], str]:
-    """Cells (row, source column) that will not parse into their canonical column's type, with the reason."""
+    """Cells (row, source column) the import will reject, with the reason: a value that will not parse into its
+    canonical column's type, an empty required field, a key given twice."""
     from datasets.importers.engine import parse_date, parse_timestamp, sniff_formats
     from datasets.store import CANONICAL
 
@@ -86,6 +87,25 @@ def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_for
         pass
     finally:
         con.close()
+    # the import's own checks on the rows as a whole: a required field left empty, a key given twice (the first
+    # row is kept, later ones rejected); the preview had flagged only values that would not parse
+    inverse = {dst: src for src, dst in mapping.items() if src in df.columns}
+    for dst in spec.required:
+        src = inverse.get(dst)
+        if src is not None:
+            for r, v in enumerate(df[src].tolist()):
+                if (pd.isna(v) or not str(v).strip()) and (r, src) not in problems:
+                    problems[(r, src)] = f"empty, and {dst} is required"
+    if spec.key and all(k in inverse for k in spec.key):
+        keys = df[[inverse[k] for k in spec.key]].astype("string").apply(lambda c: c.str.strip())
+        first: dict[tuple, int] = {}
+        for r, k in enumerate(keys.itertuples(index=False, name=None)):
+            if any(pd.isna(v) or not v for v in k):
+                continue
+            if k in first and (r, inverse[spec.key[0]]) not in problems:
+                problems[(r, inverse[spec.key[0]])] = (f"duplicate {', '.join(spec.key)} (first in row "
+                                                       f"{first[k] + 1} of the preview): rejected")
+            first.setdefault(k, r)
     return problems
 
 
@@ -278,7 +298,7 @@ class MappingPage(QWizardPage):
         if missing:
             parts.append(f"Required field(s) not matched yet: {', '.join(missing)}.")
         if problems:
-            parts.append(f"{len(problems)} cell(s) in the preview will not parse (hover for the reason).")
+            parts.append(f"{len(problems)} cell(s) in the preview will be rejected (hover for the reason).")
         self.status.setText(" ".join(parts) or "All required fields matched; the preview parses.")
         self.completeChanged.emit()
 

@@ -358,6 +358,23 @@ def _write_visits(path: Path) -> None:
     )
 
 
+def test_wizard_preview_flags_what_the_import_rejects():
+    """Besides values that will not parse: a required field left empty and a key given twice (the import keeps
+    the first row and rejects the later ones; the preview showed them as fine)."""
+    import pandas as pd
+
+    from desktop.pages.import_wizard import parse_problems
+
+    df = pd.DataFrame({"Visit": ["V1", "V2", "V1", " ", "V3"],
+                       "Arrived": ["2026-11-01 10:00", "", "2026-11-01 11:00", "2026-11-01 12:00", "soon"]})
+    problems = parse_problems(df, {"Visit": "visit_id", "Arrived": "arrival_ts"}, "ed_visits", "")
+    assert "duplicate visit_id (first in row 1" in problems[(2, "Visit")]
+    assert problems[(1, "Arrived")] == "empty, and arrival_ts is required"
+    assert problems[(3, "Visit")] == "empty, and visit_id is required"
+    assert "not a date" in problems[(4, "Arrived")]
+    assert (0, "Visit") not in problems and (0, "Arrived") not in problems and len(problems) == 4
+
+
 def test_import_wizard_end_to_end(qtbot, tmp_path):
     from PySide6.QtWidgets import QWizard
 
@@ -391,7 +408,7 @@ def test_import_wizard_end_to_end(qtbot, tmp_path):
     # 21/11/2026 was, then loaded by the import)
     bad = [(r, c) for r in range(m.preview.rowCount()) for c in range(m.preview.columnCount())
            if m.preview.item(r, c).toolTip()]
-    assert bad == [(2, 2)] and "will not parse" in m.status.text(), bad
+    assert bad == [(2, 2)] and "will be rejected" in m.status.text(), bad
     assert m.preview.item(3, 3).text() == ""  # an empty cell is empty (it showed 'nan')
     m.ts_format.setText("%d/%m/%Y %H:%M")
     m.ts_format.editingFinished.emit()
