@@ -38,8 +38,11 @@ from datasets.importers.engine import (
     parse_timestamp,
     parse_typed,
     shown_columns,
+    MONTH_FIRST_COUNTRIES,
+    format_example,
     sniff_timestamp,
     sql_str,
+    swapped,
 )
 from datasets.progress import Progress, ShouldStop
 from datasets.store import CANONICAL, Workspace
@@ -184,6 +187,9 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             hint,
         )
     tz = session.tz
+    country = (session.ws.settings().get("country") or "").upper()
+    month_first = country in MONTH_FIRST_COUNTRIES
+    decimal_comma = staged.delimiter == ";"  # semicolon-separated files are the ones written with 0,5
     exprs: dict[str, Parsed | str] = {}
     for col, q in found.items():
         src = q
@@ -197,9 +203,11 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             exprs[col] = Parsed(f"pid('{PSEUDONYMIZED[col]}', {src})")
             staged.pseudonymize(q, f"pid('{PSEUDONYMIZED[col]}', {{v}})")
         elif ctype == "TIMESTAMP" or ctype == "DATE":
-            fmts, aware = (mapping.timestamp_format, False) if mapping.timestamp_format else sniff_timestamp(
-                session.con, staged, q
-            )
+            if mapping.timestamp_format:
+                fmts, aware = mapping.timestamp_format, False
+            else:
+                fmts, aware, ambiguous = sniff_timestamp(session.con, staged, q, month_first)
+                say_format(session, staged, col, fmts, ambiguous, country)
             exprs[col] = (parse_timestamp if ctype == "TIMESTAMP" else parse_date)(src, label, tz, fmts, aware)
         elif col == "birth_year":
             # a full date of birth mapped here keeps its year only; the date itself is never stored
@@ -209,9 +217,9 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
                                 f"CASE WHEN ({as_date}) IS NULL THEN {year.error} END")
             staged.birth_columns.add(q[1:-1].replace('""', '"'))
         elif ctype in ("INTEGER", "TINYINT", "BIGINT"):
-            exprs[col] = parse_int(src, label, ctype)
+            exprs[col] = parse_int(src, label, ctype, decimal_comma)
         elif ctype == "DOUBLE":
-            exprs[col] = parse_number(src, label)
+            exprs[col] = parse_number(src, label, decimal_comma)
         elif ctype == "BOOLEAN":
             exprs[col] = parse_bool(src, label)
         elif ctype == "TIME":
@@ -224,6 +232,23 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
     if table == "patients" and "sex" in exprs:
         exprs["sex"] = Parsed(normalize_sex(found["sex"]), None)
     return exprs
+
+
+def say_format(session: ImportSession, staged, col: str, fmts: list[str], ambiguous: bool, country: str) -> None:
+    """A note of the date format a column was read in (none for ISO dates); where every date sampled reads
+    day first as well as month first, which was taken and why, and how to say otherwise."""
+    if not fmts:
+        return
+    example = format_example(fmts[0])
+    if not ambiguous:
+        session.notes.append(f"{staged.path.name}: {col} read in the form {example}")
+        return
+    order = "month first" if "%m/%d" in fmts[0] else "day first"
+    why = f"the workspace's country is {country}" if country else "the workspace has no country"
+    session.notes.append(
+        f"{staged.path.name}: every {col} sampled reads day first and month first alike; read {order} "
+        f"({example}) because {why}. If that is wrong, import again with timestamp_format = "
+        f"\"{swapped(fmts[0])}\" in a mapping file.")
 
 
 def normalize_sex(col: str) -> str:

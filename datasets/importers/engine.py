@@ -46,7 +46,8 @@ SANITY_RULES: dict[str, list[tuple[str, str, str]]] = {
         ("out_ts < in_ts", "out_ts", "transfer out before transfer in"),
         ("seq < 1", "seq", "sequence number must be 1 or more"),
     ],
-    "supply_usage": [("quantity < 0", "quantity", "negative quantity ({value})")],
+    "supply_usage": [("quantity < 0", "quantity", "negative quantity ({value})"),
+                     ("quantity > 1000000", "quantity", "a quantity of {value} in one record is not plausible")],
     "units": [("capacity < 0", "capacity", "negative bed capacity ({value})")],
     "patients": [
         ("birth_year NOT BETWEEN 1850 AND 2300", "birth_year", "birth year {value} out of range"),
@@ -535,6 +536,9 @@ class ImportSession:
         delim = delimiter or ","
         try:
             used = self.con.execute(f"SELECT delimiter FROM _rejscan{self._staged_n} LIMIT 1").fetchone()
+            if not (used and used[0]) and not delimiter:  # (the scan is recorded only where a line was rejected)
+                used = self.con.execute(f"SELECT delimiter FROM sniff_csv({sql_str(str(path))}, "
+                                        f"encoding = {sql_str(enc)})").fetchone()
             delim = delimiter or (used[0] if used and used[0] else ",")
         except duckdb.Error:
             pass
@@ -858,13 +862,31 @@ def parse_typed(col: str, sql_type: str, label: str) -> Parsed:
     return Parsed(v, _err(col, v, label, f"is not a valid {sql_type.lower()}"))
 
 
-def parse_int(col: str, label: str, sql_type: str = "INTEGER") -> Parsed:
-    v = f"TRY_CAST(TRY_CAST(nullif(trim({col}), '') AS DOUBLE) AS {sql_type})"
+def number_text(col: str, decimal_comma: bool = False) -> str:
+    """SQL: a number's text with its separators made plain. Digits grouped in threes are thousands: 1,200 is
+    1200 (it was read as 1.2), and in a file that writes decimal commas (semicolon-separated, as European
+    exports are) 1.200 is 1200 too; otherwise a comma is a decimal point (0,5)."""
+    t = f"nullif(trim({col}), '')"
+    if decimal_comma:
+        grouped = f"regexp_full_match({t}, '[+-]?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?')"
+        return f"(CASE WHEN {grouped} THEN replace(replace({t}, '.', ''), ',', '.') ELSE replace({t}, ',', '.') END)"
+    grouped = f"regexp_full_match({t}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?')"
+    return f"(CASE WHEN {grouped} THEN replace({t}, ',', '') ELSE replace({t}, ',', '.') END)"
+
+
+def _finite(v: str) -> str:
+    """SQL: the double ``v`` where it is a finite number (NaN and infinity, which DuckDB reads from 'nan' and
+    'inf', are not quantities)."""
+    return f"(CASE WHEN isfinite({v}) THEN {v} END)"
+
+
+def parse_int(col: str, label: str, sql_type: str = "INTEGER", decimal_comma: bool = False) -> Parsed:
+    v = f"TRY_CAST({_finite(f'TRY_CAST({number_text(col, decimal_comma)} AS DOUBLE)')} AS {sql_type})"
     return Parsed(v, _err(col, v, label, "is not a whole number"))
 
 
-def parse_number(col: str, label: str) -> Parsed:
-    v = f"TRY_CAST(replace(nullif(trim({col}), ''), ',', '.') AS DOUBLE)"
+def parse_number(col: str, label: str, decimal_comma: bool = False) -> Parsed:
+    v = _finite(f"TRY_CAST({number_text(col, decimal_comma)} AS DOUBLE)")
     return Parsed(v, _err(col, v, label, "is not a number"))
 
 
@@ -887,16 +909,27 @@ def parse_timestamp(col: str, label: str, tz: str, formats: Iterable[str] = (), 
         v = f"try_strptime({c}, [{', '.join(sql_str(f) for f in fmts)}])"
     else:
         v = f"TRY_CAST({c} AS TIMESTAMP)"
-    return Parsed(v, _err(col, v, label, "is not a date and time"))
+    return Parsed(v, _err(col, v, label, "is not a date and time" + _expected(fmts, aware)))
+
+
+def _expected(fmts: list[str], aware: bool) -> str:
+    """The format a reject reason names: a value that "is not a date" and plainly is one was read in another
+    format (13/03/2024 in a file of month-first dates)."""
+    if aware:
+        return " with a UTC offset (in the form 2024-12-31T23:59:58+00:00)"
+    if fmts:
+        return " in the form " + " or ".join(format_example(f) for f in fmts[:2])
+    return " (as 2024-12-31 23:59)"
 
 
 def parse_date(col: str, label: str, tz: str, formats: Iterable[str] = (), aware: bool = False) -> Parsed:
-    ts = parse_timestamp(col, label, tz, formats, aware)
-    if not aware and not list(formats):
+    fmts = [f for f in formats if f]
+    ts = parse_timestamp(col, label, tz, fmts, aware)
+    if not aware and not fmts:
         v = f"TRY_CAST(nullif(trim({col}), '') AS DATE)"
-        return Parsed(v, _err(col, v, label, "is not a date"))
+        return Parsed(v, _err(col, v, label, "is not a date (in the form 2024-12-31)"))
     v = f"CAST({ts.value} AS DATE)"
-    return Parsed(v, _err(col, v, label, "is not a date"))
+    return Parsed(v, _err(col, v, label, "is not a date" + _expected(fmts, aware)))
 
 
 def split_fields(text: str, delimiter: str) -> tuple[list[str], bool]:
@@ -946,31 +979,71 @@ TS_FORMATS = [
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y %I:%M %p",
+    "%d.%m.%Y %H:%M:%S",
     "%d.%m.%Y %H:%M",
+    "%d-%m-%Y %H:%M",
     "%d-%b-%Y %H:%M",
     "%Y%m%d%H%M%S",
     "%Y-%m-%d",
     "%d/%m/%Y",
     "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
 ]
 
+#: countries whose dates are written month first (03/04/2024 is 4 March): where every date of a file reads
+#: either way, the workspace's country decides, and the import says which it took
+MONTH_FIRST_COUNTRIES = {"US", "PH", "FM", "MH", "PW", "AS", "GU", "MP", "PR", "VI", "UM"}
+SNIFF_SAMPLE = 2000
 
-def sniff_timestamp(con: duckdb.DuckDBPyConnection, staged: Staged, col: str) -> tuple[list[str], bool]:
-    """Pick the timestamp format(s) for a text column from a sample: (formats, aware)."""
+
+def swapped(fmt: str) -> Optional[str]:
+    """The same format with day and month exchanged, where it has both as numbers (else None)."""
+    if "%d/%m" in fmt:
+        return fmt.replace("%d/%m", "%m/%d")
+    if "%m/%d" in fmt:
+        return fmt.replace("%m/%d", "%d/%m")
+    return None
+
+
+def format_example(fmt: str) -> str:
+    """How a date in ``fmt`` looks, for messages: 31/12/2024 23:59."""
+    from datetime import datetime
+
+    return datetime(2024, 12, 31, 23, 59, 58).strftime(fmt)
+
+
+def sniff_timestamp(con: duckdb.DuckDBPyConnection, staged: Staged, col: str,
+                    month_first: bool = False) -> tuple[list[str], bool, bool]:
+    """Pick the timestamp format(s) for a text column: (formats, aware, ambiguous). The sample is the first
+    rows and rows spread evenly over the whole file: an extract sorted by date had only the first week of
+    January in its first 2,000 rows, where every 01/05 reads either way, and its US dates were read day
+    first (61 % of its rows rejected, the rest loaded in the wrong months)."""
+    step = max(1, staged.rows // SNIFF_SAMPLE)
     sample = [
         r[0]
         for r in con.execute(
-            f"SELECT trim({col}) FROM {staged.name} WHERE nullif(trim({col}), '') IS NOT NULL LIMIT 2000"
+            f"SELECT trim({col}) FROM {staged.name} WHERE nullif(trim({col}), '') IS NOT NULL "
+            f"AND (_n <= {SNIFF_SAMPLE} OR _n % {step} = 0) LIMIT {3 * SNIFF_SAMPLE}"
         ).fetchall()
     ]
-    return sniff_formats(con, sample)
+    return sniff_order(con, sample, month_first)
 
 
-def sniff_formats(con: duckdb.DuckDBPyConnection, sample: list[str]) -> tuple[list[str], bool]:
+def sniff_formats(con: duckdb.DuckDBPyConnection, sample: list[str],
+                  month_first: bool = False) -> tuple[list[str], bool]:
     """The timestamp format(s) most of ``sample`` (texts) parse with: (formats, aware). The import wizard's
     preview asks this too, so that it flags the cells the import will reject and no others."""
+    fmts, aware, _ = sniff_order(con, sample, month_first)
+    return fmts, aware
+
+
+def sniff_order(con: duckdb.DuckDBPyConnection, sample: list[str],
+                month_first: bool = False) -> tuple[list[str], bool, bool]:
+    """:func:`sniff_formats` and whether the sample reads as well day first as month first (``ambiguous``:
+    then ``month_first`` decides, from the workspace's country)."""
     if not sample:
-        return [], False
+        return [], False, False
     # the sample goes in as a parameter, never inlined: a field may hold anything (a NUL ends DuckDB's parser)
     n_aware, iso_ok, *per_format = con.execute(
         "SELECT count(*) FILTER (WHERE regexp_matches(x, '(Z|[+-]\\d\\d:?\\d\\d)$') "
@@ -980,9 +1053,16 @@ def sniff_formats(con: duckdb.DuckDBPyConnection, sample: list[str]) -> tuple[li
         [sample],
     ).fetchone()
     if n_aware >= 0.9 * len(sample):
-        return [], True
+        return [], True, False
+    counts = dict(zip(TS_FORMATS, per_format))
     best, best_n = [], iso_ok
-    for fmt, n in zip(TS_FORMATS, per_format):
+    for fmt, n in counts.items():
         if n > best_n:
             best, best_n = [fmt], n
-    return best, False
+    if not best:
+        return best, False, False
+    other = swapped(best[0])
+    ambiguous = other is not None and counts.get(other) == best_n
+    if ambiguous and month_first == ("%d/%m" in best[0]):
+        best = [other]
+    return best, False, ambiguous

@@ -103,6 +103,10 @@ class DataPage(Page):
             self.wizard.raise_()
             return
         self.wizard = ImportWizard(self)
+        from datasets.importers.engine import MONTH_FIRST_COUNTRIES
+
+        # the preview reads dates that read either way as the import will: by the workspace's country
+        self.wizard.month_first = self.session.country.upper() in MONTH_FIRST_COUNTRIES
         self.wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.wizard.import_requested.connect(self._run_import)
         self.wizard.destroyed.connect(lambda: setattr(self, "wizard", None))

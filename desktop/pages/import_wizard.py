@@ -44,10 +44,11 @@ def read_preview(path: Path, delimiter: str | None = None, encoding: str | None 
         con.close()
 
 
-def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_format: str) -> dict[tuple[int, str], str]:
+def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_format: str,
+                   month_first: bool = False) -> dict[tuple[int, str], str]:
     """Cells (row, source column) the import will reject, with the reason: a value that will not parse into its
     canonical column's type, an empty required field, a key given twice."""
-    from datasets.importers.engine import parse_date, parse_timestamp, sniff_formats
+    from datasets.importers.engine import format_example, parse_date, parse_timestamp, sniff_formats
     from datasets.store import CANONICAL
 
     spec = CANONICAL[table]
@@ -67,11 +68,11 @@ def parse_problems(df: pd.DataFrame, mapping: dict[str, str], table: str, ts_for
                     fmts, aware = [ts_format], False
                 else:
                     sample = [str(v).strip() for v in df[src].tolist() if not pd.isna(v) and str(v).strip()]
-                    fmts, aware = sniff_formats(con, sample)
+                    fmts, aware = sniff_formats(con, sample, month_first)
                 parse = parse_timestamp if typ == "TIMESTAMP" else parse_date
                 expr = parse(col, dst, "UTC", fmts, aware).value
                 what = ("not a date and time" if typ == "TIMESTAMP" else "not a date") + (
-                    f" in the format {fmts[0]}" if fmts else "")
+                    f" in the form {format_example(fmts[0])}" if fmts else "")
             elif typ in ("INTEGER", "BIGINT", "TINYINT", "DOUBLE"):
                 expr = f"TRY_CAST({col} AS {typ})"
                 what = "not a number"
@@ -270,7 +271,8 @@ class MappingPage(QWizardPage):
         self.preview.setColumnCount(len(df.columns))
         self.preview.setHorizontalHeaderLabels([str(c) for c in df.columns])
         mapping = self.mapping()
-        problems = parse_problems(df, mapping, self.wiz.source.table.currentText(), self.ts_format.text().strip())
+        problems = parse_problems(df, mapping, self.wiz.source.table.currentText(), self.ts_format.text().strip(),
+                                  self.wiz.month_first)
         bad = QColor("#D55E00")
         bad.setAlpha(90)
         for c, col in enumerate(df.columns):
@@ -355,6 +357,7 @@ class ImportWizard(QWizard):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Import an extract")
+        self.month_first = False  # dates that read either way: month first (the workspace's country says so)
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.source = SourcePage(self)
         self.mapping = MappingPage(self)
