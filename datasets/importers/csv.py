@@ -87,10 +87,15 @@ class Mapping:
             delimiter=data.get("delimiter"),
             encoding=data.get("encoding"),
         )
-        if m.encoding and m.encoding.lower().replace("_", "-") not in ("utf-8", "utf8", "latin-1", "latin1", "iso-8859-1"):
-            raise SourceError(f"{name}: encoding must be utf-8 or latin-1, not '{m.encoding}'.")
         if m.encoding:
-            m.encoding = "latin-1" if "1" in m.encoding else "utf-8"
+            import codecs
+
+            try:
+                codec = codecs.lookup(str(m.encoding)).name  # utf8 -> utf-8, windows-1252 -> cp1252, ...
+            except LookupError:
+                raise SourceError(f"{name}: '{m.encoding}' is not a text encoding.",
+                                  "E.g. utf-8, cp1252 (Excel on Windows), latin-1 or utf-16.") from None
+            m.encoding = {"iso8859-1": "latin-1"}.get(codec, codec)
         return m
 
     def validate_for(self, table: str, name: str = "mapping") -> None:
@@ -147,7 +152,9 @@ def import_csv(
         exprs = column_exprs(session, staged, table, mapping)
         session.load(table, canonical_select(table, exprs, source=staged.name), staged)
         if staged.encoding != "utf-8":
-            session.notes.append(f"{path.name} read as {staged.encoding}")
+            names = {"cp1252": "Windows-1252 or Latin-1 (as Excel saves CSV on Windows)", "latin-1": "Latin-1",
+                     "utf-16": "UTF-16 (as Excel saves Unicode text)"}
+            session.notes.append(f"{path.name} read as {names.get(staged.encoding, staged.encoding)}")
         session.rep(1.0, "Import finished")
     return session.result()
 

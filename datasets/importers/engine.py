@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import re
+import shutil
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ class Staged:
     # (blank lines counted, a record over several lines as one: what its rejects table says)
     line_map: Optional[str] = None
     reader_lines: Optional[list[int]] = None
+    read_path: Optional[Path] = None  # the file DuckDB read: ``path``, or its UTF-8 copy (:func:`transcode`)
 
     def pseudonymize(self, column: str, template: str) -> None:
         """Say how rejected rows keep ``column``: ``template`` is SQL with ``{v}`` for the field's text."""
@@ -236,7 +238,9 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def detect_encoding(path: Path, sample_bytes: int = 4 << 20) -> str:
-    """UTF-8 when the first megabytes decode as UTF-8, else Latin-1 (which decodes anything)."""
+    """UTF-8 when the first megabytes decode as UTF-8; UTF-16 where the file starts with its byte-order mark
+    (Excel's "Unicode Text"); else Windows-1252 (Excel's "CSV" on Windows: curly quotes, €, en dashes) where
+    that decodes, else Latin-1 (which decodes anything)."""
     import gzip
 
     opener = gzip.open if path.suffix == ".gz" else open
@@ -247,6 +251,8 @@ def detect_encoding(path: Path, sample_bytes: int = 4 << 20) -> str:
         raise SourceError(f"{path.name} cannot be read: {exc}. The file may be truncated or not really gzip.") from None
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -254,7 +260,35 @@ def detect_encoding(path: Path, sample_bytes: int = 4 << 20) -> str:
         # a multi-byte character cut by the sample's end is still UTF-8
         if exc.start >= len(sample) - 3:
             return "utf-8"
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
         return "latin-1"
+
+
+def transcode(path: Path, encoding: str, chunk: int = 4 << 20) -> Path:
+    """A UTF-8 copy of a text file in another encoding, in a private temp folder (removed by the caller), for
+    DuckDB's reader, which knows UTF-8, UTF-16 and a strict Latin-1 only (a Windows-1252 file failed with
+    "File is not latin-1 encoded", a UTF-16 one was called damaged). Line breaks are kept as they are, so
+    line numbers are the file's own."""
+    import codecs
+    import gzip
+    import tempfile
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    folder = Path(tempfile.mkdtemp(prefix="hospops-import-"))
+    out = folder / (path.stem if path.suffix == ".gz" else path.name)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    try:
+        with opener(path, "rb") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+            for block in iter(lambda: src.read(chunk), b""):
+                dst.write(decoder.decode(block))
+            dst.write(decoder.decode(b"", final=True))
+    except (OSError, EOFError, zlib.error) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise SourceError(f"{path.name} cannot be read: {exc}.") from None
+    return out
 
 
 def has_rows(path: Path) -> bool:
@@ -343,6 +377,7 @@ class ImportSession:
         self.notes: list[str] = []
         self._staged_n = 0
         self._extra_temps: list[str] = []
+        self._temp_dirs: list[Path] = []  # UTF-8 copies of files in other encodings, removed at the end
         self._loaded_from: dict[str, Staged] = {}
         self.privacy: list[dict] = []
         self.privacy_extra: list[dict] = []  # report lines an importer adds for what it never reads
@@ -390,6 +425,8 @@ class ImportSession:
         self._extra_temps.extend(names)
 
     def _drop_temps(self) -> None:
+        for folder in self._temp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
         for name in self._extra_temps:
             try:
                 self.con.execute(f"DROP TABLE IF EXISTS {name}")
@@ -506,6 +543,10 @@ class ImportSession:
         self.rep.check()
         sha = file_sha256(path)
         enc = encoding or detect_encoding(path)
+        read, read_enc = path, enc
+        if enc not in ("utf-8", "latin-1"):
+            read, read_enc = transcode(path, enc), "utf-8"
+            self._temp_dirs.append(read.parent)
         self._staged_n += 1
         name = f"_stage{self._staged_n}"
         opts = [
@@ -514,12 +555,12 @@ class ImportSession:
             "store_rejects = true",
             f"rejects_table = '_rej{self._staged_n}'",
             f"rejects_scan = '_rejscan{self._staged_n}'",
-            f"encoding = {sql_str(enc)}",
+            f"encoding = {sql_str(read_enc)}",
             "strict_mode = true",
         ]
         if delimiter:
             opts.append(f"delim = {sql_str(delimiter)}")
-        reader = f"read_csv({sql_str(str(path))}, {', '.join(opts)})"
+        reader = f"read_csv({sql_str(str(read))}, {', '.join(opts)})"
         try:
             self.con.execute(f"CREATE TEMP TABLE {name} AS SELECT row_number() OVER () AS _n, * FROM {reader}")
         except duckdb.Error as exc:
@@ -537,12 +578,12 @@ class ImportSession:
         try:
             used = self.con.execute(f"SELECT delimiter FROM _rejscan{self._staged_n} LIMIT 1").fetchone()
             if not (used and used[0]) and not delimiter:  # (the scan is recorded only where a line was rejected)
-                used = self.con.execute(f"SELECT delimiter FROM sniff_csv({sql_str(str(path))}, "
-                                        f"encoding = {sql_str(enc)})").fetchone()
+                used = self.con.execute(f"SELECT delimiter FROM sniff_csv({sql_str(str(read))}, "
+                                        f"encoding = {sql_str(read_enc)})").fetchone()
             delim = delimiter or (used[0] if used and used[0] else ",")
         except duckdb.Error:
             pass
-        sampled, empty_extra, extra = surplus_fields(path, enc, delim, len(columns), header=header)
+        sampled, empty_extra, extra = surplus_fields(read, read_enc, delim, len(columns), header=header)
         if empty_extra and (2 * empty_extra >= sampled or extra > empty_extra):
             # DuckDB reads a row's surplus *empty* fields as a trailing delimiter (by design), so a header that
             # lacks a name would put every value under the wrong name, identifiers included: refuse instead
@@ -552,7 +593,7 @@ class ImportSession:
                 "read under the wrong names; nothing was imported.",
                 "Fix the header, or remove the trailing delimiters at the ends of the rows.",
             )
-        staged = Staged(name, path, columns, rows, struct, sha, delim, enc)
+        staged = Staged(name, path, columns, rows, struct, sha, delim, enc, read_path=read)
         if header:
             self._map_lines(staged)
         return staged
@@ -567,10 +608,12 @@ class ImportSession:
 
         import pyarrow as pa
 
-        opener = gzip.open if staged.path.name.lower().endswith(".gz") else open
+        path = staged.read_path or staged.path  # (a UTF-8 copy of a file in another encoding)
+        encoding = "utf-8" if path != staged.path else staged.encoding
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
         physical, last = 0, b"\n"
         try:
-            with opener(staged.path, "rb") as fh:
+            with opener(path, "rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     physical += chunk.count(b"\n")
                     last = chunk[-1:]
@@ -582,7 +625,7 @@ class ImportSession:
         idx = staged.name[len("_stage"):]
         bad = {r[0] for r in self.con.execute(f"SELECT DISTINCT line FROM _rej{idx}").fetchall()}
         starts, lines = [], []
-        with opener(staged.path, "rt", encoding=staged.encoding, errors="replace", newline="") as fh:
+        with opener(path, "rt", encoding=encoding, errors="replace", newline="") as fh:
             reader = csv.reader(fh, delimiter=staged.delimiter)
             end = 0
             try:
@@ -700,6 +743,32 @@ class ImportSession:
         finally:
             self.con.unregister(tok)
 
+    def _after_cut_lines(self, staged: Staged) -> Optional[str]:
+        """A temp table ``(_n, cut)`` of the records that come right after a line with too few fields (``cut``:
+        that line's number in the file), or None where there are none."""
+        if not staged.struct_rejects:
+            return None
+        idx = staged.name[len("_stage"):]
+        name = f"_aftercut{idx}"
+        # a reader line L holds record L - 1 - (rejected lines before it); the line after a cut one is L + 1
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {name} AS
+                WITH r AS (SELECT line, bool_or(upper(error_type) = 'MISSING COLUMNS') AS short
+                           FROM _rej{idx} GROUP BY line),
+                     k AS (SELECT line, short, row_number() OVER (ORDER BY line) AS i FROM r)
+                SELECT k.line + 1 - 1 - k.i AS _n, k.line AS reader_line FROM k
+                WHERE k.short AND k.line + 1 NOT IN (SELECT line FROM r)"""
+        )
+        if not self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]:
+            self.con.execute(f"DROP TABLE {name}")
+            return None
+        self._extra_temps.append(name)
+        mapped = staged.reader_lines
+        cut = (f"CASE WHEN reader_line <= {len(mapped)} THEN list_extract({mapped!r}::BIGINT[], reader_line) "
+               f"ELSE reader_line END") if mapped else "reader_line"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT _n, {cut} AS cut FROM {name}")
+        return name
+
     # -------------------------------------------------------------- loading
     def line_expr(self, staged: Staged, n: str = "_n") -> str:
         """SQL for the physical line number of record ``n`` (header on line 1, structural rejects skipped)."""
@@ -768,10 +837,27 @@ class ImportSession:
                     FROM ({dup_keys}) g
                     WHERE c._why IS NULL AND {same_key} AND c._n <> g._first"""
             )
+        after_cut = self._after_cut_lines(staged)
+        if after_cut:
+            # a line cut short (a line break in an unquoted field, as free-text notes have) is followed by its
+            # remainder, which the reader takes for a record of its own, every field under the wrong column: a
+            # patient's name came to stand under acuity, and its reason and raw text quoted it. Such a record,
+            # where it fails a check, is said to be that and kept as its shape only (a record after a line cut
+            # short that passes every check is a record of its own, and loads).
+            self.con.execute(
+                f"""UPDATE {chk} SET _why = 'comes right after line ' || CAST(a.cut AS VARCHAR) || ', which was '
+                       || 'cut short: it may be the rest of that line, read under the wrong columns',
+                       _wcol = {sql_str(cols[0])}
+                    FROM {after_cut} a WHERE {chk}._n = a._n AND {chk}._why IS NOT NULL"""
+            )
+            self.con.execute(f"DELETE FROM {after_cut} WHERE _n IN (SELECT _n FROM {chk} WHERE _why IS NULL)")
         n_total, n_bad = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE _why IS NOT NULL) FROM {chk}"
         ).fetchone()
         raw = raw_sql or staged.raw_sql("s")
+        if after_cut:
+            raw = (f"CASE WHEN c._n IN (SELECT _n FROM {after_cut}) THEN {mask_shape_sql(f'({raw})')} "
+                   f"ELSE {raw} END")
         line = line_sql or self.line_expr(staged, "c._n")
         if n_bad:
             # filter before the join: the staged rows are probed only for the (few) bad rows
@@ -919,7 +1005,7 @@ def _expected(fmts: list[str], aware: bool) -> str:
         return " with a UTC offset (in the form 2024-12-31T23:59:58+00:00)"
     if fmts:
         return " in the form " + " or ".join(format_example(f) for f in fmts[:2])
-    return " (as 2024-12-31 23:59)"
+    return " (in the form 2024-12-31 23:59)"
 
 
 def parse_date(col: str, label: str, tz: str, formats: Iterable[str] = (), aware: bool = False) -> Parsed:

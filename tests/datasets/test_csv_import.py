@@ -137,7 +137,29 @@ def test_gzip_and_latin1_are_read(ws, tmp_path):
     r = import_csv(ws, f, table="units")
     assert r.tables()["units"]["loaded"] == 2
     assert ws.sql("SELECT name FROM units WHERE unit_id = 'W1'")[0][0] == "Station Süd - Gériatrie"
-    assert any("latin-1" in n for n in r.notes)
+    assert any("Latin-1" in n for n in r.notes)
+
+
+@pytest.mark.parametrize("encoding, sep", [("cp1252", ","), ("utf-16", "\t")])
+def test_excel_windows_and_unicode_text_files_are_read(ws, tmp_path, encoding, sep):
+    """Excel's "CSV" on Windows (curly quotes, €, en dash: DuckDB's strict Latin-1 refused the file) and its
+    "Unicode Text" (UTF-16, tab-separated: called damaged); the line numbers of rejects stay the file's."""
+    import glob
+    import tempfile
+
+    rows = ["unit_id,name,capacity", "W1,Ward “East” – €5 fund,20", "W2,Ward 2,lots", "W3,Café,18"]
+    f = tmp_path / "units.csv"
+    f.write_bytes("".join(r.replace(",", sep) + "\r\n" for r in rows).encode(encoding))
+    before = set(glob.glob(f"{tempfile.gettempdir()}/hospops-import-*"))
+    r = import_csv(ws, f, table="units")
+    assert r.tables()["units"] == {"read": 3, "loaded": 2, "rejected": 1, "updated": 0}
+    assert ws.sql("SELECT name FROM units ORDER BY unit_id")[0][0] == "Ward “East” – €5 fund"
+    assert ws.sql("SELECT line FROM rejects")[0][0] == 3
+    assert set(glob.glob(f"{tempfile.gettempdir()}/hospops-import-*")) == before, "the UTF-8 copy is removed"
+    # and a mapping may name the encoding (only utf-8 and latin-1 were accepted)
+    assert Mapping.from_dict({"encoding": "windows-1252"}).encoding == "cp1252"
+    with pytest.raises(SourceError, match="not a text encoding"):
+        Mapping.from_dict({"encoding": "klingon"})
 
 
 def test_empty_and_header_only_files_are_refused(ws, tmp_path):
@@ -382,3 +404,21 @@ def test_numbers_with_thousands_separators_and_non_finite_values(ws, tmp_path):
     import_csv(ws, eu, table="supply_usage")
     got = dict(ws.sql("SELECT usage_id, quantity FROM supply_usage WHERE usage_id IN ('A', 'B', 'C')"))
     assert got == {"A": 1200, "B": 2.5, "C": 1234.5}
+
+
+def test_the_rest_of_a_cut_line_is_rejected_as_its_shape(ws, tmp_path):
+    """A line break in an unquoted field cuts a record in two; the reader took the rest for a record of its
+    own, the patient's name under acuity, and its reject quoted the name (a random hostile case in CI)."""
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,MRN,arrival_ts,departure_ts,acuity,Patient Name,disposition\n"
+                 "V1,M1,2024-03-01 09:00:00,,2,Ann Other,admitted\n"
+                 "VIS2222222,\n"
+                 "MRN2222222,2024-03-01 10:00:00,2024-03-01 14:00:00,1,NAME2222222,admitted,surplus\n"
+                 "V3,M3,2024-03-01 11:00:00,,3,Bo Other,admitted\n")
+    r = import_csv(ws, f, table="ed_visits")
+    assert r.tables()["ed_visits"] == {"read": 4, "loaded": 2, "rejected": 2, "updated": 0}
+    rejects = ws.sql("SELECT line, reason, raw FROM rejects ORDER BY line")
+    assert [x[0] for x in rejects] == [3, 4]
+    assert rejects[1][1].startswith("comes right after line 3, which was cut short")
+    text = repr(ws.sql("SELECT * FROM rejects")) + repr(ws.sql("SELECT * FROM ed_visits"))
+    assert "NAME2222222" not in text and "MRN2222222" not in text and "VIS2222222" not in text
