@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +85,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
     ws = None
     if args.csv:
-        y = load_csv(args.csv, args.time_col, args.value_col)
+        from datasets.importers.engine import MONTH_FIRST_COUNTRIES
+
+        y = load_csv(args.csv, args.time_col, args.value_col,
+                     month_first=(args.country or "").upper() in MONTH_FIRST_COUNTRIES)
+        if y.attrs.get("note"):
+            print(f"note: {y.attrs['note']}", file=sys.stderr)
     else:
         from desktop.cli import open_workspace
 

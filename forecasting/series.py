@@ -90,8 +90,10 @@ def load_series(ws, name: str) -> pd.DataFrame:
 
 
 def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
-             unique_id: Optional[str] = None) -> pd.DataFrame:
-    """A series from a CSV of timestamps and values; rows with the same time are summed.
+             unique_id: Optional[str] = None, month_first: bool = False) -> pd.DataFrame:
+    """A series from a CSV of timestamps and values; rows with the same time are summed. Times are read by
+    :func:`read_times` (``month_first``: dates that read either way are month first); ``attrs["note"]`` says
+    how, where that was a choice.
 
     With ``id_col`` the file may hold several series; ``unique_id`` picks one (the first otherwise).
     """
@@ -112,7 +114,7 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
         raw = raw[ids == pick]
     else:
         pick = unique_id or p.stem
-    ds = pd.to_datetime(raw[time_col], errors="coerce", utc=False, format="mixed")
+    ds, note = read_times(raw[time_col], month_first)
     y = pd.to_numeric(raw[value_col], errors="coerce")
     bad = int(ds.isna().sum())
     if bad == len(raw) or len(raw) == 0:
@@ -141,5 +143,45 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
             df["unique_id"] = str(pick)
             df = df[["unique_id", "ds", "y"]]
     df.attrs.update({"name": p.stem, "label": f"{value_col} from {p.name}", "freq": freq, "tz": None,
-                     "country": None})
+                     "country": None, "note": note})
     return df
+
+
+OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
+
+
+def read_times(texts: pd.Series, month_first: bool = False) -> tuple[pd.Series, str]:
+    """Times from a CSV column, read as the import reads them: the form is chosen over the whole column (UK
+    dates 12/02/2026 were read month first: a series of June to February forecast from December), dates
+    that read either way follow ``month_first``, and a UTC offset is dropped so that the time stays the
+    local time written (a file whose offset changed at a clock change crashed). ``(times, note)``: the note
+    says which form was read, where that was a choice."""
+    import duckdb
+
+    from datasets.importers.engine import format_example, sniff_order, swapped
+
+    text = texts.astype("string").str.strip()
+    offset = text.str.contains(OFFSET, regex=True, na=False)
+    note = ""
+    if offset.any():
+        text = text.where(~offset, text.str.replace(OFFSET, "", regex=True))
+        note = "UTC offsets dropped: times are read as the local times written"
+    present = text.dropna()
+    present = present[present != ""]
+    step = max(1, len(present) // 4000)
+    sample = [str(v) for v in present.iloc[::step].tolist()]
+    con = duckdb.connect()
+    try:
+        fmts, _aware, ambiguous = sniff_order(con, sample, month_first)
+    finally:
+        con.close()
+    if fmts:
+        times = pd.to_datetime(text, errors="coerce", format=fmts[0])
+        if ambiguous:
+            order = "month first" if "%m/%d" in fmts[0] else "day first"
+            hint = ("give the country (e.g. --country US) to read month first" if order == "day first" else
+                    f"as the country's dates are written; the other form would be {format_example(swapped(fmts[0]))}")
+            note = "; ".join(filter(None, [note, f"every date reads day first and month first alike: read {order} "
+                                                 f"({format_example(fmts[0])}), {hint}"]))
+        return times, note
+    return pd.to_datetime(text, errors="coerce", format="mixed"), note

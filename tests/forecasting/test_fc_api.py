@@ -118,6 +118,30 @@ def test_load_csv(tmp_path):
     assert len(res.forecasts["ets"]) == 7
 
 
+def test_load_csv_reads_times_as_the_import_does(tmp_path):
+    """UK dates over months were read month first (a June-February series forecast from December), dates
+    that read either way follow the country and say so, and a UTC offset that changes at a clock change
+    crashed the read (mixed time zones)."""
+    uk = tmp_path / "uk.csv"
+    days = pd.date_range("2025-06-01", "2026-02-28", freq="D")
+    pd.DataFrame({"date": days.strftime("%d/%m/%Y"), "n": 5}).to_csv(uk, index=False)
+    y = load_csv(uk, "date", "n")
+    assert y["ds"].iloc[0] == pd.Timestamp("2025-06-01") and y["ds"].iloc[-1] == pd.Timestamp("2026-02-28")
+    assert not y.attrs["note"]
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"date": days[:12].strftime("%d/%m/%Y"), "n": 5}).to_csv(short, index=False)
+    y = load_csv(short, "date", "n")
+    assert y.attrs["freq"] == "D" and "read day first" in y.attrs["note"]
+    assert load_csv(short, "date", "n", month_first=True).attrs["freq"] == "MS"  # 1 Jan, 2 Jan, ... as months
+    off = tmp_path / "offsets.csv"
+    local = pd.date_range("2026-03-28", periods=48, freq="h", tz="Europe/London")
+    pd.DataFrame({"t": [t.isoformat() for t in local], "n": 3}).to_csv(off, index=False)
+    y = load_csv(off, "t", "n").set_index("ds")["y"]
+    assert y.index[0] == pd.Timestamp("2026-03-28 00:00") and len(y) == 49 and y.isna().sum() == 1
+    assert np.isnan(y[pd.Timestamp("2026-03-29 01:00")]), "the hour the clocks skipped is a gap"
+    assert "offsets dropped" in load_csv(off, "t", "n").attrs["note"]
+
+
 def test_reorder_table(wsr):
     keys = [s["name"].split(":", 1)[1] for s in list_series(wsr) if s["name"].startswith("supply:")][:12]
     t = reorder_table(wsr, lead_time_days=5, service_level=0.95, items=keys)
