@@ -210,14 +210,20 @@ def cmd_supplies(args: argparse.Namespace) -> int:
     # column -> (header, format): whole counts as counts, rates to one decimal, the risk as a percentage
     cols = {"item": ("item", str), "unit": ("unit", str), "on_hand": ("on hand", "{:,.0f}"),
             "daily_use_28d": ("use/day (28 d)", "{:,.1f}"), "forecast_to_delivery": ("use to delivery", "{:,.1f}"),
-            "reorder_point": ("reorder point", "{:,.1f}"), "safety_stock": ("safety stock", "{:,.1f}"),
+            "reorder_point": ("reorder point", "{:,.0f}"), "safety_stock": ("safety stock", "{:,.1f}"),
             "days_of_cover": ("days of cover", "{:,.1f}"), "stockout_prob": ("stock-out risk", "{:.1%}")}
 
-    def cell(v, fmt) -> str:
+    def cell(v, fmt, col="") -> str:
         v = _clean(v)
+        if col == "days_of_cover" and v is not None and v > 365:  # (73,360.4 days read as a precise figure)
+            return "over a year"
         return "" if v is None else (_fmt(v) if fmt is str else fmt.format(v))
 
-    rows = [[h for h, _ in cols.values()]] + [[cell(r[c], f) for c, (_, f) in cols.items()]
+    lead = f"a lead time of {args.lead_time:g} day(s)" if args.lead_time else "each item's recorded lead time"
+    print(f"Reorder points for {lead} and a {args.service_level:.1%} service level (the chance of no stock-out "
+          "before a delivery); stock in each item's own units.")
+
+    rows = [[h for h, _ in cols.values()]] + [[cell(r[c], f, c) for c, (_, f) in cols.items()]
                                              for r in t.to_dict("records")]
     print(_table(rows))
     if t["stock_basis"].str.startswith("assumed").any():

@@ -1,12 +1,14 @@
 """Reorder points, safety stock and stock-out risk from each item's forecast distribution.
 
-For every item and unit (``supply_usage_daily``): a daily demand model (TSB for intermittent series, at
-least 30% zero days; otherwise the negative binomial count regression with day-of-week levels), the
-distribution of total demand over the lead time (the per-day distributions summed by a fixed-seed
-inverse-CDF draw, so the table is the same every run), and from it:
+For every item and unit (``supply_usage_daily``): the distribution of total demand over the lead time. For
+intermittent items (at least 30% zero days) it is the past year's use over every span of the lead time; for
+the others the negative binomial count regression with day-of-week levels, its per-day distributions summed
+by a fixed-seed inverse-CDF draw (the table is the same every run), with the reorder point and stock-out risk
+the cautious of that model's and the past year's spans. From it:
 
-- ``reorder_point``: the ``service_level`` quantile of lead-time demand (order when stock falls to it);
-- ``safety_stock``: reorder point minus expected lead-time demand;
+- ``reorder_point``: the ``service_level`` quantile of lead-time demand, a whole count (order when stock
+  falls to it);
+- ``safety_stock``: reorder point minus expected lead-time demand (0 where the reorder point is below it);
 - ``forecast_to_delivery``: expected use before the next delivery (over the lead time);
 - ``days_of_cover``: how many days the stock on hand lasts at the forecast daily use;
 - ``stockout_prob``: the probability that lead-time demand exceeds the stock on hand.
@@ -62,6 +64,21 @@ def recorded_stock(ws, use: pd.DataFrame, at: Optional[pd.Timestamp] = None) -> 
     return out
 
 
+PAST_DAYS = 365
+
+
+def past_lead_time_use(y: np.ndarray, lead_days: int, days: int = PAST_DAYS) -> Optional[np.ndarray]:
+    """The use over every span of ``lead_days`` days in the last ``days`` days (overlapping spans), as draws of
+    lead-time demand; None where the history is too short to say (under four lead times and 8 weeks).
+
+    On the demo hospital's last year (a lead time of 7 days, an origin every 15 days) the 95 % quantile of these
+    sums covered 95.2 % of the intermittent items' lead times, TSB's 88.9 % (90 %: 91.3 % against 83.6 %)."""
+    y = np.nan_to_num(np.asarray(y, dtype=float)[-days:])
+    if len(y) < max(4 * lead_days, 56):
+        return None
+    return np.convolve(y, np.ones(lead_days), "valid")
+
+
 def demand_model(y: pd.DataFrame, country: Optional[str] = None):
     zeros = float((y["y"].fillna(0) == 0).mean())
     if zeros >= 0.3:
@@ -89,7 +106,8 @@ def reorder_table(
         raise HospOpsError(f"The service level must be a probability between 0.5 and 1 (got {service_level}).",
                            hint="For example 0.95 for a 95% chance of no stock-out before a delivery.")
     if lead_time_days is not None and (lead_time_days <= 0 or lead_time_days > 365):
-        raise HospOpsError(f"The lead time must be between 1 and 365 days (got {lead_time_days}).")
+        raise HospOpsError(f"The lead time must be more than 0 and at most 365 days (got {lead_time_days}); "
+                           "part of a day counts as a whole day.")
     rep = Reporter(progress, should_stop)
     rep(0.0, "reading supply use")
     at = None if as_of is None else pd.Timestamp(as_of)
@@ -136,14 +154,7 @@ def reorder_table(
                                hint="Or record lead_time_days in supply_items.")
         L = int(np.ceil(lt))
         hist = g[["ds", "y"]].reset_index(drop=True)
-        model = demand_model(hist, country)
-        model.fit(hist)
-        dist = model.predict_dist(L)
-        draws = lead_time_demand(dist, L, seed=zlib.crc32(str(uid).encode()) % 2 ** 31)
-        mean_lt = float(dist.mean[:L].sum())
-        rop = float(np.quantile(draws, service_level))
         daily28 = float(hist["y"].iloc[-28:].mean())
-        daily_fc = mean_lt / L
         as_of = None
         if uid in on_hand or item in on_hand:
             stock, basis = float(on_hand.get(uid, on_hand.get(item))), "given"
@@ -152,22 +163,46 @@ def reorder_table(
             basis = "recorded"
         else:
             stock, basis = daily28 * L, "assumed: 28-day use x lead time"
+        past = past_lead_time_use(hist["y"].to_numpy(dtype=float), L)
+        model = demand_model(hist, country)
+        if model.alias == "tsb" and past is not None:
+            # intermittent use (blood products, some line sets): the past year's use over each span of the lead
+            # time. TSB's chance of use decayed to nothing after weeks without any (a platelet store used 4
+            # times a year showed 73,000 days of cover and a reorder point of 0 at a 99.9 % service level)
+            y_past = np.nan_to_num(hist["y"].to_numpy(dtype=float)[-PAST_DAYS:])
+            draws, alias, mean_lt = past, "past use", L * float(y_past.mean())  # (the spans count edges less)
+        else:
+            model.fit(hist)
+            dist = model.predict_dist(L)
+            draws, alias = lead_time_demand(dist, L, seed=zlib.crc32(str(uid).encode()) % 2 ** 31), model.alias
+            mean_lt = float(dist.mean[:L].sum())
+        # the reorder point is a whole count: the least stock that meets the service level
+        rop = max(0.0, float(np.ceil(np.quantile(draws, service_level, method="inverted_cdf") - 1e-9)))
+        risk = float(np.mean(draws > stock))
+        if past is not None and alias != "past use":
+            # the cautious of the model's figure and the past year's: the model's days are drawn independently,
+            # and its reorder points met a 95 % service level in 91.7 % of the demo's lead times (both: 94.3 %)
+            rop = max(rop, float(np.ceil(np.quantile(past, service_level, method="inverted_cdf") - 1e-9)))
+            risk = max(risk, float(np.mean(past > stock)))
+        daily_fc = mean_lt / L
         rows.append({
             "item": item,
             "name": item_name.get(item, item),
             "unit": unit,
-            "model": model.alias,
+            "model": alias,
             "lead_time_days": float(lt),
             "daily_use_28d": daily28,
             "forecast_daily": daily_fc,
             "forecast_to_delivery": mean_lt,
             "reorder_point": rop,
-            "safety_stock": rop - mean_lt,
+            # what the reorder point holds above the expected use; 0 where the service level is met below it
+            # (a mostly idle item: it read -0.1)
+            "safety_stock": max(0.0, rop - mean_lt),
             "on_hand": stock,
             "stock_basis": basis,
             "stock_as_of": as_of,
             "days_of_cover": stock / daily_fc if daily_fc > 0 else np.inf,
-            "stockout_prob": float(np.mean(draws > stock)),
+            "stockout_prob": risk,
         })
     rep(1.0, "done")
     out = pd.DataFrame(rows)

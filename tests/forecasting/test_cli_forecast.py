@@ -119,6 +119,7 @@ def test_supplies(demo_ws, tmp_path, capsys):
     assert "service level" in capsys.readouterr().err
     # the text table as a supplies lead reads it: headers in words, counts whole, the risk as a percentage
     assert main(["supplies", str(demo_ws), "--lead-time", "3", "--items", *items]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    said, *lines = capsys.readouterr().out.splitlines()
+    assert "a lead time of 3 day(s)" in said and "95.0% service level" in said  # (it said neither)
     assert lines[0].split()[:3] == ["item", "unit", "on"] and lines[0].rstrip().endswith("stock-out risk")
     assert all(line.rstrip().endswith("%") for line in lines[2:] if line.strip() and not line.startswith("note:"))

@@ -120,6 +120,25 @@ def test_the_table_as_it_stood_at_an_earlier_time(ws):
         reorder_table(ws, None, 0.9, as_of=days[0])
 
 
+def test_a_rarely_used_item_keeps_a_reorder_point_and_a_sane_cover(ws):
+    """A store used on 4 days a year, 2-5 units each time (platelets on a surgical unit): TSB's chance of use
+    decayed after weeks without any, to a reorder point of 0 at a 99.9 % service level, 73,000 days of cover
+    and a safety stock of -0.1. The past year's use over each span of the lead time is the distribution."""
+    days = pd.date_range("2025-01-01", periods=400, freq="D")
+    used = {40: 3, 150: 2, 260: 5, 300: 3}  # the last use 100 days before the end
+    with ws.transaction() as con:
+        con.execute("INSERT INTO supply_items (item_id, name, lead_time_days) VALUES ('PLT', 'Platelets', 14)")
+        con.executemany("INSERT INTO supply_usage (usage_id, usage_date, item_id, unit_id, quantity) "
+                        "VALUES (?, ?, 'PLT', 'SAU', ?)", [(f"U{i}", d.date(), float(used.get(i, 0)))
+                                                         for i, d in enumerate(days)])
+    r = reorder_table(ws, None, 0.999, on_hand={"PLT": 4}).iloc[0]
+    assert r["model"] == "past use" and r["reorder_point"] == 5, r.to_dict()
+    assert r["forecast_daily"] == pytest.approx(13 / 365, rel=0.02) and 100 < r["days_of_cover"] < 130
+    assert r["stockout_prob"] > 0 and r["safety_stock"] >= 0
+    low = reorder_table(ws, None, 0.5, on_hand={"PLT": 4}).iloc[0]
+    assert low["reorder_point"] == 0 and low["safety_stock"] == 0  # met below the mean: 0, not negative
+
+
 def test_schema_3_workspace_gains_supply_stock(tmp_path):
     p = tmp_path / "old.hospops"
     with Workspace.create(p) as ws:  # make it look like a schema-3 workspace
