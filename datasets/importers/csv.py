@@ -150,7 +150,7 @@ def import_csv(
         staged = session.stage_csv(path, delimiter=mapping.delimiter, encoding=mapping.encoding)
         session.rep(0.5, f"Checking {staged.rows:,} rows of {path.name}")
         exprs = column_exprs(session, staged, table, mapping)
-        session.load(table, canonical_select(table, exprs, source=staged.name), staged)
+        session.load(table, canonical_select(table, exprs, source=staged.name), staged, given=set(exprs))
         if staged.encoding != "utf-8":
             names = {"cp1252": "Windows-1252 or Latin-1 (as Excel saves CSV on Windows)", "latin-1": "Latin-1",
                      "utf-16": "UTF-16 (as Excel saves Unicode text)"}

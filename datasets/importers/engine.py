@@ -791,13 +791,15 @@ class ImportSession:
         count_struct_rejects: bool = True,
         raw_sql: Optional[str] = None,
         line_sql: Optional[str] = None,
+        given: Optional[Iterable[str]] = None,
     ) -> TableCount:
         """Validate and load rows into ``table``.
 
         ``select_sql`` must yield every canonical column of ``table`` (missing ones as NULL is fine: use
         :func:`canonical_select`), plus ``_n`` (record number in ``staged``) and ``_perr`` / ``_pcol`` (a
         parse error and its column, or NULL). ``raw_sql`` gives the raw text of a staged row ``s`` for the
-        rejects table (defaults to the fields joined with the file's delimiter).
+        rejects table (defaults to the fields joined with the file's delimiter). ``given``: the columns the
+        source gives (None: all); a row that replaces one already in the workspace keeps its other columns.
         """
         self.rep.check()
         self._loaded_from[staged.name] = staged
@@ -871,6 +873,16 @@ class ImportSession:
         n_upd = 0
         if self.con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]:
             key_match = " AND ".join(f"t.{k} = g.{k}" for k in key)
+            absent = [c for c in cols if given is not None and c not in given and c not in key]
+            if absent:
+                # a newer extract without a column says nothing about it: a replaced row keeps what it had there
+                # (an update without the disposition column wiped every disposition of the rows it replaced)
+                kept = self.con.execute(
+                    f"""UPDATE {chk} g SET {', '.join(f'{c} = t.{c}' for c in absent)} FROM {table} t
+                        WHERE g._why IS NULL AND {key_match}""").fetchone()[0]
+                if kept:
+                    self.notes.append(f"{staged.path.name}: {kept:,} replaced {table} row(s) kept their "
+                                      f"{', '.join(absent)}, which the file does not give")
             n_upd = self.con.execute(
                 f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {chk} g WHERE g._why IS NULL AND {key_match})"
             ).fetchone()[0]

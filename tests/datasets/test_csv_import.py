@@ -66,8 +66,12 @@ def test_a_newer_extract_replaces_rows_by_key(ws, tmp_path):
     import_csv(ws, f, table="ed_visits")
     f2 = tmp_path / "ed2.csv"
     f2.write_text("visit_id,patient_id,arrival_ts,departure_ts\nV3,MRN001,2024-02-01 08:05:00,2024-02-01 11:00:00\n")
-    import_csv(ws, f2, table="ed_visits")
+    r = import_csv(ws, f2, table="ed_visits")
     assert ws.sql("SELECT count(*), count(departure_ts) FROM ed_visits")[0] == (3, 3)
+    # the newer file has no acuity or arrival_mode: the replaced row keeps its own (they were wiped)
+    assert ws.sql("SELECT acuity, arrival_mode FROM ed_visits WHERE departure_ts = '2024-02-01 11:00'")[0] == (
+        4, "walk_in")
+    assert any("kept their acuity, arrival_mode" in n for n in r.notes), r.notes
 
 
 def test_rows_that_make_no_sense_are_rejected_with_line_and_reason(ws, tmp_path):
