@@ -183,6 +183,14 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             )
         if q:
             found[col] = q
+    if table == "patients" and "birth_year" not in found:
+        # a date of birth under any name the privacy rules know (DOB, date_of_birth, birth_date): its year is
+        # the birth year (the report said "birth year only" and the year was not kept at all)
+        from datasets.privacy import classify_column
+
+        dob = next((c for c in staged.columns if classify_column(c) == "birth"), None)
+        if dob is not None:
+            found["birth_year"] = staged.col(dob)
     missing = [c for c in required_in_source(table) if c not in found]
     if missing:
         hint = f"Columns found: {shown_columns(staged.columns)}."

@@ -426,3 +426,14 @@ def test_the_rest_of_a_cut_line_is_rejected_as_its_shape(ws, tmp_path):
     assert rejects[1][1].startswith("comes right after line 3, which was cut short")
     text = repr(ws.sql("SELECT * FROM rejects")) + repr(ws.sql("SELECT * FROM ed_visits"))
     assert "NAME2222222" not in text and "MRN2222222" not in text and "VIS2222222" not in text
+
+
+@pytest.mark.parametrize("column", ["DOB", "date_of_birth", "Birth Date"])
+def test_a_date_of_birth_under_any_known_name_gives_the_birth_year(ws, tmp_path, column):
+    """The report said "birth year only" for a DOB column, and birth_year stayed empty."""
+    f = tmp_path / "patients.csv"
+    f.write_text(f"patient_id,sex,{column}\nA1,F,1950-03-04\nA2,M,17/06/1961\n")
+    r = import_csv(ws, f, table="patients")
+    assert sorted(y for (y,) in ws.sql("SELECT birth_year FROM patients")) == [1950, 1961]
+    assert (column, "birth year only") in {(p["column"], p["action"]) for p in r.privacy}
+    assert "1950-03-04" not in repr(ws.sql("SELECT * FROM patients")) + repr(ws.sql("SELECT * FROM rejects"))
