@@ -750,23 +750,32 @@ class ImportSession:
             return None
         idx = staged.name[len("_stage"):]
         name = f"_aftercut{idx}"
-        # a reader line L holds record L - 1 - (rejected lines before it); the line after a cut one is L + 1
-        self.con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {name} AS
-                WITH r AS (SELECT line, bool_or(upper(error_type) = 'MISSING COLUMNS') AS short
-                           FROM _rej{idx} GROUP BY line),
-                     k AS (SELECT line, short, row_number() OVER (ORDER BY line) AS i FROM r)
-                SELECT k.line + 1 - 1 - k.i AS _n, k.line AS reader_line FROM k
-                WHERE k.short AND k.line + 1 NOT IN (SELECT line FROM r)"""
-        )
-        if not self.con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]:
-            self.con.execute(f"DROP TABLE {name}")
+        rows = self.con.execute(f"SELECT line, bool_or(upper(error_type) = 'MISSING COLUMNS') FROM _rej{idx} "
+                                f"GROUP BY line ORDER BY line").fetchall()
+        rejected, mapped = {line for line, _ in rows}, staged.reader_lines
+        pairs = []  # (record, or the file line after the cut where records are found by line; cut line)
+        for i, (line, short) in enumerate(rows, start=1):
+            if not short:
+                continue
+            cut = mapped[line - 1] if mapped and 0 < line <= len(mapped) else line  # the file's own number
+            if staged.line_map:
+                pairs.append((cut + 1, cut))
+            elif line + 1 not in rejected:  # every line a record or a rejected one: line L holds record L-1-i
+                pairs.append((line - i, cut))
+        if not pairs:
             return None
+        import pyarrow as pa
+
+        self.con.register(f"{name}_in", pa.table({"_n": pa.array([p[0] for p in pairs], pa.int64()),
+                                                  "cut": pa.array([p[1] for p in pairs], pa.int64())}))
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_in")
+        finally:
+            self.con.unregister(f"{name}_in")
+        if staged.line_map:  # the record whose first line is the one after the cut
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT m._n, a.cut FROM {name} a "
+                             f"JOIN {staged.line_map} m ON m.line = a._n")
         self._extra_temps.append(name)
-        mapped = staged.reader_lines
-        cut = (f"CASE WHEN reader_line <= {len(mapped)} THEN list_extract({mapped!r}::BIGINT[], reader_line) "
-               f"ELSE reader_line END") if mapped else "reader_line"
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT _n, {cut} AS cut FROM {name}")
         return name
 
     # -------------------------------------------------------------- loading

@@ -437,3 +437,13 @@ def test_a_date_of_birth_under_any_known_name_gives_the_birth_year(ws, tmp_path,
     assert sorted(y for (y,) in ws.sql("SELECT birth_year FROM patients")) == [1950, 1961]
     assert (column, "birth year only") in {(p["column"], p["action"]) for p in r.privacy}
     assert "1950-03-04" not in repr(ws.sql("SELECT * FROM patients")) + repr(ws.sql("SELECT * FROM rejects"))
+
+
+def test_the_rest_of_a_cut_line_after_a_blank_line_is_numbered_as_the_file_has_it(ws, tmp_path):
+    """With blank lines the reader's numbering is mapped to the file's (it failed with a binder error)."""
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,arrival_ts,acuity\n\nV1,2024-03-01 09:00:00,2\n\nV2,\n2024-03-01 10:00:00,1,x\n"
+                 "V3,2024-03-01 11:00:00,3\n")
+    r = import_csv(ws, f, table="ed_visits")
+    assert r.tables()["ed_visits"]["loaded"] == 2
+    assert dict(ws.sql("SELECT line, reason FROM rejects"))[6].startswith("comes right after line 5")
