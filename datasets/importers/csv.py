@@ -214,6 +214,12 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             src = f"(CASE trim({q}) {cases} ELSE {q} END)"
         ctype = spec.column(col).type
         label = col
+        if table == "ed_visits" and col == "acuity":  # ESI-2, CTAS 3, Triage 1, Level 4: the number
+            src = (f"regexp_replace(trim({src}), '^(esi|ctas|ats|mts|triage|level|lvl|category|cat|priority)"
+                   f"[ _:-]*([1-5])$', '\\2', 'i')")
+        if table == "ed_visits" and col in CATEGORIES and not vmap:
+            exprs[col] = Parsed(normalize_category(src, CATEGORIES[col]))
+            continue
         if col in PSEUDONYMIZED and table in PATIENT_TABLES:
             exprs[col] = Parsed(f"pid('{PSEUDONYMIZED[col]}', {src})")
             staged.pseudonymize(q, f"pid('{PSEUDONYMIZED[col]}', {{v}})")
@@ -264,6 +270,40 @@ def say_format(session: ImportSession, staged, col: str, fmts: list[str], ambigu
         f"{staged.path.name}: every {col} sampled reads day first and month first alike; read {order} "
         f"({example}) because {why}. If that is wrong, import again with timestamp_format = "
         f"\"{swapped(fmts[0])}\" in a mapping file.")
+
+
+#: the categories of ED visits' text columns, with the words exports use for them: one spelling per category,
+#: whatever the source (car, WALK IN, Admitted, Left without being seen were stored as given, and grouping across
+#: sources split each category)
+CATEGORIES = {
+    "arrival_mode": {
+        "walk_in": ("walk_in", "walkin", "walk", "self", "self_presented", "self_referred", "car",
+                    "private_vehicle", "private_transport", "public_transport", "taxi", "on_foot", "foot"),
+        "ambulance": ("ambulance", "amb", "ems", "999", "911", "112", "road_ambulance", "land_ambulance",
+                      "paramedic"),
+        "helicopter": ("helicopter", "air", "air_ambulance", "hems"),
+        "other": ("other", "police", "prison", "transfer"),
+        "unknown": ("unknown", "not_known", "not_recorded", "na", "n/a"),
+    },
+    "disposition": {
+        "admitted": ("admitted", "admit", "adm", "admission", "inpatient", "admitted_to_ward", "ward"),
+        "discharged": ("discharged", "discharge", "home", "discharged_home", "dc", "gp", "discharged_to_gp"),
+        "transferred": ("transferred", "transfer", "transferred_out", "transfer_out", "other_hospital"),
+        "left": ("left", "lwbs", "left_without_being_seen", "left_before_treatment", "left_before_seen", "dna",
+                 "did_not_wait", "dnw", "ama", "dama", "against_medical_advice", "self_discharged", "absconded"),
+        "died": ("died", "death", "dead", "deceased", "expired"),
+        "unknown": ("unknown", "not_known", "not_recorded", "na", "n/a"),
+    },
+}
+
+
+def normalize_category(col: str, categories: dict[str, tuple[str, ...]]) -> str:
+    """SQL: a category's text as one spelling: lower case, spaces and dashes as underscores, known words to
+    their category; other words are kept in that form (a user's value map, when given, decides instead)."""
+    norm = f"regexp_replace(lower(trim({col})), '[ \\-]+', '_', 'g')"
+    cases = " ".join(f"WHEN {norm} IN ({', '.join(sql_str(w) for w in words)}) THEN {sql_str(cat)}"
+                     for cat, words in categories.items())
+    return f"(CASE WHEN nullif(trim({col}), '') IS NULL THEN NULL {cases} ELSE {norm} END)"
 
 
 def normalize_sex(col: str) -> str:

@@ -960,12 +960,23 @@ class Parsed:
     error: Optional[str] = None
 
 
+#: what exports write in a number, date or yes/no field that holds nothing: read as empty there (an ED visit
+#: whose departure said N/A or acuity Unknown was rejected whole, and the ED's arrivals undercounted)
+NULL_TOKENS = ("null", "n/a", "na", "none", "unknown", "not known", "not recorded", "-", "--", "?")
+
+
+def blank(col: str) -> str:
+    """SQL: the trimmed text of a typed field, NULL where it is empty or says nothing (:data:`NULL_TOKENS`)."""
+    tokens = ", ".join(sql_str(t) for t in NULL_TOKENS)
+    return f"(CASE WHEN lower(trim({col})) IN ('', {tokens}) THEN NULL ELSE trim({col}) END)"
+
+
 def text(col: str) -> Parsed:
     return Parsed(f"nullif(trim({col}), '')")
 
 
 def parse_typed(col: str, sql_type: str, label: str) -> Parsed:
-    v = f"TRY_CAST(nullif(trim({col}), '') AS {sql_type})"
+    v = f"TRY_CAST({blank(col)} AS {sql_type})"
     return Parsed(v, _err(col, v, label, f"is not a valid {sql_type.lower()}"))
 
 
@@ -973,7 +984,7 @@ def number_text(col: str, decimal_comma: bool = False) -> str:
     """SQL: a number's text with its separators made plain. Digits grouped in threes are thousands: 1,200 is
     1200 (it was read as 1.2), and in a file that writes decimal commas (semicolon-separated, as European
     exports are) 1.200 is 1200 too; otherwise a comma is a decimal point (0,5)."""
-    t = f"nullif(trim({col}), '')"
+    t = f"{blank(col)}"
     if decimal_comma:
         grouped = f"regexp_full_match({t}, '[+-]?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?')"
         return f"(CASE WHEN {grouped} THEN replace(replace({t}, '.', ''), ',', '.') ELSE replace({t}, ',', '.') END)"
@@ -1008,7 +1019,7 @@ def parse_bool(col: str, label: str) -> Parsed:
 
 def parse_timestamp(col: str, label: str, tz: str, formats: Iterable[str] = (), aware: bool = False) -> Parsed:
     """A local naive TIMESTAMP from text. ``aware``: values carry an offset or Z and are converted to ``tz``."""
-    c = f"nullif(trim({col}), '')"
+    c = f"{blank(col)}"
     fmts = [f for f in formats if f]
     if aware:
         v = f"timezone({sql_str(tz)}, TRY_CAST({c} AS TIMESTAMPTZ))"
@@ -1033,7 +1044,7 @@ def parse_date(col: str, label: str, tz: str, formats: Iterable[str] = (), aware
     fmts = [f for f in formats if f]
     ts = parse_timestamp(col, label, tz, fmts, aware)
     if not aware and not fmts:
-        v = f"TRY_CAST(nullif(trim({col}), '') AS DATE)"
+        v = f"TRY_CAST({blank(col)} AS DATE)"
         return Parsed(v, _err(col, v, label, "is not a date (in the form 2024-12-31)"))
     v = f"CAST({ts.value} AS DATE)"
     return Parsed(v, _err(col, v, label, "is not a date" + _expected(fmts, aware)))
@@ -1072,7 +1083,7 @@ def _err(col: str, value_sql: str, label: str, what: str) -> str:
     else:  # nor a field over several lines
         shown = shape_if_multiline(shown, test=col)
     return (
-        f"CASE WHEN nullif(trim({col}), '') IS NOT NULL AND ({value_sql}) IS NULL "
+        f"CASE WHEN {blank(col)} IS NOT NULL AND ({value_sql}) IS NULL "
         f"THEN {sql_str(label + ': ')} || '''' || {shown} || ''' ' || {sql_str(what)} END"
     )
 

@@ -447,3 +447,22 @@ def test_the_rest_of_a_cut_line_after_a_blank_line_is_numbered_as_the_file_has_i
     r = import_csv(ws, f, table="ed_visits")
     assert r.tables()["ed_visits"]["loaded"] == 2
     assert dict(ws.sql("SELECT line, reason FROM rejects"))[6].startswith("comes right after line 5")
+
+
+def test_ed_categories_and_triage_as_exports_write_them(ws, tmp_path):
+    """ESI-2 or an Unknown acuity, a departure of N/A: the visit was rejected whole (arrivals undercounted);
+    car, WALK IN, Admitted were stored as given (one category split in several)."""
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,arrival_ts,departure_ts,acuity,arrival_mode,disposition\n"
+                 "V1,2024-03-01 08:00,N/A,ESI-2,car,Admitted\n"
+                 "V2,2024-03-01 09:00,2024-03-01 12:00,Unknown,WALK IN,Left without being seen\n"
+                 "V3,2024-03-01 10:00,,CTAS 4,Ambulance,home\n"
+                 "V4,2024-03-01 11:00,,Resus,police car,DISCHARGED\n")
+    r = import_csv(ws, f, table="ed_visits")
+    assert r.tables()["ed_visits"]["loaded"] == 3
+    got = {v: rest for v, *rest in ws.sql("SELECT arrival_ts::VARCHAR, acuity, arrival_mode, disposition, "
+                                          "departure_ts FROM ed_visits")}
+    assert got["2024-03-01 08:00:00"] == [2, "walk_in", "admitted", None]
+    assert got["2024-03-01 09:00:00"][:3] == [None, "walk_in", "left"]
+    assert got["2024-03-01 10:00:00"][:3] == [4, "ambulance", "discharged"]
+    assert "'Resus' is not a whole number" in ws.sql("SELECT reason FROM rejects")[0][0]  # an area, not a level
