@@ -4,18 +4,21 @@
     hospops roster solve --instance Instance1.txt --format curtois [--time-limit S] [--json] [--export F.csv]
     hospops roster validate --instance Instance1.txt --solution F.csv --format curtois [--json]
     hospops roster solve --instance sprint01.txt --format inrc [--time-limit S] [--json] [--export F.csv]
-    hospops roster reroster WS --unit M5 --start 2026-11-23 --days 42 --published F.csv --from-day 10
-                            --absent N0295:10-13 [--json] [--export F]
+    hospops roster reroster WS --unit M5 --start 2026-11-23 --days 42 --published F.csv --from-day 2026-12-03
+                            --absent N0295:2026-12-03..2026-12-06 [--json] [--export F]
 
-``--export`` picks the format from the suffix: .csv (one row per person per day; for a benchmark instance
-``employee,day,shift`` per worked shift), .xlsx, .pdf, or a folder ending in ``/`` or ``.ics`` for one
-calendar file per person.
+A day is a day number from 0 or a date (YYYY-MM-DD) within the roster; a span of days is FIRST..LAST (days
+or dates), or A-B of day numbers. ``--export`` picks the format from the suffix: .csv (one row per person per
+day; for a benchmark instance ``employee,day,shift`` per worked shift), .xlsx, .pdf, or a folder (one that
+exists, or a name ending in ``/``) for one .ics calendar file per person.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -40,18 +43,114 @@ def _num(x):
     return int(x) if float(x).is_integer() else round(float(x), 3)
 
 
-def _parse_lock(text: str):
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_LISTED = 20  # short shifts listed in the text output; --json lists them all
+
+
+def _long_date(d: date) -> str:
+    return f"{d:%a} {d.day} {d:%b %Y}"
+
+
+def _day_index(text: str, start: date | None, days: int, what: str) -> int:
+    """A day of the roster from a day number (0 = its first day) or an ISO date, refused in words when it
+    falls outside the roster: a coordinator thinks in dates, the solver in day numbers."""
+    from datasets.errors import HospOpsError
+
+    text = text.strip()
+    span = ""
+    if start is not None:
+        span = f"{_long_date(start)} to {_long_date(start + timedelta(days=days - 1))}"
+    if _ISO_DATE.fullmatch(text):
+        try:
+            when = date.fromisoformat(text)
+        except ValueError:
+            raise HospOpsError(f"{what}: {text} is not a date.") from None
+        if start is None:
+            raise HospOpsError(f"{what}: this roster has no calendar dates (a benchmark instance); give a day "
+                               f"number from 0 to {days - 1}.")
+        d = (when - start).days
+        if not 0 <= d < days:
+            raise HospOpsError(f"{what}: {_long_date(when)} is outside this roster ({span}).")
+        return d
+    try:
+        d = int(text)
+    except ValueError:
+        raise HospOpsError(f"{what}: {text!r} is neither a day number (from 0) nor a date (YYYY-MM-DD).") from None
+    if not 0 <= d < days:
+        raise HospOpsError(f"{what}: day {d} is not a day of this {days}-day roster (0 to {days - 1}"
+                           + (f": {span}" if span else "") + ").")
+    return d
+
+
+def _who(problem, emp_id: str) -> str:
+    """A person as messages name them: "Name (ID)" (the ID alone where there is no name)."""
+    e = next((e for e in problem.employees if e.id == emp_id), None)
+    return f"{e.name} ({e.id})" if e is not None and e.name and e.name != e.id else emp_id
+
+
+def _with_ids(problem, text: str) -> str:
+    """``text`` with each person it names, by ID or by name, as "Name (ID)": the solver's lock messages name
+    staff by ID and the others by name, and a coordinator needs both (two people may share a name)."""
+    known = {}
+    names = [e.name for e in problem.employees if e.name and e.name != e.id]
+    for e in problem.employees:
+        if e.name and e.name != e.id:
+            known[e.id] = e
+            if names.count(e.name) == 1:  # a shared name cannot say which of them is meant
+                known[e.name] = e
+    if not known:
+        return text
+    alternatives = "|".join(re.escape(k) for k in sorted(known, key=len, reverse=True))
+    # not inside a word, not an ID already in brackets, not a name already followed by its ID
+    pattern = re.compile(rf"(?<![\w(])({alternatives})(?![\w)])(?! \()")
+    return pattern.sub(lambda m: f"{known[m.group(1)].name} ({known[m.group(1)].id})", text)
+
+
+def _parse_lock(text: str, start: date | None, days: int):
+    """``EMPLOYEE:DAY:SHIFT`` with DAY a day number or a date; the employee and shift are checked against the
+    problem by :func:`_apply_locks`."""
     from datasets.errors import HospOpsError
     from optimization.rostering import Lock
 
     parts = text.split(":")
-    if len(parts) != 3:
-        raise HospOpsError(f"--lock {text!r}: expected EMPLOYEE:DAY:SHIFT (SHIFT 'off' for a day off).")
-    try:
-        day = int(parts[1])
-    except ValueError:
-        raise HospOpsError(f"--lock {text!r}: the day is a number from 0.") from None
+    if len(parts) != 3 or not parts[0]:
+        raise HospOpsError(f"--lock {text!r}: expected EMPLOYEE:DAY:SHIFT, DAY a day number from 0 or a date "
+                           "(YYYY-MM-DD), SHIFT 'off' for a day off.")
+    day = _day_index(parts[1], start, days, f"--lock {text}")
     return Lock(parts[0], day, None if parts[2].lower() in ("off", "") else parts[2])
+
+
+def _apply_locks(problem, texts: list[str], start: date | None):
+    """``problem`` with the ``--lock`` cells, refused in words before any solving: an unknown person or shift,
+    and two different locks of one person on one day (the solver would only report one of them, by ID)."""
+    from datasets.errors import HospOpsError
+
+    ids = {e.id for e in problem.employees}
+    shifts = [s.id for s in problem.shifts]
+    seen: dict[tuple[str, int], tuple[str, object]] = {}
+    locks = []
+    for text in texts:
+        lk = _parse_lock(text, start, problem.days)
+        if lk.employee not in ids:
+            raise HospOpsError(f"--lock {text}: {lk.employee} is not on this roster ({problem.name}).")
+        if lk.shift is not None and lk.shift not in shifts:
+            same = [s for s in shifts if s.lower() == lk.shift.lower()]
+            if len(same) != 1:
+                raise HospOpsError(f"--lock {text}: this roster has no shift {lk.shift} (its shifts: "
+                                   f"{', '.join(shifts)}, or 'off').")
+            lk = dataclasses.replace(lk, shift=same[0])
+        key = (lk.employee, lk.day)
+        if key in seen:
+            first, earlier = seen[key]
+            if earlier.shift == lk.shift:
+                continue  # the same lock twice says nothing new
+            raise HospOpsError(
+                f"--lock {first} and --lock {text} both lock {_who(problem, lk.employee)} on "
+                f"{problem.day_label(lk.day)}: to {earlier.shift or 'a day off'} and to {lk.shift or 'a day off'}. "
+                "Give one lock per person and day.")
+        seen[key] = (text, lk)
+        locks.append(lk)
+    return dataclasses.replace(problem, locks=tuple(problem.locks) + tuple(locks))
 
 
 def _read_instance(path: str, fmt: str | None):
@@ -84,34 +183,46 @@ def _load_problem(args):
             if not row:
                 raise HospOpsError("The workspace has no staff to roster.")
             unit = row[0][0]
-        locks = [_parse_lock(t) for t in (args.lock or [])]
         rules = WardRules(charge_hard=bool(getattr(args, "charge_hard", False)))
-        return problem_from_workspace(ws, unit, args.start, args.days, locks=locks, rules=rules), False
+        problem = problem_from_workspace(ws, unit, args.start, args.days, rules=rules)
+    # the problem only stores its locks, so they are added (and checked, with names) once it is built
+    return _apply_locks(problem, args.lock or [], args.start), False
 
 
 def _export_kind(target: str, benchmark: bool) -> str:
     """What ``--export TARGET`` writes (checked before solving, so a typo does not lose a long solve):
-    'solution', 'csv', 'xlsx', 'pdf' or 'ics' (a folder of calendars: an existing folder, a name ending in
-    / or .ics)."""
+    'solution', 'csv', 'xlsx', 'pdf' or 'ics' (a folder of calendars, one per person: an existing folder or
+    a name ending in /)."""
     from datasets.errors import HospOpsError
 
     p = Path(target)
     suffix = p.suffix.lower()
-    if benchmark and suffix in ("", ".csv"):
+    is_folder = target.endswith(("/", "\\")) or p.is_dir()
+    if benchmark and suffix in ("", ".csv") and not is_folder:
         kind = "solution"
-    elif suffix in (".csv", ".xlsx", ".pdf"):
+    elif suffix in (".csv", ".xlsx", ".pdf") and not is_folder:
         kind = suffix[1:]
-    elif suffix == ".ics" or target.endswith(("/", "\\")) or p.is_dir():
+    elif is_folder:
+        if benchmark:
+            raise HospOpsError(f"Cannot export to {target}: calendars need a dated roster, and a benchmark "
+                               "instance has day numbers only; use .csv.")
         kind = "ics"
+    elif suffix == ".ics":
+        # one file was asked for, and a roster's calendars are one file per person: a folder named x/ in
+        # place of the x.ics the user looks for is a surprise, so it is asked for by name
+        raise HospOpsError(f"Cannot export to {target}: calendars are written one .ics file per person, into a "
+                           f"folder. Give a folder, e.g. --export {p.with_suffix('')}{os.sep}")
     else:
-        raise HospOpsError(f"Cannot export to {target}: use .csv, .xlsx, .pdf, or .ics or a folder for calendars.")
+        raise HospOpsError(f"Cannot export to {target}: use .csv, .xlsx, .pdf, or a folder (ending in {os.sep}) "
+                           "for one .ics calendar per person.")
     parent = p.parent
     if not parent.resolve().is_dir():
         raise HospOpsError(f"Cannot export to {target}: the folder {parent} does not exist.")
     return kind
 
 
-def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = None) -> str:
+def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = None) -> tuple[str, str]:
+    """Write the export; returns where it went, and that in words for "Exported ..."."""
     from optimization.rostering import to_csv, to_ics, to_pdf, to_xlsx, write_solution_csv
 
     p = Path(target)
@@ -125,10 +236,9 @@ def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = N
     elif kind == "pdf":
         to_pdf(problem, sol, p)
     else:
-        folder = p.with_suffix("") if p.suffix.lower() == ".ics" else p
-        to_ics(problem, sol, folder, timezone)
-        return f"{folder}{os.sep} (one calendar per person)"
-    return str(p)
+        files = to_ics(problem, sol, p, timezone)
+        return f"{p}{os.sep}", f"one calendar per person ({len(files)} .ics files) in folder {p}{os.sep}"
+    return str(p), f"to {p}"
 
 
 def _audit_export(workspace: str, target: str, problem) -> None:
@@ -145,11 +255,50 @@ def _audit_export(workspace: str, target: str, problem) -> None:
               file=sys.stderr)
 
 
-def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
-    """Print (or write as JSON) a solve's outcome, validated here unless ``check`` is the validation already."""
+def _has_roster(sol) -> bool:
+    """Whether the solve handed back a roster (an empty one can be optimal: a ward that needs nobody)."""
+    return bool(sol.assignment) or sol.status in ("OPTIMAL", "FEASIBLE")
+
+
+def _short_shifts(problem, sol) -> list[dict]:
+    """Each shift the roster staffs below what its cover asks, as the validator's ``cover_under`` counts it:
+    day, ISO date (None for a benchmark instance), shift, skill (None: all staff), rostered, needed."""
+    from optimization.rostering.construct import cover_counts
+
+    order = {s.id: i for i, s in enumerate(problem.shifts)}
+    had = cover_counts(problem, sol.assignment)
+    out = []
+    for c in problem.cover:
+        n = sum(had[(c.day, s, c.skill)] for s in c.counted)
+        if n < c.requirement and c.under_weight:
+            when = problem.date_of(c.day)
+            out.append({"day": c.day, "date": when.isoformat() if when else None, "shift": c.shift,
+                        "skill": c.skill, "rostered": n, "needed": c.requirement})
+    return sorted(out, key=lambda r: (r["day"], order.get(r["shift"], 0), r["skill"] or ""))
+
+
+def _print_short(problem, rows: list[dict], c) -> None:
+    """At most MAX_LISTED short shifts as a table, then how many more (the JSON has them all)."""
+    table = [["date", "shift", "skill", "rostered", "needed"]]
+    table += [[problem.day_label(r["day"]), r["shift"], r["skill"] or "all staff", str(r["rostered"]),
+               str(r["needed"])] for r in rows[:MAX_LISTED]]
+    for line in c._table(table).splitlines():
+        print(f"  {line}")
+    if len(rows) > MAX_LISTED:
+        print(f"  and {len(rows) - MAX_LISTED} more (--json lists them all)")
+
+
+def _report(problem, sol, args, extra: dict | None = None, check=None, short_from: int = 0,
+            short_heading: str | None = None) -> int:
+    """Print (or write as JSON) a solve's outcome, validated here unless ``check`` is the validation already.
+
+    The text lists the short shifts from day ``short_from`` on under ``short_heading`` ("{n}" is their count;
+    default: a heading only when there are any). Where there is no roster (infeasible, or none found in time)
+    it says why and nothing about an empty roster's rules or cover; the exit is then 1."""
     from optimization.rostering import validate
 
-    if check is None and (sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE", "CANCELLED")):
+    has_roster = _has_roster(sol)
+    if check is None and has_roster:
         check = validate(problem, sol)
     out = {
         "problem": problem.name,
@@ -164,11 +313,13 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
         "staff": len(problem.employees),
         "days": problem.days,
     }
-    if sol.conflicts:
-        out["conflicts"] = list(sol.conflicts)
+    conflicts = [_with_ids(problem, line) for line in sol.conflicts]
+    if conflicts:
+        out["conflicts"] = conflicts
     from optimization.rostering import cover_shortfalls, cover_surplus, stopped_short_note
 
     out["shortfalls"] = cover_shortfalls(problem)
+    out["short_shifts"] = _short_shifts(problem, sol) if has_roster else []
     surplus = cover_surplus(problem)
     if surplus and out["violations"].get("cover_over", 0):
         out["surplus"] = surplus
@@ -182,9 +333,10 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
         out["note"] = note
     if extra:
         out.update(extra)
+    said = None
     if getattr(args, "export", None) and sol.assignment:
-        out["exported"] = _export(problem, sol, args.export, getattr(args, "_benchmark", False),
-                                  getattr(args, "_timezone", None))
+        out["exported"], said = _export(problem, sol, args.export, getattr(args, "_benchmark", False),
+                                        getattr(args, "_timezone", None))
         if not getattr(args, "_benchmark", False):
             _audit_export(args.workspace, out["exported"], problem)
     if args.json:
@@ -193,10 +345,11 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
         c = _cli()
         print(f"{problem.name}: {sol.status}" + (f", cost {c._fmt(out['objective'])} (bound {c._fmt(out['bound'])})"
                                                  if sol.objective is not None else "") + f" in {out['seconds']} s")
-        for line in sol.conflicts:
+        for line in conflicts:
             print(f"  conflict: {line}")
-        for line in out["shortfalls"]:
-            print(f"  short: {line}")
+        if sol.status != "INFEASIBLE":  # the conflict is the whole story: no roster to be short
+            for line in out["shortfalls"]:
+                print(f"  short: {line}")
         if out.get("surplus"):
             print(f"  over: {out['surplus']}")
         if note and not found_none:  # (that one goes to stderr, below: once)
@@ -207,13 +360,20 @@ def _report(problem, sol, args, extra: dict | None = None, check=None) -> int:
                                                      for k, v in sorted(out["violations"].items())]
             if len(rows) > 1:
                 print(c._table(rows))
+        if has_roster:
+            short = [r for r in out["short_shifts"] if r["day"] >= short_from]
+            if short_heading is not None or short:
+                heading = short_heading or "Short shifts ({n}), rostered below what cover asks:"
+                print(heading.replace("{n}", str(len(short))))
+                if short:
+                    _print_short(problem, short, c)
         for line in (extra or {}).get("changes", [])[:50]:
             print(f"  change: {line}")
-        if out.get("exported"):
-            print(f"Exported to {out['exported']}")
+        if said:
+            print(f"Exported {said}")
     if found_none:
         print(note, file=sys.stderr)
-    return 0 if sol.assignment or sol.status in ("OPTIMAL", "FEASIBLE") else 1
+    return 0 if has_roster else 1
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
@@ -240,8 +400,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         from datasets.errors import HospOpsError
 
         more = f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
-        raise HospOpsError(f"{args.solution} names staff who are not in {problem.name}: {', '.join(strangers[:3])}{more}.",
-                           "Is it the roster of another instance?")
+        raise HospOpsError(f"{args.solution} names staff who are not in {problem.name}: "
+                           f"{', '.join(strangers[:3])}{more}.", "Is it the roster of another instance?")
     check = validate(problem, sol)
     out = {"problem": problem.name, "objective": check.objective, "validated_objective": check.objective,
            "hard_violations": check.hard_violations, "feasible": check.feasible, "violations": check.by_rule(),
@@ -266,8 +426,51 @@ def _change_weight(args) -> int:
     return DEFAULT_CHANGE_WEIGHT if args.change_weight is None else args.change_weight
 
 
-def cmd_reroster(args: argparse.Namespace) -> int:
+def _absent_days(spec: str, problem, from_day: int, from_text: str) -> tuple[str, range]:
+    """``EMPLOYEE[:DAYS]`` of ``--absent``: the person and the days, each a day number or a date; a span is
+    FIRST..LAST, or A-B of day numbers (a date has dashes of its own). Refused when it starts before the
+    from-day: those days stay as published, and taking their shifts away would go unlisted and uncounted."""
     from datasets.errors import HospOpsError
+
+    what = f"--absent {spec}"
+    who, _, span = spec.partition(":")
+    if who not in {e.id for e in problem.employees}:
+        raise HospOpsError(f"{what}: {who} is not on this roster ({problem.name}).")
+    if not span:
+        return who, range(from_day, problem.days)
+    if ".." in span:
+        lo, _, hi = span.partition("..")
+    elif _ISO_DATE.fullmatch(span.strip()):
+        lo = hi = span
+    elif span.count("-") == 1:
+        lo, _, hi = span.partition("-")
+    elif span.count("-") > 1:
+        pair = re.fullmatch(r"(\d{4}-\d{2}-\d{2})-(\d{4}-\d{2}-\d{2})", span.strip())
+        example = f"{pair[1]}..{pair[2]}" if pair else "2026-12-07..2026-12-10"
+        raise HospOpsError(f"{what}: write a span of dates as FIRST..LAST, e.g. {who}:{example}.")
+    else:
+        lo = hi = span
+    if not lo.strip() or not hi.strip():
+        raise HospOpsError(f"{what}: expected EMPLOYEE[:DAYS], DAYS a day or date, or FIRST..LAST of days or dates.")
+    first = _day_index(lo, problem.start, problem.days, what)
+    last = _day_index(hi, problem.start, problem.days, what)
+    if last < first:
+        raise HospOpsError(f"{what}: the days must run forwards ({problem.day_label(first)} is after "
+                           f"{problem.day_label(last)}).")
+    if first < from_day:
+        dated = problem.start is not None and (_ISO_DATE.fullmatch(lo.strip()) or _ISO_DATE.fullmatch(from_text))
+        day = (lambda d: problem.date_of(d).isoformat()) if dated else str
+        rest = (f"start the absence at the from-day (--absent {who}:{day(from_day)}..{day(last)}) or "
+                if last >= from_day else "")
+        raise HospOpsError(
+            f"{what}: {_who(problem, who)} is absent from {problem.day_label(first)}, before --from-day "
+            f"{from_text} ({problem.day_label(from_day)}). The days before --from-day stay as published, so "
+            f"their shifts cannot be taken away there.",
+            f"To change them, {rest}re-roster from the absence's first day (--from-day {day(first)}).")
+    return who, range(first, last + 1)
+
+
+def cmd_reroster(args: argparse.Namespace) -> int:
     from optimization.rostering import absent, from_csv, reroster
     from optimization.rostering.reroster import rerostering_problem
 
@@ -275,46 +478,32 @@ def cmd_reroster(args: argparse.Namespace) -> int:
     args._benchmark = benchmark
     if args.export:
         _export_kind(args.export, benchmark)
-    if not 0 <= args.from_day < problem.days:
-        raise HospOpsError(f"--from-day {args.from_day} is not a day of this {problem.days}-day roster "
-                           f"(0 to {problem.days - 1}).")
+    from_day = _day_index(args.from_day, problem.start, problem.days, "--from-day")
     published = from_csv(problem, args.published)
     for spec in args.absent or []:
-        who, _, span = spec.partition(":")
-        if who not in {e.id for e in problem.employees}:
-            raise HospOpsError(f"--absent {spec!r}: {who} is not on this roster.")
-        try:
-            lo, _, hi = span.partition("-")
-            days = range(int(lo), int(hi or lo) + 1) if span else range(args.from_day, problem.days)
-        except ValueError:
-            raise HospOpsError(f"--absent {spec!r}: expected EMPLOYEE[:FIRST-LAST] days from 0.") from None
-        if not days or days.start < 0 or days.stop > problem.days:
-            raise HospOpsError(f"--absent {spec!r}: the days must run forwards within the roster's 0 to "
-                               f"{problem.days - 1}.")
-        problem = absent(problem, who, [d for d in days if 0 <= d < problem.days])
+        who, days = _absent_days(spec, problem, from_day, args.from_day)
+        problem = absent(problem, who, days)
     c = _cli()
-    sol = reroster(problem, published, args.from_day, args.time_limit, change_weight=_change_weight(args),
+    sol = reroster(problem, published, from_day, args.time_limit, change_weight=_change_weight(args),
                    hold_cover=not args.fill_old_gaps,
                    progress=c._progress_printer(c._show_progress(args)), num_workers=args.workers, seed=args.seed)
-    p2 = rerostering_problem(problem, published, args.from_day, _change_weight(args), not args.fill_old_gaps)
+    p2 = rerostering_problem(problem, published, from_day, _change_weight(args), not args.fill_old_gaps)
     from optimization.rostering import validate
 
     # what a scheduler asks after a sickness call: which shifts from the change on are now short of what
-    # the published roster had (with --fill-old-gaps: of what the ward asks); earlier days are as published
-    check = validate(p2, sol)
-    gaps = [v.text for v in check.violations if v.rule == "cover_under" and (v.day or 0) >= args.from_day]
+    # the published roster had (with --fill-old-gaps: of what the ward asks); earlier days are as published.
+    # Without a roster (infeasible) there is nothing to count: an empty roster's gaps would bury the conflict.
+    check = validate(p2, sol) if _has_roster(sol) else None
+    gaps = [v.text for v in check.violations if v.rule == "cover_under" and (v.day or 0) >= from_day] if check else []
     basis = "the ward's full cover" if args.fill_old_gaps else "the published roster's cover"
-    extra = {"changes": list(sol.changes), "changed_cells": len(sol.changes), "short_from_change": gaps,
-             "cover_basis": "full" if args.fill_old_gaps else "published"}
-    code = _report(p2, sol, args, extra, check)
-    if not args.json:
-        when = f" ({problem.start + timedelta(days=args.from_day):%a %d %b})" if problem.start else ""
-        print(f"From day {args.from_day}{when} on, against {basis}: {len(gaps)} shift(s) short"
-              + ("" if args.fill_old_gaps else " (gaps the published roster already had are not counted; "
-                 "--fill-old-gaps fills them too)"))
-        for line in gaps[:20]:
-            print(f"  now short: {line}")
-    return code
+    extra = {"changes": list(sol.changes), "changed_cells": len(sol.changes) if check else None,
+             "short_from_change": gaps, "cover_basis": "full" if args.fill_old_gaps else "published",
+             "from_day": from_day}
+    when = f" ({problem.day_label(from_day)})" if problem.start else ""
+    heading = (f"From day {from_day}{when} on, against {basis}: {{n}} shift(s) short"
+               + ("" if args.fill_old_gaps else " (gaps the published roster already had are not counted; "
+                  "--fill-old-gaps fills them too)"))
+    return _report(p2, sol, args, extra, check, short_from=from_day, short_heading=heading)
 
 
 def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
@@ -326,7 +515,8 @@ def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
         p.add_argument("--days", type=count_between(1, 366), default=28, help="days to roster (default 28)")
         p.add_argument("--unit", help="unit to roster (default: the unit with most staff)")
         p.add_argument("--lock", action="append", metavar="EMP:DAY:SHIFT",
-                       help="fix a cell by hand (SHIFT 'off' for a day off); repeatable")
+                       help="fix a cell by hand: DAY a day number from 0 or a date (YYYY-MM-DD), SHIFT 'off' for "
+                            "a day off; repeatable, one per person and day")
         p.add_argument("--charge-hard", action="store_true",
                        help="a nurse in charge on every shift is a hard rule (default: heavily penalized)")
     p.add_argument("--instance", help="benchmark instance file")
@@ -334,7 +524,9 @@ def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
     p.add_argument("--time-limit", type=seconds, default=30.0, help="seconds (default 30)")
     p.add_argument("--workers", type=count_between(1, 256), default=None, help="CP-SAT workers (default: all cores)")
     p.add_argument("--seed", type=count_between(0, 2**31 - 1), default=0)
-    p.add_argument("--export", help="write the roster: .csv, .xlsx, .pdf, or a folder/.ics for calendars")
+    p.add_argument("--export", metavar="FILE|FOLDER/",
+                   help="write the roster to a .csv, .xlsx or .pdf file, or to a folder (one that exists, or a "
+                        "name ending in /) as one .ics calendar per person")
     p.add_argument("--json", action="store_true")
 
 
@@ -362,9 +554,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     rr = rs.add_parser("reroster", help="re-solve from a day, keeping a published roster where possible")
     _common(rr)
     rr.add_argument("--published", required=True, help="the published roster (CSV from roster solve --export)")
-    rr.add_argument("--from-day", type=int, required=True, help="first day that may change (from 0)")
-    rr.add_argument("--absent", action="append", metavar="EMP[:FIRST-LAST]",
-                    help="someone off sick or on leave on those days (default: from --from-day on)")
+    rr.add_argument("--from-day", required=True, metavar="DAY|DATE",
+                    help="first day that may change: a day number from 0 or a date (YYYY-MM-DD); earlier days "
+                         "stay as published")
+    rr.add_argument("--absent", action="append", metavar="EMP[:DAYS]",
+                    help="someone off sick or on leave: DAYS is a day or date, or FIRST..LAST of days or dates "
+                         "(A-B for day numbers), not before --from-day (default: from --from-day on); repeatable")
     rr.add_argument("--fill-old-gaps", action="store_true",
                     help="also fill shortfalls the published roster had (default: restore its cover, no more)")
     rr.add_argument("--change-weight", type=int, default=None,

@@ -4,22 +4,42 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Optional
+from typing import Mapping
 
 from datasets.errors import HospOpsError
+from datasets.privacy import neutralize_formula
 
 from .problem import RosterProblem, RosterSolution
 
 CSV_COLUMNS = ["employee", "name", "day", "date", "shift", "minutes"]
 COLOURS = ["FFD966", "9DC3E6", "A9D18E", "F4B183", "C9A0DC", "D9D9D9", "FF9999", "99FFCC"]
+LEAVE_COLOUR = "EDEDED"  # lighter than the shift greys, so leave reads as "not a shift"
+
+
+def _text(value: str) -> str:
+    """A name, id or label as a spreadsheet cell: a staff name ``=1+2`` (or ``+``, ``-``, ``@``...) would run
+    as a formula when the file is opened, so it gets the leading ``'`` every HospOps export gives it."""
+    return neutralize_formula(value)
+
+
+def _long_date(problem: RosterProblem, d: int) -> str:
+    """Day ``d`` with its year ("Sun 3 Jan 2027"): a roster over New Year printed "Mon 28 Dec to Sun 03 Jan"."""
+    when = problem.date_of(d)
+    return f"day {d}" if when is None else f"{when:%a} {when.day} {when:%b %Y}"
+
+
+def _date_range(problem: RosterProblem, first: int, last: int) -> str:
+    return f"{_long_date(problem, first)} to {_long_date(problem, last)}"
 
 
 def to_csv(problem: RosterProblem, solution: RosterSolution, path: str | Path) -> Path:
     """One row per person per day (``shift`` empty on a day off). UTF-8 with a byte-order mark, which Excel
     needs to read names such as Zoë (without it, and in the locale's encoding, a name outside cp1252 failed the
-    export on Windows)."""
+    export on Windows). Ids, names and shifts that a spreadsheet would run as formulas start with ``'``;
+    :func:`from_csv` reads them back."""
     path = Path(path)
     mins = {s.id: s.minutes for s in problem.shifts}
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
@@ -29,17 +49,31 @@ def to_csv(problem: RosterProblem, solution: RosterSolution, path: str | Path) -
             for d in range(problem.days):
                 s = solution.assignment.get((e.id, d), "")
                 dt = problem.date_of(d)
-                w.writerow([e.id, e.label, d, dt.isoformat() if dt else "", s, mins.get(s, 0)])
+                w.writerow([_text(e.id), _text(e.label), d, dt.isoformat() if dt else "", _text(s), mins.get(s, 0)])
     return path
 
 
 def _csv_text(raw: bytes) -> str:
-    """A CSV file's text: UTF-8 (with or without a byte-order mark), else the Windows code page that Excel's
-    "CSV (comma delimited)" saves in."""
+    """A CSV file's text: UTF-8 (with or without a byte-order mark), UTF-16 with its mark (Excel's "Unicode
+    Text"), else the Windows code page that Excel's "CSV (comma delimited)" saves in."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace")
+
+
+def _delimiter(header: str) -> str:
+    """The header line's delimiter among comma, semicolon and tab: Excel in a locale whose decimal mark is a
+    comma (most of Europe) saves "CSV" with semicolons."""
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
+    except csv.Error:  # (a single column: no delimiter to find; the column check below says what is wrong)
+        return ","
 
 
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "%d.%m.%Y", "%d-%m-%Y")
@@ -58,33 +92,102 @@ def _dates_in(text: str) -> set[date]:
     return out
 
 
-def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
-    """Read a roster written by :func:`to_csv` (checked against ``problem``'s people, days and shifts), also
-    once opened and saved again in Excel (its code page, its date format)."""
+def _written_as(ids) -> dict[str, str]:
+    """Each id by the text an export writes for it (neutralized), and by itself (a file written by hand);
+    the id itself wins where the two meet."""
+    out = {neutralize_formula(i): i for i in ids}
+    out.update({i: i for i in ids})
+    return out
+
+
+def _who(problem: RosterProblem, eid: str) -> str:
+    e = problem.employee(eid)
+    return e.id if e.label == e.id else f"{e.label} ({e.id})"
+
+
+def _csv_rows(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
+    """The header and the ``(line, row)`` pairs of a CSV file; a file that is no CSV at all is a
+    :class:`HospOpsError` saying where it stops being one."""
     try:
-        rows = list(csv.DictReader(io.StringIO(_csv_text(Path(path).read_bytes()))))
+        text = _csv_text(Path(path).read_bytes())
     except OSError as exc:
         raise HospOpsError(f"Cannot read {path}: {exc.strerror or exc}.") from None
-    if not rows or not {"employee", "day", "shift"} <= set(rows[0]):
-        raise HospOpsError(f"{path} is not a roster CSV (columns employee, day, shift expected).")
+    nul = text.find("\x00")
+    if nul >= 0:  # (a spreadsheet or image saved under .csv: binary, with NUL bytes)
+        line = text.count("\n", 0, nul) + 1
+        raise HospOpsError(f"{path}, line {line}: binary data, not text; this is not a roster CSV.",
+                           "Save the roster from the spreadsheet as CSV (comma or semicolon delimited).")
+    # newline="": a carriage return alone (old Mac files, garbage) ends a line instead of failing csv
+    first = next(iter(io.StringIO(text, newline="")), "")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(first.rstrip("\r\n")))
+    rows = []
+    try:
+        for r in reader:
+            rows.append((reader.line_num, r))
+    except csv.Error as exc:
+        raise HospOpsError(f"{path}, line {reader.line_num}: not readable as CSV ({exc}); this is not a "
+                           "roster CSV.") from None
+    return list(reader.fieldnames or []), rows
+
+
+def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
+    """Read a roster written by :func:`to_csv` (checked against ``problem``'s people, days and shifts), also
+    once opened and saved again in Excel (its code page, its date format, a semicolon as the delimiter).
+
+    Refused: a row short of fields, two rows for one person and day with different shifts, and a file with
+    no rows at all for someone on the roster (read as is, they would be off every day and re-rostered so)."""
+    header, rows = _csv_rows(path)
+    if not {"employee", "day", "shift"} <= set(header):
+        raise HospOpsError(f"{path}, line 1: no columns employee, day and shift, so this is not a roster CSV.")
+    if not rows:
+        raise HospOpsError(f"{path} has the columns of a roster CSV but no rows.")
     emps, sids = {e.id for e in problem.employees}, {s.id for s in problem.shifts}
-    a = {}
-    for i, r in enumerate(rows, start=2):
-        e, s = r["employee"], (r["shift"] or "").strip()
+    # match on ids as exported (an id "=N1" is written "'=N1"), not on names, which need not be unique
+    emp_of, shift_of = _written_as(emps), _written_as(sids)
+    a: dict[tuple[str, int], str] = {}
+    seen: dict[tuple[str, int], tuple[int, str]] = {}
+    for i, r in rows:
+        cut = [k for k in header if r.get(k) is None]
+        if cut:  # (csv fills a short row with None: a line cut off, or fields lost in an edit)
+            raise HospOpsError(f"{path}, line {i} has {len(header) - len(cut)} fields where the header has "
+                               f"{len(header)}: no {', '.join(cut)}.")
+        if any((v or "").strip() for v in r.get(None) or ()):
+            raise HospOpsError(f"{path}, line {i} has {len(header) + len(r[None])} fields where the header has "
+                               f"{len(header)}: is a name split by an unquoted delimiter?")
+        if not any(v.strip() for k, v in r.items() if k is not None):
+            continue  # (Excel saves rows of empty cells that were once formatted as rows of delimiters)
+        raw, s_raw = r["employee"], r["shift"].strip()
+        e, s = emp_of.get(raw, raw), shift_of.get(s_raw, s_raw)
         try:
             d = int(r["day"])
         except ValueError:
             raise HospOpsError(f"{path}, line {i}: day {r['day']!r} is not a whole number.") from None
         if e not in emps or not 0 <= d < problem.days or (s and s not in sids):
-            what = f"shift {s!r}" if s else "a day off"
-            raise HospOpsError(f"{path}, line {i}: {e} / day {d} / {what} is not part of this roster.")
+            what = f"shift {s_raw!r}" if s else "a day off"
+            raise HospOpsError(f"{path}, line {i}: {raw} / day {d} / {what} is not part of this roster.")
         when, mine = (r.get("date") or "").strip(), problem.date_of(d)
         if when and mine is not None and mine not in _dates_in(when):
             raise HospOpsError(f"{path}, line {i}: day {d} is {when} in the file but {mine.isoformat()} in this "
                                f"roster, which starts on {problem.start.isoformat()}.",
                                "Was the file exported for another start date? Give that start date.")
+        if (e, d) in seen and seen[(e, d)][1] != s:
+            j, other = seen[(e, d)]
+            day = f"day {d}" + (f" ({mine.isoformat()})" if mine else "")
+            raise HospOpsError(f"{path}, lines {j} and {i} both give {_who(problem, e)} on {day}: "
+                               f"{other or 'off'} and {s or 'off'}. Which one is the roster?",
+                               "Delete the row that is wrong and read the file again.")
+        seen[(e, d)] = (i, s)
         if s:
             a[(e, d)] = s
+    people = {e for e, _ in seen}
+    missing = [x.id for x in problem.employees if x.id not in people]
+    if missing:
+        names = ", ".join(_who(problem, x) for x in missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise HospOpsError(f"{path} has no rows for {names}: read as it is, the roster would have them off every "
+                           "day, and a re-roster would fill their shifts.",
+                           "Put their rows back (a day off is a row with an empty shift), or take them off "
+                           "this roster first.")
     return RosterSolution(a, status="FEASIBLE")
 
 
@@ -96,9 +199,18 @@ def cover_totals(problem: RosterProblem, solution: RosterSolution) -> dict[tuple
 
 
 def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) -> Path:
-    """A grid (people × days), one colour per shift type, staffed-count rows per shift at the bottom."""
+    """A grid (people × days), one colour per shift type, leave in light grey, staffed-count rows per shift at
+    the bottom. Header cells stay short ("Mon 28 Dec"); their comment and the printed page header carry the
+    year. Names, ids and shift labels are text cells, never formulas."""
     from openpyxl import Workbook
+    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
+
+    def text(row: int, col: int, value: str):
+        c = ws.cell(row, col)
+        c.value = _text(value)
+        c.data_type = "s"  # (openpyxl stores any text starting with "=" as a formula)
+        return c
 
     path = Path(path)
     wb = Workbook()
@@ -109,23 +221,28 @@ def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) 
     for d in range(problem.days):
         c = ws.cell(1, 3 + d, problem.day_label(d))
         c.font, c.alignment = Font(bold=True), Alignment(text_rotation=90)
+        if problem.start is not None:
+            c.comment = Comment(_long_date(problem, d), "HospOps")
+    ws.oddHeader.center.text = f"Roster {problem.unit or problem.name}: {_date_range(problem, 0, problem.days - 1)}"
     fills = {s.id: PatternFill("solid", fgColor=COLOURS[i % len(COLOURS)]) for i, s in enumerate(problem.shifts)}
+    leave = PatternFill("solid", fgColor=LEAVE_COLOUR)
     for r, e in enumerate(problem.employees, start=2):
-        ws.cell(r, 1, e.label)
-        ws.cell(r, 2, e.id)
+        text(r, 1, e.label)
+        text(r, 2, e.id)
         for d in range(problem.days):
             s = solution.assignment.get((e.id, d))
             if s:
-                c = ws.cell(r, 3 + d, s)
+                c = text(r, 3 + d, s)
                 c.fill, c.alignment = fills[s], Alignment(horizontal="center")
             elif d in problem.days_off.get(e.id, ()):
-                ws.cell(r, 3 + d, "lv")
+                c = ws.cell(r, 3 + d, "lv")
+                c.fill, c.alignment = leave, Alignment(horizontal="center")
     totals = cover_totals(problem, solution)
     base = len(problem.employees) + 3
     ws.cell(base - 1, 1, "Staffed per shift").font = Font(bold=True)
     for i, s in enumerate(problem.shifts):
-        ws.cell(base + i, 1, s.name or s.id).fill = fills[s.id]
-        ws.cell(base + i, 2, s.id)
+        text(base + i, 1, s.name or s.id).fill = fills[s.id]
+        text(base + i, 2, s.id)
         for d in range(problem.days):
             ws.cell(base + i, 3 + d, totals.get((s.id, d), 0))
     ws.column_dimensions["A"].width = 22
@@ -134,12 +251,25 @@ def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) 
     return path
 
 
+#: SEQUENCE counts seconds from here: it grows with each export without a record of the last one, and stays
+#: within the 32-bit integer that RFC 5545 allows until 2088
+_SEQUENCE_EPOCH = datetime(2020, 1, 1)
+
+
 def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path,
-           timezone: str | None = None) -> list[Path]:
+           timezone: str | None = None, *,
+           published: RosterSolution | Mapping[tuple[str, int], str] | None = None) -> list[Path]:
     """One iCalendar file per person with their shifts (needs a dated problem and shift start times).
 
     ``timezone`` (the workspace's, e.g. Europe/London): shift times carry it (TZID, with its VTIMEZONE), so a
-    phone set to another zone still shows the ward's hours; without it they are floating local times."""
+    phone set to another zone still shows the ward's hours; without it they are floating local times.
+
+    Each event's UID names the person and the day, not the shift: a calendar that imports the file of a
+    re-roster replaces a changed shift (its SEQUENCE and DTSTAMP are newer) instead of showing both.
+    ``published`` (the roster these people already have in their calendars): each of its shifts that the new
+    roster takes away, with no shift that day, is written as a cancelled event (STATUS:CANCELLED, same UID),
+    so that it leaves their calendars too; someone in ``published`` who is no longer on the roster gets a file
+    of cancellations."""
     from datetime import timezone as dt_timezone
     from zoneinfo import ZoneInfo
 
@@ -147,34 +277,54 @@ def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path,
 
     zone = ZoneInfo(timezone) if timezone else None
     stamp = datetime.now(dt_timezone.utc).replace(microsecond=0)
+    sequence = int((stamp.replace(tzinfo=None) - _SEQUENCE_EPOCH).total_seconds())
 
     if problem.start is None:
         raise HospOpsError("Calendar files need a dated roster (this one has day numbers only).")
+    old = dict(getattr(published, "assignment", published) or {})
+    sids = {s.id for s in problem.shifts}
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for e in problem.employees:
-        cal = Calendar()
-        cal.add("prodid", "-//HospOps//roster//EN")
-        cal.add("version", "2.0")
-        for d in range(problem.days):
-            sid = solution.assignment.get((e.id, d))
-            if not sid:
-                continue
+
+    def event(eid: str, d: int, sid: str, cancelled: bool) -> Event:
+        ev = Event()
+        ev.add("uid", f"{eid}-{problem.date_of(d).isoformat()}@hospops")
+        what = f"{problem.shift(sid).name or sid} shift" if sid in sids else f"{sid} shift"
+        ev.add("summary", ("Cancelled: " if cancelled else "") + what + (f" ({problem.unit})" if problem.unit else ""))
+        if sid in sids:
             s = problem.shift(sid)
             begin = datetime.combine(problem.date_of(d), datetime.min.time()) + timedelta(minutes=s.start_minute or 0)
             if zone is not None:
                 begin = begin.replace(tzinfo=zone)
-            ev = Event()
-            ev.add("uid", f"{e.id}-{problem.date_of(d).isoformat()}-{sid}@hospops")
-            ev.add("summary", f"{s.name or sid} shift" + (f" ({problem.unit})" if problem.unit else ""))
             ev.add("dtstart", begin)
             ev.add("dtend", begin + timedelta(minutes=s.minutes))
-            ev.add("dtstamp", stamp)
-            cal.add_component(ev)
+        else:  # (a published shift type this roster no longer has: its hours are unknown, its day is not)
+            ev.add("dtstart", problem.date_of(d))
+        ev.add("dtstamp", stamp)
+        ev.add("last-modified", stamp)
+        ev.add("sequence", sequence)
+        if cancelled:
+            ev.add("status", "CANCELLED")
+        return ev
+
+    people = [e.id for e in problem.employees]
+    people += sorted({e for e, _ in old} - set(people))
+    out = []
+    for eid in people:
+        cal = Calendar()
+        cal.add("prodid", "-//HospOps//roster//EN")
+        cal.add("version", "2.0")
+        if published is not None:
+            cal.add("method", "PUBLISH")  # (new and cancelled events in one file: an update, not an invitation)
+        for d in range(problem.days):
+            sid, was = solution.assignment.get((eid, d)), old.get((eid, d))
+            if sid:
+                cal.add_component(event(eid, d, sid, cancelled=False))
+            elif was:
+                cal.add_component(event(eid, d, was, cancelled=True))
         if zone is not None and hasattr(cal, "add_missing_timezones"):
             cal.add_missing_timezones()
-        p = folder / f"{e.id}.ics"
+        p = folder / f"{eid}.ics"
         p.write_bytes(cal.to_ical())
         out.append(p)
     return out
@@ -183,11 +333,49 @@ def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path,
 # ------------------------------------------------------------------------------- a tiny PDF writer
 _PDF_ASCII = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2192": "->", "\u2018": "'", "\u2019": "'",
                             "\u201c": '"', "\u201d": '"', "\u2026": "..."})
+#: letters that Unicode does not decompose into a base letter and a mark (Ł is not L + a stroke)
+_PDF_LETTERS = {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i",
+                "Ŀ": "L", "ŀ": "l", "Ŧ": "T", "ŧ": "t", "Ŋ": "N", "ŋ": "n", "ĸ": "k", "ſ": "s", "Ə": "E",
+                "ə": "e", "Ɓ": "B", "ɓ": "b", "Ɗ": "D", "ɗ": "d", "Ƙ": "K", "ƙ": "k", "Ɲ": "N", "ɲ": "n"}
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _pdf_char(ch: str) -> str:
+    """The closest character(s) to ``ch`` in Windows-1252: ``ch`` itself, else it with its accents taken off
+    one at a time (Vietnamese ễ → ê, Polish ą → a), else a plain letter (Ł → L); '?' for anything else."""
+    if _encodable(ch):
+        return ch
+    if ch in _PDF_LETTERS:
+        return _PDF_LETTERS[ch]
+    parts = unicodedata.normalize("NFKD", ch)
+    while parts:
+        if _encodable(whole := unicodedata.normalize("NFC", parts)):
+            return whole
+        if not unicodedata.combining(parts[-1]):
+            break
+        parts = parts[:-1]
+    plain = "".join(c for c in parts if not unicodedata.combining(c))
+    return plain if plain and _encodable(plain) else "?"
+
+
+def _pdf_text(text: str) -> str:
+    """``text`` in the characters the PDF's font can show (Windows-1252, as WinAnsiEncoding): letters outside
+    it as their closest plain letter ("Łucja Wąs" → "Lucja Was", where it printed "?ucja W?s")."""
+    text = text.translate(_PDF_ASCII)
+    return text if text.isascii() else "".join(_pdf_char(ch) for ch in text)
 
 
 def _pdf_escape(text: str) -> str:
-    # Courier in WinAnsi has no dashes or arrows: write their plain forms instead of '?'
-    text = text.translate(_PDF_ASCII).encode("latin-1", "replace").decode("latin-1")
+    # Courier in WinAnsi has no dashes or arrows: write their plain forms instead of '?'. The result holds one
+    # character per WinAnsi byte (Š, Ž, Œ are in it, at 0x8A, 0x8E, 0x8C), for the stream's latin-1 encoding
+    text = _pdf_text(text).encode("cp1252", "replace").decode("latin-1")
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
@@ -237,7 +425,9 @@ def write_text_pdf(pages: list[list[str]], path: str | Path, font_size: float = 
 def to_pdf(problem: RosterProblem, solution: RosterSolution, path: str | Path, days_per_page: int = 28,
            rows_per_page: int = 60) -> Path:
     """The roster as a printable text grid, split across pages by weeks and by people."""
-    name_w = min(max((len(e.label) for e in problem.employees), default=4), 20)
+    # (names in the font's characters before measuring them: "ﬁ" becomes "fi", two columns wide)
+    labels = {e.id: _pdf_text(e.label) for e in problem.employees}
+    name_w = min(max((len(x) for x in labels.values()), default=4), 20)
     cell = max(max((len(s.id) for s in problem.shifts), default=1), 2) + 1
     pages = []
     for d0 in range(0, problem.days, days_per_page):
@@ -246,10 +436,10 @@ def to_pdf(problem: RosterProblem, solution: RosterSolution, path: str | Path, d
             (problem.date_of(d).strftime("%d") if problem.start else str(d)).rjust(cell) for d in ds)
         wk = " " * (name_w + 1) + "".join(
             ((problem.date_of(d).strftime("%a")[:cell - 1]) if problem.start else "").rjust(cell) for d in ds)
-        title = f"Roster {problem.unit or problem.name}: {problem.day_label(ds[0])} to {problem.day_label(ds[-1])}"
+        title = f"Roster {problem.unit or problem.name}: {_date_range(problem, ds[0], ds[-1])}"
         body = []
         for e in problem.employees:
-            body.append(e.label[:name_w].ljust(name_w + 1) + "".join(
+            body.append(labels[e.id][:name_w].ljust(name_w + 1) + "".join(
                 (solution.assignment.get((e.id, d)) or ("lv" if d in problem.days_off.get(e.id, ()) else "."))
                 .rjust(cell) for d in ds))
         totals = cover_totals(problem, solution)

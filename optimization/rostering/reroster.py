@@ -29,7 +29,8 @@ def absent(problem: RosterProblem, employee: str, days: Iterable[int]) -> Roster
     return dataclasses.replace(problem, days_off={k: frozenset(v) for k, v in off.items()}, employees=tuple(emps))
 
 
-def list_changes(problem: RosterProblem, published: RosterSolution, new: RosterSolution, from_day: int = 0) -> list[str]:
+def list_changes(problem: RosterProblem, published: RosterSolution, new: RosterSolution,
+                 from_day: int = 0) -> list[str]:
     out = []
     for emp in problem.employees:
         for d in range(from_day, problem.days):
@@ -72,8 +73,8 @@ def reroster(problem: RosterProblem, published: RosterSolution, from_day: int, t
     ``change_weight`` for each cell from ``from_day`` on that differs from ``published``.
 
     ``problem`` carries the new facts (e.g. from :func:`absent`). Published cells that the new facts forbid
-    before ``from_day`` are left free. ``hold_cover``: see :func:`rerostering_problem`. The result's
-    ``changes`` lists every changed cell in words.
+    before ``from_day`` are left free (and listed as changes). ``hold_cover``: see :func:`rerostering_problem`.
+    The result's ``changes`` lists every changed cell in words.
     """
     from .solver import solve
 
@@ -84,5 +85,8 @@ def reroster(problem: RosterProblem, published: RosterSolution, from_day: int, t
              if d not in problem.days_off.get(e, ()) and (e, d, sh) in allowed}
     sol = solve(p2, time_limit_s, progress=progress, should_stop=should_stop, on_solution=on_solution,
                 hint=RosterSolution(start), **solve_options)
-    changes = list_changes(problem, published, sol, from_day) if sol.assignment else []
+    # a published shift before from_day that the new facts forbid (an absence that began earlier) is lost
+    # too: listed with the others, so no shift disappears from the roster without a word
+    freed = [d for (e, d) in published.assignment if d < from_day and (e, d) not in start]
+    changes = list_changes(problem, published, sol, min(freed, default=from_day)) if sol.assignment else []
     return dataclasses.replace(sol, changes=tuple(changes))

@@ -59,7 +59,7 @@ def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
                                 "--lock", f"{nurse}:2:off"])
     assert rc == 0 and res["status"] in ("OPTIMAL", "FEASIBLE") and res["hard_violations"] == 0
     assert res["objective"] == res["validated_objective"]
-    rows = list(csv.DictReader(out.open()))
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))  # (with the mark Excel needs)
     assert len(rows) == res["staff"] * 7
     with Workspace.open(demo_ws, read_only=True) as ws:  # the export names staff: in the audit log
         assert str(out) in [a["target"] for a in list_audit(ws, action="export roster")]
