@@ -121,7 +121,44 @@ def cover_shortfalls(problem: RosterProblem) -> list[str]:
         out.append(f"{where}{len(shifts):,} shifts over {p.days} days ask for {who} ({total / 60:,.0f} hours), but the "
                    f"{len(skilled)} {who} can work at most {cap / 60:,.0f} hours within their contracts and leave: "
                    f"about {short:,} shift(s) will be short whatever the roster.")
-    return out
+    return out + daily_shortfalls(p)
+
+
+def daily_shortfalls(problem: RosterProblem, most: int = 12) -> list[str]:
+    """Days on which a skill's shifts ask for more people than are there, in words: each person works one shift
+    a day at most, and leave takes people away. The hours over the whole roster (:func:`cover_shortfalls`) hid
+    a day when every nurse in charge was on leave, and a week when 9 of 13 support workers were; the note then
+    said a longer search might fill those shifts. Days in a row with the same shortfall are one line."""
+    p = problem
+    where = f"{p.unit}: " if p.unit else ""
+    need: dict[tuple[str, int], int] = {}
+    for c in p.cover:
+        n = max(c.requirement, c.hard_min)
+        if n > 0:
+            need[(c.skill or "", c.day)] = need.get((c.skill or "", c.day), 0) + n
+    found: dict[tuple, list[int]] = {}  # (skill, asked, there, away) -> days
+    for (skill, day), asked in sorted(need.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        skilled = [e for e in p.employees if not skill or skill in e.skills]
+        there = [e for e in skilled if any(p.allowed(e, day, s.id) for s in p.shifts)]
+        if len(there) >= asked:
+            continue
+        away = tuple(sorted(e.label for e in skilled if day in p.days_off.get(e.id, ())))
+        found.setdefault((skill, asked, len(there), away, len(skilled)), []).append(day)
+    out = []
+    for (skill, asked, there, away, total), days in found.items():
+        runs, start = [], days[0]
+        for a, b in zip(days, days[1:] + [None]):
+            if b != a + 1:
+                runs.append((start, a))
+                start = b
+        for first, last in runs:
+            when = p.day_label(first) if first == last else f"{p.day_label(first)} to {p.day_label(last)}"
+            who = f"{skill} staff" if skill else "staff"
+            on_leave = f" (on leave: {', '.join(away[:4])}{' and others' if len(away) > 4 else ''})" if away else ""
+            each = "each day " if first != last else ""
+            out.append(f"{where}{when}: {each}{asked} shift(s) ask for {who}, but only {there} of the {total} can "
+                       f"work that day{on_leave}: {asked - there} short whatever the roster.")
+    return out[:most] + ([f"{where}and {len(out) - most} more such day(s)."] if len(out) > most else [])
 
 
 def cover_surplus(problem: RosterProblem) -> str | None:

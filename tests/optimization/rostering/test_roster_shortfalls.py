@@ -22,7 +22,23 @@ def test_enough_hours_say_nothing_and_leave_counts_against_capacity():
     # both away 4 of the 7 days: 6 person-days left for 7 shifts
     away = {"A": frozenset(range(4)), "B": frozenset(range(3, 7))}
     out = cover_shortfalls(tiny(7, [person("A"), person("B")], cover=cover, days_off=away))
-    assert len(out) == 1 and "about 1 shift(s)" in out[0]
+    assert len(out) == 2 and "about 1 shift(s)" in out[0]
+    assert out[1] == "day 3: 1 shift(s) ask for staff, but only 0 of the 2 can work that day (on leave: A, B): " \
+                     "1 short whatever the roster."
+
+
+def test_a_day_or_a_week_with_too_few_people_is_named_though_the_hours_suffice():
+    """Every nurse in charge on leave one day, most support workers one week: the hours over the whole roster
+    hid both, and the note said a longer search might fill those shifts."""
+    charge = [person(f"C{i}", skills=frozenset({"charge"})) for i in range(3)]
+    hca = [person(f"H{i}", skills=frozenset({"HCA"})) for i in range(4)]
+    cover = [need(d, s, 1, skill="charge") for d in range(14) for s in ("E", "L")]
+    cover += [need(d, "E", 3, skill="HCA") for d in range(14)]
+    away = {c.id: frozenset({2}) for c in charge} | {h.id: frozenset(range(7, 11)) for h in hca[:2]}
+    out = cover_shortfalls(tiny(14, charge + hca, cover=cover, days_off=away))
+    assert "day 2: 2 shift(s) ask for charge staff, but only 0 of the 3 can work that day" in out[-1]
+    assert out[0].startswith("day 7 to day 10: each day 3 shift(s) ask for HCA staff, but only 2 of the 4")
+    assert "(on leave: H0, H1): 1 short whatever the roster." in out[0]
 
 
 def test_a_search_stopped_with_avoidable_gaps_says_a_longer_one_may_fill_them():
