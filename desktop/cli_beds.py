@@ -73,10 +73,10 @@ def cmd_board(args: argparse.Namespace) -> int:
         print(json.dumps({"at": str(args.at), "units": _records(summary), "beds": _records(board),
                           "waiting": _records(waiting)}))
         return 0
-    rows = [["unit", "beds", "occupied", "reserved", "free", "blocked", "cleaning"]]
+    rows = [["unit", "beds", "occupied", "reserved", "free", "blocked", "cleaning", "expected out today"]]
     for r in summary.itertuples():
         rows.append([r.unit_id, str(r.beds), str(r.occupied), str(r.reserved), str(r.free), str(r.blocked),
-                     str(r.cleaning)])
+                     str(r.cleaning), f"{r.expected_out_today:.0f}"])
     print(f"Bed board at {args.at}")
     print(c._table(rows))
     if args.unit:

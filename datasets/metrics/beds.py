@@ -5,8 +5,9 @@ API
 - ``bed_board(ws, at) -> DataFrame`` — one row per bed: ``unit_id, bed_id, room, side_room, bed_sex,
   telemetry, state`` (occupied / reserved / free / blocked / cleaning), ``patient_id`` (the workspace
   pseudonym), ``stay_id, specialty, sex, age, admitted, in_unit_since, los_hours`` (so far),
-  ``expected_discharge`` and ``placement_id`` (reserved beds: the accepted placement; its patient is in
-  ``patient_id``/``stay_id``).
+  ``expected_discharge`` (the median of the stays as long so far), ``leave_today`` (the chance the stay ends
+  before midnight) and ``placement_id`` (reserved beds: the accepted placement; its patient is in
+  ``patient_id``/``stay_id``). ``board_summary`` sums ``leave_today`` per unit as ``expected_out_today``.
 - ``active_placements(ws, at) -> DataFrame`` — accepted bed placements still waiting to happen at ``at``.
 - ``waiting_list(ws, at) -> DataFrame`` — who waits for a bed at T: ``kind`` (ed_boarder / elective /
   transfer), ``patient_id, stay_id, since, wait_hours, acuity, specialty, sex, age, isolation, telemetry,
@@ -139,27 +140,42 @@ _OCCUPANTS_SQL = """
 """
 
 
-def _remaining_los_hours(ws, at: datetime, occ: pd.DataFrame) -> np.ndarray:
-    """Median remaining LOS (hours) for each occupant, given the specialty and the time already stayed."""
+def _remaining_los_hours(ws, at: datetime, occ: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For each occupant: the median remaining stay in hours, and the chance that the stay ends before
+    midnight. Both from the past year's stays of the specialty that were still in on the same day of their
+    stay (counted in calendar days from the admission's) at the same time of day: discharges follow the day
+    (ward rounds, afternoon discharges), not hours since admission. Measured on the demo at 09:00 and 14:00
+    on four days: the summed chances came within 0.1-11 of the discharges that followed (72, 92, 77, 77 at
+    09:00); the hours-since-admission reading said 57-62 at 09:00, and its medians fell after today for
+    nearly everyone, so the board showed no bed freeing today."""
     hist = ws.df(
-        """SELECT specialty, date_diff('second', admit_ts, discharge_ts) / 3600.0 AS los
+        """SELECT specialty, date_diff('day', CAST(admit_ts AS DATE), CAST(discharge_ts AS DATE)) AS k,
+                  hour(discharge_ts) + minute(discharge_ts) / 60.0 AS dh
            FROM stays WHERE discharge_ts IS NOT NULL AND discharge_ts <= CAST(? AS TIMESTAMP)
              AND discharge_ts > CAST(? AS TIMESTAMP) - INTERVAL (?) DAY""",
         [at, at, HISTORY_DAYS],
     )
-    by_spec = {k: np.sort(g["los"].to_numpy()) for k, g in hist.groupby("specialty")}
-    every = np.sort(hist["los"].to_numpy())
-    out = np.full(len(occ), np.nan)
-    for i, (spec, stayed) in enumerate(zip(occ["specialty"], occ["los_hours"])):
-        arr = by_spec.get(spec)
-        if arr is None or len(arr) < 20:
-            arr = every
-        longer = arr[arr > stayed]
-        if len(longer):
-            out[i] = float(np.median(longer)) - stayed
-        elif len(arr):
-            out[i] = 24.0  # stayed longer than anyone before: expect about a day more
-    return out
+    at_ts = pd.Timestamp(at)
+    hour = at_ts.hour + at_ts.minute / 60.0
+    by_spec = {k: (g["k"].to_numpy(), g["dh"].to_numpy()) for k, g in hist.groupby("specialty")}
+    every = (hist["k"].to_numpy(), hist["dh"].to_numpy())
+    kin = (at_ts.normalize() - pd.to_datetime(occ["admitted"]).dt.normalize()).dt.days.to_numpy()
+    out, today = np.full(len(occ), np.nan), np.full(len(occ), np.nan)
+    memo: dict[tuple, tuple[float, float]] = {}
+    for i, (spec, day) in enumerate(zip(occ["specialty"], kin)):
+        key = (spec, int(day))
+        if key not in memo:
+            k, dh = by_spec.get(spec, every)
+            if len(k) < 20:
+                k, dh = every
+            still = (k > day) | ((k == day) & (dh >= hour))
+            if still.any():
+                ahead = (k[still] - day) * 24.0 + dh[still] - hour
+                memo[key] = (float(np.median(ahead)), float(np.mean(k[still] == day)))
+            else:  # stayed longer than anyone before: expect about a day more
+                memo[key] = (24.0, 0.0) if len(k) else (np.nan, np.nan)
+        out[i], today[i] = memo[key]
+    return out, today
 
 
 def bed_board(ws, at) -> pd.DataFrame:
@@ -174,8 +190,9 @@ def bed_board(ws, at) -> pd.DataFrame:
     )
     occ["los_hours"] = (pd.Timestamp(at) - pd.to_datetime(occ["admitted"])).dt.total_seconds() / 3600.0
     occ["expected_discharge"] = pd.NaT
+    occ["leave_today"] = np.nan
     if len(occ):
-        rem = _remaining_los_hours(ws, at, occ)
+        rem, occ["leave_today"] = _remaining_los_hours(ws, at, occ)
         occ["expected_discharge"] = pd.Timestamp(at) + pd.to_timedelta(np.round(rem * 60), unit="min")
     occ = occ.drop(columns=["unit_id"])
     b = beds.merge(occ, on="bed_id", how="left").merge(last_out, on="bed_id", how="left")
@@ -199,7 +216,7 @@ def bed_board(ws, at) -> pd.DataFrame:
         b.loc[hit, "placement_id"] = res.loc[ids, "placement_id"].to_numpy()
     b["age"] = b["age"].astype("Int64")
     cols = ["unit_id", "bed_id", "room", "side_room", "bed_sex", "telemetry", "state", "patient_id", "stay_id",
-            "specialty", "sex", "age", "admitted", "in_unit_since", "los_hours", "expected_discharge",
+            "specialty", "sex", "age", "admitted", "in_unit_since", "los_hours", "expected_discharge", "leave_today",
             "placement_id"]
     return b[cols].sort_values(["unit_id", "bed_id"]).reset_index(drop=True)
 
@@ -212,7 +229,13 @@ def board_summary(board: pd.DataFrame) -> pd.DataFrame:
         if c not in t:
             t[c] = 0
     t["beds"] = t[states].sum(axis=1)
-    return t[["beds"] + states].reset_index()
+    out = t[["beds"] + states]
+    if "leave_today" in board:
+        # how many of the unit's patients are expected to leave before midnight: each occupant's expected
+        # discharge is a median, which for 9 in 10 lies after today, so the board showed no bed freeing today
+        # on days when 90 patients left
+        out = out.join(board.groupby("unit_id")["leave_today"].sum().round(1).rename("expected_out_today"))
+    return out.reset_index()
 
 
 # ------------------------------------------------------------------------------------------------ placements

@@ -39,6 +39,23 @@ def test_board_one_row_per_bed_and_occupancy_matches_movements(demo):
     assert s["beds"].sum() == len(board) and (s["occupied"] + s["free"] + s["blocked"] + s["cleaning"] == s["beds"]).all()
 
 
+def test_the_board_expects_about_as_many_to_leave_today_as_do(demo):
+    """Each occupant's expected discharge was a median of hours since admission, which lay after today for
+    nearly everyone: on days when 70-90 patients left, the board showed no bed freeing today. The chance of
+    leaving today follows the day of the stay and the hour; summed, it is near the discharges that followed."""
+    end = pd.Timestamp(demo.settings()["demo_end"]).normalize()
+    stays = demo.df("SELECT stay_id, discharge_ts FROM stays")
+    for back in (5, 12):
+        at = end - pd.Timedelta(days=back) + pd.Timedelta(hours=9)
+        board = bed_board(demo, at)
+        occ = board[board["state"] == "occupied"].merge(stays, on="stay_id")
+        out = occ["discharge_ts"]
+        left = int(((out >= at) & (out < at.normalize() + pd.Timedelta(days=1))).sum())
+        expected = board_summary(board)["expected_out_today"].sum()
+        assert left > 10 and abs(expected - left) < 0.25 * left, (at, expected, left)
+        assert (occ["leave_today"].between(0, 1)).all()
+
+
 def test_board_cleaning_then_free_after_a_discharge(demo):
     mv = demo.df("""SELECT m.bed_id, m.out_ts FROM movements m
                     WHERE m.out_ts IS NOT NULL AND m.out_ts < TIMESTAMP '2026-11-15'
