@@ -323,7 +323,8 @@ class MainWindow(QMainWindow):
                 text += f" ({rejected:,} rejected rows — see Data)"
             self.last_import.setText(text)
         else:
-            self.last_import.setText(f"{self.session.path.name}: no imports yet")
+            built = "the built-in demo hospital" if self.session.ws.settings().get("demo_end") else "no imports yet"
+            self.last_import.setText(f"{self.session.path.name}: {built}")
 
     def _as_of_edited(self) -> None:
         if self.session.is_open:

@@ -97,6 +97,10 @@ def waiting_frame(waiting: pd.DataFrame) -> pd.DataFrame:
         df["kind"] = df["kind"].map(lambda k: WAITING_KINDS.get(k, k))
     # a bed already reserved for them (an accepted placement) beside the wait, where it is seen
     df.insert(df.columns.get_loc("due") + 1, "reserved_bed", df.pop("reserved_bed").fillna(""))
+    # who they are (specialty, sex, age, needs) before the pseudonyms: those were on screen and the columns a
+    # bed manager places by were scrolled off to the right
+    ids = [c for c in ("patient_id", "stay_id", "since") if c in df]
+    df = df[[c for c in df.columns if c not in ids] + ids]
     return df.drop(columns=["due_later"]).sort_values("due", kind="stable").reset_index(drop=True)
 
 
@@ -121,7 +125,8 @@ class BedsPage(Page):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.board)
         legend = QLabel("  ".join(f"<span style='color:{c}'>■</span> {g} {s}" for s, (c, g) in theme.BED_STATES.items())
-                        + "  — M/F: occupant's sex; T: telemetry; orange corner: side room", self.body)
+                        + "  — M/F: occupant's sex; m/f: a free bed in a men's/women's bay; T: telemetry; "
+                          "orange corner: side room", self.body)
         legend.setObjectName("muted")
         legend.setWordWrap(True)
         self.summary.setWordWrap(True)
@@ -249,7 +254,8 @@ class BedsPage(Page):
         self.summary.setText(
             f"<b>{len(board):,} beds</b>: {counts.get('occupied', 0):,} occupied, {counts.get('free', 0):,} free, "
             f"{counts.get('reserved', 0):,} reserved, "
-            f"{counts.get('cleaning', 0):,} cleaning, {counts.get('blocked', 0):,} blocked — "
+            f"{counts.get('cleaning', 0):,} cleaning, {counts.get('blocked', 0):,} blocked; "
+            f"about {board['leave_today'].sum():,.0f} expected to leave before midnight — "
             f"<b>{waiting_summary(waiting)}</b> at {self.session.as_of:%a %d %b %H:%M}")
         self.waiting.set_frame(waiting_frame(waiting))
         now, due = split_waiting(waiting)

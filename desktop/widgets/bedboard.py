@@ -1,6 +1,6 @@
 """The bed board: one block per unit, one tile per bed, coloured by state and marked with a letter (never colour
 alone): ● occupied, ○ free, ✕ blocked, ~ cleaning, R reserved by an accepted proposal; M/F for the occupant's
-sex, a corner stripe for side rooms, "T" for telemetry. Hovering a tile shows the patient's pseudonym,
+sex, m/f on a free bed in a men's/women's bay, a corner stripe for side rooms, "T" for telemetry. Hovering a tile shows the patient's pseudonym,
 specialty, length of stay so far and expected discharge."""
 from __future__ import annotations
 
@@ -120,6 +120,9 @@ class BedBoard(QWidget):
             label = glyph
             if state == "occupied" and isinstance(rec.get("sex"), str) and rec["sex"] in ("M", "F"):
                 label = rec["sex"]
+            elif state == "free" and rec.get("bed_sex") in ("M", "F"):
+                # which bay a free bed is in: "42 free" read as room for 15 women when 26 were in men's bays
+                label = rec["bed_sex"].lower()
             p.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
             if rec.get("telemetry"):
                 p.drawText(rect.adjusted(1, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, "T")
