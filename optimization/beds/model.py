@@ -549,6 +549,17 @@ RULE_WORDS = {
 }
 
 
+#: a rule as the one thing that keeps a free bed from a waiting patient
+NEAR_WORDS = {
+    "sex": "the single-sex rule",
+    "isolation": "isolation (not a side room)",
+    "age": "the paediatric rule",
+    "telemetry": "telemetry (no monitor)",
+    "mandatory_specialty": "their unit's specialties",
+    "no_return_to_assessment": "the rule against a return to an assessment unit",
+}
+
+
 def explain_unplaced(problem: BedProblem, assignment: dict[str, str | None]) -> dict[str, str]:
     """For each waiting patient without a bed, the reason in words: which rule leaves no bed, or who took
     the beds that were possible."""
@@ -556,30 +567,41 @@ def explain_unplaced(problem: BedProblem, assignment: dict[str, str | None]) -> 
     taken = {b: pid for pid, b in assignment.items() if b}
     current = {p.patient_id: p.current_bed for p in problem.patients if p.current_bed is not None}
     out = {}
+    rules = ("mandatory_specialty", "age", "sex", "isolation", "telemetry", "no_return_to_assessment")
     for p in problem.patients:
         if p.current_bed is not None or assignment.get(p.patient_id):
             continue
-        cands = list(problem.beds)
-        reason = None
-        for rule in ("bed_not_available", "mandatory_specialty", "age", "sex", "isolation", "telemetry",
-                     "no_return_to_assessment"):
-            keep = [b for b in cands if rule not in rule_breaks(p, b, units[b.unit_id])]
+        needs = f" (needs: {', '.join(_needs(p))})" if _needs(p) else ""
+        # the rules over every bed first, whether in use or not: counting open beds first named "all 3 beds"
+        # for a telemetry patient when 12 telemetry beds would take her, and never the single-sex rule
+        breaks = {b.bed_id: set(rule_breaks(p, b, units[b.unit_id])) for b in problem.beds}
+        cands, reason = list(problem.beds), None
+        for rule in rules:
+            keep = [b for b in cands if rule not in breaks[b.bed_id]]
             if not keep:
-                need = "; ".join(sorted({RULE_WORDS[r] for r in [rule]}))
                 reason = (f"no bed meets the hard rules: {len(cands)} beds passed the earlier rules but none is "
-                          f"{need}" + (f" (needs: {', '.join(_needs(p))})" if _needs(p) else ""))
+                          f"{RULE_WORDS[rule]}{needs}")
                 break
             cands = keep
         if reason is None:
-            others = [taken[b.bed_id] for b in cands if b.bed_id in taken]
-            free = [b for b in cands if b.bed_id not in taken]
-            needs = f" (needs: {', '.join(_needs(p))})" if _needs(p) else ""
+            open_ = [b for b in cands if "bed_not_available" not in breaks[b.bed_id]]
+            others = [taken[b.bed_id] for b in open_ if b.bed_id in taken]
+            free = [b for b in open_ if b.bed_id not in taken]
             if not free:
                 staying = sum(1 for pid in others if current.get(pid) == assignment.get(pid))
-                # (beds occupied at the time are out at the first rule: the count is of the beds open now, which a
-                # bed manager read as the unit's size, "all 8 beds" of a 26-bed unit)
-                reason = (f"all {len(cands)} beds open now that meet the hard rules{needs} are taken: {staying} by "
-                          f"patients already in them, {len(others) - staying} by patients placed now ahead of this one")
+                in_use = len(cands) - len(open_) + staying
+                reason = (f"all {len(cands)} beds that meet the hard rules{needs} are in use: {in_use} by patients "
+                          f"in them, {len(others) - staying} by patients placed now ahead of this one")
+                # free beds one rule away: the rule that keeps the patient waiting, said
+                near: dict[str, int] = {}
+                for b in problem.beds:
+                    why = breaks[b.bed_id] - {"bed_not_available"}
+                    if "bed_not_available" not in breaks[b.bed_id] and b.bed_id not in taken and len(why) == 1:
+                        (rule,) = why
+                        near[rule] = near.get(rule, 0) + 1
+                if near:
+                    reason += "; free beds ruled out by one rule only: " + ", ".join(
+                        f"{n} by {NEAR_WORDS[r]}" for r, n in sorted(near.items(), key=lambda kv: -kv[1]))
             else:
                 reason = (f"{len(free)} suitable bed(s) are free, but placing this patient would cost more than "
                           f"waiting under the current weights (headroom kept for expected emergencies or an "

@@ -85,11 +85,16 @@ def test_high_acuity_long_wait_gets_the_last_bed():
     pats = [Patient("calm", sex="M", acuity=4, wait_hours=1), Patient("sick", sex="M", acuity=1, wait_hours=6)]
     pr, sol = _solve(beds, pats)
     assert sol.assignment == {"calm": None, "sick": "MED-1"}
-    assert "are taken: 0 by patients already in them, 1 by patients placed now" in sol.unplaced["calm"]
+    assert "are in use: 0 by patients in them, 1 by patients placed now" in sol.unplaced["calm"]
     # a bed kept by its current occupant counts as theirs, not as a placement made ahead of the waiting patient
     pats2 = [Patient("in", sex="M", current_bed="MED-1"), Patient("wait", sex="M", acuity=4, wait_hours=1)]
     pr, sol = _solve(beds, pats2)
-    assert sol.assignment["in"] == "MED-1" and "1 by patients already in them, 0 by" in sol.unplaced["wait"]
+    assert sol.assignment["in"] == "MED-1" and "1 by patients in them, 0 by" in sol.unplaced["wait"]
+    # a free bed that only the single-sex rule keeps from her is named as such (it never was)
+    beds3 = [Bed("MED-1", "MED", sex="F"), Bed("MED-2", "MED", sex="M")]
+    pats3 = [Patient("in", sex="F", current_bed="MED-1"), Patient("she", sex="F", acuity=3, wait_hours=2)]
+    pr, sol = _solve(beds3, pats3)
+    assert sol.unplaced["she"].endswith("free beds ruled out by one rule only: 1 by the single-sex rule")
 
 
 def test_transfer_frees_a_bed_only_when_worth_it():
