@@ -138,6 +138,14 @@ def reorder_table(
                                "Items are named ITEM or ITEM@UNIT, as in the reorder table.")
         use = use[use["unique_id"].isin(want) | use["item_id"].isin(want)]
     recorded = recorded_stock(ws, use, at)
+    if at is not None and at != at.normalize() and recorded:
+        # the as-of day's use so far: its share of the day's recorded use (the app's as-of 23:00 showed the
+        # midnight count untouched by the day's use, 109 against the 47 left at the end of the day)
+        frac = (at - at.normalize()) / pd.Timedelta(days=1)
+        day = ws.df("SELECT item_id, unit_id, CAST(y AS DOUBLE) AS y FROM supply_usage_daily WHERE ds = ?",
+                    [at.normalize().to_pydatetime()])
+        so_far = {(r.item_id, r.unit_id): frac * float(r.y) for r in day.itertuples() if r.y == r.y}
+        recorded = {k: (max(0.0, v - so_far.get(k, 0.0)), when) for k, (v, when) in recorded.items()}
     items = ws.df("SELECT item_id, name, lead_time_days FROM supply_items")
     item_lt = dict(zip(items["item_id"], items["lead_time_days"]))
     item_name = dict(zip(items["item_id"], items["name"]))
