@@ -743,6 +743,34 @@ class ImportSession:
         finally:
             self.con.unregister(tok)
 
+    def _check_movement_overlaps(self, chk: str, staged: Staged) -> None:
+        """A patient is in one place at a time: within a file, a stay's movement left open (no out time) and
+        followed by a later one is closed where that one starts (a feed that records the transfer in but not the
+        transfer out), and a movement that still overlaps an earlier one of its stay is rejected. Both were
+        loaded as they came, and the census counted the patient in two units at once."""
+        closed = self.con.execute(
+            f"""UPDATE {chk} a SET out_ts = n.next_in
+                FROM (SELECT _n, lead(in_ts) OVER (PARTITION BY stay_id ORDER BY in_ts, _n) AS next_in
+                      FROM {chk} WHERE _why IS NULL) n
+                WHERE a._n = n._n AND a._why IS NULL AND a.out_ts IS NULL AND n.next_in IS NOT NULL
+                  AND n.next_in > a.in_ts"""
+        ).fetchone()[0]
+        if closed:
+            self.notes.append(f"{staged.path.name}: {closed:,} movement(s) without an out time, followed by a later "
+                              "movement of the same stay, were closed where that one starts")
+        self.con.execute(
+            f"""UPDATE {chk} c SET _wcol = 'in_ts', _why = 'overlaps the movement of the same stay on line '
+                       || CAST({self.line_expr(staged, 'o.other')} AS VARCHAR)
+                       || ' (a patient is in one place at a time)'
+                FROM (SELECT a._n, min(b._n) AS other FROM {chk} a JOIN {chk} b
+                        ON a.stay_id = b.stay_id AND a._n <> b._n AND a._why IS NULL AND b._why IS NULL
+                       AND a.in_ts < coalesce(b.out_ts, 'infinity'::TIMESTAMP)
+                       AND b.in_ts < coalesce(a.out_ts, 'infinity'::TIMESTAMP)
+                       AND (b.in_ts < a.in_ts OR (b.in_ts = a.in_ts AND b._n < a._n))
+                      GROUP BY a._n) o
+                WHERE c._n = o._n"""
+        )
+
     def _after_cut_lines(self, staged: Staged) -> Optional[str]:
         """A temp table ``(_n, cut)`` of the records that come right after a line with too few fields (``cut``:
         that line's number in the file), or None where there are none."""
@@ -848,6 +876,8 @@ class ImportSession:
                     FROM ({dup_keys}) g
                     WHERE c._why IS NULL AND {same_key} AND c._n <> g._first"""
             )
+        if table == "movements":
+            self._check_movement_overlaps(chk, staged)
         after_cut = self._after_cut_lines(staged)
         if after_cut:
             # a line cut short (a line break in an unquoted field, as free-text notes have) is followed by its

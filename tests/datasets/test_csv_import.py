@@ -466,3 +466,21 @@ def test_ed_categories_and_triage_as_exports_write_them(ws, tmp_path):
     assert got["2024-03-01 09:00:00"][:3] == [None, "walk_in", "left"]
     assert got["2024-03-01 10:00:00"][:3] == [4, "ambulance", "discharged"]
     assert "'Resus' is not a whole number" in ws.sql("SELECT reason FROM rejects")[0][0]  # an area, not a level
+
+
+def test_a_patient_is_in_one_place_at_a_time(ws, tmp_path):
+    """Two open movements of one stay, or two that overlap, were loaded as they came: the census counted the
+    patient in two units at once."""
+    f = tmp_path / "movements.csv"
+    f.write_text("stay_id,seq,unit_id,in_ts,out_ts\n"
+                 "S2,1,W1,2024-03-02 10:00,\n"  # left open, then a transfer: closed at 11:00
+                 "S2,2,W2,2024-03-02 11:00,\n"
+                 "S3,1,W1,2024-03-01 10:00,2024-03-03 10:00\n"
+                 "S3,2,W2,2024-03-02 10:00,2024-03-04 10:00\n")  # overlaps line 4
+    r = import_csv(ws, f, table="movements")
+    assert r.tables()["movements"]["rejected"] == 1
+    assert ws.sql("SELECT line, reason FROM rejects")[0] == (
+        5, "overlaps the movement of the same stay on line 4 (a patient is in one place at a time)")
+    s2 = ws.sql("SELECT seq, out_ts FROM movements WHERE stay_id = pid('stay', 'S2') ORDER BY seq")
+    assert str(s2[0][1]) == "2024-03-02 11:00:00" and s2[1][1] is None
+    assert any("closed where that one starts" in n for n in r.notes)
