@@ -73,7 +73,8 @@ def propose(ws, at, time_limit_s: float, progress=None, should_stop=None) -> dic
             "acuity": p.acuity, "specialty": p.specialty, "wait_hours": round(p.wait_hours, 1),
             "bed": bed or "", "unit": beds[bed].unit_id if bed else "",
             "from_bed": p.current_bed or "",
-            "reason": placement_note(problem, p, bed) if bed else solution.unplaced.get(pid, "not placed"),
+            "reason": placement_note(problem, p, bed, (getattr(solution, "admission_day", {}) or {}).get(pid))
+            if bed else solution.unplaced.get(pid, "not placed"),
         })
     proposal = pd.DataFrame(rows, columns=["patient_id", "stay_id", "kind", "acuity", "specialty", "wait_hours", "bed",
                                            "unit", "from_bed", "reason"])

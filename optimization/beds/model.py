@@ -610,20 +610,28 @@ def explain_unplaced(problem: BedProblem, assignment: dict[str, str | None]) -> 
     return out
 
 
-def placement_note(problem: BedProblem, p: Patient, bed_id: str) -> str:
+def placement_note(problem: BedProblem, p: Patient, bed_id: str, day: int | None = None) -> str:
     """Why a proposed placement costs something, in words ('' when it is in the patient's own specialty): an
-    outlier, the penalty that usually makes up most of a proposal's cost. (A move shows in its from-bed.)"""
+    outlier, the penalty that usually makes up most of a proposal's cost, and a planned admission put off
+    beyond its day (``day``: the admission day proposed; electives due today were moved to "+2" with no
+    word). (A move shows in its from-bed.)"""
+    notes = []
+    if day is not None and p.window is not None and day > p.window[0]:
+        late = day - p.window[0]
+        notes.append(f"postponed {late} day{'s' if late > 1 else ''}: due "
+                     + ("today" if p.window[0] == 0 else f"on day +{p.window[0]}"))
     bed = next(b for b in problem.beds if b.bed_id == bed_id)
     u = problem._units[bed.unit_id]
-    if not is_outlier(p, u):
-        return ""
-    if u.kind == "assessment":
-        side = SIDE.get(u.specialty) or u.specialty
-        who = "elective" if p.kind == "elective" else p.specialty.replace("_", " ")
-        return (f"outlier: {u.unit_id} is an assessment unit for {side} emergencies; "
-                f"this is {with_article(who)} patient")
-    return (f"outlier: {p.specialty.replace('_', ' ')} patient on {u.unit_id} "
-            f"({u.specialty.replace('_', ' ') if u.specialty else u.kind})")
+    if is_outlier(p, u):
+        if u.kind == "assessment":
+            side = SIDE.get(u.specialty) or u.specialty
+            who = "elective" if p.kind == "elective" else p.specialty.replace("_", " ")
+            notes.append(f"outlier: {u.unit_id} is an assessment unit for {side} emergencies; "
+                         f"this is {with_article(who)} patient")
+        else:
+            notes.append(f"outlier: {p.specialty.replace('_', ' ')} patient on {u.unit_id} "
+                         f"({u.specialty.replace('_', ' ') if u.specialty else u.kind})")
+    return "; ".join(notes)
 
 
 def _needs(p: Patient) -> list[str]:

@@ -169,3 +169,9 @@ def test_an_outlier_note_reads_as_a_sentence():
                               Patient("s", specialty="surgery", kind="ed_boarder")))
     assert placement_note(pr, pr.patients[0], "AMU-1").endswith("this is an orthopaedics patient")
     assert placement_note(pr, pr.patients[1], "AMU-1").endswith("this is a surgery patient")
+    # an elective due today, admitted in two days: the note says it is put off (it said nothing)
+    units = (Unit("S", "surgery"),)
+    pr = BedProblem(units=units, beds=(Bed("S-1", "S"),), days=3,
+                    patients=(Patient("e", specialty="elective_surgery", kind="elective", window=(0, 2)),))
+    assert placement_note(pr, pr.patients[0], "S-1", 2) == "postponed 2 days: due today"
+    assert placement_note(pr, pr.patients[0], "S-1", 0) == ""
