@@ -30,6 +30,7 @@ from datasets.importers.engine import (
     ImportResult,
     ImportSession,
     Parsed,
+    _err,
     canonical_select,
     parse_bool,
     parse_date,
@@ -214,9 +215,6 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             src = f"(CASE trim({q}) {cases} ELSE {q} END)"
         ctype = spec.column(col).type
         label = col
-        if table == "ed_visits" and col == "acuity":  # ESI-2, CTAS 3, Triage 1, Level 4: the number
-            src = (f"regexp_replace(trim({src}), '^(esi|ctas|ats|mts|triage|level|lvl|category|cat|priority)"
-                   f"[ _:-]*([1-5])$', '\\2', 'i')")
         if table == "ed_visits" and col in CATEGORIES and not vmap:
             exprs[col] = Parsed(normalize_category(src, CATEGORIES[col]))
             continue
@@ -237,6 +235,15 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             exprs[col] = Parsed(f"coalesce({year.value}, {as_date})",
                                 f"CASE WHEN ({as_date}) IS NULL THEN {year.error} END")
             staged.birth_columns.add(q[1:-1].replace('""', '"'))
+        elif table == "ed_visits" and col == "acuity":
+            # ESI-2, CTAS 3, Triage 1, Level 4: the number. Tried only where the value is no number (COALESCE
+            # goes on only for those): in the value itself, the pattern ran on every row, and the checks that
+            # name the column ran it again each
+            number = parse_int(src, label, ctype, decimal_comma).value
+            level = (f"TRY_CAST(regexp_extract(trim({src}), '^(?:esi|ctas|ats|mts|triage|level|lvl|category|cat|"
+                     f"priority)[ _:-]*([1-5])$', 1, 'i') AS {ctype})")
+            v = f"coalesce({number}, {level})"
+            exprs[col] = Parsed(v, _err(src, v, label, "is not a whole number"))
         elif ctype in ("INTEGER", "TINYINT", "BIGINT"):
             exprs[col] = parse_int(src, label, ctype, decimal_comma)
         elif ctype == "DOUBLE":
@@ -300,10 +307,14 @@ CATEGORIES = {
 def normalize_category(col: str, categories: dict[str, tuple[str, ...]]) -> str:
     """SQL: a category's text as one spelling: lower case, spaces and dashes as underscores, known words to
     their category; other words are kept in that form (a user's value map, when given, decides instead)."""
-    norm = f"regexp_replace(lower(trim({col})), '[ \\-]+', '_', 'g')"
-    cases = " ".join(f"WHEN {norm} IN ({', '.join(sql_str(w) for w in words)}) THEN {sql_str(cat)}"
-                     for cat, words in categories.items())
-    return f"(CASE WHEN nullif(trim({col}), '') IS NULL THEN NULL {cases} ELSE {norm} END)"
+    norm = f"replace(replace(lower(trim({col})), ' ', '_'), '-', '_')"
+    words = {w: cat for cat, ws in categories.items() for w in ws}
+    lookup = "MAP {" + ", ".join(f"{sql_str(w)}: {sql_str(c)}" for w, c in words.items()) + "}"
+    # a value already in the category's own spelling goes through as it is; others are looked up in a map (a
+    # WHEN per category, for every value, made the import markedly slower)
+    own = ", ".join(sql_str(c) for c in categories)
+    return (f"(CASE WHEN nullif(trim({col}), '') IS NULL THEN NULL WHEN trim({col}) IN ({own}) THEN trim({col}) "
+            f"ELSE coalesce({lookup}[{norm}], {norm}) END)")
 
 
 def normalize_sex(col: str) -> str:
