@@ -114,3 +114,14 @@ def test_demo_interval_origins_are_local_midnights():
     dd = pd.DataFrame({"ds": pd.date_range("2024-01-01", "2025-12-31", freq="D"), "y": 1.0})
     dpos = mod.origins_for(dd, "D", 28, 1)
     assert len(dpos) == 365 - 28 + 1 and dd["ds"][dpos[0] + 1] == pd.Timestamp("2025-01-01")
+
+
+def test_supply_reorder_tiny(tmp_path, capsys):
+    """Reorder points against the use that followed, ours and the baseline's, on the same origins."""
+    mod = load_benchmark("supply_reorder")
+    res = mod.main(["--json", "--days", "150", "--every", "80", "--data-dir", str(tmp_path),
+                    "--results-dir", str(tmp_path / "results")])
+    assert {r["rule"] for r in res["rows"]} == {"ours", "baseline"}
+    assert all(0 <= r["coverage"] <= 1 and r["n"] > 0 for r in res["rows"])
+    assert set(res["mean_abs_points_off"]) == {"ours", "baseline"}
+    assert json.loads((tmp_path / "results" / "supply_reorder.json").read_text())["lead_time_days"] == 7
