@@ -116,7 +116,8 @@ def cmd_outlook(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"at": str(args.at), "hours": args.hours, "rows": _records(df)}))
         return 0
-    print(f"Expected patients per unit after {args.at} (80% band); '!' marks more than the unit's beds")
+    print(f"Expected patients per unit after {args.at}, with the 80% band in brackets; '!' marks a figure over "
+          "the unit's beds")
     marks = [h for h in (12, 24, 48, 72) if h <= args.hours] or [args.hours]
     rows = [["unit", "beds"] + [f"+{h}h" for h in marks]]
     over = False
@@ -125,16 +126,28 @@ def cmd_outlook(args: argparse.Namespace) -> int:
         cap = g.loc[0, "capacity"]
         cells = []
         for h in marks:
-            e = g.loc[h - 1, "expected"]
-            flag = "!" if cap and e > cap else ""
-            over = over or bool(flag)
-            cells.append(f"{e:.1f}{flag} [{g.loc[h - 1, 'lo80']:.0f}-{g.loc[h - 1, 'hi80']:.0f}]")
-        rows.append([uid, str(cap)] + cells)
+            text, more = outlook_cell(g.loc[h - 1, "expected"], g.loc[h - 1, "lo80"], g.loc[h - 1, "hi80"], cap)
+            over = over or more
+            cells.append(text)
+        rows.append([uid, _beds(cap)] + cells)
     print(c._table(rows))
     if over:
         print("More patients expected than beds: the demand for that unit, not a bed count; those beyond its beds "
               "would board elsewhere or wait (see beds propose).")
     return 0
+
+
+def _beds(cap) -> str:
+    return "" if cap is None or cap != cap else f"{cap:,.0f}"
+
+
+def outlook_cell(expected: float, lo80: float, hi80: float, beds) -> tuple[str, bool]:
+    """One cell of the outlook table: expected patients to one decimal, "!" when that figure is more than the
+    unit's beds, and the 80% band. The mark follows the figure as printed: 28.04 against 28 beds read "28.0!",
+    a unit over its beds at 28.0 of 28."""
+    shown = round(float(expected), 1)
+    more = bool(beds) and beds == beds and shown > float(beds)
+    return f"{shown:.1f}{'!' if more else ''} [{lo80:.0f}-{hi80:.0f}]", more
 
 
 # ------------------------------------------------------------------------------------------------ solve
@@ -207,18 +220,20 @@ def _solve_workspace(args: argparse.Namespace) -> int:
         p = pmap[pid]
         if bid is None or bid == p.current_bed:
             continue
-        placements.append({"patient": pid, "person": p.person_id, "kind": p.kind, "bed": bid, "unit": beds[bid].unit_id,
-                           "from_bed": p.current_bed, "specialty": p.specialty,
+        # the solver's patient is a stay; the person is the workspace's patient pseudonym. Named for what they
+        # hold ("patient" held the stay id and "person" the patient id; ARCHITECTURE.md lists neither key)
+        placements.append({"stay_id": pid, "patient_id": p.person_id, "kind": p.kind, "bed": bid,
+                           "unit": beds[bid].unit_id, "from_bed": p.current_bed, "specialty": p.specialty,
                            "admission_day": sol.admission_day.get(pid, 0),
                            "outlier": is_outlier(p, problem.unit(beds[bid].unit_id)),
-                           "note": placement_note(problem, p, bid)})
+                           "note": placement_note(problem, p, bid, sol.admission_day.get(pid, 0))})
     out = {
         "status": sol.status, "objective": sol.objective, "bound": sol.bound, "seconds": round(sol.seconds, 3),
         "validated_objective": v.objective, "hard_violations": v.hard_violations,
         "violations": {k: n for k, n in v.hard.items() if n}, "penalties": v.penalties,
         "waiting": sum(1 for p in problem.patients if p.current_bed is None),
         "placements": placements,
-        "unplaced": [{"patient": k, "person": pmap[k].person_id, "reason": r} for k, r in sol.unplaced.items()],
+        "unplaced": [{"stay_id": k, "patient_id": pmap[k].person_id, "reason": r} for k, r in sol.unplaced.items()],
     }
     if accept:
         out["accepted"] = accepted
@@ -237,7 +252,7 @@ def _solve_workspace(args: argparse.Namespace) -> int:
         rows = [["patient", "stay", "kind", "specialty", "to bed", "unit", "from"]
                 + (["day"] if problem.days > 1 else []) + ["note"]]
         for pl in placements:
-            rows.append([pl["person"] or "", pl["patient"], pl["kind"], pl["specialty"], pl["bed"], pl["unit"],
+            rows.append([pl["patient_id"] or "", pl["stay_id"], pl["kind"], pl["specialty"], pl["bed"], pl["unit"],
                          pl["from_bed"] or ""] + ([f"+{pl['admission_day']}"] if problem.days > 1 else [])
                         + [pl["note"]])
         print(c._table(rows))

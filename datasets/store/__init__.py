@@ -353,6 +353,7 @@ class Workspace:
             "movements": "in_ts",
             "supply_usage": "usage_date",
             "requests": "request_date",
+            "supply_stock": "as_of",
         }
         tables = {}
         for name in CANONICAL:

@@ -20,6 +20,11 @@ from desktop.widgets.table import FrameTable
 HORIZONS = {"h": ["48h", "24h", "7d", "14d"], "D": ["28d", "14d", "7d", "90d", "120d"]}
 HISTORY_SHOWN = {"h": pd.Timedelta(days=14), "D": pd.Timedelta(days=240)}
 AUTOMATIC = "Automatic (best in backtest)"
+# The backtest table's columns, the ones a reader weighs first on the left (UI.md: model, MASE, coverage of each
+# band): at 1280 px the coverage columns were off to the right, behind a scroll bar, after RMSE and pinball.
+BACKTEST_ORDER = ("model", "mase", "coverage_80", "coverage_95", "mae", "pinball", "rmse")
+# short headers that fit (the tooltips say in full what each measures), worded as the verdict says it
+BACKTEST_HEADERS = {"coverage_80": "80% held", "coverage_95": "95% held"}
 
 
 def list_series_job(ws, progress=None, should_stop=None) -> tuple[list[dict], tuple[str, ...]]:
@@ -92,15 +97,21 @@ class ForecastPage(Page):
 
         self.chart = TimeChart(title="History and forecast", y_label="")
         self.metrics = FrameTable(title="Backtest", export_name="backtest", filter_box=False,
-                                  headers=theme.METRIC_HEADERS, tooltips={k: v for k, v in theme.METRIC_TIPS.items()},
+                                  headers={**theme.METRIC_HEADERS, **BACKTEST_HEADERS},
+                                  tooltips={k: v for k, v in theme.METRIC_TIPS.items()},
                                   decimals={"mae": 2, "rmse": 2, "mase": 3, "pinball": 3, "crps": 3,
-                                            "coverage_80": 2, "coverage_95": 2, "quantile_bias": 3})
+                                            "coverage_80": "0%", "coverage_95": "0%", "quantile_bias": 3})
         self.metrics.model.colors = self._highlight_best
         self.table = FrameTable(title="Forecast", export_name="forecast", filter_box=False, headers={"ds": "time"},
                                 decimals={"mean": 1, "lo-80": 1, "hi-80": 1, "lo-95": 1, "hi-95": 1})
         lower = QSplitter(Qt.Orientation.Horizontal)
         lower.addWidget(self.metrics)
         lower.addWidget(self.table)
+        # the backtest is the evidence for the chosen model: the larger share (halves hid its coverage columns
+        # at 1280 px); the forecast's time, mean and 80% band still fit in the rest
+        lower.setStretchFactor(0, 4)
+        lower.setStretchFactor(1, 3)
+        lower.setSizes([480, 360])
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.chart)
         right.addWidget(lower)
@@ -225,8 +236,7 @@ class ForecastPage(Page):
         self.chart.add_line("actual", shown["ds"], shown["y"], theme.GREY, width=1.2)
         self.chart.add_line(f"forecast ({theme.model_label(best)})", fc["ds"], fc["mean"], theme.BLUE, width=2)
         if result.backtest is not None:
-            keep = [c for c in ("model", "mae", "rmse", "mase", "pinball", "coverage_80", "coverage_95")
-                    if c in result.backtest.columns]
+            keep = [c for c in BACKTEST_ORDER if c in result.backtest.columns]
             shown_bt = result.backtest[keep].copy()
             shown_bt["model"] = shown_bt["model"].map(theme.model_label)
             self.metrics.set_frame(shown_bt)

@@ -19,7 +19,18 @@ TIPS = {
     "days_of_cover": "How many days the stock on hand lasts at the forecast daily use",
     "stockout_prob": "Chance that use before the next delivery exceeds the stock on hand",
     "forecast_to_delivery": "Expected use over the lead time",
+    "daily_use_28d": "Average use per day over the last 28 days",
+    "forecast_daily": "Forecast use per day over the lead time",
+    "lead_time_days": "Days from ordering to delivery",
 }
+# Column order: what a ward reads first on the left, so the columns of UI.md's reorder table (risk, days of cover,
+# on hand, daily use, reorder point, safety stock, use to delivery) fit 1,280 px without scrolling ("use/day"
+# was the tenth column, off to the right); the model and the stock count's basis last.
+FIRST = ["item", "name", "unit", "stockout_prob", "days_of_cover", "on_hand", "daily_use_28d", "reorder_point",
+         "safety_stock", "forecast_to_delivery", "forecast_daily", "lead_time_days"]
+# short headers (the CLI's words where it has them); the tooltips say each in full
+HEADERS = {"stockout_prob": "stock-out risk", "daily_use_28d": "use/day", "forecast_to_delivery": "to delivery",
+           "forecast_daily": "forecast/day", "lead_time_days": "lead time"}
 
 
 def item_forecast(ws, name: str, at=None, progress=None, should_stop=None):
@@ -71,10 +82,10 @@ class SuppliesPage(Page):
             top.addWidget(w)
         top.addStretch(1)
         self.table = FrameTable(title="Reorder table (highest stock-out risk first)", export_name="reorder_table",
-                                tooltips=TIPS, headers={"stockout_prob": "stock-out risk",  # as the CLI says
-                                                        "forecast_to_delivery": "use to delivery"},
+                                tooltips=TIPS, headers=HEADERS, max_widths={"name": 200},
                                 decimals={"stockout_prob": "1%", "days_of_cover": 1, "on_hand": 0, "reorder_point": 1,
-                                          "safety_stock": 1, "forecast_to_delivery": 1, "forecast_daily": 2})
+                                          "safety_stock": 1, "forecast_to_delivery": 1, "forecast_daily": 2,
+                                          "daily_use_28d": 1})
         self.table.model.colors = self._risk_color
         self.table.view.selectionModel().currentRowChanged.connect(self._selected)
         self.chart = TimeChart(title="Use per day and forecast", y_label="units per day")
@@ -99,9 +110,7 @@ class SuppliesPage(Page):
                  self._show, key="supplies.table")
 
     def _show(self, df: pd.DataFrame) -> None:
-        first = ["item", "name", "unit", "stockout_prob", "days_of_cover", "on_hand", "reorder_point", "safety_stock",
-                 "forecast_to_delivery", "daily_use_28d", "forecast_daily", "lead_time_days"]
-        cols = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
+        cols = [c for c in FIRST if c in df.columns] + [c for c in df.columns if c not in FIRST]
         self.table.set_frame(df[cols])
         if len(df):  # the riskiest item's chart: made current, not selected (Copy then took that one row alone)
             self.table.view.selectionModel().setCurrentIndex(self.table.proxy.index(0, 0),

@@ -17,11 +17,15 @@ from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QToolButton, QVB
 
 from desktop import theme
 
+
+
 # Antialiased wide pens over long polylines cost seconds a frame in Qt's raster engine (measured: 26,280
 # points at width 1.5 took 3-8 s per pan step with antialiasing, 40-70 ms without): no antialiasing, and
 # long series are drawn with a one-pixel pen.
 pg.setConfigOptions(antialias=False)
 LONG_SERIES = 2000
+LEGEND_COLUMNS = 4  # legend entries side by side in one row (no chart has more)
+LEGEND_TOP = 5  # pixels between the plot's top and its legend
 
 
 def make_plot(**kwargs) -> pg.PlotWidget:
@@ -37,6 +41,10 @@ def make_plot(**kwargs) -> pg.PlotWidget:
         ax = w.getAxis(name)
         ax.setPen(pg.mkPen(text))
         ax.setTextPen(pg.mkPen(text))
+    for name in ("left", "bottom", "right", "top"):
+        # pyqtgraph rescales small values with an SI prefix: a MIMIC workspace's ED chart read "700" under
+        # "arrivals per hour (x0.001)". People read counts and shares as they are.
+        w.getAxis(name).enableAutoSIPrefix(False)
     w.getPlotItem().setMenuEnabled(False)
     return w
 
@@ -123,18 +131,50 @@ def legend_brush():
     return pg.mkBrush(c)
 
 
+# Room, in pixels, kept between two date labels.
+LABEL_GAP = 6
+
+
+class DateAxis(pg.DateAxisItem):
+    """pyqtgraph's date axis, less any tick whose label would overlap one already placed (coarser ticks first).
+
+    pyqtgraph spaces each level's ticks by a sample text only and places the finer levels' between the coarser
+    ones without measuring them: on a fortnight's chart the month tick "01 Dec" sat between the day ticks
+    "30 Nov" and "02 Dec" and the three ran together ("30 Nov01 Dec02 Dec"). Measured here, at every zoom
+    level, against the labels really drawn."""
+
+    def tickValues(self, minVal, maxVal, size):
+        levels = super().tickValues(minVal, maxVal, size)
+        fm = getattr(self, "fontMetrics", None)  # (set by pyqtgraph just before it asks, from its painter)
+        if fm is None or not size or maxVal <= minVal:
+            return levels
+        scale = size / (maxVal - minVal)
+        placed: list[tuple[float, float]] = []
+        out = []
+        for spacing, values in levels:
+            kept = []
+            for v, text in zip(values, self.tickStrings(values, 1.0, spacing)):
+                x, half = (v - minVal) * scale, fm.horizontalAdvance(text) / 2 + LABEL_GAP / 2
+                if all(x + half <= a or x - half >= b for a, b in placed):
+                    placed.append((x - half, x + half))
+                    kept.append(v)
+            out.append((spacing, kept))
+        return out
+
+
 def date_axis() -> pg.DateAxisItem:
     """A bottom date axis whose day ticks say the month too ("07 Nov", not "07", which reads as an hour on an
     hourly chart) and, zoomed in to hours, the weekday and day ("Fri 20"). pyqtgraph's own levels show the
-    month only at a month boundary, so a fortnight inside one month had bare day numbers. Falls back to
-    pyqtgraph's axis if its zoom-level classes move."""
-    axis = pg.DateAxisItem(utcOffset=0)
+    month only at a month boundary, so a fortnight inside one month had bare day numbers; with the month on
+    every day label, the separate month-boundary tick only crowded its neighbours, so the level has day ticks
+    alone. Falls back to pyqtgraph's levels if its zoom-level classes move."""
+    axis = DateAxis(utcOffset=0)
     try:
         from pyqtgraph.graphicsItems import DateAxisItem as dai
 
         day = dai.DAY_SPACING
-        month_day = dai.ZoomLevel([dai.TickSpec(dai.MONTH_SPACING, dai.makeMStepper(1), "%d %b"),
-                                   dai.TickSpec(day, dai.makeSStepper(day), "%d %b", autoSkip=[1, 2, 7])], "00 MMM")
+        month_day = dai.ZoomLevel([dai.TickSpec(day, dai.makeSStepper(day), "%d %b", autoSkip=[1, 2, 3, 7])],
+                                  "00 MMM")
         levels = list(axis.zoomLevels.items())
         axis.zoomLevels = type(axis.zoomLevels)(
             (spacing, month_day if level is dai.MONTH_DAY_ZOOM_LEVEL else level) for spacing, level in levels)
@@ -174,10 +214,19 @@ class TimeChart(_DateChart):
         self.plot.setMinimumHeight(height // 2)
         self.plot.showGrid(x=False, y=True, alpha=0.15)
         self.plot.setLabel("left", y_label)
-        self.legend = self.plot.addLegend(offset=(10, 5), labelTextSize="8pt", brush=legend_brush())
+        # the legend in one row across the top (more where the chart is narrow), and the y range raised to keep
+        # the data below it: stacked in the corner over the data, its opaque box hid the first 12 hours of the
+        # Beds outlook's "staffed beds" line (drawn at the top of the range), and the Overview's first days
+        self.legend = self.plot.addLegend(offset=(10, LEGEND_TOP), labelTextSize="8pt", brush=legend_brush(),
+                                          colCount=LEGEND_COLUMNS)
         self.legend.setZValue(1000)  # above the curves, which are drawn later
         self._series: list[tuple[str, np.ndarray, np.ndarray]] = []
         self._vline = pg.InfiniteLine(angle=90, movable=False, pen=_pen(theme.GREY, 1, Qt.PenStyle.DashLine))
+        self._auto_y = True
+        vb = self.plot.getPlotItem().vb
+        vb.sigResized.connect(lambda *_: self.fit_y())
+        # zoomed or panned by hand: the user's range stands until the chart is drawn again
+        vb.sigRangeChangedManually.connect(lambda *_: setattr(self, "_auto_y", False))
         self.clear()
 
     def clear(self) -> None:
@@ -185,9 +234,36 @@ class TimeChart(_DateChart):
         self.plot.clear()
         self.legend.clear()
         self._series = []
+        self._auto_y = True
+        self.plot.enableAutoRange()  # (a message shown before had fixed the range at 0..1)
         self.plot.addItem(self._vline, ignoreBounds=True)
         self._vline.hide()
         self.readout.setText(" ")
+
+    def fit_y(self) -> None:
+        """The y range of every series, with room above it for the legend's row, so no data runs under it."""
+        if not self._auto_y:
+            return
+        ys = [y[np.isfinite(y)] for _, _, y in self._series]
+        ys = [y for y in ys if y.size]
+        if not ys:
+            return
+        lo, hi = min(float(y.min()) for y in ys), max(float(y.max()) for y in ys)
+        vb = self.plot.getPlotItem().vb
+        # pyqtgraph's own margin for the plot's height (less, and the tick label at the lowest value was cut off)
+        pad = vb.suggestPadding(1) * (hi - lo) if hi > lo else max(abs(hi) * 0.1, 0.5)
+        lo, hi = lo - pad, hi + pad
+        n = len(self.legend.items)
+        if n:
+            cols = min(n, LEGEND_COLUMNS)
+            self.legend.setColumnCount(cols)
+            while cols > 1 and vb.width() > 0 and self.legend.width() > vb.width() - 20:
+                cols -= 1
+                self.legend.setColumnCount(cols)
+        used = self.legend.height() + LEGEND_TOP + 4 if n else 0.0
+        share = min(0.45, used / vb.height()) if vb.height() > 0 else (0.15 if n else 0.0)
+        hi += (hi - lo) * share / (1 - share)
+        self.plot.setYRange(lo, hi, padding=0)
 
     def show_empty(self, text: str) -> None:
         """Nothing to chart: the reason in words instead of empty axes (epoch seconds read as 1970-2025)."""
@@ -206,6 +282,7 @@ class TimeChart(_DateChart):
         item.setDownsampling(auto=True, method="peak")
         item.setClipToView(True)
         self._series.append((name, x, y))
+        self.fit_y()
         return item
 
     def add_band(self, name: str, ds, lo, hi, color: str = theme.BLUE, alpha: int = 50):
@@ -229,6 +306,7 @@ class TimeChart(_DateChart):
         self.legend.addItem(sample, name)
         self._series.append((name + " low", x, lo))
         self._series.append((name + " high", x, hi))
+        self.fit_y()
         return band
 
     def add_marker(self, ts, label: str = "") -> None:

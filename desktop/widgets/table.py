@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QFont, QFontMetrics, QGuiApplication, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu, QTableView,
     QToolButton, QVBoxLayout, QWidget,
@@ -49,14 +49,30 @@ def _write(df: pd.DataFrame, path: str | Path, note: str = "") -> Path:
     return path
 
 
+class _CappedModel(FrameModel):
+    """A FrameModel whose capped columns (``capped``: cut to a width, their text elided) give each cell's whole
+    text as its tooltip."""
+
+    capped: set = set()
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        if (role == Qt.ItemDataRole.ToolTipRole and self.capped and index.isValid()
+                and self.column_name(index.column()) in self.capped):
+            return super().data(index, Qt.ItemDataRole.DisplayRole)
+        return super().data(index, role)
+
+
 class FrameTable(QWidget):
     """Filter box + table view + copy/export buttons over a :class:`FrameModel`."""
 
     def __init__(self, parent=None, *, title: str = "", headers=None, tooltips=None, decimals=None,
                  filter_box: bool = True, export_name: str = "table", count_cols=(), count_groups=None,
-                 describes=(), export_with=None):
+                 describes=(), export_with=None, max_widths: dict[str, int] | None = None):
         super().__init__(parent)
         self.export_name = export_name
+        # the most pixels a column takes when sized to its text (a long name column pushed the columns after it
+        # out of sight at 1280 px); its cells are elided and shown whole in a tooltip
+        self.max_widths = dict(max_widths or {})
         # the table as a spreadsheet should hold it, where that differs from what is shown (the roster's cover
         # cells "6/2" became 6 February in Excel): a function of the frame, applied before suppression
         self.export_with = export_with
@@ -64,7 +80,8 @@ class FrameTable(QWidget):
         self.count_cols = tuple(count_cols)
         self.count_groups = count_groups
         self.describes = tuple(describes)  # columns about the people counted: blanked with a small count
-        self.model = FrameModel(headers=headers, tooltips=tooltips, decimals=decimals, parent=self)
+        self.model = _CappedModel(headers=headers, tooltips=tooltips, decimals=decimals, parent=self)
+        self.model.capped = set(self.max_widths)
         self.proxy = FrameFilter(self)
         self.proxy.setSourceModel(self.model)
         self.view = QTableView(self)
@@ -88,6 +105,7 @@ class FrameTable(QWidget):
         # a long title wraps rather than setting the table's least width (the Roster page's two tables made the
         # window at least 1,324 px wide, wider than a 1,280 px ward screen)
         self.title.setWordWrap(True)
+        self._title_above = False
         self.count = QLabel("", self)
         self.count.setObjectName("muted")
         self.filter = QLineEdit(self)
@@ -106,6 +124,7 @@ class FrameTable(QWidget):
         export_btn.setToolTip("Save the rows shown as CSV or Excel")
         export_btn.clicked.connect(self.export_dialog)
 
+        self._buttons = (copy_btn, export_btn)
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.title, 1)  # the room there is: a title wraps only when the table is narrow
@@ -113,16 +132,48 @@ class FrameTable(QWidget):
         top.addWidget(self.filter)
         top.addWidget(copy_btn)
         top.addWidget(export_btn)
+        self._top = top
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
         lay.addWidget(self.view)
+        self._lay = lay
 
         act = QAction(self.view)
         act.setShortcut(QKeySequence.StandardKey.Copy)
         act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         act.triggered.connect(self.copy)
         self.view.addAction(act)
+
+    # ------------------------------------------------------------------ layout
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_title()
+
+    def _place_title(self) -> None:
+        """The title beside the buttons while it fits there in two lines at most, else on a line of its own above
+        them: in the Roster page's side panel the buttons and the filter left "Rules broken (soft ones cost
+        points)" about 45 px, one word a line over five lines."""
+        text = self.title.text()
+        if not text:
+            return
+        bold = QFont(self.title.font())
+        bold.setBold(True)
+        natural = QFontMetrics(bold).horizontalAdvance(QTextDocumentFragment.fromHtml(text).toPlainText())
+        beside = [self.count, *self._buttons] + ([self.filter] if self.filter.isVisibleTo(self) else [])
+        used = sum(w.sizeHint().width() for w in beside if w is not self.filter) + self._top.spacing() * len(beside)
+        if self.filter in beside:
+            used += self.filter.minimumWidth()
+        room = self.width() - used
+        above = room < natural / 2  # (it would take three lines or more beside them)
+        if above == self._title_above:
+            return
+        self._title_above = above
+        self._top.removeWidget(self.title)
+        if above:
+            self._lay.insertWidget(0, self.title)
+        else:
+            self._top.insertWidget(0, self.title, 1)
 
     # ------------------------------------------------------------------ data
     def set_frame(self, df: pd.DataFrame, *, resize: bool = True) -> None:
@@ -147,7 +198,7 @@ class FrameTable(QWidget):
             texts = m.column_texts(c, sample)
             if texts:
                 width = max(width, max(fm.horizontalAdvance(t) for t in texts) + pad)
-            self.view.setColumnWidth(c, min(width, widest))
+            self.view.setColumnWidth(c, min(width, self.max_widths.get(str(col), widest)))
 
     def shown_frame(self) -> pd.DataFrame:
         """The rows as shown: filtered and sorted."""
