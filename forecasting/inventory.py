@@ -71,8 +71,9 @@ def past_lead_time_use(y: np.ndarray, lead_days: int, days: int = PAST_DAYS) -> 
     """The use over every span of ``lead_days`` days in the last ``days`` days (overlapping spans), as draws of
     lead-time demand; None where the history is too short to say (under four lead times and 8 weeks).
 
-    On the demo hospital's last year (a lead time of 7 days, an origin every 15 days) the 95 % quantile of these
-    sums covered 95.2 % of the intermittent items' lead times, TSB's 88.9 % (90 %: 91.3 % against 83.6 %)."""
+    On the demo hospital's last year (``benchmarks/supply_reorder.py``: a lead time of 7 days, an origin every 15
+    days) the 95 % quantile of these sums held in 96.2 % of the intermittent items' lead times, TSB's in 92.7 %
+    (90 %: 91.9 % against 88.8 %)."""
     y = np.nan_to_num(np.asarray(y, dtype=float)[-days:])
     if len(y) < max(4 * lead_days, 56):
         return None
@@ -189,7 +190,8 @@ def reorder_table(
         risk = float(np.mean(draws > stock))
         if past is not None and alias != "past use":
             # the cautious of the model's figure and the past year's: the model's days are drawn independently,
-            # and its reorder points met a 95 % service level in 91.7 % of the demo's lead times (both: 94.3 %)
+            # and its 95 % reorder points held in 93.3 % of the demo's lead times, the cautious ones in 94.8 %
+            # (benchmarks/supply_reorder.py)
             rop = max(rop, float(np.ceil(np.quantile(past, service_level, method="inverted_cdf") - 1e-9)))
             risk = max(risk, float(np.mean(past > stock)))
         daily_fc = mean_lt / L
