@@ -99,7 +99,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
             rows.append({"rule": rule, "group": group, "level": lv, "n": len(hits), "coverage": rounded(cov, 4),
                          "shortfall_points": rounded(100 * (lv - cov), 2)})
             log(f"{rule:8s} {group:12s} {lv:.2f}: held {cov:.3f} of {len(hits)}")
-    gap = {r: float(np.mean([abs(x["shortfall_points"]) for x in rows if x["rule"] == r])) for r in ("ours", "baseline")}
+    gap = {r: float(np.mean([abs(x["shortfall_points"]) for x in rows if x["rule"] == r]))
+           for r in ("ours", "baseline")}
     result = {"days": days, "lead_time_days": L, "every_days": every, "rows": rows,
               "mean_abs_points_off": {k: rounded(v, 2) for k, v in gap.items()},
               "ratio_points_off_vs_baseline": rounded(gap["ours"] / gap["baseline"], 3) if gap["baseline"] else None,
