@@ -1,8 +1,7 @@
 """The bed board: one block per unit, one tile per bed, coloured by state and marked with a letter (never colour
 alone): ● occupied, ○ free, ✕ blocked, ~ cleaning, R reserved by an accepted proposal; M/F for the occupant's
 sex, m/f on a free bed in a men's/women's bay, a corner stripe for side rooms, "T" for telemetry. Hovering a
-tile shows the patient's pseudonym,
-specialty, length of stay so far and expected discharge."""
+tile shows the patient's pseudonym, specialty, length of stay so far and expected discharge."""
 from __future__ import annotations
 
 import math
