@@ -41,6 +41,7 @@ from datasets.importers.engine import (
     shown_columns,
     MONTH_FIRST_COUNTRIES,
     format_example,
+    says_nothing,
     sniff_timestamp,
     sql_str,
     swapped,
@@ -210,15 +211,24 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
     for col, q in found.items():
         src = q
         vmap = mapping.values.get(col)
-        if vmap:
-            cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(str(v))}" for k, v in vmap.items())
-            src = f"(CASE trim({q}) {cases} ELSE {q} END)"
+        if vmap:  # (keys match whatever their case: RESUS was rejected under a "Resus" key)
+            cases = " ".join(f"WHEN {sql_str(str(k).strip().lower())} THEN {sql_str(str(v))}" for k, v in vmap.items())
+            src = f"(CASE lower(trim({q})) {cases} ELSE {q} END)"
         ctype = spec.column(col).type
         label = col
-        if table == "ed_visits" and col in CATEGORIES and not vmap:
+        if table == "ed_visits" and col in CATEGORIES:  # (after a value map: it wins for its own keys only)
             exprs[col] = Parsed(normalize_category(src, CATEGORIES[col]))
+            other = session.con.execute(
+                f"SELECT count(*) FROM {staged.name} s WHERE {exprs[col].value} = 'other' "
+                f"AND lower(trim({q})) <> 'other'").fetchone()[0]
+            if other:
+                session.notes.append(f"{staged.path.name}: {other:,} {col} value(s) of no known spelling were stored "
+                                     f"as 'other' (name them in a mapping file's [values.{col}])")
             continue
         if col in PSEUDONYMIZED and table in PATIENT_TABLES:
+            # an identifier that says nothing (N/A, -) is no identifier: both N/A patients were one pseudonym,
+            # one made-up patient linking unrelated visits, and N/A was taken as a visit's id
+            src = f"(CASE WHEN {says_nothing(q)} THEN NULL ELSE {src} END)"
             exprs[col] = Parsed(f"pid('{PSEUDONYMIZED[col]}', {src})")
             staged.pseudonymize(q, f"pid('{PSEUDONYMIZED[col]}', {{v}})")
         elif ctype == "TIMESTAMP" or ctype == "DATE":
@@ -279,42 +289,40 @@ def say_format(session: ImportSession, staged, col: str, fmts: list[str], ambigu
         f"\"{swapped(fmts[0])}\" in a mapping file.")
 
 
-#: the categories of ED visits' text columns, with the words exports use for them: one spelling per category,
-#: whatever the source (car, WALK IN, Admitted, Left without being seen were stored as given, and grouping across
-#: sources split each category)
+#: the categories of ED visits' text columns, with the words exports use for them (a pattern over the value in
+#: lower case): one spelling per category, whatever the source (car, WALK IN, Admitted, Left without being seen
+#: were stored as given, and grouping across sources split each category). The first pattern that matches wins.
 CATEGORIES = {
     "arrival_mode": {
-        "walk_in": ("walk_in", "walkin", "walk", "self", "self_presented", "self_referred", "car",
-                    "private_vehicle", "private_transport", "public_transport", "taxi", "on_foot", "foot"),
-        "ambulance": ("ambulance", "amb", "ems", "999", "911", "112", "road_ambulance", "land_ambulance",
-                      "paramedic"),
-        "helicopter": ("helicopter", "air", "air_ambulance", "hems"),
-        "other": ("other", "police", "prison", "transfer"),
-        "unknown": ("unknown", "not_known", "not_recorded", "na", "n/a"),
+        "helicopter": r"helicopter|air.?ambulance|hems|\bair\b",
+        "ambulance": r"ambulance|\bamb\b|paramedic|\bems\b|\b999\b|\b911\b|\b112\b",
+        "walk_in": r"walk|self|\bcar\b|vehicle|private|own transport|taxi|public transport|\bbus\b|foot",
+        "other": r"police|prison|transfer|other",
+        "unknown": r"unknown|not known|not recorded",
     },
     "disposition": {
-        "admitted": ("admitted", "admit", "adm", "admission", "inpatient", "admitted_to_ward", "ward"),
-        "discharged": ("discharged", "discharge", "home", "discharged_home", "dc", "gp", "discharged_to_gp"),
-        "transferred": ("transferred", "transfer", "transferred_out", "transfer_out", "other_hospital"),
-        "left": ("left", "lwbs", "left_without_being_seen", "left_before_treatment", "left_before_seen", "dna",
-                 "did_not_wait", "dnw", "ama", "dama", "against_medical_advice", "self_discharged", "absconded"),
-        "died": ("died", "death", "dead", "deceased", "expired"),
-        "unknown": ("unknown", "not_known", "not_recorded", "na", "n/a"),
+        "died": r"died|death|dead|deceased|expired",
+        "left": r"\bleft\b|lwbs|\bdna\b|did not wait|\bdnw\b|\bama\b|\bdama\b|against medical|abscond|"
+                r"self.?discharg|before (being )?(seen|treat)",
+        "transferred": r"transfer|other hospital",
+        "admitted": r"admit|admission|inpatient|\bward\b",
+        "discharged": r"discharg|home|\bdc\b|\bgp\b",
+        "other": r"other",
+        "unknown": r"unknown|not known|not recorded",
     },
 }
 
 
-def normalize_category(col: str, categories: dict[str, tuple[str, ...]]) -> str:
-    """SQL: a category's text as one spelling: lower case, spaces and dashes as underscores, known words to
-    their category; other words are kept in that form (a user's value map, when given, decides instead)."""
-    norm = f"replace(replace(lower(trim({col})), ' ', '_'), '-', '_')"
-    words = {w: cat for cat, ws in categories.items() for w in ws}
-    lookup = "MAP {" + ", ".join(f"{sql_str(w)}: {sql_str(c)}" for w, c in words.items()) + "}"
-    # a value already in the category's own spelling goes through as it is; others are looked up in a map (a
-    # WHEN per category, for every value, made the import markedly slower)
+def normalize_category(col: str, categories: dict[str, str]) -> str:
+    """SQL: a category's text as one spelling: a value already spelt so as it is, words that say nothing (N/A)
+    empty, a known wording its category, and any other text 'other'. Free text is never kept as a category:
+    "Admitted - Pt John Smith" behind an open quote was stored as one, a name in a canonical table. (The
+    patterns run only on values not already spelt right: a WHEN per value made the import markedly slower.)"""
+    low = f"lower(trim({col}))"
     own = ", ".join(sql_str(c) for c in categories)
+    cases = " ".join(f"WHEN regexp_matches({low}, {sql_str(rx)}) THEN {sql_str(cat)}" for cat, rx in categories.items())
     return (f"(CASE WHEN nullif(trim({col}), '') IS NULL THEN NULL WHEN trim({col}) IN ({own}) THEN trim({col}) "
-            f"ELSE coalesce({lookup}[{norm}], {norm}) END)")
+            f"WHEN {says_nothing(col)} THEN NULL {cases} ELSE 'other' END)")
 
 
 def normalize_sex(col: str) -> str:

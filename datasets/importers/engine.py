@@ -38,16 +38,19 @@ from datasets.store import CANONICAL, Workspace, os_user
 # reason's "{value}" is the row's value of that column (so a reject says what it found, not only what it wanted).
 SANITY_RULES: dict[str, list[tuple[str, str, str]]] = {
     "ed_visits": [
+        ("year(arrival_ts) < 1900", "arrival_ts", "arrival on {value}: write the year in four digits"),
         ("departure_ts < arrival_ts", "departure_ts", "departure before arrival"),
         ("decision_ts < arrival_ts", "decision_ts", "decision to admit before arrival"),
         ("acuity NOT BETWEEN 1 AND 5", "acuity", "acuity must be 1 (most urgent) to 5, not {value}"),
     ],
-    "stays": [("discharge_ts < admit_ts", "discharge_ts", "discharge before admission")],
+    "stays": [("year(admit_ts) < 1900", "admit_ts", "admission on {value}: write the year in four digits"),
+              ("discharge_ts < admit_ts", "discharge_ts", "discharge before admission")],
     "movements": [
         ("out_ts < in_ts", "out_ts", "transfer out before transfer in"),
         ("seq < 1", "seq", "sequence number must be 1 or more"),
     ],
-    "supply_usage": [("quantity < 0", "quantity", "negative quantity ({value})"),
+    "supply_usage": [("year(usage_date) < 1900", "usage_date", "used on {value}: write the year in four digits"),
+                     ("quantity < 0", "quantity", "negative quantity ({value})"),
                      ("quantity > 1000000", "quantity", "a quantity of {value} in one record is not plausible")],
     "units": [("capacity < 0", "capacity", "negative bed capacity ({value})")],
     "patients": [
@@ -755,6 +758,15 @@ class ImportSession:
                 WHERE a._n = n._n AND a._why IS NULL AND a.out_ts IS NULL AND n.next_in IS NOT NULL
                   AND n.next_in > a.in_ts"""
         ).fetchone()[0]
+        # and a stay's open movement already in the workspace, followed by one in this file (daily extracts: the
+        # transfer out arrives the next day): the patient stood in two places at once
+        closed += self.con.execute(
+            f"""UPDATE movements t SET out_ts = n.next_in
+                FROM (SELECT stay_id, min(in_ts) AS next_in FROM {chk} WHERE _why IS NULL GROUP BY stay_id) n
+                WHERE t.stay_id = n.stay_id AND t.out_ts IS NULL AND n.next_in > t.in_ts
+                  AND NOT EXISTS (SELECT 1 FROM {chk} c WHERE c._why IS NULL AND c.stay_id = t.stay_id
+                                  AND c.seq = t.seq)"""
+        ).fetchone()[0]
         if closed:
             self.notes.append(f"{staged.path.name}: {closed:,} movement(s) without an out time, followed by a later "
                               "movement of the same stay, were closed where that one starts")
@@ -1018,10 +1030,10 @@ def number_text(col: str, decimal_comma: bool = False) -> str:
     values holding a separator: run on every value, it made a 1-million-row import seven times slower.)"""
     t = f"nullif(trim({col}), '')"
     if decimal_comma:
-        grouped = f"regexp_full_match({t}, '[+-]?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?')"
+        grouped = f"regexp_full_match({t}, '[+-]?[1-9]\\d{{0,2}}(\\.\\d{{3}})+(,\\d+)?')"
         return (f"(CASE WHEN NOT contains({t}, ',') AND NOT contains({t}, '.') THEN {t} "
                 f"WHEN {grouped} THEN replace(replace({t}, '.', ''), ',', '.') ELSE replace({t}, ',', '.') END)")
-    grouped = f"regexp_full_match({t}, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?')"
+    grouped = f"regexp_full_match({t}, '[+-]?[1-9]\\d{{0,2}}(,\\d{{3}})+(\\.\\d+)?')"
     return (f"(CASE WHEN NOT contains({t}, ',') THEN {t} "
             f"WHEN {grouped} THEN replace({t}, ',', '') ELSE replace({t}, ',', '.') END)")
 
@@ -1070,7 +1082,7 @@ def _expected(fmts: list[str], aware: bool) -> str:
     if aware:
         return " with a UTC offset (in the form 2024-12-31T23:59:58+00:00)"
     if fmts:
-        return " in the form " + " or ".join(format_example(f) for f in fmts[:2])
+        return " in the form " + format_example(fmts[0])
     return " (in the form 2024-12-31 23:59)"
 
 
@@ -1131,6 +1143,9 @@ TS_FORMATS = [
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
     "%m/%d/%Y %I:%M %p",
+    "%d/%m/%Y %I:%M %p",
+    "%d/%m/%y %H:%M",
+    "%m/%d/%y %H:%M",
     "%d.%m.%Y %H:%M:%S",
     "%d.%m.%Y %H:%M",
     "%d-%m-%Y %H:%M",
@@ -1141,6 +1156,8 @@ TS_FORMATS = [
     "%m/%d/%Y",
     "%d.%m.%Y",
     "%d-%m-%Y",
+    "%d/%m/%y",
+    "%m/%d/%y",
 ]
 
 #: countries whose dates are written month first (03/04/2024 is 4 March): where every date of a file reads
@@ -1199,8 +1216,9 @@ def sniff_order(con: duckdb.DuckDBPyConnection, sample: list[str],
     # the sample goes in as a parameter, never inlined: a field may hold anything (a NUL ends DuckDB's parser)
     n_aware, iso_ok, *per_format = con.execute(
         "SELECT count(*) FILTER (WHERE regexp_matches(x, '(Z|[+-]\\d\\d:?\\d\\d)$') "
-        "AND TRY_CAST(x AS TIMESTAMPTZ) IS NOT NULL), count(TRY_CAST(x AS TIMESTAMP)), "
-        + ", ".join(f"count(try_strptime(x, {sql_str(fmt)}))" for fmt in TS_FORMATS)
+        "AND TRY_CAST(x AS TIMESTAMPTZ) IS NOT NULL), "
+        "count(*) FILTER (WHERE year(TRY_CAST(x AS TIMESTAMP)) >= 1000), "
+        + ", ".join(f"count(*) FILTER (WHERE year(try_strptime(x, {sql_str(fmt)})) >= 1000)" for fmt in TS_FORMATS)
         + " FROM unnest(CAST(? AS VARCHAR[])) t(x)",
         [sample],
     ).fetchone()
@@ -1217,4 +1235,17 @@ def sniff_order(con: duckdb.DuckDBPyConnection, sample: list[str],
     ambiguous = other is not None and counts.get(other) == best_n
     if ambiguous and month_first == ("%d/%m" in best[0]):
         best = [other]
-    return best, False, ambiguous
+    return best + variants(best[0]), False, ambiguous
+
+
+def variants(fmt: str) -> list[str]:
+    """The same order of day, month and year with or without seconds, and the date alone: a row with seconds,
+    or a date without a time, in a column of 01/03/2024 10:00 was rejected "not in the form 31/12/2024 23:59"."""
+    out = []
+    if "%H:%M:%S" in fmt:
+        out.append(fmt.replace("%H:%M:%S", "%H:%M"))
+    elif "%H:%M" in fmt:
+        out.append(fmt.replace("%H:%M", "%H:%M:%S"))
+    if " " in fmt and "%" in fmt.split(" ")[0]:
+        out.append(fmt.split(" ")[0])
+    return [f for f in out if f != fmt]

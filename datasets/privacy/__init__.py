@@ -133,7 +133,11 @@ def classify_column(name: str) -> Optional[str]:
     for kind, names in _ID_NAMES.items():
         if k in names:
             return f"id:{kind}"
-    if k in _BIRTH_NAMES:
+    # DOB under the names reports give it: "Patient DOB", "Pt DOB", "DateOfBirth", "D.O.B.", "Date of Birth
+    # (dd/mm/yyyy)": a date of birth is one whatever words surround it (those were "not imported")
+    squashed = k.replace("_", "")
+    if k in _BIRTH_NAMES or squashed.startswith(("dob", "dateofbirth", "birthdate")) or squashed.endswith(
+            ("dob", "dateofbirth", "birthdate")) or "dateofbirth" in squashed:
         return "birth"
     if k in _DROP_NAMES:
         return "drop"

@@ -484,3 +484,56 @@ def test_a_patient_is_in_one_place_at_a_time(ws, tmp_path):
     s2 = ws.sql("SELECT seq, out_ts FROM movements WHERE stay_id = pid('stay', 'S2') ORDER BY seq")
     assert str(s2[0][1]) == "2024-03-02 11:00:00" and s2[1][1] is None
     assert any("closed where that one starts" in n for n in r.notes)
+
+
+def test_second_review_of_dates_ids_and_categories(ws, tmp_path):
+    """A second analyst's review: day-first AM/PM times, seconds and bare dates beside minutes, two-digit years
+    (loaded as the year 24), identifiers that say nothing (two N/A patients became one), free text in a
+    category (a name behind an open quote was stored as a disposition), a value map listing only some values
+    (the rest lost their spellings), keys in another case."""
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,patient_id,arrival_ts,departure_ts,acuity,arrival_mode,disposition\n"
+                 "V1,N/A,25/03/2024 10:00 PM,,3,Ambulance - Road,Admitted - Pt John Smith\n"
+                 "V2,N/A,03/04/2024 09:00 AM,,RESUS,WALK IN,Left Without Being Seen (LWBS)\n"
+                 "V3,P3,01/03/24 10:00,,3,car,home\n"
+                 "N/A,P4,26/03/2024 02:30 PM,,3,,\n")
+    m = tmp_path / "m.toml"
+    m.write_text('[values.acuity]\n"Resus" = 1\n[values.disposition]\n"home" = "transferred"\n')
+    r = import_csv(ws, f, table="ed_visits", mapping=m)
+    assert r.tables()["ed_visits"] == {"read": 4, "loaded": 2, "rejected": 2, "updated": 0}
+    got = ws.sql("SELECT arrival_ts::VARCHAR, patient_id, acuity, arrival_mode, disposition FROM ed_visits "
+                 "ORDER BY 1")
+    assert got == [("2024-03-25 22:00:00", None, 3, "ambulance", "admitted"),
+                   ("2024-04-03 09:00:00", None, 1, "walk_in", "left")]
+    reasons = dict(ws.sql("SELECT line, reason FROM rejects"))
+    assert reasons[4] == "arrival_ts: '01/03/24 10:00' is not a date and time in the form 31/12/2024 11:59 PM"
+    assert reasons[5] == "visit_id is empty"
+    assert "Smith" not in repr(ws.sql("SELECT * FROM ed_visits")) + repr(ws.sql("SELECT * FROM rejects"))
+    g = tmp_path / "secs.csv"
+    g.write_text("visit_id,arrival_ts\nW1,01/03/2024 10:00:00\nW2,13/03/2024 10:00\nW3,14/03/2024\n"
+                 "W4,15/03/24 10:00\n")
+    r = import_csv(ws, g, table="ed_visits")
+    assert (r.tables()["ed_visits"]["loaded"], r.tables()["ed_visits"]["rejected"]) == (3, 1)
+    assert ws.sql("SELECT reason FROM rejects WHERE run_id = ?", [r.run_id])[0][0] == (
+        "arrival on 0024-03-15 10:00:00: write the year in four digits")
+    q = tmp_path / "q.csv"
+    q.write_text('usage_date,item_id,unit_id,quantity\n2024-03-01,GLV,W1,"0,500"\n')
+    import_csv(ws, q, table="supply_usage")
+    assert ws.sql("SELECT quantity FROM supply_usage")[0][0] == 0.5  # a group never starts with 0
+
+
+def test_a_later_extract_closes_the_open_movement_it_follows(ws, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("stay_id,seq,unit_id,in_ts,out_ts\nS1,1,AMU,2024-03-01 10:00,\n")
+    b.write_text("stay_id,seq,unit_id,in_ts,out_ts\nS1,2,W1,2024-03-02 10:00,\n")
+    import_csv(ws, a, table="movements")
+    r = import_csv(ws, b, table="movements")
+    rows = ws.sql("SELECT seq, out_ts::VARCHAR FROM movements ORDER BY seq")
+    assert rows == [(1, "2024-03-02 10:00:00"), (2, None)] and any("closed" in n for n in r.notes)
+
+
+@pytest.mark.parametrize("column", ["Patient DOB", "Pt DOB", "DateOfBirth", "D.O.B.", "Date Of Birth (dd/mm/yyyy)"])
+def test_dates_of_birth_under_report_names(column):
+    from datasets.privacy import classify_column
+
+    assert classify_column(column) == "birth"
