@@ -216,6 +216,8 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             src = f"(CASE lower(trim({q})) {cases} ELSE {q} END)"
         ctype = spec.column(col).type
         label = col
+        if ctype != "VARCHAR":
+            staged.typed.add(q[1:-1].replace('""', '"'))
         if table == "ed_visits" and col in CATEGORIES:  # (after a value map: it wins for its own keys only)
             exprs[col] = Parsed(normalize_category(src, CATEGORIES[col]))
             other = session.con.execute(

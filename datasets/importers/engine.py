@@ -154,6 +154,7 @@ class Staged:
     line_map: Optional[str] = None
     reader_lines: Optional[list[int]] = None
     read_path: Optional[Path] = None  # the file DuckDB read: ``path``, or its UTF-8 copy (:func:`transcode`)
+    typed: set[str] = field(default_factory=set)  # columns read as numbers or dates (see :func:`shape_if_wordy`)
 
     def pseudonymize(self, column: str, template: str) -> None:
         """Say how rejected rows keep ``column``: ``template`` is SQL with ``{v}`` for the field's text."""
@@ -187,6 +188,8 @@ class Staged:
             v = f"{alias}.{quote_ident(c)}"
             x = f"coalesce(CAST({tpl.replace('{v}', v).replace('{row}', alias)} AS VARCHAR), '')"
             x = shape_if_multiline(x)
+            if c in self.typed:  # (a number or date field: a word there is a shifted name, kept as its shape)
+                x = shape_if_wordy(x)
             parts.append(
                 f"CASE WHEN contains({x}, {delim}) OR contains({x}, '\"') OR contains({x}, chr(10)) "
                 f"OR contains({x}, chr(13)) THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"
@@ -1122,12 +1125,20 @@ def shape_if_multiline(value_sql: str, test: Optional[str] = None) -> str:
             f"ELSE {value_sql} END)")
 
 
+def shape_if_wordy(value_sql: str) -> str:
+    """SQL: ``value_sql``, or only its shape where it holds a word (4 letters or more) or a long number (7 digits
+    or more): in a number or date field that is what a shifted row brings there, a name or a record number
+    ("acuity: 'Smith, John' is not a whole number" was stored as a reject's reason and raw text)."""
+    return (f"(CASE WHEN regexp_matches({value_sql}, '[^\\W\\d_]{{4,}}|\\d{{7,}}') "
+            f"THEN {mask_shape_sql(value_sql)} ELSE {value_sql} END)")
+
+
 def _err(col: str, value_sql: str, label: str, what: str) -> str:
     shown = f"left(trim({col}), 40)"
     if classify_column(label):  # never quote an identifier or a date of birth in a reason
         shown = mask_shape_sql(shown)
-    else:  # nor a field over several lines
-        shown = shape_if_multiline(shown, test=col)
+    else:  # nor a field over several lines, nor a word or long number in a typed field
+        shown = shape_if_wordy(shape_if_multiline(shown, test=col))
     return (
         f"CASE WHEN nullif(trim({col}), '') IS NOT NULL AND ({value_sql}) IS NULL AND NOT {says_nothing(col)} "
         f"THEN {sql_str(label + ': ')} || '''' || {shown} || ''' ' || {sql_str(what)} END"

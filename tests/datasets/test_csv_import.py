@@ -100,7 +100,8 @@ def test_rows_that_make_no_sense_are_rejected_with_line_and_reason(ws, tmp_path)
     assert rejects[6] == ("arrival_ts", "arrival_ts is empty")
     assert rejects[7][0] == "acuity" and "1 (most urgent) to 5, not 9" in rejects[7][1]
     assert rejects[8][1] == "3 field(s) where the header has 5: a field is missing or the line was cut off"
-    assert rejects[10][0] == "acuity" and "'five' is not a whole number" in rejects[10][1]
+    # a word in a number field is quoted as its shape (a shifted row brings a name there)
+    assert rejects[10][0] == "acuity" and "'xxxx' is not a whole number" in rejects[10][1]
     raw = dict(ws.sql("SELECT line, raw FROM rejects"))
     # identifiers are kept as their pseudonyms; a line whose fields do not line up is kept as its shape only
     v3, m3 = ws.sql("SELECT pid('visit', 'V3'), pid('patient', 'M3')")[0]
@@ -234,7 +235,7 @@ def test_rejected_rows_are_reported_on_the_files_own_lines(ws, tmp_path, gz):
     assert r.tables()["ed_visits"]["loaded"] == 2
     got = ws.sql("SELECT line, reason FROM rejects ORDER BY line")
     assert [line for line, _ in got] == [5, 9, 10], got
-    assert "notadate" in got[0][1] and "fields" in got[1][1] and "bad2" in got[2][1]
+    assert "'xxxxxxxx' is not a date" in got[0][1] and "fields" in got[1][1] and "bad2" in got[2][1]
 
 
 def test_quotes_and_newlines_inside_fields(ws, tmp_path):
@@ -410,6 +411,18 @@ def test_numbers_with_thousands_separators_and_non_finite_values(ws, tmp_path):
     assert got == {"A": 1200, "B": 2.5, "C": 1234.5}
 
 
+def test_words_and_long_numbers_in_typed_fields_are_kept_as_their_shape(ws, tmp_path):
+    """A shifted row put a name and a record number under departure and acuity: the reason and the raw text
+    quoted them."""
+    f = tmp_path / "ed.csv"
+    f.write_text('visit_id,patient_id,arrival_ts,departure_ts,acuity,stay_id\n'
+                 'V1,P1,2024-03-01 08:00,MRN 1234567,"Smith, John",S1\n')
+    import_csv(ws, f, table="ed_visits")
+    reason, raw = ws.sql("SELECT reason, raw FROM rejects")[0]
+    assert "'xxx 9999999' is not a date" in reason and "'xxxxx, xxxx' is not a whole number" in reason
+    assert "Smith" not in raw and "1234567" not in raw and "2024-03-01 08:00" in raw
+
+
 def test_the_rest_of_a_cut_line_is_rejected_as_its_shape(ws, tmp_path):
     """A line break in an unquoted field cuts a record in two; the reader took the rest for a record of its
     own, the patient's name under acuity, and its reject quoted the name (a random hostile case in CI)."""
@@ -465,7 +478,7 @@ def test_ed_categories_and_triage_as_exports_write_them(ws, tmp_path):
     assert got["2024-03-01 08:00:00"] == [2, "walk_in", "admitted", None]
     assert got["2024-03-01 09:00:00"][:3] == [None, "walk_in", "left"]
     assert got["2024-03-01 10:00:00"][:3] == [4, "ambulance", "discharged"]
-    assert "'Resus' is not a whole number" in ws.sql("SELECT reason FROM rejects")[0][0]  # an area, not a level
+    assert "'xxxxx' is not a whole number" in ws.sql("SELECT reason FROM rejects")[0][0]  # an area, not a level
 
 
 def test_a_patient_is_in_one_place_at_a_time(ws, tmp_path):
