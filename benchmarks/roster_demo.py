@@ -38,11 +38,40 @@ def run_one(problem, limit: float, workers: int, **kw) -> dict[str, Any]:
     sol = solve(problem, limit, num_workers=workers, on_solution=lambda o, b, t: first or first.append(t), **kw)
     seconds = time.perf_counter() - t0
     check = validate(problem, sol) if sol.assignment else None
-    return {"objective": None if sol.objective is None else int(sol.objective),
+    return {**quality(problem, sol.assignment), "objective": None if sol.objective is None else int(sol.objective),
             "bound": None if sol.bound is None else int(sol.bound), "status": sol.status,
             "first_s": rounded(first[0], 2) if first else None, "seconds": rounded(seconds, 2),
             "hard": check.hard_violations if check else None,
             "validated": bool(check and check.objective == sol.objective)}
+
+
+def quality(problem, assignment: dict) -> dict[str, Any]:
+    """What a scheduler looks at, whatever the objective prices: ``short`` (people missing against cover, over
+    every role's row), ``extra_by_shift`` ({shift: people above the roles' cover, summed over days}),
+    ``nights_range`` (fewest and most nights of the people who worked any) and ``under_contract_h`` (mean
+    hours below the contract over the horizon; the contract is the middle of each person's hard band)."""
+    if not assignment:
+        return {}
+    skills = {e.id: e.skills for e in problem.employees}
+    short, extra = 0, {s.id: 0 for s in problem.shifts}
+    for c in problem.cover:
+        n = sum(1 for (e, d), s in assignment.items() if d == c.day and s in c.counted
+                and (not c.skill or c.skill in skills[e]))
+        short += max(0, c.requirement - n)
+        if c.skill and c.skill != "charge":
+            extra[c.shift] += max(0, n - c.requirement)
+    nights = {s.id for s in problem.shifts if s.is_night}
+    per = [sum(1 for d in range(problem.days) if assignment.get((e.id, d)) in nights) for e in problem.employees]
+    worked = [n for n in per if n]
+    minutes = {s.id: s.minutes for s in problem.shifts}
+    under = []
+    for e in problem.employees:
+        owed = getattr(e, "contract_minutes", None)
+        owed = (e.min_minutes + e.max_minutes) / 2 if owed is None else owed
+        got = sum(minutes[s] for (x, _d), s in assignment.items() if x == e.id)
+        under.append(max(0.0, owed - got) / 60)
+    return {"short": short, "extra_by_shift": extra, "nights_range": [min(worked), max(worked)] if worked else None,
+            "under_contract_h": rounded(sum(under) / len(under), 1)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
@@ -75,9 +104,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
                  if ours["objective"] is not None and base["objective"] else None)
         row = {"unit": unit, "staff": len(problem.employees), "days": days, "start": str(start), **ours,
                "baseline_objective": base["objective"], "baseline_first_s": base["first_s"],
-               "baseline_hard": base["hard"], "ratio": rounded(ratio, 3) if ratio is not None else None}
+               "baseline_hard": base["hard"],
+               "baseline_quality": {k: base.get(k) for k in ("short", "extra_by_shift", "nights_range",
+                                                             "under_contract_h")},
+               "ratio": rounded(ratio, 3) if ratio is not None else None}
         log(f"{unit} ({row['staff']} staff, {days} days): {ours['objective']} (bound {ours['bound']}, first roster "
-            f"at {ours['first_s']} s, hard {ours['hard']}) against the cell model's {base['objective']}")
+            f"at {ours['first_s']} s, hard {ours['hard']}) against the cell model's {base['objective']}; short "
+            f"{ours.get('short')}, extra {ours.get('extra_by_shift')}, nights {ours.get('nights_range')}")
         rows.append(row)
     return finish(NAME, args, {"time_limit": limit, "workers": args.workers, "rows": rows})
 

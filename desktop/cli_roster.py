@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import re
 import sys
@@ -288,6 +289,50 @@ def _print_short(problem, rows: list[dict], c) -> None:
         print(f"  and {len(rows) - MAX_LISTED} more (--json lists them all)")
 
 
+def _hours(problem, sol) -> list[dict]:
+    """Contracted against rostered hours per person (:func:`hours_table`), as JSON rows; [] where the problem
+    has no contracts (a benchmark instance)."""
+    from optimization.rostering.validate import hours_table
+
+    if not any(e.contract_minutes is not None for e in problem.employees):
+        return []
+    t = hours_table(problem, sol)
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v.item() if hasattr(v, "item") else v)
+             for k, v in row.items()} for row in t.to_dict("records")]
+
+
+#: hours off the contract worth naming in the text report (half a shift), and how many people a table lists
+HOURS_WORTH_NAMING = 4.0
+HOURS_LISTED = 10
+
+
+def _print_hours(rows: list[dict], c) -> None:
+    """One line on hours and nights over the whole ward, then the people whose hours are off their contract by
+    :data:`HOURS_WORTH_NAMING` or more (everybody's are in ``--json`` ``hours``)."""
+    known = [r for r in rows if r["difference_h"] is not None]
+    nights = [r["nights"] for r in rows if r["nights"]]
+    line = f"Hours: {sum(r['rostered_h'] for r in rows):,.0f} h rostered"
+    if known:
+        line += f" against {sum(r['contracted_h'] for r in known):,.0f} h contracted (leave credited)"
+    if nights:
+        line += f"; nights from {min(nights)} to {max(nights)} a person among the {len(nights)} who work them"
+    print(line)
+    off = sorted((r for r in known if abs(r["difference_h"]) >= HOURS_WORTH_NAMING), key=lambda r: r["difference_h"])
+    under = [r for r in off if r["difference_h"] < 0]
+    if len(off) > HOURS_LISTED:  # most of the ward: one line says it better than a long table
+        print(f"  {len(under)} of {len(rows)} people are {HOURS_WORTH_NAMING:g} h or more under their contracted hours "
+              f"(at most {-min((r['difference_h'] for r in under), default=0):g} h), {len(off) - len(under)} as much "
+              "over: each person above cover costs, so the roster keeps people near the least their contract "
+              "allows (--json: hours per person).")
+    elif off:
+        table = [["person", "contracted h", "rostered h", "difference", "shifts", "nights"]]
+        table += [[f"{r['name']} ({r['employee']})" if r["name"] != r["employee"] else r["employee"],
+                   f"{r['contracted_h']:g}", f"{r['rostered_h']:g}", f"{r['difference_h']:+g}", str(r["shifts"]),
+                   str(r["nights"])] for r in off]
+        print(f"Off their contract by {HOURS_WORTH_NAMING:g} h or more ({len(off)}; the rest within it):")
+        print(c._table(table))
+
+
 def _report(problem, sol, args, extra: dict | None = None, check=None, short_from: int = 0,
             short_heading: str | None = None) -> int:
     """Print (or write as JSON) a solve's outcome, validated here unless ``check`` is the validation already.
@@ -323,6 +368,9 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
     surplus = cover_surplus(problem)
     if surplus and out["violations"].get("cover_over", 0):
         out["surplus"] = surplus
+    hours = _hours(problem, sol) if has_roster else []
+    if hours:
+        out["hours"] = hours
     note = stopped_short_note(sol.status, out["violations"].get("cover_under", 0), out["shortfalls"])
     found_none = sol.status == "UNKNOWN" and not sol.assignment
     if found_none:
@@ -360,6 +408,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
                                                      for k, v in sorted(out["violations"].items())]
             if len(rows) > 1:
                 print(c._table(rows))
+        if hours:
+            _print_hours(hours, c)
         if has_roster:
             short = [r for r in out["short_shifts"] if r["day"] >= short_from]
             if short_heading is not None or short:

@@ -131,11 +131,17 @@ class RosterModel(QAbstractTableModel):
         self.solution = None
         self.locks: dict[tuple[str, int], str | None] = {}
         self.changed: set[tuple[str, int]] = set()
+        self.hours: dict = {}  # {employee: hours_table row}: rostered against contracted hours in the row header
 
     def set_roster(self, problem, solution, changed=()) -> None:
         self.beginResetModel()
         self.problem, self.solution = problem, solution
         self.changed = set(changed)
+        self.hours = {}
+        if solution is not None and solution.assignment:
+            from optimization.rostering.validate import hours_table
+
+            self.hours = {r.employee: r for r in hours_table(problem, solution).itertuples()}
         self.endResetModel()
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008, N802
@@ -177,13 +183,25 @@ class RosterModel(QAbstractTableModel):
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if self.problem is None or role != Qt.ItemDataRole.DisplayRole:
+        if self.problem is None or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         if orientation == Qt.Orientation.Horizontal:
+            if role != Qt.ItemDataRole.DisplayRole:
+                return None
             d = self.problem.date_of(section)
             return d.strftime("%a\n%d") if d else str(section)
         e = self.problem.employees[section]
-        return e.label
+        h = self.hours.get(e.id)
+        if h is None or math.isnan(h.contracted_h):
+            return e.label if role == Qt.ItemDataRole.DisplayRole else None
+        if role == Qt.ItemDataRole.DisplayRole:  # rostered/contracted hours at a glance
+            return f"{e.label}  {h.rostered_h:.0f}/{h.contracted_h:.0f} h"
+        owed = (f"{-h.difference_h:g} h under" if h.difference_h < 0 else f"{h.difference_h:g} h over"
+                if h.difference_h > 0 else "exactly")
+        return (f"{e.label}: {h.rostered_h:g} h rostered, {h.contracted_h:g} h contracted over these days (leave "
+                f"credited): {owed}; {h.shifts} shifts, {h.nights} nights, {h.leave_days} days of leave. The roster "
+                f"keeps " + (f"at least {h.least_h:g} h." if math.isnan(h.most_h)
+                             else f"between {h.least_h:g} and {h.most_h:g} h."))
 
 
 class RosterPage(Page):

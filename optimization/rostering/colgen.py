@@ -78,12 +78,13 @@ DIVE_PACE = 0.7
 
 def applies(problem: RosterProblem) -> bool:
     """Whether to use it: rows independent but for cover (no fairness terms, which couple people's rows),
-    and cover priced, not fixed. With a hard cover minimum or maximum (INRC-I asks for exact cover) the
-    choice among a partial set of rows rarely meets it, and the cell model did better at equal time
+    and cover priced at a flat rate per person (the master's excess is linear), not fixed. With a hard cover
+    minimum or maximum (INRC-I asks for exact cover) the choice among a partial set of rows rarely meets it, and the cell model did better at equal time
     (INRC-I sprint01 at 20 s: 57 against 64; medium01: 284 against 354)."""
     p = problem
     return (bool(p.employees) and not p.fair_nights_weight and not p.fair_weekends_weight
-            and all(c.hard_min == 0 and c.hard_max is None for c in p.cover))
+            and not p.night_share_weight  # a person's night band is per row, but the master would not price it
+            and all(c.hard_min == 0 and c.hard_max is None and not c.over_step for c in p.cover))
 
 
 @dataclass

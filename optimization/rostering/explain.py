@@ -163,9 +163,10 @@ def daily_shortfalls(problem: RosterProblem, most: int = 12) -> list[str]:
 
 def cover_surplus(problem: RosterProblem) -> str | None:
     """The mirror of :func:`cover_shortfalls`: contracts whose least hours add up to well over the hours cover
-    asks for, in words. Every hour over it is a person above cover somewhere, and the solver puts them where an
-    extra person costs least, often nights (longer shifts: fewer extra shifts for the same hours), which reads
-    as nonsense without this. Cover is counted per role (rows for a skill nobody has as a role, a nurse in
+    asks for, in words. Every hour over it is a person above cover somewhere, which reads as nonsense without
+    this. Where cover prices each further extra person on a shift more (``Cover.over_step``, the workspace's
+    rosters) they are spread over shifts and days; at a flat price they pile up where an extra person costs
+    least, often nights (longer shifts: fewer extra shifts for the same hours). Cover is counted per role (rows for a skill nobody has as a role, a nurse in
     charge, are within a role's count). None when the contracts fit."""
     p = problem
     minutes = {s.id: s.minutes for s in p.shifts}
@@ -176,10 +177,12 @@ def cover_surplus(problem: RosterProblem) -> str | None:
     if need <= 0 or least <= 1.1 * need:
         return None
     where = f"{p.unit}: " if p.unit else ""
+    spread = any(c.over_step for c in p.cover)
+    put = ("spread over the shifts and days (each further extra person on a shift costs more)" if spread else
+           "put where an extra person costs least (often nights: longer shifts, so fewer of them)")
     return (f"{where}the contracts ask for at least {least / 60:,.0f} hours of work in these {p.days} days, and cover "
-            f"asks for about {need / 60:,.0f}: the {(least - need) / 60:,.0f} hours over it are staff above cover, put "
-            "where an extra person costs least (often nights: longer shifts, so fewer of them). Lower the contracts' "
-            "least hours for this period, or raise the cover.")
+            f"asks for about {need / 60:,.0f}: the {(least - need) / 60:,.0f} hours over it are staff above cover, "
+            f"{put}. Lower the contracts' least hours for this period, or raise the cover.")
 
 
 def explain_infeasible(problem: RosterProblem, time_limit_s: float = 10.0) -> list[str]:

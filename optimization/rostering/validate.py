@@ -19,7 +19,7 @@ HARD_RULES = (
 SOFT_RULES = ("shift_on_request", "shift_off_request", "cover_under", "cover_over", "roster_change", "fair_nights",
               "fair_weekends", "max_assignments", "min_assignments", "max_consecutive_work", "min_consecutive_work",
               "max_consecutive_off", "min_consecutive_off", "max_consecutive_weekends", "min_consecutive_weekends",
-              "complete_weekends", "identical_weekend_shifts", "unwanted_pattern")
+              "complete_weekends", "identical_weekend_shifts", "unwanted_pattern", "night_share")
 
 
 @dataclass(frozen=True)
@@ -162,9 +162,13 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
         if n < c.requirement and c.under_weight:
             V.append(Violation("cover_under", False, (c.requirement - n) * c.under_weight,
                                f"{who}: {n} staffed, {c.requirement} wanted", None, c.day))
-        if n > c.requirement and c.over_weight:
-            V.append(Violation("cover_over", False, (n - c.requirement) * c.over_weight,
-                               f"{who}: {n} staffed, {c.requirement} wanted", None, c.day))
+        extra = n - c.requirement
+        if extra > 0 and (c.over_weight or c.over_step):
+            # the k-th extra person costs over_weight + min(k - 1, over_rises) * over_step
+            cost = sum(c.over_weight + min(k - 1, c.over_rises) * c.over_step for k in range(1, extra + 1))
+            if cost:
+                V.append(Violation("cover_over", False, cost, f"{who}: {n} staffed, {c.requirement} wanted", None,
+                                   c.day))
 
     if p.published is not None:
         pub = dict(p.published)
@@ -189,6 +193,8 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
         if hi > lo:
             V.append(Violation("fair_weekends", False, (hi - lo) * p.fair_weekends_weight,
                                f"weekends worked range from {lo} ({min(counts, key=counts.get)}) to {hi} ({max(counts, key=counts.get)})"))
+    if p.night_share_weight and nights:
+        V.extend(_night_share(p, a, nights))
     for emp in p.employees:
         if emp.soft:
             V.extend(_soft_contract(p, emp, [a.get((emp.id, d)) for d in range(p.days)]))
@@ -207,6 +213,53 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
                     V.append(Violation("unwanted_pattern", False, pt.weight,
                                        f"{emp.label}: unwanted pattern {pt.id} from {lab(d)}", emp.id, d))
     return Validation(objective=sum(v.penalty for v in V), violations=V)
+
+
+def _night_share(p: RosterProblem, a: dict, nights: set) -> list[Violation]:
+    """Each night a person works outside their band (their fair share of the nights their role's cover asks
+    for, give or take ``night_share_tolerance``: :meth:`RosterProblem.night_share_bands`)."""
+    out = []
+    for e, (lo, hi, share) in p.night_share_bands().items():
+        n = sum(1 for d in range(p.days) if a.get((e, d)) in nights)
+        units = max(n - hi, lo - n, 0)
+        if units:
+            out.append(Violation("night_share", False, units * p.night_share_weight,
+                                 f"{p.employee(e).label} works {n} nights, fair share {share:.1f} "
+                                 f"(from {lo} to {hi} without a price)", e))
+    return out
+
+
+def hours_table(problem: RosterProblem, solution: RosterSolution | dict):
+    """Contracted against rostered hours per person, one row each (a pandas DataFrame): ``employee``, ``name``,
+    ``role``, ``contracted_h`` (over the horizon, leave credited; NaN when unknown), ``rostered_h``,
+    ``difference_h`` (rostered - contracted: below 0 the hours are owed), ``least_h`` / ``most_h`` (the hard
+    limits the roster keeps), ``shifts``, ``nights``, ``leave_days``. Workspace contracts allow
+    ``WardRules.hours_slack`` below and above the contracted hours, and a roster pays for every extra person,
+    so a cheapest roster leaves most people near the least: this table shows by how much."""
+    import pandas as pd
+
+    p = problem
+    a = dict(solution.assignment if isinstance(solution, RosterSolution) else solution)
+    minutes = {s.id: s.minutes for s in p.shifts}
+    nights = {s.id for s in p.shifts if s.is_night}
+    rows = []
+    for emp in p.employees:
+        row = [a.get((emp.id, d)) for d in range(p.days)]
+        worked = sum(minutes.get(s, 0) for s in row if s is not None)
+        owed = emp.contract_minutes
+        rows.append({
+            "employee": emp.id, "name": emp.label, "role": emp.role,
+            "contracted_h": None if owed is None else round(owed / 60, 2), "rostered_h": round(worked / 60, 2),
+            "difference_h": None if owed is None else round((worked - owed) / 60, 2),
+            "least_h": round(emp.min_minutes / 60, 2),
+            "most_h": None if emp.max_minutes >= 10**9 else round(emp.max_minutes / 60, 2),
+            "shifts": sum(1 for s in row if s is not None), "nights": sum(1 for s in row if s in nights),
+            "leave_days": len(p.days_off.get(emp.id, ())),
+        })
+    cols = ["employee", "name", "role", "contracted_h", "rostered_h", "difference_h", "least_h", "most_h", "shifts",
+            "nights", "leave_days"]
+    return pd.DataFrame(rows, columns=cols).astype({"contracted_h": float, "difference_h": float,
+                                                     "most_h": float})
 
 
 def _soft_contract(p: RosterProblem, emp, row: list) -> list[Violation]:

@@ -153,6 +153,15 @@ def test_roster_page_solves_and_rerosters(window):
     assert sol.status in ("OPTIMAL", "FEASIBLE") and check.hard_violations == 0
     assert page.model.rowCount() == len(r["problem"].employees) and page.model.columnCount() == 14
     assert page.cover.model.rowCount() > 0
+    # each person's row says their rostered against contracted hours (leave credited), as the CLI's table does
+    from PySide6.QtCore import Qt
+
+    e0 = r["problem"].employees[0]
+    worked = sum(r["problem"].shift(s).minutes for (e, _d), s in sol.assignment.items() if e == e0.id) / 60
+    header = page.model.headerData(0, Qt.Orientation.Vertical)
+    assert header.startswith(e0.label) and header.endswith(f" {worked:.0f}/{e0.contract_minutes / 60:.0f} h")
+    tip = page.model.headerData(0, Qt.Orientation.Vertical, Qt.ItemDataRole.ToolTipRole)
+    assert "contracted over these days" in tip
     # exported as numbers, a "rostered" and a "needed" row per need: the text "6/2" became a date in Excel
     sheet, _ = page.cover.exportable()
     shown = page.cover.model.frame

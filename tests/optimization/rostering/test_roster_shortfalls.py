@@ -1,4 +1,6 @@
 """cover_shortfalls: shifts that will be short whatever the roster, said before anyone blames the solver."""
+import dataclasses
+
 from optimization.rostering import cover_shortfalls, cover_surplus, solve, stopped_short_note, validate
 
 from roster_helpers import E8, need, person, tiny
@@ -58,5 +60,8 @@ def test_contracts_far_over_the_cover_are_said_with_the_over_cover_they_force():
     p = tiny(7, staff, cover=cover, shifts=(E8,))
     note = cover_surplus(p)
     assert note and "at least 96 hours" in note and "about 56" in note and "40 hours over it" in note
+    assert "costs least" in note  # a flat price piles them up; a rising one spreads them, and says so
+    rising = tiny(7, staff, cover=[dataclasses.replace(c, over_step=5) for c in cover], shifts=(E8,))
+    assert "spread over the shifts and days" in cover_surplus(rising)
     assert validate(p, solve(p, time_limit_s=5)).by_rule().get("cover_over", 0) > 0  # more worked than asked
     assert cover_surplus(tiny(7, [person("A", min_minutes=4 * 480)], cover=cover)) is None  # within the cover
