@@ -77,10 +77,10 @@ DIVE_PACE = 0.7
 
 
 def applies(problem: RosterProblem) -> bool:
-    """Whether to use it: rows independent but for cover (no fairness terms, which couple people's rows),
-    and cover priced at a flat rate per person (the master's excess is linear), not fixed. With a hard cover
-    minimum or maximum (INRC-I asks for exact cover) the choice among a partial set of rows rarely meets it, and the cell model did better at equal time
-    (INRC-I sprint01 at 20 s: 57 against 64; medium01: 284 against 354)."""
+    """Whether to use it: rows independent but for cover (no fairness terms, which couple people's rows), and cover
+    priced at a flat rate per person (the master's excess is linear), not fixed. With a hard cover minimum or
+    maximum (INRC-I asks for exact cover) the choice among a partial set of rows rarely meets it, and the cell model
+    did better at equal time (INRC-I sprint01 at 20 s: 57 against 64; medium01: 284 against 354)."""
     p = problem
     return (bool(p.employees) and not p.fair_nights_weight and not p.fair_weekends_weight
             and not p.night_share_weight  # a person's night band is per row, but the master would not price it

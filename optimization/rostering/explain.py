@@ -162,12 +162,12 @@ def daily_shortfalls(problem: RosterProblem, most: int = 12) -> list[str]:
 
 
 def cover_surplus(problem: RosterProblem) -> str | None:
-    """The mirror of :func:`cover_shortfalls`: contracts whose least hours add up to well over the hours cover
-    asks for, in words. Every hour over it is a person above cover somewhere, which reads as nonsense without
-    this. Where cover prices each further extra person on a shift more (``Cover.over_step``, the workspace's
-    rosters) they are spread over shifts and days; at a flat price they pile up where an extra person costs
-    least, often nights (longer shifts: fewer extra shifts for the same hours). Cover is counted per role (rows for a skill nobody has as a role, a nurse in
-    charge, are within a role's count). None when the contracts fit."""
+    """The mirror of :func:`cover_shortfalls`: contracts whose least hours add up to well over the hours cover asks
+    for, in words. Every hour over it is a person above cover somewhere, which reads as nonsense without this. Where
+    cover prices each further extra person on a shift more (``Cover.over_step``, the workspace's rosters) they are
+    spread over shifts and days; at a flat price they pile up where an extra person costs least, often nights
+    (longer shifts: fewer extra shifts for the same hours). Cover is counted per role (rows for a skill nobody has
+    as a role, a nurse in charge, are within a role's count). None when the contracts fit."""
     p = problem
     minutes = {s.id: s.minutes for s in p.shifts}
     roles = {e.role for e in p.employees if getattr(e, "role", None)}
