@@ -199,7 +199,8 @@ def cover_totals(problem: RosterProblem, solution: RosterSolution) -> dict[tuple
 
 
 def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) -> Path:
-    """A grid (people × days), one colour per shift type, leave in light grey, staffed-count rows per shift at
+    """A grid (people × days), one colour per shift type, leave in light grey, each person's rostered,
+    contracted and difference hours after the days (where contracts are known), staffed-count rows per shift at
     the bottom. Header cells stay short ("Mon 28 Dec"); their comment and the printed page header carry the
     year. Names, ids and shift labels are text cells, never formulas."""
     from openpyxl import Workbook
@@ -237,6 +238,15 @@ def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) 
             elif d in problem.days_off.get(e.id, ()):
                 c = ws.cell(r, 3 + d, "lv")
                 c.fill, c.alignment = leave, Alignment(horizontal="center")
+    if any(e.contract_minutes is not None for e in problem.employees):  # hours against the contract, as numbers
+        from .validate import hours_table
+
+        col = 3 + problem.days
+        for j, name in enumerate(("Rostered h", "Contracted h", "Difference h")):
+            ws.cell(1, col + j, name).font = Font(bold=True)
+        for r, h in enumerate(hours_table(problem, solution).itertuples(), start=2):
+            for j, v in enumerate((h.rostered_h, h.contracted_h, h.difference_h)):
+                ws.cell(r, col + j, None if v != v else float(v))  # (NaN: no contract, an empty cell)
     totals = cover_totals(problem, solution)
     base = len(problem.employees) + 3
     ws.cell(base - 1, 1, "Staffed per shift").font = Font(bold=True)

@@ -142,6 +142,13 @@ def test_csv_round_trip_and_other_exports(ward, tmp_path):
         s = sol.assignment.get((e0, d))
         if s:
             assert cell.value == s and cell.fill.fgColor.rgb.endswith(("FFD966", "9DC3E6", "A9D18E"))
+    hours = [ws.cell(1, 3 + p.days + j).value for j in range(3)]
+    assert hours == ["Rostered h", "Contracted h", "Difference h"]
+    worked = sum(p.shift(s).minutes for (e, _d), s in sol.assignment.items() if e == e0) / 60
+    got, owed, diff = (ws.cell(row, 3 + p.days + j).value for j in range(3))
+    assert got == pytest.approx(worked, abs=0.01)
+    assert owed == pytest.approx(p.employee(e0).contract_minutes / 60, abs=0.01)
+    assert diff == pytest.approx(got - owed, abs=0.02)
     totals_row = len(p.employees) + 3
     assert ws.cell(totals_row, 2).value == p.shifts[0].id
     assert ws.cell(totals_row, 3).value == sum(1 for (e, d), s in sol.assignment.items() if d == 0 and s == p.shifts[0].id)
