@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -255,6 +256,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     with Workspace.open(args.workspace, read_only=True, **_open_args(Path(args.workspace))) as ws:
         try:
             # analysts may read the workspace, never write files or read others from here (no COPY TO, no read_csv)
+            _pid_without_key(ws)  # (reads the key: before `settings` below hides it)
             ws.con.execute("SET enable_external_access = false")
             # the pseudonym key stays out of query results (and of anything pasted from them): `settings` is a
             # copy with the key hidden, and every statement's plan is checked for a scan of the table itself
@@ -295,8 +297,27 @@ _READS = {"SELECT", "CALL", "EXPLAIN"}
 _OUTSIDE = {"COPY", "ATTACH", "DETACH", "LOAD", "EXPORT", "COPY_DATABASE"}
 
 
+def _pid_without_key(ws) -> None:
+    """Redefine ``pid(kind, x)`` for an analyst's session as a call into Python: the workspace's macro carries
+    the key in its SQL (the HMAC pads), and ``duckdb_functions()`` or an EXPLAIN of a query calling it showed
+    that SQL, so the key. Same pseudonyms, the key out of reach of SQL."""
+    from datasets.privacy import LEGACY_PID_SCHEME, pseudonym
+
+    s = ws.settings()
+    secret, scheme = s["pid_secret"], s.get("pid_scheme", LEGACY_PID_SCHEME)
+    ws.con.create_function("_hospops_pid", lambda kind, x: pseudonym(secret, kind, x, scheme),
+                           ["VARCHAR", "VARCHAR"], "VARCHAR", null_handling="special", side_effects=False)
+    ws.con.execute("CREATE OR REPLACE TEMP MACRO pid(kind, x) AS CASE WHEN x IS NULL THEN NULL "
+                   "ELSE _hospops_pid(CAST(kind AS VARCHAR), CAST(x AS VARCHAR)) END")
+
+
+#: the statement an EXPLAIN explains (its options, then ANALYZE, which runs it)
+_EXPLAINED = re.compile(r"\s*EXPLAIN\s+(?:\([^)]*\)\s*)?(?:ANALY[SZ]E\s+)?(.*)", re.IGNORECASE | re.DOTALL)
+
+
 def _run_read_only(con, statement):
-    """Run one statement of an analyst's query: a query whose plan does not read the settings table itself."""
+    """Run one statement of an analyst's query: a query whose plan does not read the settings table itself
+    (an EXPLAIN's statement too: EXPLAIN ANALYZE runs it, and its errors quoted values)."""
     from datasets.errors import HospOpsError
 
     kind = statement.type.name
@@ -305,11 +326,16 @@ def _run_read_only(con, statement):
     if kind not in _READS:
         raise HospOpsError("hospops query is read-only: it cannot change the workspace.",
                            "It runs queries: SELECT, FROM, WITH, SUMMARIZE, DESCRIBE, SHOW.")
-    if kind != "EXPLAIN":
-        plan = con.execute("EXPLAIN (FORMAT json) " + statement.query).fetchall()
-        if "settings" in _plan_tables(json.loads(plan[0][1]) if plan else []):
-            raise HospOpsError("The workspace's pseudonym key cannot be read: query `settings` by that name alone "
-                               "(the key shows as (hidden)).")
+    query = statement.query
+    if kind == "EXPLAIN":
+        m = _EXPLAINED.match(query)
+        if not m or not m.group(1).strip():
+            raise HospOpsError("hospops query could not tell which statement this EXPLAIN explains.")
+        query = m.group(1)
+    plan = con.execute("EXPLAIN (FORMAT json) " + query).fetchall()
+    if "settings" in _plan_tables(json.loads(plan[0][1]) if plan else []):
+        raise HospOpsError("The workspace's pseudonym key cannot be read: query `settings` by that name alone "
+                           "(the key shows as (hidden)).")
     return con.execute(statement.query)
 
 

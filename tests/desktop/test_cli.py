@@ -244,6 +244,19 @@ def test_query_limit_in_every_format_and_the_key_hidden(demo_ws, capsys):
         code, out, err = run(capsys, "query", demo_ws, sql, "--format", "csv")
         assert secret not in out + err, sql
         assert (code == 1 and ("pseudonym key" in err or "read-only" in err)) or "(hidden)" in out, sql
+    # nor through pid(): the workspace's macro held the key's HMAC pads in its SQL (duckdb_functions() and
+    # EXPLAIN showed it); nor by EXPLAIN ANALYZE, which runs its statement (a failed cast quoted the key)
+    pad = bytes(b ^ 0x5C for b in bytes.fromhex(secret).ljust(64, b"\0")).hex()
+    for sql in ("SELECT * FROM duckdb_functions() WHERE function_name = 'pid'", "EXPLAIN SELECT pid('patient', '1')",
+                f"EXPLAIN ANALYZE SELECT CAST(value AS INTEGER) FROM \"{db}\".main.settings WHERE key = 'pid_secret'",
+                f"explain (format json) analyse SELECT value FROM \"{db}\".main.settings"):
+        code, out, err = run(capsys, "query", demo_ws, sql, "--format", "csv")
+        assert secret not in out + err and pad not in (out + err).lower(), sql
+    code, out, _ = run(capsys, "query", demo_ws, "SELECT pid('patient', 'A7') AS p, pid('stay', NULL) AS s, "
+                       "pid('visit', ' ') AS v", "--format", "csv")
+    from datasets.privacy import pseudonym
+
+    assert code == 0 and out.splitlines()[1] == f"{pseudonym(secret, 'patient', 'A7')},,"  # the same pseudonyms
     code, out, _ = run(capsys, "query", demo_ws, "SELECT 'nan'::DOUBLE AS x, 1.5::DOUBLE AS y", "--format", "json")
     assert json.loads(out)["rows"] == [[None, 1.5]]  # NaN is not JSON
     with pytest.raises(SystemExit):
