@@ -106,6 +106,9 @@ def run_app(args) -> int:
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         if args.workspace and not Path(args.workspace).exists():
             raise HospOpsError(f"There is no workspace at {args.workspace}.")
+    from datasets.importers.engine import sweep_stale_temps
+
+    sweep_stale_temps()  # plain-text copies an import killed part way left (they hold patient data)
     app = _make_app()
     from desktop.main_window import MainWindow, wait_until_loaded
 

@@ -273,17 +273,79 @@ def detect_encoding(path: Path, sample_bytes: int = 4 << 20) -> str:
         return "latin-1"
 
 
+#: the private temp folders of :func:`transcode`: ``hospops-import-<process id>-<random>``
+TEMP_PREFIX = "hospops-import-"
+#: folders of that prefix without a process id (versions before the sweep) are removed when this much older
+STALE_UNNAMED_S = 24 * 3600
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (True when it cannot be told: a folder is never removed in doubt)."""
+    import os
+
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # (os.kill(pid, 0) would end the process on Windows)
+        import ctypes
+
+        kernel = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return ctypes.get_last_error() == 5  # access denied: someone else's, running
+        code = ctypes.c_ulong()
+        try:
+            return not kernel.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def sweep_stale_temps(root: Optional[Path] = None) -> list[Path]:
+    """Remove the UTF-8 copies an import killed part way left behind (a crash, a forced quit, a power cut):
+    this user's :data:`TEMP_PREFIX` folders whose process is no longer running. Called before every import
+    and when the app starts; returns the folders removed."""
+    import os
+    import tempfile
+
+    root = Path(root or tempfile.gettempdir())
+    gone = []
+    for folder in root.glob(TEMP_PREFIX + "*"):
+        try:
+            st = folder.stat()
+            if not folder.is_dir() or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+                continue
+            m = re.match(re.escape(TEMP_PREFIX) + r"(\d+)-", folder.name)
+            stale = (not _process_alive(int(m.group(1))) if m
+                     else time.time() - st.st_mtime > STALE_UNNAMED_S)
+        except (OSError, ValueError):
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            gone.append(folder)
+    return gone
+
+
 def transcode(path: Path, encoding: str, chunk: int = 4 << 20) -> Path:
     """A UTF-8 copy of a text file in another encoding, in a private temp folder (removed by the caller), for
     DuckDB's reader, which knows UTF-8, UTF-16 and a strict Latin-1 only (a Windows-1252 file failed with
     "File is not latin-1 encoded", a UTF-16 one was called damaged). Line breaks are kept as they are, so
-    line numbers are the file's own."""
+    line numbers are the file's own. The folder is named after this process, so that a copy an import killed
+    part way leaves behind is removed by the next import or app start (:func:`sweep_stale_temps`)."""
     import codecs
     import gzip
     import tempfile
 
+    import os
+
     opener = gzip.open if path.suffix == ".gz" else open
-    folder = Path(tempfile.mkdtemp(prefix="hospops-import-"))
+    sweep_stale_temps()
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
     out = folder / (path.stem if path.suffix == ".gz" else path.name)
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     try:

@@ -550,3 +550,28 @@ def test_dates_of_birth_under_report_names(column):
     from datasets.privacy import classify_column
 
     assert classify_column(column) == "birth"
+
+
+def test_copies_left_by_a_killed_import_are_swept(tmp_path):
+    # a Windows-1252 extract is read through a UTF-8 copy in a temp folder named after the process; an import
+    # killed part way (a crash, a forced quit) left that plain-text copy of patient data behind for good
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from datasets.importers.engine import STALE_UNNAMED_S, TEMP_PREFIX, sweep_stale_temps
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(gone.stdout)
+    folders = {}
+    for name, pid in (("dead", dead), ("mine", os.getpid()), ("parent", os.getppid())):
+        folders[name] = tmp_path / f"{TEMP_PREFIX}{pid}-abc{name}"
+    folders["old"], folders["new"] = tmp_path / f"{TEMP_PREFIX}oldstyle", tmp_path / f"{TEMP_PREFIX}newstyle"
+    for f in folders.values():
+        f.mkdir()
+        (f / "extract.csv").write_text("NHS Number,Name\n9434765919,John Smith\n")
+    past = time.time() - STALE_UNNAMED_S - 60
+    os.utime(folders["old"], (past, past))
+    assert sorted(p.name for p in sweep_stale_temps(tmp_path)) == sorted([folders["dead"].name, folders["old"].name])
+    assert [f.exists() for f in folders.values()] == [False, True, True, False, True]
