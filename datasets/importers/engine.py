@@ -211,14 +211,26 @@ class Staged:
         return None
 
 
+#: a header name holding a run of 3 digits (an NHS number, a date, a time) makes the line data, not a header
+_DATA_LIKE = re.compile(r"\d{3}")
+
+
 def shown_columns(columns: list[str], limit: int = 20, width: int = 40) -> str:
-    """Column names for an error message: never a whole data line (a header-less file's first row is data)."""
+    """Column names for an error message: never a data line. A header-less file's first row is data (a
+    patient's record was quoted whole): where any name holds a run of 3 digits, every name is shown as its
+    shape (letters x, digits 9), and the message says the line looks like data."""
     if not columns:
         return "(none)"
+    said = ""
+    if any(_DATA_LIKE.search(str(c)) for c in columns):
+        from datasets.privacy import mask_shape
+
+        said = "(the first line looks like data, not a header; its fields' shapes:) "
+        columns = [mask_shape(str(c)) for c in columns]
     names = [printable(c) for c in columns[:limit]]
     names = [c if len(c) <= width else c[: width - 1] + "…" for c in names]
     more = f" and {len(columns) - limit} more" if len(columns) > limit else ""
-    return ", ".join(names) + more
+    return said + ", ".join(names) + more
 
 
 def printable(text: str) -> str:

@@ -575,3 +575,22 @@ def test_copies_left_by_a_killed_import_are_swept(tmp_path):
     os.utime(folders["old"], (past, past))
     assert sorted(p.name for p in sweep_stale_temps(tmp_path)) == sorted([folders["dead"].name, folders["old"].name])
     assert [f.exists() for f in folders.values()] == [False, True, True, False, True]
+
+
+def test_a_file_without_a_header_is_refused_without_quoting_its_first_record(ws, tmp_path):
+    f = tmp_path / "no_header.csv"
+    f.write_text("A1001,9434765919,John Smith,2026-10-01 08:15,2,Ambulance\n"
+                 "A1002,9434765918,Jane Doe,2026-10-01 09:15,3,Walk-in\n")
+    before = snapshot(ws)
+    for kw in ({"table": "ed_visits"}, {"mapping": Mapping("ed_visits", {"Attendance": "visit_id"})}):
+        with pytest.raises(SourceError) as e:
+            import_csv(ws, f, **kw)
+        said = str(e.value) + " " + (e.value.hint or "")
+        assert "looks like data, not a header" in said and "x9999, 9999999999, xxxx xxxxx" in said
+        assert "John" not in said and "9434765919" not in said and "A1001" not in said
+    assert snapshot(ws) == before
+    # a real header is named as it is
+    g = tmp_path / "odd_header.csv"
+    g.write_text("Attendance,Arrived\nA1,2026-10-01 08:15\n")
+    with pytest.raises(SourceError, match="Attendance, Arrived"):
+        import_csv(ws, g, table="ed_visits")
