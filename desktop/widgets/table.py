@@ -223,7 +223,18 @@ class FrameTable(QWidget):
 
     # ------------------------------------------------------------------ actions
     def exportable(self, selected: bool = False) -> tuple[pd.DataFrame, str]:
+        """The rows to copy (``selected``) or export (those shown), suppressed and neutralized. Counts are
+        suppressed over the whole table, then the rows taken: suppressing only the rows picked showed a cell
+        blanked to protect another (cardiology's 18 stays, blanked so that oncology's 3 could not be worked
+        out from the total), once copied or filtered alone."""
         frame = self.selected_frame() if selected else self.shown_frame()
+        whole = self.model.frame
+        counts = [c for c in self.count_cols if c in whole.columns]
+        if counts and self.export_with is None and len(frame) < len(whole):
+            done, note = for_export(whole.reset_index(drop=True), counts, self.count_groups, self.describes)
+            where = whole.index.get_indexer(frame.index) if whole.index.is_unique else None
+            if where is not None and (where >= 0).all():
+                return done.iloc[where], note
         if self.export_with is not None:
             frame = self.export_with(frame)
         return for_export(frame, [c for c in self.count_cols if c in frame.columns], self.count_groups,

@@ -232,6 +232,24 @@ def test_copy_and_export_suppress_small_counts(qtbot, tmp_path):
     assert ",7," not in content
     assert t.model.frame["stays"].tolist() == [120, 7, 40], "the table on screen is unchanged"
 
+    # a cell blanked to protect another stays blank when its row is copied or filtered alone: oncology's 3
+    # stays could be worked out from the total once cardiology's 18 showed
+    t = FrameTable(count_cols=["stays"], describes=["median_days"])
+    qtbot.addWidget(t)
+    t.set_frame(pd.DataFrame({"specialty": ["medicine", "surgery", "cardiology", "oncology"],
+                              "stays": [60, 40, 18, 3], "median_days": [2.5, 3.0, 30.1, 4.0]}))
+    whole = t.copy()
+    blank = [line.split("\t")[0] for line in whole.splitlines()[1:] if line.split("\t")[1] == ""]
+    assert "oncology" in blank and len(blank) >= 2, whole
+    other = next(b for b in blank if b != "oncology")
+    row = t.model.frame.index[t.model.frame["specialty"] == other][0]
+    t.view.selectRow(t.proxy.mapFromSource(t.model.index(int(row), 0)).row())
+    one = t.copy().splitlines()
+    assert len(one) == 2 and one[1].split("\t")[1:] == ["", ""], one
+    t.view.clearSelection()
+    t._filter(other)
+    assert t.exportable()[0]["stays"].isna().all()
+
 
 # ---------------------------------------------------------------------------------------------- shell + pages
 def test_first_start_offers_demo(qtbot):
