@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--backtest", action="store_true", help="rolling-origin backtest and selection by it")
     f.add_argument("--windows", type=count_between(1, 52), default=3, help="backtest origins (default 3, at most 52)")
     f.add_argument("--country", help="holiday calendar country (default: the workspace's)")
+    f.add_argument("--timezone", help="time zone of a CSV's local times, e.g. Europe/London, for clock changes "
+                   "(default: the --country's where it has one)")
     f.add_argument("--save", action="store_true", help="store the forecast (and backtest) in the workspace")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     f.set_defaults(func=cmd_forecast)
@@ -46,6 +48,16 @@ def _clean(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def _country_zone(country: str | None) -> str | None:
+    """The time zone of a country that has one (GB: Europe/London), else None (the US has several)."""
+    if not country:
+        return None
+    import pytz
+
+    zones = pytz.country_timezones.get({"UK": "GB"}.get(country.upper(), country.upper()), [])
+    return zones[0] if len(zones) == 1 else None
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
@@ -72,6 +84,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
                            hint="`hospops forecast WORKSPACE --list` shows the series in a workspace.")
     if args.csv and not (args.time_col and args.value_col):
         raise HospOpsError("--csv needs --time-col and --value-col.")
+    if args.timezone and not args.csv:
+        raise HospOpsError("--timezone is for a CSV's times: a workspace's series use its own time zone.")
     if not args.horizon:
         raise HospOpsError("Give --horizon: a number of steps or a duration such as 48h or 28d.")
     if args.windows < 1:
@@ -87,8 +101,14 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if args.csv:
         from datasets.importers.engine import MONTH_FIRST_COUNTRIES
 
+        zone = args.timezone or _country_zone(args.country)
         y = load_csv(args.csv, args.time_col, args.value_col,
-                     month_first=(args.country or "").upper() in MONTH_FIRST_COUNTRIES)
+                     month_first=(args.country or "").upper() in MONTH_FIRST_COUNTRIES, timezone=zone)
+        if y.attrs.get("freq") == "h":
+            said = (f"hours are local times in {zone}, clock changes included" if zone else
+                    "hours are taken as written, with no time zone: a clock change's missing or doubled hour is "
+                    "not accounted (give --timezone, or --country)")
+            y.attrs["note"] = "; ".join(x for x in (y.attrs.get("note"), said) if x)
         if y.attrs.get("note"):
             print(f"note: {y.attrs['note']}", file=sys.stderr)
     else:

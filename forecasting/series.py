@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 
 from datasets.errors import HospOpsError, SourceError
@@ -90,18 +91,30 @@ def load_series(ws, name: str) -> pd.DataFrame:
 
 
 def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
-             unique_id: Optional[str] = None, month_first: bool = False) -> pd.DataFrame:
+             unique_id: Optional[str] = None, month_first: bool = False,
+             timezone: Optional[str] = None) -> pd.DataFrame:
     """A series from a CSV of timestamps and values; rows with the same time are summed. Times are read by
     :func:`read_times` (``month_first``: dates that read either way are month first); ``attrs["note"]`` says
-    how, where that was a choice.
+    how, where that was a choice. Hourly times are local times; with ``timezone`` (e.g. Europe/London) an hour
+    the clocks jump over is no gap, the hour they go back through counts two real hours (``hours``, as the
+    workspace's series), and the forecast's hours follow the clock changes ahead.
 
     With ``id_col`` the file may hold several series; ``unique_id`` picks one (the first otherwise).
     """
     p = Path(path)
     if not p.exists():
         raise SourceError(f"No such file: {p}")
+    from datasets.importers.engine import detect_encoding
+
+    # as the import reads a file: its encoding (Excel's Windows-1252 or UTF-16, a UTF-8 mark) and its delimiter
+    # (a comma, or Excel's semicolon where the decimal mark is a comma), which a plain read_csv refused
+    encoding = detect_encoding(p)
     try:
-        raw = pd.read_csv(p)
+        with open(p, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
+            head = fh.readline()
+        sep = max((",", ";", "\t"), key=head.count) if head.strip() else ","
+        raw = pd.read_csv(p, sep=sep, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                          decimal="," if sep == ";" else ".")
     except Exception as exc:
         raise SourceError(f"Cannot read {p.name} as CSV: {exc}") from exc
     missing = [c for c in (time_col, value_col, id_col) if c and c not in raw.columns]
@@ -130,7 +143,7 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
             first = int(wrong.to_numpy().nonzero()[0][0])
             line = int(raw.index[first]) + 2  # the header is line 1
             raise SourceError(f"{int(wrong.sum())} value(s) in {value_col!r} of {p.name} {what}; the first on line "
-                              f"{line}: {str(raw[value_col].iloc[first])!r}.")
+                              f"{line}: {_shape_if_wordy(str(raw[value_col].iloc[first]))!r}.")
     if getattr(ds.dt, "tz", None) is not None:
         ds = ds.dt.tz_localize(None)
     df = pd.DataFrame({"ds": ds, "y": y}).groupby("ds", as_index=False)["y"].sum(min_count=1)
@@ -138,13 +151,39 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
     freq = infer_freq(df["ds"])
     if freq in ("h", "D"):  # missing times become gaps (NaN), not silently shortened history
         full = pd.date_range(df["ds"].iloc[0], df["ds"].iloc[-1], freq=freq)
+        hours = local_hours(full, timezone) if freq == "h" and timezone else None
+        if hours is not None:  # a spring-forward hour is no gap: it never was
+            full = full[hours > 0]
         if len(full) != len(df) and df["ds"].isin(full).all():
             df = df.set_index("ds").reindex(full).rename_axis("ds").reset_index()
             df["unique_id"] = str(pick)
             df = df[["unique_id", "ds", "y"]]
-    df.attrs.update({"name": p.stem, "label": f"{value_col} from {p.name}", "freq": freq, "tz": None,
-                     "country": None, "note": note})
+        if hours is not None:  # the autumn hour written once covers two real hours (the workspace's `hours`)
+            df["hours"] = local_hours(pd.DatetimeIndex(df["ds"]), timezone)
+    df.attrs.update({"name": p.stem, "label": f"{value_col} from {p.name}", "freq": freq,
+                     "tz": timezone if freq == "h" else None, "country": None, "note": note})
     return df
+
+
+def local_hours(labels: pd.DatetimeIndex, timezone: str) -> np.ndarray:
+    """How many real hours each local hour label covers in ``timezone``: 1, 2 for the hour a clock goes back
+    through, 0 for the hour it jumps over."""
+    try:
+        first = labels.tz_localize(timezone, ambiguous=np.ones(len(labels), bool), nonexistent="NaT")
+        second = labels.tz_localize(timezone, ambiguous=np.zeros(len(labels), bool), nonexistent="NaT")
+    except Exception as exc:  # (pytz/zoneinfo: an unknown name)
+        raise SourceError(f"Unknown time zone {timezone!r}.", hint="Names look like Europe/London.") from exc
+    return np.where(first.isna(), 0.0, np.where(first != second, 2.0, 1.0))
+
+
+def _shape_if_wordy(text: str) -> str:
+    """``text``, or its shape where it holds a word or a long number (a name, a patient number: a shifted
+    row), as the import quotes values in its reasons."""
+    import re
+
+    from datasets.privacy import mask_shape
+
+    return mask_shape(text) if re.search(r"[^\W\d_]{4,}|\d{7,}", text) else text
 
 
 OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"

@@ -114,6 +114,18 @@ def test_load_csv(tmp_path):
         q.write_text("day,n\n2024-01-01,1\n2024-01-02,\n2024-01-03,2\n2024-01-04," + bad + "\n")
         with pytest.raises(SourceError, match=said):
             load_csv(q, "day", "n")
+    # a name or a patient number there (a shifted row) is quoted as its shape, as the import quotes it
+    q.write_text("day,n\n2024-01-01,John Smith 9434765919\n")
+    with pytest.raises(SourceError, match="'xxxx xxxxx 9999999999'"):
+        load_csv(q, "day", "n")
+    # files as Excel saves them: semicolons with decimal commas, UTF-16, Windows-1252 (each was refused)
+    frame = pd.DataFrame({"day": ds, "n": [f"{v}.5" for v in range(40)]})
+    for name, kw in (("semi.csv", {"sep": ";", "decimal_comma": True}), ("u16.csv", {"encoding": "utf-16"}),
+                     ("win.csv", {"encoding": "cp1252"})):
+        out = frame.assign(n=frame["n"].str.replace(".", ",")) if kw.pop("decimal_comma", False) else frame
+        out.rename(columns={"n": "n €"}).to_csv(tmp_path / name, index=False, **kw)
+        got = load_csv(tmp_path / name, "day", "n €")
+        assert len(got) == 40 and got["y"].iloc[3] == 3.5, name
     res = run_forecast(y, 7, models=["seasonal_naive", "ets"])
     assert len(res.forecasts["ets"]) == 7
 
@@ -188,3 +200,30 @@ def test_verdict_speaks_of_what_the_choice_was_made_on():
     assert "worse by 19% on its single-number forecast (MAE)" in v and "80% band held 82%" in v
     t["mae"] = [0.9, 1.0]
     assert "MAE" not in verdict_for(t, "sba", "D")
+
+
+def test_load_csv_with_a_time_zone_follows_clock_changes(tmp_path):
+    """Hourly CSV times were taken as written: the forecast had an hour the UK clocks jump over (01:00 on 29
+    March 2026) and took the doubled autumn hour for one. With a time zone, as the workspace's series."""
+    rng = np.random.default_rng(4)
+    times = pd.date_range("2026-02-01 00:00", "2026-03-28 23:00", freq="h")
+    p = tmp_path / "spring.csv"
+    pd.DataFrame({"t": times.strftime("%Y-%m-%d %H:%M"), "n": rng.poisson(5, len(times))}).to_csv(p, index=False)
+    y = load_csv(p, "t", "n", timezone="Europe/London")
+    assert y.attrs["tz"] == "Europe/London" and (y["hours"] == 1).all()
+    ahead = run_forecast(y, "48h", models=["seasonal_naive"]).forecasts["seasonal_naive"]["ds"]
+    assert pd.Timestamp("2026-03-29 01:00") not in set(ahead) and len(ahead) == 48
+    assert pd.Timestamp("2026-03-29 02:00") in set(ahead)
+    plain = run_forecast(load_csv(p, "t", "n"), "48h", models=["seasonal_naive"]).forecasts["seasonal_naive"]["ds"]
+    assert pd.Timestamp("2026-03-29 01:00") in set(plain)  # (what it was without: an hour that never is)
+    # autumn: 01:00 on 25 October 2026 is written twice (or once, counting both hours): two real hours
+    times = pd.date_range("2026-10-20 00:00", "2026-10-26 23:00", freq="h")
+    rows = [(t.strftime("%Y-%m-%d %H:%M"), 4) for t in times]
+    rows.insert(rows.index(("2026-10-25 01:00", 4)), ("2026-10-25 01:00", 3))
+    q = tmp_path / "autumn.csv"
+    pd.DataFrame(rows, columns=["t", "n"]).to_csv(q, index=False)
+    y = load_csv(q, "t", "n", timezone="Europe/London")
+    row = y[y["ds"] == pd.Timestamp("2026-10-25 01:00")].iloc[0]
+    assert (row["y"], row["hours"]) == (7, 2) and (y["hours"] != 1).sum() == 1
+    with pytest.raises(SourceError, match="Unknown time zone"):
+        load_csv(q, "t", "n", timezone="Europe/Lundon")
