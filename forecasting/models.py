@@ -445,7 +445,9 @@ class CountGLM(Forecaster):
     recent-level adaptation, multiplying the forecast by (observed / fitted) over the last ``adapt_days``
     days raised to ``adapt_weight`` (a shrunk correction for level shifts the trend has not caught).
     ``seasonal_profile``: hourly only, the hour-of-day profile may drift through the year (hour of day x
-    first yearly harmonic). ``after_holiday``: a shift for the day after a public holiday.
+    first yearly harmonic). ``after_holiday``: a shift for the day after a public holiday. ``named_days``:
+    Christmas Day, Boxing Day and New Year's Day each with a shift of its own beside the holiday shift, where
+    they are public holidays and the history has them (:data:`forecasting.features.NAMED_DAYS`).
     ``short_adapt=(n, w, decay)``: the observed/fitted ratio over the last ``n`` steps, raised to ``w`` and
     fading with ``exp(-step/decay)`` over the horizon (today's surprises carry into the next hours).
     ``x_by_hour``: hourly only, each regressor of ``X`` also shifts the hour-of-day profile.
@@ -463,7 +465,7 @@ class CountGLM(Forecaster):
                  window: Optional[int] = None, adapt_days: Optional[float] = None, adapt_weight: float = 0.5,
                  alias: Optional[str] = None, seasonal_profile: bool = False, after_holiday: bool = False,
                  short_adapt: Optional[tuple] = None, x_by_hour: bool = False, alpha_by: Optional[str] = None,
-                 halflife_days: Optional[float] = None, **kw):
+                 halflife_days: Optional[float] = None, named_days: bool = True, **kw):
         super().__init__(**kw)
         if family not in ("poisson", "negbin"):
             raise HospOpsError(f"Unknown count family {family!r}: use 'poisson' or 'negbin'.")
@@ -484,6 +486,7 @@ class CountGLM(Forecaster):
             raise HospOpsError(f"Unknown dispersion grouping {alpha_by!r}: use None or 'hour'.")
         self.alpha_by = alpha_by
         self.halflife_days = halflife_days
+        self.named_days = named_days
         self.alias = alias or f"glm_{family}"
         self.beta_ = None
 
@@ -501,6 +504,8 @@ class CountGLM(Forecaster):
             cols.append(F.fourier(ds, self.k_))
         if self.hol_:
             cols.append(F.is_holiday(ds, self.hol_)[:, None])
+            if self.named_days:
+                cols.append(F.named_days(ds, self.hol_))
             if self.after_holiday:
                 cols.append(F.is_holiday(pd.DatetimeIndex(ds) - pd.Timedelta(days=1), self.hol_)[:, None])
         if self.seasonal_profile and self.k_ and self.slot_freq_ == "h":

@@ -2,6 +2,9 @@
 (and re-roster after a sickness call), supplies table. Real fits and real CP-SAT solves, short limits."""
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pandas as pd
 import pytest
 
 pytest.importorskip("PySide6")
@@ -29,11 +32,19 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     fc = page.table.model.frame
     assert len(fc) == 7
     assert (fc["lo-95"] <= fc["lo-80"]).all() and (fc["lo-80"] <= fc["mean"]).all() and (fc["mean"] <= fc["hi-80"]).all()
-    # history stops at the app's "as of" time: the forecast starts after it
-    assert fc["ds"].min() >= window.session.as_of.replace(hour=0, minute=0)
-    # a daily series' history is the whole days before it (the as-of day, arrivals after it included, leaked in)
+    # at the latest time every record counts, as in the CLI (the extract's last day was cut, and forecast
+    # though its arrivals were in)
+    end = window.session.data_end
+    assert window.session.as_of <= end and page.result.history["ds"].max() == pd.Timestamp(end.date())
+    assert fc["ds"].min() == pd.Timestamp(end.date()) + pd.Timedelta(days=1)
+    # earlier, history stops at the app's "as of" time: a daily series' history is the whole days before it
+    # (the as-of day, arrivals after it included, leaked in)
+    window.session.set_as_of(end - timedelta(days=3))
+    page.run_forecast()
+    assert wait_until_loaded(window, page, 120000)
     midnight = window.session.as_of.replace(hour=0, minute=0, second=0, microsecond=0)
-    assert page.result.history["ds"].max() < midnight
+    assert page.result.history["ds"].max() == pd.Timestamp(midnight) - pd.Timedelta(days=1)
+    assert page.table.model.frame["ds"].min() == pd.Timestamp(midnight)
     # models in words on the page ("Last week's pattern"), their aliases in exports and the CLI
     assert set(page.metrics.model.frame["model"]) >= {"Count model (Poisson)", "Last week's pattern"}
     assert page.result.best in page.verdict.text()

@@ -7,6 +7,7 @@ import pytest
 
 from datasets.errors import HospOpsError
 from forecasting.base import CountDist, MixtureZeroDist, NormalDist, future_grid
+from forecasting.features import holiday_dates
 from forecasting.intermittent import SBA, TSB, Croston
 from forecasting.models import (
     ETS,
@@ -243,6 +244,23 @@ def test_glm_learns_the_day_after_a_holiday():
     assert fc2[pd.Timestamp("2024-05-11")] > 60 and fc2[pd.Timestamp("2024-05-13")] < 50
     plain = CountGLM("poisson", holidays=hol).fit(y.iloc[:-6]).predict(6).set_index("ds")["mean"]
     assert plain[pd.Timestamp("2024-05-11")] < 55
+
+
+def test_glm_gives_christmas_day_its_own_shift():
+    # two years of days at 200 a day, bank holidays at 220, Christmas Day at 130 (0.65 of a day): one shift for
+    # every holiday forecast the next Christmas like any bank holiday, above its own 95 % band
+    rng = np.random.default_rng(8)
+    ds = pd.date_range("2023-01-01", "2025-11-30", freq="D")
+    hol = holiday_dates("GB", ds[0], ds[-1] + pd.Timedelta(days=90))
+    xmas = (ds.month == 12) & (ds.day == 25)
+    rate = np.where(xmas, 130.0, np.where(ds.normalize().isin(list(hol)), 220.0, 200.0))
+    y = pd.DataFrame({"ds": ds, "y": rng.poisson(rate).astype(float)})
+    at = pd.Timestamp("2025-12-25")
+    fc = CountGLM("negbin", country="GB").fit(y).predict(40, level=(95,)).set_index("ds")
+    assert abs(fc.loc[at, "mean"] - 130) < 15 and fc.loc[at, "hi-95"] < 170
+    assert fc.loc[pd.Timestamp("2025-12-26"), "mean"] > 190  # Boxing Day is a bank holiday of its own
+    one = CountGLM("negbin", country="GB", named_days=False).fit(y).predict(40).set_index("ds")
+    assert one.loc[at, "mean"] > 170  # (what it was)
 
 
 def test_short_adaptation_carries_todays_surprise_and_fades():
