@@ -188,10 +188,18 @@ def _supply_stock(ws, series: str):
 def _stock_line(st: dict) -> str:
     cover = st.get("days_of_cover")
     cover_txt = "more than a year" if cover is None else f"{cover:.1f} days"
-    basis = {"given": "given", "recorded": f"counted {st.get('stock_as_of')}"}.get(st["stock_basis"], st["stock_basis"])
+    when = st.get("stock_as_of")
+    try:
+        from datetime import datetime
+
+        when = f"{datetime.fromisoformat(str(when)):%d %b %Y %H:%M}"
+    except ValueError:
+        pass
+    basis = {"given": "given", "recorded": f"counted {when}"}.get(st["stock_basis"], st["stock_basis"])
     return (f"Stock: {st['on_hand']:.0f} on hand ({basis}), cover {cover_txt}; reorder at {st['reorder_point']:.0f}; "
-            f"chance of running out before a delivery ordered now ({st['lead_time_days']:.0f} days): "
-            f"{st['stockout_prob']:.0%}.")
+            f"chance of running out before a delivery ordered now ({st['lead_time_days']:.0f} "
+            f"day{'' if st['lead_time_days'] == 1 else 's'}): {st['stockout_prob']:.0%} (`hospops supplies`' figures: "
+            f"its model {st['model']}, not the forecast above).")
 
 
 def _read_on_hand(path) -> dict:
