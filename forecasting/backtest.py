@@ -128,14 +128,17 @@ def quantile_columns(cv: pd.DataFrame) -> list[tuple[float, str]]:
 
 
 def metrics(cv: pd.DataFrame, scale: float = np.nan, levels: Sequence[int] = (80, 95)) -> pd.DataFrame:
-    """One row per model: mae, rmse, mase, pinball, crps, quantile_bias, coverage_80, coverage_95, n."""
+    """One row per model: mae, rmse, mase, pinball, crps, quantile_bias, coverage_80, coverage_95, n (points
+    scored) and windows (origins that scored any)."""
     qc = quantile_columns(cv)
     rows = []
     for name, g in cv.groupby("model", sort=False):
         g = g[np.isfinite(g["y"].to_numpy(dtype=float))]
         y = g["y"].to_numpy(dtype=float)
         err = g["mean"].to_numpy(dtype=float) - y
-        row = {"model": name, "n": int(len(g)), "mae": float(np.mean(np.abs(err))),
+        row = {"model": name, "n": int(len(g)),
+               "windows": int(g["cutoff"].nunique()) if "cutoff" in g.columns else 0,
+               "mae": float(np.mean(np.abs(err))),
                "rmse": float(np.sqrt(np.mean(err ** 2)))}
         row["mase"] = row["mae"] / scale if scale and np.isfinite(scale) else np.nan
         if qc:

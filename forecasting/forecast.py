@@ -167,6 +167,11 @@ def verdict_for(table: Optional[pd.DataFrame], best: str, freq: str = "h") -> st
     r = t.loc[best]
     cov = r.get("coverage_80")
     cov_txt = f"; the 80% band held {cov:.0%} of the time" if cov is not None and np.isfinite(cov) else ""
+    n, windows = int(r.get("n", 0) or 0), int(r.get("windows", 0) or 0)
+    if cov_txt and n:  # how much it rests on: 3 windows of 48 h are 144 hours, and a band can miss by chance
+        unit = {"h": "hours", "D": "days"}.get(freq, "steps")
+        cov_txt += (f" ({n:,} {unit} in {windows} backtest window{'' if windows == 1 else 's'}"
+                    + ("; few to judge a band by" if n < 200 else "") + ")")
     if "seasonal_naive" in t.index and best != "seasonal_naive":
         pattern = {"h": "last week's pattern", "D": "last week's pattern"}.get(freq, "last year's pattern")
 

@@ -56,6 +56,9 @@ def test_run_forecast_hourly_with_backtest(wsr):
         assert fc["ds"].iloc[0] > y["ds"].iloc[-1]
     assert set(res.cv["model"]) >= {"seasonal_naive", "ensemble"}
     assert "last week's pattern" in res.verdict and "80% band held" in res.verdict
+    # what the band's figure rests on: 2 windows of 48 hours, too few to judge a band by
+    assert "(96 hours in 2 backtest windows; few to judge a band by)" in res.verdict
+    assert set(res.backtest["windows"]) == {2}
     assert seen and seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:]))
     js = json.loads(json.dumps(res.to_json()))
     m = {x["name"]: x for x in js["models"]}
