@@ -79,8 +79,12 @@ class EmpiricalSlots(Forecaster):
     """Empirical quantiles of past values in the same seasonal slot (hour of week, day of week).
 
     The paper's "Benchmark-2": by hour of week over the last 365 days. Monthly and weekly series pool the
-    last ``window_points`` values (default: 12).
+    last ``window_points`` values (default: 12). A slot with fewer than ``MIN_POINTS`` values (a short
+    history) pools the same hour of day over every weekday, or for a daily series every day: three weeks gave
+    three values an hour of week and bands of zero width.
     """
+
+    MIN_POINTS = 8
 
     alias = "empirical"
 
@@ -96,6 +100,11 @@ class EmpiricalSlots(Forecaster):
             df = df[df["ds"] > cut]
             slots = F.slot_index(df["ds"], self.freq_, holiday_as_sunday=False)
             self.pool_ = {int(s): g.to_numpy() for s, g in df["y"].groupby(slots)}
+            wide = slots % 24 if self.freq_ == "h" else np.zeros(len(slots), dtype=int)
+            pooled = {int(s): g.to_numpy() for s, g in df["y"].groupby(wide)}
+            for s, values in list(self.pool_.items()):
+                if len(values) < self.MIN_POINTS:
+                    self.pool_[s] = pooled[s % 24 if self.freq_ == "h" else 0]
         else:
             self.pool_ = {0: df["y"].to_numpy()[-self.window_points:]}
         self.all_ = df["y"].to_numpy()

@@ -246,6 +246,19 @@ def test_glm_learns_the_day_after_a_holiday():
     assert plain[pd.Timestamp("2024-05-11")] < 55
 
 
+def test_empirical_pools_the_hour_of_day_on_a_short_history():
+    # three weeks: three values per hour of week, and bands of zero width where they agreed
+    y = hourly(21)
+    d = EmpiricalSlots().fit(y).predict_dist(48)
+    q = d.quantile([0.1, 0.9])
+    assert (q[:, 1] > q[:, 0]).mean() > 0.9
+    hour = y[y["ds"].dt.hour == 3]["y"].to_numpy()
+    assert np.allclose(d.quantile([0.5])[3, 0], np.quantile(hour, 0.5))  # 03:00 of every day of the 3 weeks
+    long = hourly(70)
+    d = EmpiricalSlots().fit(long).predict_dist(24)  # ten weeks: the hour of week's own values
+    assert len(d.draws[0]) == 10
+
+
 def test_glm_gives_christmas_day_its_own_shift():
     # two years of days at 200 a day, bank holidays at 220, Christmas Day at 130 (0.65 of a day): one shift for
     # every holiday forecast the next Christmas like any bank holiday, above its own 95 % band
