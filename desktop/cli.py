@@ -505,12 +505,33 @@ def _version() -> str:
     return f"hospops {v('hospops')}{frozen}; Python {sys.version.split()[0]}; {libs}"
 
 
+def log_folder() -> Path:
+    """Where crash logs go: ``HOSPOPS_LOG_DIR``, else this user's own folder, private (0700). A shared
+    ``/tmp/hospops-logs`` (0755, files 0644) let another user of the workstation read the logs or plant a
+    link in the folder first; a folder that is a link, or someone else's, is not used."""
+    given = os.environ.get("HOSPOPS_LOG_DIR")
+    if given:
+        return Path(given)
+    if os.name == "nt":
+        base = Path(os.environ.get("LOCALAPPDATA") or tempfile.gettempdir())
+        return base / "HospOps" / "logs"  # (a user's own profile folder)
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "hospops" / "logs"
+
+
 def _log_crash(exc: BaseException) -> Path | None:
     try:
-        folder = Path(os.environ.get("HOSPOPS_LOG_DIR") or Path(tempfile.gettempdir()) / "hospops-logs")
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = log_folder()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.name != "nt":
+            st = folder.lstat()
+            if folder.is_symlink() or st.st_uid != os.getuid():
+                return None
+            os.chmod(folder, 0o700)
         path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("".join(traceback.format_exception(exc)))
         return path
     except OSError:
         return None

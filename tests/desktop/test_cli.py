@@ -317,3 +317,26 @@ def test_table_output_reads_times_to_the_second():
 
     assert _fmt(datetime(2026, 7, 24, 2, 43, 4, 986949)) == "2026-07-24 02:43:04"  # CSV and JSON keep them whole
     assert _fmt(datetime(2026, 7, 24, 2, 43)) == "2026-07-24 02:43:00"
+
+
+def test_crash_logs_are_private_to_the_user(tmp_path, monkeypatch):
+    # a shared /tmp/hospops-logs (0755, files 0644) let another user read the logs or plant a link there first
+    import os
+    import stat
+
+    from desktop.cli import _log_crash, log_folder
+
+    monkeypatch.delenv("HOSPOPS_LOG_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert log_folder() == tmp_path / "state" / "hospops" / "logs"
+    path = _log_crash(ValueError("boom"))
+    assert path is not None and path.parent == log_folder() and "ValueError: boom" in path.read_text()
+    if os.name != "nt":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        # a folder that is a link (planted by someone else) is not written through
+        target = tmp_path / "elsewhere"
+        target.mkdir()
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "planted"))
+        (tmp_path / "planted" / "hospops").mkdir(parents=True)
+        (tmp_path / "planted" / "hospops" / "logs").symlink_to(target)
+        assert _log_crash(ValueError("boom")) is None and not list(target.iterdir())
