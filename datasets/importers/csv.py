@@ -218,8 +218,19 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
         label = col
         if ctype != "VARCHAR":
             staged.typed.add(q[1:-1].replace('""', '"'))
-        if table == "ed_visits" and col in CATEGORIES:  # (after a value map: it wins for its own keys only)
-            exprs[col] = Parsed(normalize_category(src, CATEGORIES[col]))
+        known = CATEGORIES if table == "ed_visits" else STAY_CATEGORIES if table == "stays" else {}
+        if col in FREE_CATEGORIES.get(table, ()):  # a free vocabulary, but never a name or an address
+            exprs[col] = Parsed(f"(CASE WHEN {says_nothing(src)} THEN NULL WHEN regexp_matches({src}, "
+                                f"{sql_str(PERSONAL)}) THEN 'other' ELSE nullif(trim({src}), '') END)")
+            personal = session.con.execute(
+                f"SELECT count(*) FROM {staged.name} s WHERE regexp_matches({src}, {sql_str(PERSONAL)})"
+            ).fetchone()[0]
+            if personal:
+                session.notes.append(f"{staged.path.name}: {personal:,} {col} value(s) looked like personal "
+                                     "details (a name, an address or a number) and were stored as 'other'")
+            continue
+        if col in known:  # (after a value map: it wins for its own keys only)
+            exprs[col] = Parsed(normalize_category(src, known[col]))
             other = session.con.execute(
                 f"SELECT count(*) FROM {staged.name} s WHERE {exprs[col].value} = 'other' "
                 f"AND lower(trim({q})) <> 'other'").fetchone()[0]
@@ -313,6 +324,28 @@ CATEGORIES = {
         "unknown": r"unknown|not known|not recorded",
     },
 }
+
+
+#: stays' admission type, in the words the schema documents and the bed board reads ('elective' picks the
+#: planned admissions): Epic's "Elective", a PAS's "Waiting list" or "Non-elective" were stored as given
+STAY_CATEGORIES = {
+    "admission_type": {
+        "emergency": r"emerg|urgent|non.?elective|unplanned|acute|\ba ?& ?e\b|\bae\b|\bed\b",
+        "elective": r"elective|planned|waiting.?list|booked|day.?case|scheduled|routine",
+        "observation": r"observ|\bobs\b",
+        "transfer": r"transfer",
+        "other": r"other|maternity|birth|newborn",
+    },
+}
+#: text columns whose words are the source's own (specialties, where a patient came from or went): kept as
+#: written, unless a value reads as personal details (PERSONAL)
+FREE_CATEGORIES = {"stays": ("specialty", "admit_source", "discharge_disposition"), "ed_visits": ("admit_specialty",)}
+#: personal details in a category: a UK postcode, a number of 6 digits or more, an e-mail address, a title or
+#: a relation before a capitalised word (a name: "Mother and baby unit" is none), a house number before a street. "Home to care of daughter
+#: Jane Doe, 4 Elm Rd LS6 2AA" was stored as a discharge destination
+PERSONAL = (r"(?i:\b[a-z]{1,2}[0-9][0-9a-z]? ?[0-9][a-z]{2}\b)|\d{6,}|@|"
+            r"\b(?i:mr|mrs|ms|miss|mx|dr|pt|son|daughter|wife|husband|mother|father|partner|care of|c/o)\.? [A-Z]|"
+            r"(?i:\b\d+[a-z]? [a-z]+ (road|rd|street|st|avenue|ave|lane|ln|close|drive|way|crescent|place|court)\b)")
 
 
 def normalize_category(col: str, categories: dict[str, str]) -> str:

@@ -481,6 +481,30 @@ def test_ed_categories_and_triage_as_exports_write_them(ws, tmp_path):
     assert "'xxxxx' is not a whole number" in ws.sql("SELECT reason FROM rejects")[0][0]  # an area, not a level
 
 
+def test_stay_categories_keep_to_their_words_and_never_hold_personal_details(ws, tmp_path):
+    """A stay's admission type is read in the schema's words (the bed board's planned admissions are
+    'elective': "Waiting list" and "Elective" were stored as given); a discharge destination holding a name
+    and an address ("Home to care of daughter Jane Doe, 4 Elm Rd LS6 2AA") was stored word for word."""
+    f = tmp_path / "stays.csv"
+    f.write_text("stay_id,admit_ts,admission_type,specialty,admit_source,discharge_disposition\n"
+                 "S1,2024-03-01 08:00,Waiting list,Mother and baby unit,GP referral,"
+                 "\"Home to care of daughter Jane Doe, 4 Elm Rd LS6 2AA\"\n"
+                 "S2,2024-03-01 09:00,Non-elective,Cardiology,A&E,Usual place of residence\n"
+                 "S3,2024-03-01 10:00,ELECTIVE,Dr Smith's list,Pt John Smith,died\n"
+                 "S4,2024-03-01 11:00,Observation,General surgery (ward 5B),call 9434765919,N/A\n")
+    r = import_csv(ws, f, table="stays")
+    assert r.tables()["stays"]["loaded"] == 4
+    got = ws.sql("SELECT admission_type, specialty, admit_source, discharge_disposition FROM stays "
+                 "ORDER BY admit_ts")
+    assert got == [("elective", "Mother and baby unit", "GP referral", "other"),
+                   ("emergency", "Cardiology", "A&E", "Usual place of residence"),
+                   ("elective", "other", "other", "died"),
+                   ("observation", "General surgery (ward 5B)", "other", None)]  # (N/A says nothing)
+    assert any("looked like personal details" in n and "discharge_disposition" in n for n in r.notes)
+    stored = " ".join(str(v) for row in ws.sql("SELECT * FROM stays") for v in row)
+    assert not any(w in stored for w in ("Jane", "Elm Rd", "LS6", "John", "9434765919"))
+
+
 def test_a_patient_is_in_one_place_at_a_time(ws, tmp_path):
     """Two open movements of one stay, or two that overlap, were loaded as they came: the census counted the
     patient in two units at once."""
