@@ -66,11 +66,11 @@ def title_row(owner: QWidget, title: QLabel, plot: pg.PlotWidget) -> QHBoxLayout
     copy_btn = QToolButton(owner)
     copy_btn.setText("Copy image")
     copy_btn.setToolTip("Copy this chart to the clipboard as a picture")
-    copy_btn.clicked.connect(lambda: _copy_image(plot))
+    copy_btn.clicked.connect(lambda: (_copy_image(plot), _audit(owner, title, "copy chart to clipboard", "")))
     save_btn = QToolButton(owner)
     save_btn.setText("PNG…")
     save_btn.setToolTip("Save this chart as a PNG picture")
-    save_btn.clicked.connect(lambda: _save_image(owner, plot))
+    save_btn.clicked.connect(lambda: _save_image(owner, plot, title))
     row.addWidget(copy_btn)
     row.addWidget(save_btn)
     return row
@@ -82,10 +82,19 @@ def _copy_image(plot: pg.PlotWidget) -> None:
     QGuiApplication.clipboard().setPixmap(plot.grab())
 
 
-def _save_image(owner: QWidget, plot: pg.PlotWidget) -> None:
+def _save_image(owner: QWidget, plot: pg.PlotWidget, title: QLabel | None = None) -> None:
     path, _ = QFileDialog.getSaveFileName(owner, "Save chart", "chart.png", "PNG image (*.png)")
-    if path:
-        save_png(plot, path)
+    if path and save_png(plot, path):
+        _audit(owner, title, "export chart", path)
+
+
+def _audit(owner: QWidget, title: QLabel | None, action: str, target: str) -> None:
+    """A chart leaving the app is in the audit log, as a table's copy or export is (a chart of counts is
+    data about patients too)."""
+    session = getattr(owner.window(), "session", None)
+    if session is not None:
+        session.audit(action, target or (title.text() if title is not None else "chart"),
+                      {"chart": title.text() if title is not None else ""})
 
 
 def save_png(plot: pg.PlotWidget, path) -> bool:

@@ -311,6 +311,15 @@ def test_overview_shows_the_core_numbers(window, demo_ws):
     assert wait_until_loaded(window, page, 60000)
     assert not page.error.isVisible(), page.error.text()
     at = window.session.as_of
+    # a chart copied out is in the audit log, as a table's copy is (a review found charts left no trace)
+    from PySide6.QtWidgets import QToolButton
+
+    from datasets.store import list_audit
+
+    copy = next(b for b in page.findChildren(QToolButton) if b.text() == "Copy image")
+    before = len(list_audit(window.session.ws, action="copy chart to clipboard"))
+    copy.click()
+    assert len(list_audit(window.session.ws, action="copy chart to clipboard")) == before + 1
     window.close()  # release the workspace, then compare with the core's own answer
     with Workspace.open(demo_ws, read_only=True) as ws:
         snap = snapshot(ws, at)
