@@ -259,6 +259,22 @@ def test_empirical_pools_the_hour_of_day_on_a_short_history():
     assert len(d.draws[0]) == 10
 
 
+def test_theta_bands_are_simple_smoothings():
+    # a level of 200 with a weekly season and noise of sd 15: statsmodels' own bands were 49-447 three weeks
+    # ahead (its variance grew by about 2 sigma² a step for a small smoothing weight)
+    from forecasting.models import Theta
+
+    rng = np.random.default_rng(2)
+    ds = pd.date_range("2024-01-01", periods=700, freq="D")
+    y = pd.DataFrame({"ds": ds, "y": 200 + 30 * np.sin(2 * np.pi * np.arange(700) / 7) + rng.normal(0, 15, 700)})
+    d = Theta().fit(y).predict_dist(21)
+    width = d.quantile([0.025, 0.975])
+    half = (width[:, 1] - width[:, 0]) / 2
+    assert (half > 1.96 * 15 * 0.8).all() and (half < 1.96 * 15 * 1.6).all(), half
+    test = 200 + 30 * np.sin(2 * np.pi * np.arange(700, 721) / 7)
+    assert (np.abs(d.mean - test) < 20).all()
+
+
 def test_glm_gives_christmas_day_its_own_shift():
     # two years of days at 200 a day, bank holidays at 220, Christmas Day at 130 (0.65 of a day): one shift for
     # every holiday forecast the next Christmas like any bank holiday, above its own 95 % band
