@@ -307,8 +307,29 @@ def run_forecast(
         best = next((p for p in pref if p in forecasts), next(iter(forecasts)))
     rep(1.0, "done")
     seconds["total"] = time.perf_counter() - t_all
+    verdict = verdict_for(table, best, freq)
+    if table is not None and freq in ("h", "D") and country:
+        verdict += _untested_holidays(next(iter(forecasts.values()))["ds"], cv, country)
     return ForecastResult(
         name=str(attrs.get("name") or (y_df["unique_id"].iloc[0] if "unique_id" in y_df.columns else "series")),
         freq=freq, horizon=steps, history=df, forecasts=forecasts, backtest=table, best=best,
-        verdict=verdict_for(table, best, freq), cv=cv, seconds=seconds, levels=level, failed=failed,
+        verdict=verdict, cv=cv, seconds=seconds, levels=level, failed=failed,
     )
+
+
+def _untested_holidays(ahead: pd.Series, cv: Optional[pd.DataFrame], country: Optional[str]) -> str:
+    """A sentence where the forecast spans public holidays and no backtest window held one: the backtest's
+    verdict then says nothing of them (windows over June-November picked a model without holiday terms for
+    a horizon over Christmas, its verdict unqualified)."""
+    from forecasting.features import holiday_dates, local_clock
+
+    if not country or cv is None or cv.empty or ahead.empty:
+        return ""
+    days = local_clock(ahead).normalize()
+    hol = holiday_dates(country, min(days.min(), pd.Timestamp(cv["ds"].min())), days.max())
+    coming = sorted({d for d in days if d in hol})
+    if not coming or any(d in hol for d in local_clock(cv["ds"]).normalize().unique()):
+        return ""
+    named = ", ".join(f"{d:%d %b}" for d in coming[:4]) + (" ..." if len(coming) > 4 else "")
+    return (f" The forecast spans {len(coming)} public holiday{'' if len(coming) == 1 else 's'} ({named}) and no "
+            "backtest window held one: how it does on them is untested.")

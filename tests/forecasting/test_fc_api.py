@@ -230,3 +230,15 @@ def test_load_csv_with_a_time_zone_follows_clock_changes(tmp_path):
     assert (row["y"], row["hours"]) == (7, 2) and (y["hours"] != 1).sum() == 1
     with pytest.raises(SourceError, match="Unknown time zone"):
         load_csv(q, "t", "n", timezone="Europe/Lundon")
+
+
+def test_a_verdict_says_when_the_backtest_held_no_holiday_the_forecast_spans():
+    rng = np.random.default_rng(3)
+    ds = pd.date_range("2025-09-01", "2025-12-10", freq="D")
+    y = pd.DataFrame({"unique_id": "ed", "ds": ds, "y": rng.poisson(200, len(ds)).astype(float)})
+    res = run_forecast(y, "28d", models=["seasonal_naive", "glm_negbin"], backtest=True, n_windows=2,
+                       holidays_country="GB")
+    assert "spans 3 public holidays (25 Dec, 26 Dec, 01 Jan) and no backtest window held one" in res.verdict
+    short = run_forecast(y, "7d", models=["seasonal_naive", "glm_negbin"], backtest=True, n_windows=2,
+                         holidays_country="GB")
+    assert "public holiday" not in short.verdict  # none ahead
