@@ -46,6 +46,7 @@ from datasets.importers.engine import (
     sql_str,
     swapped,
 )
+from datasets.privacy import mask_shape_sql
 from datasets.progress import Progress, ShouldStop
 from datasets.store import CANONICAL, Workspace
 
@@ -228,9 +229,14 @@ def column_exprs(session: ImportSession, staged, table: str, mapping: Mapping) -
             if personal:
                 session.notes.append(f"{staged.path.name}: {personal:,} {col} value(s) looked like personal "
                                      "details (a name, an address or a number) and were stored as 'other'")
+            staged.guard_raw(q, f"CASE WHEN regexp_matches({{v}}, {sql_str(PERSONAL)}) THEN {mask_shape_sql('{v}')} "
+                                "ELSE {v} END")
             continue
         if col in known:  # (after a value map: it wins for its own keys only)
             exprs[col] = Parsed(normalize_category(src, known[col]))
+            spelt = normalize_category("{v}", known[col])
+            staged.guard_raw(q, f"CASE WHEN {spelt} = 'other' AND lower(trim({{v}})) <> 'other' "
+                                f"THEN {mask_shape_sql('{v}')} ELSE {{v}} END")
             other = session.con.execute(
                 f"SELECT count(*) FROM {staged.name} s WHERE {exprs[col].value} = 'other' "
                 f"AND lower(trim({q})) <> 'other'").fetchone()[0]

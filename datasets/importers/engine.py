@@ -155,6 +155,17 @@ class Staged:
     reader_lines: Optional[list[int]] = None
     read_path: Optional[Path] = None  # the file DuckDB read: ``path``, or its UTF-8 copy (:func:`transcode`)
     typed: set[str] = field(default_factory=set)  # columns read as numbers or dates (see :func:`shape_if_wordy`)
+    # {column: SQL over {v}}: how a rejected row's raw text keeps a category field (see :meth:`guard_raw`)
+    raw_guards: dict[str, str] = field(default_factory=dict)
+
+    def guard_raw(self, column: str, template: str) -> None:
+        """Keep ``column`` in a rejected row's raw text through ``template`` (SQL over ``{v}``): a category
+        field keeps a known wording and shows anything else as its shape. A shifted row put a name and record
+        number (NAME2222222) under disposition; the row was rejected for its dates, and its raw text quoted
+        the name."""
+        name = {c.lower(): c for c in self.columns}.get(column.strip('"').replace('""', '"').lower())
+        if name is not None:
+            self.raw_guards[name] = template
 
     def pseudonymize(self, column: str, template: str) -> None:
         """Say how rejected rows keep ``column``: ``template`` is SQL with ``{v}`` for the field's text."""
@@ -190,6 +201,8 @@ class Staged:
             x = shape_if_multiline(x)
             if c in self.typed:  # (a number or date field: a word there is a shifted name, kept as its shape)
                 x = shape_if_wordy(x)
+            if c in self.raw_guards:
+                x = f"({self.raw_guards[c].replace('{v}', x)})"
             parts.append(
                 f"CASE WHEN contains({x}, {delim}) OR contains({x}, '\"') OR contains({x}, chr(10)) "
                 f"OR contains({x}, chr(13)) THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE {x} END"

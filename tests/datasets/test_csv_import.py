@@ -505,6 +505,26 @@ def test_stay_categories_keep_to_their_words_and_never_hold_personal_details(ws,
     assert not any(w in stored for w in ("Jane", "Elm Rd", "LS6", "John", "9434765919"))
 
 
+def test_a_rejected_rows_category_fields_keep_known_words_only(ws, tmp_path):
+    """A shifted row put a name and record number under disposition; rejected for its dates, its raw text
+    quoted them (a hostile-input soak found it). Category fields keep a known wording in the raw text, and
+    show anything else as its shape."""
+    f = tmp_path / "ed.csv"
+    f.write_text("visit_id,arrival_ts,departure_ts,acuity,Patient Name,disposition\n"
+                 "V1,MRN2222222,2024-03-01 10:00:00,2024-03-01 14:00:00,1,NAME2222222\n"
+                 "V2,2024-03-01 10:00:00,bad,1,Jo Bloggs,Admitted\n")
+    import_csv(ws, f, table="ed_visits")
+    raws = [r for (r,) in ws.sql("SELECT raw FROM rejects ORDER BY line")]
+    assert len(raws) == 2 and "NAME2222222" not in raws[0] and raws[0].endswith("xxxx9999999")
+    assert raws[1].endswith("Admitted")
+    g = tmp_path / "stays.csv"
+    g.write_text("stay_id,admit_ts,specialty,discharge_disposition\n"
+                 "S1,not a date,Cardiology,\"Home to care of daughter Jane Doe, 4 Elm Rd LS6 2AA\"\n")
+    import_csv(ws, g, table="stays")
+    (raw,) = ws.sql("SELECT raw FROM rejects WHERE file = 'stays.csv'")[0]
+    assert "Cardiology" in raw and "Jane" not in raw and "LS6" not in raw
+
+
 def test_a_patient_is_in_one_place_at_a_time(ws, tmp_path):
     """Two open movements of one stay, or two that overlap, were loaded as they came: the census counted the
     patient in two units at once."""
