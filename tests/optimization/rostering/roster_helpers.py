@@ -30,3 +30,15 @@ def tiny(days: int, employees=None, cover=(), shifts=(E8, L8), **kw) -> RosterPr
 INRC = CURTOIS.parent / "inrc1_2010_txt"
 requires_inrc = pytest.mark.skipif(not (INRC / "sprint01.txt").exists(),
                                    reason="INRC-I instances not present (../shared/anchors)")
+
+
+def solved(problem, limit: float = 5.0):
+    """Solve to optimality with 2 workers and check it: no hard rule broken, solver and validator agree."""
+    from optimization.rostering import solve, validate
+
+    sol = solve(problem, limit, num_workers=2)
+    check = validate(problem, sol)
+    assert sol.status == "OPTIMAL", sol
+    assert check.hard_violations == 0, check.violations
+    assert check.objective == sol.objective  # solver and validator agree
+    return sol, check

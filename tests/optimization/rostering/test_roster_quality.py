@@ -11,23 +11,15 @@ from ortools.sat.python import cp_model
 
 from datasets.errors import HospOpsError
 from datasets.store import Workspace
-from optimization.rostering import (Cover, Lock, Request, RosterProblem, RosterSolution, ShiftType, build_model, solve,
+from optimization.rostering import (Cover, Lock, Request, RosterProblem, RosterSolution, ShiftType, build_model,
                                     validate)
 from optimization.rostering.validate import hours_table
 from optimization.rostering.workspace import problem_from_workspace
-from roster_helpers import E8, person, tiny
+from roster_helpers import E8, person, solved, tiny
 
 N = ShiftType("N", 630, is_night=True)  # 10.5 h: one extra night absorbs more hours than one extra Early
 START = date(2026, 11, 23)
 
-
-def solved(problem, limit=10.0):
-    sol = solve(problem, limit, num_workers=2)
-    check = validate(problem, sol)
-    assert sol.status == "OPTIMAL", sol
-    assert check.hard_violations == 0, check.violations
-    assert check.objective == sol.objective  # solver and validator agree
-    return sol, check
 
 
 def model_cost(problem, assignment):

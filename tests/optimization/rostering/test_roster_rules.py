@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from optimization.rostering import Lock, Request, RosterSolution, solve, validate
+from optimization.rostering import Lock, Request, RosterSolution, validate
 
 from optimization.rostering import ShiftType
-from roster_helpers import E8, need, person, tiny
+from roster_helpers import E8, need, person, solved, tiny
 
-
-def solved(problem, limit=5.0):
-    sol = solve(problem, limit, num_workers=2)
-    check = validate(problem, sol)
-    assert sol.status == "OPTIMAL", sol
-    assert check.hard_violations == 0, check.violations
-    assert check.objective == sol.objective  # solver and validator agree
-    return sol, check
 
 
 def flags(problem, assignment, rule):
