@@ -320,10 +320,11 @@ def _print_hours(rows: list[dict], c) -> None:
     off = sorted((r for r in known if abs(r["difference_h"]) >= HOURS_WORTH_NAMING), key=lambda r: r["difference_h"])
     under = [r for r in off if r["difference_h"] < 0]
     if len(off) > HOURS_LISTED:  # most of the ward: one line says it better than a long table
+        why = (": each person above cover costs, so the roster keeps people near the least their contract allows"
+               if 2 * len(under) >= len(off) else "")
         print(f"  {len(under)} of {len(rows)} people are {HOURS_WORTH_NAMING:g} h or more under their contracted hours "
               f"(at most {-min((r['difference_h'] for r in under), default=0):g} h), {len(off) - len(under)} as much "
-              "over: each person above cover costs, so the roster keeps people near the least their contract "
-              "allows (--json: hours per person).")
+              f"over{why} (--json: hours per person).")
     elif off:
         table = [["person", "contracted h", "rostered h", "difference", "shifts", "nights"]]
         table += [[f"{r['name']} ({r['employee']})" if r["name"] != r["employee"] else r["employee"],

@@ -152,14 +152,15 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
     if freq in ("h", "D"):  # missing times become gaps (NaN), not silently shortened history
         full = pd.date_range(df["ds"].iloc[0], df["ds"].iloc[-1], freq=freq)
         hours = local_hours(full, timezone) if freq == "h" and timezone else None
-        if hours is not None:  # a spring-forward hour is no gap: it never was
-            full = full[hours > 0]
+        if hours is not None:  # a spring-forward hour is no gap: it never was (unless the file has it)
+            full = full[(hours > 0) | full.isin(df["ds"])]
         if len(full) != len(df) and df["ds"].isin(full).all():
             df = df.set_index("ds").reindex(full).rename_axis("ds").reset_index()
             df["unique_id"] = str(pick)
             df = df[["unique_id", "ds", "y"]]
-        if hours is not None:  # the autumn hour written once covers two real hours (the workspace's `hours`)
-            df["hours"] = local_hours(pd.DatetimeIndex(df["ds"]), timezone)
+        if hours is not None:  # the autumn hour written once covers two real hours (the workspace's `hours`);
+            # a spring-forward hour the file has anyway counts as one
+            df["hours"] = np.maximum(local_hours(pd.DatetimeIndex(df["ds"]), timezone), 1.0)
     df.attrs.update({"name": p.stem, "label": f"{value_col} from {p.name}", "freq": freq,
                      "tz": timezone if freq == "h" else None, "country": None, "note": note})
     return df

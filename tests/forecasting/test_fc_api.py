@@ -230,6 +230,13 @@ def test_load_csv_with_a_time_zone_follows_clock_changes(tmp_path):
     assert (row["y"], row["hours"]) == (7, 2) and (y["hours"] != 1).sum() == 1
     with pytest.raises(SourceError, match="Unknown time zone"):
         load_csv(q, "t", "n", timezone="Europe/Lundon")
+    # a file that writes the hour the clocks jump over anyway (a count of 0 at 01:00 on 29 March): kept, one
+    # hour, and the other gaps still filled
+    times = pd.date_range("2026-03-28 00:00", "2026-03-29 23:00", freq="h")
+    r = tmp_path / "spring_written.csv"
+    pd.DataFrame({"t": times.strftime("%Y-%m-%d %H:%M"), "n": 2}).drop(index=[5]).to_csv(r, index=False)
+    y = load_csv(r, "t", "n", timezone="Europe/London")
+    assert len(y) == 48 and (y["hours"] == 1).all() and np.isnan(y["y"].iloc[5])
 
 
 def test_a_verdict_says_when_the_backtest_held_no_holiday_the_forecast_spans():
