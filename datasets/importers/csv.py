@@ -350,8 +350,8 @@ STAY_CATEGORIES = {
 #: written, unless a value reads as personal details (PERSONAL)
 FREE_CATEGORIES = {"stays": ("specialty", "admit_source", "discharge_disposition"), "ed_visits": ("admit_specialty",)}
 #: personal details in a category: a UK postcode, a number of 6 digits or more, an e-mail address, a title or
-#: a relation before a capitalised word (a name: "Mother and baby unit" is none), a house number before a street. "Home to care of daughter
-#: Jane Doe, 4 Elm Rd LS6 2AA" was stored as a discharge destination
+#: a relation before a capitalised word (a name: "Mother and baby unit" is none), a house number before a
+#: street. "Home to care of daughter Jane Doe, 4 Elm Rd LS6 2AA" was stored as a discharge destination
 PERSONAL = (r"(?i:\b[a-z]{1,2}[0-9][0-9a-z]? ?[0-9][a-z]{2}\b)|\d{6,}|@|"
             r"\b(?i:mr|mrs|ms|miss|mx|dr|pt|son|daughter|wife|husband|mother|father|partner|care of|c/o)\.? [A-Z]|"
             r"(?i:\b\d+[a-z]? [a-z]+ (road|rd|street|st|avenue|ave|lane|ln|close|drive|way|crescent|place|court)\b)")
