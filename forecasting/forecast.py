@@ -131,6 +131,9 @@ class ForecastResult:
     seconds: dict[str, float] = field(default_factory=dict)
     levels: tuple = (80, 95)
     failed: dict[str, str] = field(default_factory=dict)
+    #: real hours each forecast step covers where a clock change makes it other than one (the autumn 01:00
+    #: covers two), else None
+    hours: Optional[np.ndarray] = None
 
     def to_json(self) -> dict:
         models = []
@@ -138,13 +141,16 @@ class ForecastResult:
         for name, fc in self.forecasts.items():
             item = {"name": name, "seconds": round(self.seconds.get(name, 0.0), 3), "forecast": [
                 {"ds": pd.Timestamp(r["ds"]).isoformat(),
-                 **{k: float(r[k]) for k in fc.columns if k != "ds"}} for r in fc.to_dict("records")]}
+                 **{k: float(r[k]) for k in fc.columns if k != "ds"},
+                 **({"hours": float(self.hours[i])} if self.hours is not None and i < len(self.hours)
+                    and self.hours[i] != 1 else {})}
+                for i, r in enumerate(fc.to_dict("records"))]}
             if name in bt:
                 r = bt[name]
                 item["backtest"] = {
                     **{k: _num(r.get(k)) for k in ("mae", "rmse", "mase", "pinball", "crps", "quantile_bias")},
                     "coverage": {str(lv): _num(r.get(f"coverage_{lv}")) for lv in self.levels},
-                    "n": int(r.get("n", 0)),
+                    "n": int(r.get("n", 0)), "windows": int(r.get("windows", 0) or 0),
                 }
             models.append(item)
         return {"series": self.name, "freq": self.freq, "horizon": self.horizon, "best": self.best,
@@ -241,6 +247,7 @@ def run_forecast(
         base_names = list(dict.fromkeys(base_names + [n for n in default_models(df, freq) if n != "ensemble"]))
     members = [n for n in base_names if n != "seasonal_naive"]  # the ensemble: every model but the naive
     fit_models = {n: make_model(n, freq, tz, country) for n in base_names}
+    future_hours = None
 
     cv = table = None
     failed: dict[str, str] = {}
@@ -287,7 +294,10 @@ def run_forecast(
             failed[n] = str(exc)
             continue
         seconds[n] = time.perf_counter() - t0
-        forecasts[n] = dist_frame(m.future(steps)[0], dists[n], cols)
+        grid, step_hours = m.future(steps)
+        forecasts[n] = dist_frame(grid, dists[n], cols)
+        if freq == "h" and step_hours is not None and np.any(np.asarray(step_hours) != 1):
+            future_hours = np.asarray(step_hours, float)
     if not forecasts:
         raise HospOpsError("No model could forecast this series.", hint=next(iter(failed.values()), None))
     ok_members = [n for n in members if n in dists]
@@ -313,7 +323,7 @@ def run_forecast(
     return ForecastResult(
         name=str(attrs.get("name") or (y_df["unique_id"].iloc[0] if "unique_id" in y_df.columns else "series")),
         freq=freq, horizon=steps, history=df, forecasts=forecasts, backtest=table, best=best,
-        verdict=verdict, cv=cv, seconds=seconds, levels=level, failed=failed,
+        verdict=verdict, cv=cv, seconds=seconds, levels=level, failed=failed, hours=future_hours,
     )
 
 

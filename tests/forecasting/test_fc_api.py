@@ -230,6 +230,12 @@ def test_load_csv_with_a_time_zone_follows_clock_changes(tmp_path):
     assert (row["y"], row["hours"]) == (7, 2) and (y["hours"] != 1).sum() == 1
     with pytest.raises(SourceError, match="Unknown time zone"):
         load_csv(q, "t", "n", timezone="Europe/Lundon")
+    # a forecast over the autumn change says which step covers two hours (in --json)
+    z = y[y["ds"] < pd.Timestamp("2026-10-24 00:00")].copy()
+    z.attrs.update(y.attrs)
+    js = run_forecast(z, "48h", models=["glm_negbin"]).to_json()
+    doubled = [r for r in js["models"][0]["forecast"] if "hours" in r]
+    assert [(r["ds"], r["hours"]) for r in doubled] == [("2026-10-25T01:00:00", 2.0)]
     # a file that writes the hour the clocks jump over anyway (a count of 0 at 01:00 on 29 March): kept, one
     # hour, and the other gaps still filled
     times = pd.date_range("2026-03-28 00:00", "2026-03-29 23:00", freq="h")
