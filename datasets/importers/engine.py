@@ -384,6 +384,23 @@ def transcode(path: Path, encoding: str, chunk: int = 4 << 20) -> Path:
     return out
 
 
+def _header_delimiter(path: Path, encoding: str, n_columns: int, guess: str) -> str:
+    """The delimiter that splits the header line into the ``n_columns`` columns read: ``guess`` where it does
+    (or where none does). sniff_csv could name another on a file with ragged lines ('|' for a comma file,
+    and the rejects' raw text was joined with it)."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8" if encoding.lower().startswith("utf-8") else encoding,
+                    errors="replace", newline="") as fh:
+            head = fh.readline(1 << 20)
+    except (OSError, EOFError, zlib.error, LookupError):
+        return guess
+    fits = [d for d in (guess, ",", ";", "\t", "|") if len(next(csv.reader([head], delimiter=d), [])) == n_columns]
+    return fits[0] if fits else guess
+
+
 def has_rows(path: Path) -> bool:
     """True when the file has at least one non-empty line after its header (an empty file has none)."""
     import gzip
@@ -676,6 +693,8 @@ class ImportSession:
             delim = delimiter or (used[0] if used and used[0] else ",")
         except duckdb.Error:
             pass
+        if not delimiter:
+            delim = _header_delimiter(read, read_enc, len(columns), delim)
         sampled, empty_extra, extra = surplus_fields(read, read_enc, delim, len(columns), header=header)
         if empty_extra and (2 * empty_extra >= sampled or extra > empty_extra):
             # DuckDB reads a row's surplus *empty* fields as a trailing delimiter (by design), so a header that

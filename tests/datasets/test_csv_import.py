@@ -638,3 +638,16 @@ def test_a_file_without_a_header_is_refused_without_quoting_its_first_record(ws,
     g.write_text("Attendance,Arrived\nA1,2026-10-01 08:15\n")
     with pytest.raises(SourceError, match="Attendance, Arrived"):
         import_csv(ws, g, table="ed_visits")
+
+
+def test_rejects_raw_text_uses_the_delimiter_the_file_was_read_with(ws, tmp_path):
+    # a comma file with ragged lines: sniff_csv named '|', and rejects' raw text was joined with it (and the
+    # check for a header lacking a name counted fields with it)
+    f = tmp_path / "ed.csv"
+    rows = ["visit_id,arrival_ts,departure_ts,acuity,disposition",
+            "x" * 1000 + ",2024-03-01 10:00,2024-03-01 14:00,1,Admitted,",
+            "V2,2024-03-01 10:00,bad,1,Admitted", "V3,2024-03-01 11:00,,2,home", "V4,2024-03-01 12:00,,3,home"]
+    f.write_text("\n".join(rows) + "\n")
+    import_csv(ws, f, table="ed_visits")
+    raw = dict(ws.sql("SELECT line, raw FROM rejects"))
+    assert raw[3].endswith(",2024-03-01 10:00,bad,1,Admitted") and "|" not in raw[3]
