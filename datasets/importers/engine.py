@@ -1330,15 +1330,23 @@ def sniff_order(con: duckdb.DuckDBPyConnection, sample: list[str],
     then ``month_first`` decides, from the workspace's country)."""
     if not sample:
         return [], False, False
-    # the sample goes in as a parameter, never inlined: a field may hold anything (a NUL ends DuckDB's parser)
-    n_aware, iso_ok, *per_format = con.execute(
-        "SELECT count(*) FILTER (WHERE regexp_matches(x, '(Z|[+-]\\d\\d:?\\d\\d)$') "
-        "AND TRY_CAST(x AS TIMESTAMPTZ) IS NOT NULL), "
-        "count(*) FILTER (WHERE year(TRY_CAST(x AS TIMESTAMP)) >= 1000), "
-        + ", ".join(f"count(*) FILTER (WHERE year(try_strptime(x, {sql_str(fmt)})) >= 1000)" for fmt in TS_FORMATS)
-        + " FROM unnest(CAST(? AS VARCHAR[])) t(x)",
-        [sample],
-    ).fetchone()
+    # the sample goes in as a parameter, never inlined: a field may hold anything (a NUL ends DuckDB's parser).
+    # On a connection of its own, one thread, outside the import's transaction: this query on the workspace's
+    # connection crashed the interpreter once in a CI run (a segmentation fault inside DuckDB 1.4.4, not
+    # reproduced in 13 runs since); it needs nothing of the workspace, and the sample is a few thousand texts
+    own = duckdb.connect(config={"threads": 1})
+    try:
+        n_aware, iso_ok, *per_format = own.execute(
+            "SELECT count(*) FILTER (WHERE regexp_matches(x, '(Z|[+-]\\d\\d:?\\d\\d)$') "
+            "AND TRY_CAST(x AS TIMESTAMPTZ) IS NOT NULL), "
+            "count(*) FILTER (WHERE year(TRY_CAST(x AS TIMESTAMP)) >= 1000), "
+            + ", ".join(f"count(*) FILTER (WHERE year(try_strptime(x, {sql_str(fmt)})) >= 1000)"
+                        for fmt in TS_FORMATS)
+            + " FROM unnest(CAST(? AS VARCHAR[])) t(x)",
+            [sample],
+        ).fetchone()
+    finally:
+        own.close()
     if n_aware >= 0.9 * len(sample):
         return [], True, False
     counts = dict(zip(TS_FORMATS, per_format))
