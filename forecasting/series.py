@@ -105,6 +105,7 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
     if not p.exists():
         raise SourceError(f"No such file: {p}")
     from datasets.importers.engine import detect_encoding
+    from datasets.privacy import shape_if_wordy  # (a name or patient number quoted as the import quotes it)
 
     # as the import reads a file: its encoding (Excel's Windows-1252 or UTF-16, a UTF-8 mark) and its delimiter
     # (a comma, or Excel's semicolon where the decimal mark is a comma), which a plain read_csv refused
@@ -143,7 +144,7 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
             first = int(wrong.to_numpy().nonzero()[0][0])
             line = int(raw.index[first]) + 2  # the header is line 1
             raise SourceError(f"{int(wrong.sum())} value(s) in {value_col!r} of {p.name} {what}; the first on line "
-                              f"{line}: {_shape_if_wordy(str(raw[value_col].iloc[first]))!r}.")
+                              f"{line}: {shape_if_wordy(str(raw[value_col].iloc[first]))!r}.")
     if getattr(ds.dt, "tz", None) is not None:
         ds = ds.dt.tz_localize(None)
     df = pd.DataFrame({"ds": ds, "y": y}).groupby("ds", as_index=False)["y"].sum(min_count=1)
@@ -175,16 +176,6 @@ def local_hours(labels: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     except Exception as exc:  # (pytz/zoneinfo: an unknown name)
         raise SourceError(f"Unknown time zone {timezone!r}.", hint="Names look like Europe/London.") from exc
     return np.where(first.isna(), 0.0, np.where(first != second, 2.0, 1.0))
-
-
-def _shape_if_wordy(text: str) -> str:
-    """``text``, or its shape where it holds a word or a long number (a name, a patient number: a shifted
-    row), as the import quotes values in its reasons."""
-    import re
-
-    from datasets.privacy import mask_shape
-
-    return mask_shape(text) if re.search(r"[^\W\d_]{4,}|\d{7,}", text) else text
 
 
 OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"

@@ -30,7 +30,7 @@ from typing import Iterable, Optional
 import duckdb
 
 from datasets.errors import HospOpsError, SourceError
-from datasets.privacy import birth_year_sql, classify_column, mask_shape_sql
+from datasets.privacy import WORDY, birth_year_sql, classify_column, mask_shape_sql
 from datasets.progress import Progress, Reporter, ShouldStop
 from datasets.store import CANONICAL, Workspace, os_user
 
@@ -1235,7 +1235,7 @@ def shape_if_wordy(value_sql: str) -> str:
     """SQL: ``value_sql``, or only its shape where it holds a word (4 letters or more) or a long number (7 digits
     or more): in a number or date field that is what a shifted row brings there, a name or a record number
     ("acuity: 'Smith, John' is not a whole number" was stored as a reject's reason and raw text)."""
-    return (f"(CASE WHEN regexp_matches({value_sql}, '[^\\W\\d_]{{4,}}|\\d{{7,}}') "
+    return (f"(CASE WHEN regexp_matches({value_sql}, {sql_str(WORDY)}) "
             f"THEN {mask_shape_sql(value_sql)} ELSE {value_sql} END)")
 
 

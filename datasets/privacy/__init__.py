@@ -149,6 +149,16 @@ def mask_shape(text: str) -> str:
     return re.sub(r"\d", "9", re.sub(r"[^\W\d_]", "x", text))
 
 
+#: a word (4 letters or more) or a long number (7 digits or more): in a number or date field, what a shifted
+#: row brings there, a name or a record number (the same pattern in Python's ``re`` and DuckDB's RE2)
+WORDY = r"[^\W\d_]{4,}|\d{7,}"
+
+
+def shape_if_wordy(text: str) -> str:
+    """``text``, or its shape (:func:`mask_shape`) where it holds a :data:`WORDY` run."""
+    return mask_shape(text) if re.search(WORDY, text) else text
+
+
 def mask_shape_sql(expr: str) -> str:
     """SQL for :func:`mask_shape`."""
     return f"regexp_replace(regexp_replace({expr}, '\\pL', 'x', 'g'), '\\d', '9', 'g')"
