@@ -49,29 +49,24 @@ def quality(problem, assignment: dict) -> dict[str, Any]:
     """What a scheduler looks at, whatever the objective prices: ``short`` (people missing against cover, over
     every role's row), ``extra_by_shift`` ({shift: people above the roles' cover, summed over days}),
     ``nights_range`` (fewest and most nights of the people who worked any) and ``under_contract_h`` (mean
-    hours below the contract over the horizon; the contract is the middle of each person's hard band)."""
+    hours below the contract over the horizon, as ``validate.hours_table`` compares them)."""
+    from optimization.rostering.construct import cover_counts
+    from optimization.rostering.validate import hours_table
+
     if not assignment:
         return {}
-    skills = {e.id: e.skills for e in problem.employees}
+    had = cover_counts(problem, assignment)
     short, extra = 0, {s.id: 0 for s in problem.shifts}
     for c in problem.cover:
-        n = sum(1 for (e, d), s in assignment.items() if d == c.day and s in c.counted
-                and (not c.skill or c.skill in skills[e]))
+        n = sum(had[(c.day, s, c.skill)] for s in c.counted)
         short += max(0, c.requirement - n)
         if c.skill and c.skill != "charge":
             extra[c.shift] += max(0, n - c.requirement)
-    nights = {s.id for s in problem.shifts if s.is_night}
-    per = [sum(1 for d in range(problem.days) if assignment.get((e.id, d)) in nights) for e in problem.employees]
-    worked = [n for n in per if n]
-    minutes = {s.id: s.minutes for s in problem.shifts}
-    under = []
-    for e in problem.employees:
-        owed = getattr(e, "contract_minutes", None)
-        owed = (e.min_minutes + e.max_minutes) / 2 if owed is None else owed
-        got = sum(minutes[s] for (x, _d), s in assignment.items() if x == e.id)
-        under.append(max(0.0, owed - got) / 60)
+    hours = hours_table(problem, assignment)
+    worked = [int(n) for n in hours["nights"] if n]
+    under = (-hours["difference_h"]).clip(lower=0).mean()
     return {"short": short, "extra_by_shift": extra, "nights_range": [min(worked), max(worked)] if worked else None,
-            "under_contract_h": rounded(sum(under) / len(under), 1)}
+            "under_contract_h": rounded(float(under), 1)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
