@@ -28,8 +28,11 @@ def list_units(ws, progress=None, should_stop=None) -> list[tuple[str, str, int]
 
 
 def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sick, published, from_day,
-                 progress=None, should_stop=None, points: list | None = None) -> dict[str, Any]:
+                 progress=None, should_stop=None, points: list | None = None, hint=None) -> dict[str, Any]:
     """Solve (or, with ``published``, re-roster from ``from_day`` after the sickness calls in ``sick``).
+
+    ``hint``: the roster on screen, which the search starts from (repaired around the cells locked since, so
+    locking a cell and pressing Solve changes the roster around that cell, not all over).
 
     Each improving solution appends ``(seconds, objective, bound)`` to ``points`` (the page's live curve reads
     it); the cover table and the violations are built here, off the Qt thread.
@@ -57,7 +60,8 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
                             on_solution=improved)
         problem = rerostering_problem(problem, published, from_day)
     else:
-        solution = solve(problem, time_limit_s=limit, progress=sub, should_stop=should_stop, on_solution=improved)
+        solution = solve(problem, time_limit_s=limit, progress=sub, should_stop=should_stop, on_solution=improved,
+                         hint=hint)
     check = validate(problem, solution) if solution.assignment else None
     violations = None
     if check is not None:
@@ -71,7 +75,8 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
 
     from optimization.rostering import cover_surplus
 
-    return {"problem": problem, "solution": solution, "validation": check, "violations": violations,
+    return {"key": (unit, start, days), "problem": problem, "solution": solution, "validation": check,
+            "violations": violations,
             "cover": cover, "short": short, "shortfalls": cover_shortfalls(problem),
             "surplus": cover_surplus(problem)}
 
@@ -340,13 +345,17 @@ class RosterPage(Page):
         self._draft = time_limit is not None
         locks = dict(self.model.locks)
         sick = list(self.sick)
+        hint = None
+        if published is None and self.result is not None and self.result["solution"].assignment:
+            if self.result.get("key") == (unit, start, days):
+                hint = self.result["solution"]  # the roster on screen: locking a cell then Solve keeps the rest
         self.status.setText("Solving… the objective improves live below; Esc stops and keeps the best roster so far.")
         self._curve = points = []  # appended to by the solve's thread, read here on each progress update
         self._obj_curve.setData([], [])
         self._bound_curve.setData([], [])
         self.run(f"Rostering {unit}",
                  lambda ws, progress, should_stop: solve_roster(ws, unit, start, days, limit, locks, sick, published,
-                                                                from_day, progress, should_stop, points),
+                                                                from_day, progress, should_stop, points, hint),
                  self._show, key="roster.solve", on_progress=self._progress,
                  on_error=self._failed, keeps_partial=True)
 

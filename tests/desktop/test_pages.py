@@ -2,6 +2,8 @@
 (and re-roster after a sickness call), supplies table. Real fits and real CP-SAT solves, short limits."""
 from __future__ import annotations
 
+import math
+
 from datetime import timedelta
 
 import pandas as pd
@@ -183,6 +185,18 @@ def test_roster_page_solves_and_rerosters(window):
     page._curve = [(0.0, 900.0, float("nan")), (1.0, 800.0, 700.0)]
     page._progress(0.5, "objective 800 (bound 700) at 1.0 s")
     assert list(page._obj_curve.getData()[0]) == [0.0, 1.0] and list(page._bound_curve.getData()[1]) == [700.0]
+    # lock a worked cell off and Solve again: the search starts from the roster on screen, repaired around
+    # the lock (its first point, the starting roster, has no bound), and did not start afresh
+    shown = r["solution"].assignment
+    off_emp, off_day = next(k for k in sorted(shown) if k[1] >= 5)
+    page._lock(off_emp, off_day, None)
+    page.limit.setValue(3)
+    page.solve()
+    assert wait_until_loaded(window, page, 120000)
+    r = page.result
+    assert r["validation"].hard_violations == 0 and (off_emp, off_day) not in r["solution"].assignment
+    assert page._curve and math.isnan(page._curve[0][2]), page._curve[:2]
+    page._unlock(off_emp, off_day)
     # lock a cell, then report someone sick from day 3: the re-roster keeps the lock and lists its changes
     first = r["solution"].assignment
     # lock a cell the first roster has (a lock to another shift can clash with that person's published days

@@ -178,3 +178,52 @@ def test_from_csv_rejects_a_foreign_roster(ward, tmp_path):
     bad.write_text("employee,name,day,date,shift,minutes\nZZZ,x,0,,E,480\n")
     with pytest.raises(HospOpsError, match="not part of this roster"):
         from_csv(p, bad)
+
+
+def test_a_lock_that_breaks_the_published_roster_is_repaired_around_it(ward):
+    """Locking a published shift off leaves its person short of their least hours: the re-roster's start (the
+    published roster) breaks two hard rules. It is repaired around them (the person works another day, and
+    the shift is covered), not searched afresh, which changed 280 cells of a 6-week roster."""
+    import dataclasses
+
+    p, sol = ward
+    hours = validate(p, sol)
+    assert hours.hard_violations == 0
+    worked = {e.id: sum(next(s.minutes for s in p.shifts if s.id == sh) for (x, _), sh in sol.assignment.items()
+                        if x == e.id) for e in p.employees}
+    longest = max(s.minutes for s in p.shifts)
+    # the person closest to their least hours, on a day they work in the second week
+    who = min((e for e in p.employees if e.min_minutes and any((e.id, d) in sol.assignment for d in range(7, 14))),
+              key=lambda e: worked[e.id] - e.min_minutes)
+    assert worked[who.id] - longest < who.min_minutes  # taking a shift away breaks the contract's least hours
+    day = next(d for d in range(7, 14) if (who.id, d) in sol.assignment)
+    p2 = dataclasses.replace(p, locks=(Lock(who.id, day, None),))
+    without = {k: v for k, v in sol.assignment.items() if k != (who.id, day)}
+    assert "min_minutes" in validate(p2, without).by_rule()  # the start: the lock kept, the least hours broken
+    new = reroster(p2, sol, from_day=0, time_limit_s=3, num_workers=2, seed=3)
+    assert new.status in ("OPTIMAL", "FEASIBLE")
+    assert (who.id, day) not in new.assignment
+    assert validate(rerostering_problem(p2, sol, 0), new).hard_violations == 0
+    assert 2 <= len(new.changes) <= 6, new.changes
+
+
+def test_repair_changes_only_the_cells_around_what_the_start_breaks(ward):
+    import dataclasses
+
+    from optimization.rostering.model import build_model
+    from optimization.rostering.reroster import rerostering_problem as attach
+    from optimization.rostering.solver import _repair
+
+    p, sol = ward
+    # two people locked off on a day each works: each lock takes a shift from the cover
+    workers = [(e, d) for (e, d) in sorted(sol.assignment) if d == 9][:2]
+    p2 = attach(dataclasses.replace(p, locks=tuple(Lock(e, d, None) for e, d in workers)), sol, 0)
+    broken = validate(p2, sol)
+    assert broken.by_rule().get("lock") == 2
+    import time
+
+    fixed = _repair(p2, build_model(p2), dict(sol.assignment), broken, time.perf_counter() + 5, seed=0)
+    assert fixed is not None and validate(p2, fixed).hard_violations == 0
+    assert all((e, d) not in fixed for e, d in workers)
+    changed = {k for k in set(fixed) | set(sol.assignment) if fixed.get(k) != sol.assignment.get(k)}
+    assert 2 <= len(changed) <= 8, changed
