@@ -237,7 +237,8 @@ def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = N
     elif kind == "pdf":
         to_pdf(problem, sol, p)
     else:
-        files = to_ics(problem, sol, p, timezone)
+        # after a re-roster, the shifts it took away are sent as cancellations, or they stay in people's phones
+        files = to_ics(problem, sol, p, timezone, published=problem.published)
         return f"{p}{os.sep}", f"one calendar per person ({len(files)} .ics files) in folder {p}{os.sep}"
     return str(p), f"to {p}"
 

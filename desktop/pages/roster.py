@@ -513,7 +513,9 @@ class RosterPage(Page):
 
         problem, sol = self.result["problem"], self.result["solution"]
         writer = {"csv": to_csv, "xlsx": to_xlsx, "pdf": to_pdf, "ics": to_ics}[fmt]
-        out = writer(problem, sol, target, self.session.timezone) if fmt == "ics" else writer(problem, sol, target)
+        # after a re-roster, the calendars cancel the shifts it took away (problem.published: the roster before)
+        out = (to_ics(problem, sol, target, self.session.timezone, published=problem.published) if fmt == "ics"
+               else writer(problem, sol, target))
         files = out if isinstance(out, list) else [out]
         self.session.audit("export roster", str(target), {"format": fmt, "unit": problem.unit, "files": len(files),
                                                           "days": problem.days})

@@ -230,3 +230,13 @@ def test_help_says_dates_and_folders(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--from-day DAY|DATE" in text and "FIRST..LAST of days or dates" in text
     assert "a day number from 0 or a date (YYYY-MM-DD)" in text and "as one .ics calendar per person" in text
+
+
+def test_a_reroster_calendar_cancels_the_shifts_it_took_away(ward, capsys, tmp_path):
+    # the nurse off sick from day 1: their published shifts on days 1-3 leave their phone as cancellations
+    # (same UID, STATUS:CANCELLED); before, the events were only missing from the new file and stayed put
+    code, out, _ = reroster(capsys, ward, "--from-day", 1, "--absent", f"{ward['nurse']}:1..3",
+                            "--export", f"{tmp_path / 'cal'}/")
+    assert code == 0, out
+    text = (tmp_path / "cal" / f"{ward['nurse']}.ics").read_text()
+    assert text.count("STATUS:CANCELLED") == len(ward["worked"])

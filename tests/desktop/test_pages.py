@@ -150,7 +150,7 @@ def test_beds_page_board_proposal_and_accept(window, qtbot):
     assert not page.accept_all_btn.isEnabled() and "Propose again" in page.solver_line.text()
 
 
-def test_roster_page_solves_and_rerosters(window):
+def test_roster_page_solves_and_rerosters(window, tmp_path):
     page = window.show_page("roster")
     assert wait_until_loaded(window, page, 60000)
     units = [page.unit.itemData(i) for i in range(page.unit.count())]
@@ -217,6 +217,9 @@ def test_roster_page_solves_and_rerosters(window):
     assert {k: v for k, v in a2.items() if k[1] < 3} == before, "days before the sickness call stay as published"
     assert (sick, next(d for d in range(3, 14) if first.get((sick, d)))) in page.model.changed
     assert "changed from the published roster" in page.status.text()
+    # the calendars of the re-roster cancel the sick nurse's shifts (else they stay in people's phones)
+    page.export_to("ics", tmp_path / "cal")
+    assert "STATUS:CANCELLED" in (tmp_path / "cal" / f"{sick}.ics").read_text()
 
 
 def start_roster(window, unit: str, days: int, limit: int):
