@@ -55,6 +55,9 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
                  f"objective {objective:,.0f}{shown} at {seconds:.1f} s")
 
     sub = rep.scaled(0.03, 0.97).progress
+    # the cover table shows what the ward needs, also after a re-roster, whose search asks only for what the
+    # published roster had (a shift the published roster left without a nurse in charge read "0/0", not red)
+    ward = problem
     if published is not None:
         solution = reroster(problem, published, from_day, time_limit_s=limit, progress=sub, should_stop=should_stop,
                             on_solution=improved)
@@ -70,7 +73,7 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
              for v in check.violations],
             columns=["rule", "hard", "points", "who", "what"]).sort_values(["hard", "points"], ascending=False,
                                                                            kind="stable")
-    cover, short = cover_table(problem, solution)
+    cover, short = cover_table(ward, solution)
     from optimization.rostering import cover_shortfalls
 
     from optimization.rostering import cover_surplus

@@ -298,3 +298,25 @@ def test_supplies_page_reorder_table(window, qtbot):
     assert page.table.view.currentIndex().row() == 0 and not page.table.view.selectionModel().selectedRows()
     assert len(page.table.copy().strip().splitlines()) == len(df) + 1
     qtbot.waitUntil(lambda: bool(page.chart._series), timeout=60000)
+
+
+def test_after_a_reroster_the_cover_table_shows_the_wards_need(demo_ws):
+    """A re-roster asks only for the cover the published roster had; the page's table still shows what the ward
+    needs, so a shift the published roster left short stays red (it read "0/0" for a missing nurse in charge)."""
+    from datetime import date
+
+    from datasets.store import Workspace
+    from desktop.pages.roster import solve_roster
+    from optimization.rostering import RosterSolution, problem_from_workspace, solve
+
+    start = date(2026, 11, 23)
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        problem = problem_from_workspace(ws, "M1", start, 7)
+        sol = solve(problem, 3, num_workers=2, seed=1)
+        # the published roster short on day 4: everyone's shift there taken away
+        published = RosterSolution({k: v for k, v in sol.assignment.items() if k[1] != 4})
+        r = solve_roster(ws, "M1", start, 7, 3, {}, [], published, 2, progress=lambda *_: None)
+    day4 = r["cover"].columns[1 + 4]
+    needs = dict(zip(r["cover"]["need"], r["cover"][day4].str.split("/").str[1].astype(int)))
+    assert needs == {f"{c.shift}{' ' + c.skill if c.skill else ''}": c.requirement for c in problem.cover if c.day == 4}
+    assert r["short"][:, 4].any()  # what the published roster left short stays short (red), not "0/0"
