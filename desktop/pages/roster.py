@@ -29,7 +29,8 @@ def list_units(ws, progress=None, should_stop=None) -> list[tuple[str, str, int]
 
 def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sick, published, from_day,
                  progress=None, should_stop=None, points: list | None = None, hint=None) -> dict[str, Any]:
-    """Solve (or, with ``published``, re-roster from ``from_day`` after the sickness calls in ``sick``).
+    """Solve (or, with ``published``, re-roster from ``from_day`` after the sickness calls in ``sick``: ``(person,
+    first day, days off sick)``).
 
     ``hint``: the roster on screen, which the search starts from (repaired around the cells locked since, so
     locking a cell and pressing Solve changes the roster around that cell, not all over).
@@ -44,8 +45,8 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
     rep = Reporter(progress, should_stop)
     rep(0.01, "reading staff, leave and demand")
     problem = problem_from_workspace(ws, unit, start, days, locks=[Lock(e, d, s) for (e, d), s in locks.items()])
-    for emp, day in sick:  # sickness is an absence from that day on; the contract's hours shrink with it
-        problem = absent(problem, emp, range(day, days))
+    for emp, day, length in sick:  # an absence on those days; the contract's hours are credited for it
+        problem = absent(problem, emp, range(day, min(day + length, days)))
 
     def improved(objective: float, bound: float, seconds: float) -> None:
         if points is not None:
@@ -82,6 +83,13 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
             "violations": violations,
             "cover": cover, "short": short, "shortfalls": cover_shortfalls(problem),
             "surplus": cover_surplus(problem)}
+
+
+def _sick_days(problem, day: int, length: int) -> str:
+    last = min(day + length, problem.days) - 1
+    if last == problem.days - 1:
+        return f"from {problem.day_label(day)}"
+    return f"on {problem.day_label(day)}" if last == day else f"{problem.day_label(day)} to {problem.day_label(last)}"
 
 
 def cover_table(problem, sol) -> tuple[pd.DataFrame, Any]:
@@ -300,7 +308,7 @@ class RosterPage(Page):
         self._draft = False
         self._short = None
         self._cover_cols: dict[str, int] = {}
-        self.sick: list[tuple[str, int]] = []
+        self.sick: list[tuple[str, int, int]] = []  # (person, first day, days)
         for signal in (self.unit.currentIndexChanged, self.start.dateChanged, self.days.valueChanged):
             signal.connect(self._period_changed)
 
@@ -408,7 +416,7 @@ class RosterPage(Page):
                 parts.append(f"{len(changed)} cell(s) changed from the published roster (bold, underlined)")
             if self.sick:
                 parts.append("Off sick (right-click their cell to clear): " + ", ".join(
-                    f"{problem.employee(e).label} from {problem.day_label(d)}" for e, d in self.sick
+                    f"{problem.employee(e).label} {_sick_days(problem, d, n)}" for e, d, n in self.sick
                     if any(x.id == e for x in problem.employees)))
             parts += [f"<span style='color:{theme.VERMILLION}'>Short whatever the roster:</span> {line}"
                       for line in r.get("shortfalls", [])]
@@ -458,9 +466,13 @@ class RosterPage(Page):
         for s in self.model.problem.shifts:
             m.addAction(f"Request: work {s.id} (weight 3)", lambda s=s.id: self.add_request(emp, day, "shift_on", s))
         m.addSeparator()
-        m.addAction("Off sick from this day — re-roster with as few changes as possible",
-                    lambda: self.report_sick(emp, day))
-        if any(e == emp for e, _ in self.sick):
+        sick = m.addMenu("Off sick from this day — re-roster with as few changes as possible")
+        left = self.model.problem.days - day
+        for n, words in ((1, "this day only"), (3, "3 days"), (7, "a week")):
+            if n < left:
+                sick.addAction(words, lambda n=n: self.report_sick(emp, day, n))
+        sick.addAction("to the end of the roster", lambda: self.report_sick(emp, day, left))
+        if any(e == emp for e, _, _ in self.sick):
             m.addAction("Back from sickness (clear the sickness call; Solve to use it)", lambda: self.clear_sick(emp))
         m.exec(self.grid.viewport().mapToGlobal(pos))
 
@@ -487,14 +499,15 @@ class RosterPage(Page):
         self.model.locks.pop((emp, day), None)
         self.model.layoutChanged.emit()
 
-    def report_sick(self, emp: str, day: int) -> None:
+    def report_sick(self, emp: str, day: int, length: int | None = None) -> None:
+        """``emp`` off sick for ``length`` days from ``day`` (None: to the end of the roster), then re-roster."""
         if self.result is None:
             return
-        self.sick.append((emp, day))
+        self.sick.append((emp, day, length or self.model.problem.days - day))
         self.solve(published=self.result["solution"], from_day=day)
 
     def clear_sick(self, emp: str) -> None:
-        self.sick = [(e, d) for e, d in self.sick if e != emp]
+        self.sick = [x for x in self.sick if x[0] != emp]
         self.status.setText(f"Cleared the sickness call of {self.model.problem.employee(emp).label}. Press Solve to "
                             "roster with them.")
 

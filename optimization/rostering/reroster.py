@@ -10,8 +10,10 @@ from .problem import DEFAULT_CHANGE_WEIGHT, RosterProblem, RosterSolution
 def absent(problem: RosterProblem, employee: str, days: Iterable[int]) -> RosterProblem:
     """The same problem with ``employee`` away (sick, leave) on ``days``.
 
-    Absence counts as time owed, not worked: the person's minimum minutes drop by one longest shift per
-    newly absent day, so an absence alone never makes the contract impossible."""
+    The person's minimum minutes drop by one longest shift per newly absent day, so an absence alone never
+    makes the contract impossible; their contracted minutes (what the hours report and the night share go by)
+    are credited as leave is, a fifth of the week for each weekday absent. Before, a nurse off sick for a week
+    showed as owing those hours."""
     if employee not in {e.id for e in problem.employees}:
         from datasets.errors import HospOpsError
 
@@ -19,12 +21,18 @@ def absent(problem: RosterProblem, employee: str, days: Iterable[int]) -> Roster
     off = {k: set(v) for k, v in problem.days_off.items()}
     before = set(off.get(employee, ()))
     off.setdefault(employee, set()).update(d for d in days if 0 <= d < problem.days)
-    added = len(off[employee] - before)
+    new = off[employee] - before
+    added = len(new)
     emps = []
     for e in problem.employees:
         if e.id == employee and added and e.min_minutes:
             longest = max(s.minutes for s in problem.shifts)
             e = dataclasses.replace(e, min_minutes=max(0, e.min_minutes - longest * added))
+        if e.id == employee and e.contract_minutes:
+            weeks = problem.days / 7 - sum(1 for d in before if problem.weekday(d) < 5) / 5  # working weeks owed
+            weekly = e.contract_minutes / weeks if weeks > 0 else 0.0
+            credit = weekly / 5 * sum(1 for d in new if problem.weekday(d) < 5)
+            e = dataclasses.replace(e, contract_minutes=int(round(max(e.contract_minutes - credit, 0))))
         emps.append(e)
     return dataclasses.replace(problem, days_off={k: frozenset(v) for k, v in off.items()}, employees=tuple(emps))
 

@@ -205,14 +205,20 @@ def test_roster_page_solves_and_rerosters(window, tmp_path):
     locked = first[(emp, day)]
     page._lock(emp, day, locked)
     sick = next(e.id for e in r["problem"].employees if e.id != emp and any(first.get((e.id, d)) for d in range(3, 14)))
-    page.report_sick(sick, 3)
+    page.report_sick(sick, 3, 8)  # days 3 to 10
     assert wait_until_loaded(window, page, 120000)
     r2 = page.result
     assert r2 is not r and r2["validation"] is not None, page.status.text()
     assert r2["validation"].hard_violations == 0, page.status.text()
     a2 = r2["solution"].assignment
     assert a2.get((emp, day)) == locked, "a locked cell stays as locked"
-    assert all(a2.get((sick, d)) is None for d in range(3, 14)), "the sick nurse is off from day 3"
+    assert all(a2.get((sick, d)) is None for d in range(3, 11)), "the sick nurse is off on days 3-10"
+    assert "to " in page.status.text().split("Off sick")[1]  # the call's days, in words
+    from optimization.rostering.validate import hours_table
+
+    owed = hours_table(r2["problem"], r2["solution"]).set_index("employee").loc[sick, "contracted_h"]
+    before = hours_table(r["problem"], r["solution"]).set_index("employee").loc[sick, "contracted_h"]
+    assert owed < before  # the sick days are credited, not shown as hours owed
     before = {k: v for k, v in first.items() if k[1] < 3}
     assert {k: v for k, v in a2.items() if k[1] < 3} == before, "days before the sickness call stay as published"
     assert (sick, next(d for d in range(3, 14) if first.get((sick, d)))) in page.model.changed
@@ -245,7 +251,7 @@ def test_roster_page_stop_keeps_the_best_roster_and_a_new_unit_drops_the_locks(w
     # locks and sickness calls are cells of this unit's roster: choosing another unit drops them, saying so
     emp = r["problem"].employees[0].id
     page._lock(emp, 2, None)
-    page.sick.append((emp, 5))
+    page.sick.append((emp, 5, 3))
     other = next(page.unit.itemData(i) for i in range(page.unit.count()) if page.unit.itemData(i) != "M1")
     page.unit.setCurrentIndex(page.unit.findData(other))
     assert page.model.locks == {} and page.sick == []

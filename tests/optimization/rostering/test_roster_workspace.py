@@ -227,3 +227,19 @@ def test_repair_changes_only_the_cells_around_what_the_start_breaks(ward):
     assert all((e, d) not in fixed for e, d in workers)
     changed = {k for k in set(fixed) | set(sol.assignment) if fixed.get(k) != sol.assignment.get(k)}
     assert 2 <= len(changed) <= 8, changed
+
+
+def test_sickness_is_credited_as_leave_is(demo_ws):
+    # a week off sick (Mon-Sun) is a week's contract credited, as leave is: the hours report showed 145 h owed
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        p = problem_from_workspace(ws, "M5", START, 14)
+        hours = dict(ws.sql("SELECT staff_id, contract_hours FROM staff WHERE unit_id = 'M5'"))
+    e = next(x for x in p.employees if not p.days_off.get(x.id))
+    sick = absent(p, e.id, range(7, 14))
+    after = next(x for x in sick.employees if x.id == e.id)
+    assert after.contract_minutes == round(e.contract_minutes - float(hours[e.id]) * 60)
+    # someone already on leave: the credit is still a fifth of their week per weekday
+    on_leave = next(x for x in p.employees if any(START.weekday() + d < 5 for d in p.days_off.get(x.id, ())))
+    free = [d for d in range(14) if d not in p.days_off[on_leave.id] and (START.weekday() + d) % 7 < 5][:2]
+    two = next(x for x in absent(p, on_leave.id, free).employees if x.id == on_leave.id)
+    assert abs(two.contract_minutes - (on_leave.contract_minutes - float(hours[on_leave.id]) * 60 * 2 / 5)) <= 1
