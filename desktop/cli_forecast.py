@@ -196,6 +196,10 @@ def _stock_line(st: dict) -> str:
     except ValueError:
         pass
     basis = {"given": "given", "recorded": f"counted {when}"}.get(st["stock_basis"], st["stock_basis"])
+    if st.get("on_hand") is None:  # more used since the count than it held: a delivery no count shows yet
+        return (f"Stock: not known: more was used since the count of {when} than it held (a delivery not "
+                f"recorded); count it. Reorder at {st['reorder_point']:.0f} (`hospops supplies`' figures: its model "
+                f"{st['model']}, not the forecast above).")
     return (f"Stock: {st['on_hand']:.0f} on hand ({basis}), cover {cover_txt}; reorder at {st['reorder_point']:.0f}; "
             f"chance of running out before a delivery ordered now ({st['lead_time_days']:.0f} "
             f"day{'' if st['lead_time_days'] == 1 else 's'}): {st['stockout_prob']:.0%} (`hospops supplies`' figures: "
@@ -224,7 +228,9 @@ def _read_on_hand(path) -> dict:
 
 def cmd_supplies(args: argparse.Namespace) -> int:
     from desktop.cli import _fmt, _progress_printer, _show_progress, _table, open_workspace
-    from forecasting.inventory import reorder_table
+    import pandas as pd
+
+    from forecasting.inventory import RECOUNT, reorder_table
 
     on_hand = _read_on_hand(args.on_hand) if args.on_hand else None
     with open_workspace(args.workspace, read_only=True) as ws:
@@ -236,25 +242,47 @@ def cmd_supplies(args: argparse.Namespace) -> int:
         print(json.dumps({"lead_time_days": args.lead_time, "service_level": args.service_level, "rows": recs}))
         return 0
     # column -> (header, format): whole counts as counts, rates to one decimal, the risk as a percentage
-    cols = {"item": ("item", str), "unit": ("unit", str), "on_hand": ("on hand", "{:,.0f}"),
-            "daily_use_28d": ("use/day (28 d)", "{:,.1f}"), "forecast_to_delivery": ("use to delivery", "{:,.1f}"),
-            "reorder_point": ("reorder point", "{:,.0f}"), "safety_stock": ("safety stock", "{:,.1f}"),
-            "days_of_cover": ("days of cover", "{:,.1f}"), "stockout_prob": ("stock-out risk", "{:.1%}")}
+    # (days of cover is on hand / forecast per day: that rate is shown, and the counts' dates, so both can be
+    # checked by hand; "unit" is the hospital unit, "uom" what one of the item is, e.g. a box of 100 gloves)
+    cols = {"item": ("item", str), "unit": ("unit", str), "uom": ("uom", str), "on_hand": ("on hand", "{:,.0f}"),
+            "stock_as_of": ("counted", str), "lead_time_days": ("lead (d)", "{:g}"),
+            "daily_use_28d": ("use/day (28 d)", "{:,.1f}"), "forecast_daily": ("forecast/day", "{:,.2f}"),
+            "forecast_to_delivery": ("use to delivery", "{:,.1f}"), "reorder_point": ("reorder point", "{:,.0f}"),
+            "safety_stock": ("safety stock", "{:,.1f}"), "days_of_cover": ("days of cover", "{:,.1f}"),
+            "stockout_prob": ("stock-out risk", "{:.1%}")}
+    unknown = t["stock_basis"].eq(RECOUNT)
+    assumed = t["stock_basis"].str.startswith("assumed")
 
-    def cell(v, fmt, col="") -> str:
+    def cell(v, fmt, col="", r=None) -> str:
         v = _clean(v)
         if col == "days_of_cover" and v is not None and v > 365:  # (73,360.4 days read as a precise figure)
             return "over a year"
+        if r is not None and r["stock_basis"] == RECOUNT and col in ("on_hand", "stockout_prob"):
+            return "count it" if col == "on_hand" else "?"
+        if col == "on_hand" and r is not None and r["stock_basis"].startswith("assumed") and v is not None:
+            return fmt.format(v) + "*"  # an assumed figure, marked on the row it is on
+        if col == "stock_as_of":
+            return "" if v is None else f"{pd.Timestamp(v):%d %b %H:%M}".replace(" 00:00", "")
         return "" if v is None else (_fmt(v) if fmt is str else fmt.format(v))
 
-    lead = f"a lead time of {args.lead_time:g} day(s)" if args.lead_time else "each item's recorded lead time"
+    if args.lead_time:
+        whole = math.ceil(args.lead_time)
+        lead = f"a lead time of {args.lead_time:g} day(s)" + (
+            f" (counted as {whole} whole day{'s' if whole > 1 else ''})" if whole != args.lead_time else "")
+    else:
+        lead = "each item's recorded lead time"
     print(f"Reorder points for {lead} and a {args.service_level:.1%} service level (the chance of no stock-out "
-          "before a delivery); stock in each item's own units.")
-
-    rows = [[h for h, _ in cols.values()]] + [[cell(r[c], f, c) for c, (_, f) in cols.items()]
+          "before a delivery); counts in each item's unit of measure (uom).")
+    if assumed.any():  # said before the rows, not after 215 of them
+        which = "any store" if assumed.all() else f"{int(assumed.sum())} of {len(t)} stores"
+        print(f"note: stock on hand is not recorded for {which} (marked *): assumed the last 28 days' use x lead "
+              "time (give --on-hand, or record counts in supply_stock).")
+    if unknown.any():
+        names = ", ".join(f"{r.item}@{r.unit}" for r in t[unknown].head(6).itertuples())
+        print(f"note: {int(unknown.sum())} store(s) used more since their last count than it held, so a delivery "
+              f"came that no count shows: count them ({names}{', ...' if unknown.sum() > 6 else ''}); "
+              "listed last, with no risk.")
+    rows = [[h for h, _ in cols.values()]] + [[cell(r[c], f, c, r) for c, (_, f) in cols.items()]
                                              for r in t.to_dict("records")]
     print(_table(rows))
-    if t["stock_basis"].str.startswith("assumed").any():
-        print("note: stock on hand is not recorded for some items; assumed the last 28 days' use x lead time "
-              "(give --on-hand, or record counts in supply_stock).")
     return 0

@@ -18,7 +18,10 @@ workspace's ``supply_stock`` table (schema 4: the latest count per item and unit
 from the day of the count on, so a count taken a few days ago is brought up to the end of the use
 history); else it is taken as what a "reorder what we used" rule holds: the last 28 days' average daily
 use times the lead time. ``stock_basis`` says which (``given``, ``recorded``, ``assumed: ...``) and
-``stock_as_of`` when a recorded count was taken. The table is sorted by stock-out probability, highest first.
+``stock_as_of`` when a recorded count was taken. Deliveries are not recorded, so where more was used since the
+last count than it held, the stock is not known: ``on_hand``, ``days_of_cover`` and ``stockout_prob`` are NaN and
+``stock_basis`` says to count it (it read 0 on hand, a certain stock-out). ``uom``: the item's unit of measure.
+The table is sorted by stock-out probability, highest first, stores of unknown stock last.
 """
 from __future__ import annotations
 
@@ -46,7 +49,9 @@ def recorded_stock(ws, use: pd.DataFrame, at: Optional[pd.Timestamp] = None) -> 
     """``(item, unit) -> (on_hand, as_of)``: the latest ``supply_stock`` count of each item and unit (taken at or
     before ``at`` when given), less the use in ``use`` from the day of the count on (a count at midnight precedes
     that day's use; one during a day is taken as counted before that day's use too, the cautious reading). Empty
-    when the table is absent (a workspace older than schema 4) or holds nothing."""
+    when the table is absent (a workspace older than schema 4) or holds nothing. ``on_hand`` is negative where
+    more was used since the count than it held: a delivery came that no count shows yet (deliveries are not
+    recorded), so the stock is not known (:func:`reorder_table` says so instead of a certain stock-out)."""
     if not ws.sql("SELECT count(*) FROM information_schema.tables WHERE table_name = 'supply_stock'")[0][0]:
         return {}  # a workspace from before schema 4 (opened read-only, so not migrated)
     st = ws.df("SELECT item_id, unit_id, as_of, on_hand FROM supply_stock WHERE ? IS NULL OR as_of <= ? "
@@ -60,24 +65,36 @@ def recorded_stock(ws, use: pd.DataFrame, at: Optional[pd.Timestamp] = None) -> 
     out = {}
     for r in st.itertuples(index=False):
         used = float(since.get((r.item_id, r.unit_id), 0.0))
-        out[(r.item_id, r.unit_id)] = (max(0.0, float(r.on_hand) - used), pd.Timestamp(r.as_of).isoformat())
+        out[(r.item_id, r.unit_id)] = (float(r.on_hand) - used, pd.Timestamp(r.as_of).isoformat())
     return out
 
 
 PAST_DAYS = 365
+#: ``stock_basis`` of a store whose recorded count, less the use since, is below zero
+RECOUNT = "unknown: more used since the count than it held (a delivery not recorded); count it"
 
 
-def past_lead_time_use(y: np.ndarray, lead_days: int, days: int = PAST_DAYS) -> Optional[np.ndarray]:
+def past_lead_time_use(y: np.ndarray, lead_days: int, days: int = PAST_DAYS,
+                       n: int = N_PATHS, seed: int = 0) -> Optional[np.ndarray]:
     """The use over every span of ``lead_days`` days in the last ``days`` days (overlapping spans), as draws of
-    lead-time demand; None where the history is too short to say (under four lead times and 8 weeks).
+    lead-time demand; None where the history is too short to say (under 8 weeks). A lead time longer than a
+    quarter of those days has too few spans of its own: its draws are ``n`` sums of whole weeks drawn from
+    those days (fixed ``seed``; each week kept whole, so its weekday pattern stays), cut to the lead time.
+    Until 2026-12-05 it was None there, and a platelet store at a 92-day lead time fell back to TSB's decayed
+    chance of use: reorder point 0 and 73,000 days of cover, where 91 days gave 7.
 
     On the demo hospital's last year (``benchmarks/supply_reorder.py``: a lead time of 7 days, an origin every 15
     days) the 95 % quantile of these sums held in 96.2 % of the intermittent items' lead times, TSB's in 92.7 %
     (90 %: 91.9 % against 88.8 %)."""
     y = np.nan_to_num(np.asarray(y, dtype=float)[-days:])
-    if len(y) < max(4 * lead_days, 56):
+    if len(y) < 56:
         return None
-    return np.convolve(y, np.ones(lead_days), "valid")
+    if len(y) >= 4 * lead_days:
+        return np.convolve(y, np.ones(lead_days), "valid")
+    weeks = y[len(y) % 7:].reshape(-1, 7)
+    k = -(-lead_days // 7)
+    picks = np.random.default_rng(seed).integers(0, len(weeks), size=(n, k))
+    return weeks[picks].reshape(n, -1)[:, :lead_days].sum(axis=1)
 
 
 def demand_model(y: pd.DataFrame, country: Optional[str] = None):
@@ -106,9 +123,12 @@ def reorder_table(
     then (the app's "as of" time): the use of the whole days before it, and stock counts taken by then.
     """
     if not 0.5 <= float(service_level) < 1:
-        raise HospOpsError(f"The service level must be a probability between 0.5 and 1 (got {service_level}).",
-                           hint="For example 0.95 for a 95% chance of no stock-out before a delivery.")
-    if lead_time_days is not None and (lead_time_days <= 0 or lead_time_days > 365):
+        hint = "For example 0.95 for a 95% chance of no stock-out before a delivery."
+        if 50 <= float(service_level) < 100:
+            hint = f"As a probability: {float(service_level) / 100:g} for {float(service_level):g}%."
+        raise HospOpsError(f"The service level must be a probability of at least 0.5 and below 1 (got "
+                           f"{service_level}).", hint=hint)
+    if lead_time_days is not None and not (0 < lead_time_days <= 365):  # (NaN too)
         raise HospOpsError(f"The lead time must be more than 0 and at most 365 days (got {lead_time_days}); "
                            "part of a day counts as a whole day.")
     rep = Reporter(progress, should_stop)
@@ -148,10 +168,11 @@ def reorder_table(
         day = ws.df("SELECT item_id, unit_id, CAST(y AS DOUBLE) AS y FROM supply_usage_daily WHERE ds = ?",
                     [at.normalize().to_pydatetime()])
         so_far = {(r.item_id, r.unit_id): frac * float(r.y) for r in day.itertuples() if r.y == r.y}
-        recorded = {k: (max(0.0, v - so_far.get(k, 0.0)), when) for k, (v, when) in recorded.items()}
-    items = ws.df("SELECT item_id, name, lead_time_days FROM supply_items")
+        recorded = {k: (v - so_far.get(k, 0.0), when) for k, (v, when) in recorded.items()}
+    items = ws.df("SELECT item_id, name, lead_time_days, unit_of_measure FROM supply_items")
     item_lt = dict(zip(items["item_id"], items["lead_time_days"]))
     item_name = dict(zip(items["item_id"], items["name"]))
+    item_uom = {i: (u if isinstance(u, str) else "") for i, u in zip(items["item_id"], items["unit_of_measure"])}
     country = ws.settings().get("country")
     on_hand = dict(on_hand or {})
     rows = []
@@ -172,9 +193,11 @@ def reorder_table(
         elif (item, unit) in recorded:
             stock, as_of = recorded[(item, unit)]
             basis = "recorded"
+            if stock < 0:  # more used since the count than it held: a delivery no count shows yet
+                stock, basis = np.nan, RECOUNT
         else:
             stock, basis = daily28 * L, "assumed: 28-day use x lead time"
-        past = past_lead_time_use(hist["y"].to_numpy(dtype=float), L)
+        past = past_lead_time_use(hist["y"].to_numpy(dtype=float), L, seed=zlib.crc32(str(uid).encode()) % 2 ** 31)
         model = demand_model(hist, country)
         if model.alias == "tsb" and past is not None:
             # intermittent use (blood products, some line sets): the past year's use over each span of the lead
@@ -189,18 +212,19 @@ def reorder_table(
             mean_lt = float(dist.mean[:L].sum())
         # the reorder point is a whole count: the least stock that meets the service level
         rop = max(0.0, float(np.ceil(np.quantile(draws, service_level, method="inverted_cdf") - 1e-9)))
-        risk = float(np.mean(draws > stock))
+        risk = float(np.mean(draws > stock)) if stock == stock else np.nan
         if past is not None and alias != "past use":
             # the cautious of the model's figure and the past year's: the model's days are drawn independently,
             # and its 95 % reorder points held in 93.3 % of the demo's lead times, the cautious ones in 94.8 %
             # (benchmarks/supply_reorder.py)
             rop = max(rop, float(np.ceil(np.quantile(past, service_level, method="inverted_cdf") - 1e-9)))
-            risk = max(risk, float(np.mean(past > stock)))
+            risk = max(risk, float(np.mean(past > stock))) if stock == stock else np.nan
         daily_fc = mean_lt / L
         rows.append({
             "item": item,
             "name": item_name.get(item, item),
             "unit": unit,
+            "uom": item_uom.get(item, ""),
             "model": alias,
             "lead_time_days": float(lt),
             "daily_use_28d": daily28,
@@ -213,9 +237,11 @@ def reorder_table(
             "on_hand": stock,
             "stock_basis": basis,
             "stock_as_of": as_of,
-            "days_of_cover": stock / daily_fc if daily_fc > 0 else np.inf,
+            "days_of_cover": stock / daily_fc if daily_fc > 0 else (np.inf if stock == stock else np.nan),
             "stockout_prob": risk,
         })
     rep(1.0, "done")
     out = pd.DataFrame(rows)
-    return out.sort_values(["stockout_prob", "days_of_cover"], ascending=[False, True]).reset_index(drop=True)
+    # stores whose stock is not known (a recount is due) after those at risk
+    return out.sort_values(["stockout_prob", "days_of_cover"], ascending=[False, True],
+                           na_position="last").reset_index(drop=True)

@@ -22,11 +22,14 @@ TIPS = {
     "daily_use_28d": "Average use per day over the last 28 days",
     "forecast_daily": "Forecast use per day over the lead time",
     "lead_time_days": "Days from ordering to delivery",
+    "uom": "Unit of measure: what one of the item is (e.g. a box of 100 gloves)",
+    "on_hand": "The last count less the use since; blank where more was used since than it held (a delivery no "
+               "count shows yet): count the store",
 }
 # Column order: what a ward reads first on the left, so the columns of UI.md's reorder table (risk, days of cover,
 # on hand, daily use, reorder point, safety stock, use to delivery) fit 1,280 px without scrolling ("use/day"
 # was the tenth column, off to the right); the model and the stock count's basis last.
-FIRST = ["item", "name", "unit", "stockout_prob", "days_of_cover", "on_hand", "daily_use_28d", "reorder_point",
+FIRST = ["item", "name", "unit", "stockout_prob", "days_of_cover", "on_hand", "uom", "daily_use_28d", "reorder_point",
          "safety_stock", "forecast_to_delivery", "forecast_daily", "lead_time_days"]
 # short headers (the CLI's words where it has them); the tooltips say each in full
 HEADERS = {"stockout_prob": "stock-out risk", "daily_use_28d": "use/day", "forecast_to_delivery": "to delivery",
@@ -64,7 +67,7 @@ class SuppliesPage(Page):
 
     def build(self) -> None:
         self.lead = QSpinBox(self.body)
-        self.lead.setRange(0, 120)
+        self.lead.setRange(0, 365)  # (as the CLI's --lead-time)
         self.lead.setValue(0)
         self.lead.setSpecialValueText("each item's own")
         self.lead.setSuffix(" days")
@@ -83,7 +86,7 @@ class SuppliesPage(Page):
         top.addStretch(1)
         self.table = FrameTable(title="Reorder table (highest stock-out risk first)", export_name="reorder_table",
                                 tooltips=TIPS, headers=HEADERS, max_widths={"name": 200},
-                                decimals={"stockout_prob": "1%", "days_of_cover": 1, "on_hand": 0, "reorder_point": 1,
+                                decimals={"stockout_prob": "1%", "days_of_cover": 1, "on_hand": 0, "reorder_point": 0,
                                           "safety_stock": 1, "forecast_to_delivery": 1, "forecast_daily": 2,
                                           "daily_use_28d": 1})
         self.table.model.colors = self._risk_color
@@ -144,7 +147,13 @@ class SuppliesPage(Page):
         hist = y[y["ds"] >= y["ds"].max() - pd.Timedelta(days=120)]
         c = self.chart
         c.clear()
-        c.title.setText(f"<b>{uid}</b> — use per day (last 120 days) and {theme.model_label(result.best)} forecast with 80/95% bands")
+        # the table's figures come from its own stock model (named in its "model" column), not this forecast: said
+        # here, as the CLI's forecast of a supply says it (the two read 4.9 and 5.5-6.5 a day with no word)
+        frame = self.table.model.frame
+        own = frame.loc[(frame["item"] + "@" + frame["unit"]) == uid, "model"]
+        note = f"; the table's figures: model {own.iloc[0]}" if len(own) and own.iloc[0] != result.best else ""
+        c.title.setText(f"<b>{uid}</b> — use per day (last 120 days) and {theme.model_label(result.best)} forecast "
+                        f"with 80/95% bands{note}")
         if "lo-95" in fc:
             c.add_band("95% band", fc["ds"], fc["lo-95"], fc["hi-95"], theme.ORANGE, alpha=35)
             c.add_band("80% band", fc["ds"], fc["lo-80"], fc["hi-80"], theme.ORANGE, alpha=70)

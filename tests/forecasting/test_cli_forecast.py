@@ -121,5 +121,15 @@ def test_supplies(demo_ws, tmp_path, capsys):
     assert main(["supplies", str(demo_ws), "--lead-time", "3", "--items", *items]) == 0
     said, *lines = capsys.readouterr().out.splitlines()
     assert "a lead time of 3 day(s)" in said and "95.0% service level" in said  # (it said neither)
-    assert lines[0].split()[:3] == ["item", "unit", "on"] and lines[0].rstrip().endswith("stock-out risk")
-    assert all(line.rstrip().endswith("%") for line in lines[2:] if line.strip() and not line.startswith("note:"))
+    lines = [line for line in lines if not line.startswith("note:")]
+    assert lines[0].split()[:4] == ["item", "unit", "uom", "on"] and lines[0].rstrip().endswith("stock-out risk")
+    assert all(line.rstrip().endswith("%") for line in lines[2:] if line.strip())
+    # days of cover can be checked by hand: on hand / the forecast per day, both shown (it used a rate not shown)
+    head = lines[0]
+    for line in lines[2:]:
+        if line.strip() and not line.startswith("-"):
+            on = float(line[head.index("on hand"):].split()[0].replace(",", "").rstrip("*"))
+            rate = float(line[head.index("forecast/day"):].split()[0].replace(",", ""))
+            cover = line[head.index("days of cover"):].split()[0]
+            if cover != "over":
+                assert abs(float(cover.replace(",", "")) - on / rate) <= 0.06 + (0.006 * on / rate + 0.5) / rate, line

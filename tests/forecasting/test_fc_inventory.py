@@ -10,7 +10,7 @@ import pytest
 from datasets.errors import HospOpsError
 from datasets.store import SCHEMA_VERSION, Workspace
 from desktop.cli import main
-from forecasting.inventory import recorded_stock, reorder_table
+from forecasting.inventory import RECOUNT, recorded_stock, reorder_table
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def item_x(ws, use) -> pd.DatetimeIndex:
     return days
 
 
-def test_a_count_before_the_last_use_is_brought_forward(ws):
+def test_a_count_before_the_last_use_is_brought_forward(ws, capsys):
     days = item_x(ws, lambda i: 3.0 + i % 2)
     with ws.transaction() as con:
         # an old count, then the latest one four days before the end of the use history (midnight)
@@ -99,10 +99,22 @@ def test_a_count_before_the_last_use_is_brought_forward(ws):
     assert t.loc["X", "lead_time_days"] == 2
     assert t.loc["Y", "stock_basis"].startswith("assumed") and t.loc["Y", "on_hand"] == pytest.approx(4.0)
     assert pd.isna(t.loc["Y", "stock_as_of"])
-    # more used since the count than was counted: no stock, not negative stock
+    # more used since the count than was counted: a delivery came that no count shows, so the stock is not
+    # known. It read 0 on hand and a certain stock-out, at the top of the table; now it says to count the store
     with ws.transaction() as con:
         con.execute("INSERT INTO supply_stock VALUES ('X', 'W1', ?, 6.0)", [days[-3]])
-    assert recorded_stock(ws, use)[("X", "W1")][0] == 0.0
+    assert recorded_stock(ws, use)[("X", "W1")][0] == pytest.approx(6.0 - sum(3.0 + i % 2 for i in range(57, 60)))
+    t = reorder_table(ws, None, 0.9)
+    x = t.set_index("item").loc["X"]
+    assert x["stock_basis"] == RECOUNT and pd.isna(x["on_hand"]) and pd.isna(x["stockout_prob"])
+    assert pd.isna(x["days_of_cover"]) and x["reorder_point"] > 0  # the reorder point does not need the stock
+    assert t["item"].iloc[-1] == "X"  # after the stores with a known risk
+    ws.close()  # (the command line opens the file itself)
+    assert main(["supplies", str(ws.path)]) == 0
+    text = capsys.readouterr().out
+    assert "1 store(s) used more since their last count than it held" in text and "X@W1" in text
+    row = next(line for line in text.splitlines() if line.startswith("X "))
+    assert "count it" in row and "?" in row
 
 
 def test_the_table_as_it_stood_at_an_earlier_time(ws):
@@ -139,6 +151,13 @@ def test_a_rarely_used_item_keeps_a_reorder_point_and_a_sane_cover(ws):
     assert r["stockout_prob"] > 0 and r["safety_stock"] >= 0
     low = reorder_table(ws, None, 0.5, on_hand={"PLT": 4}).iloc[0]
     assert low["reorder_point"] == 0 and low["safety_stock"] == 0  # met below the mean: 0, not negative
+    # a longer lead time never lowers the reorder point: past 91 days (a quarter of the year's spans) the year's
+    # weeks are drawn instead; it fell back to TSB there, and 92 days gave a reorder point of 0 against 91's 7
+    rows = [reorder_table(ws, lt, 0.95, on_hand={"PLT": 4}).iloc[0] for lt in (30, 91, 92, 200, 365)]
+    assert all(r["model"] == "past use" for r in rows)
+    rops = [r["reorder_point"] for r in rows]
+    assert rops == sorted(rops) and rops[2] >= 5, rops
+    assert all(100 < r["days_of_cover"] < 130 for r in rows)  # the rate, not the lead time, sets the cover
 
 
 def test_schema_3_workspace_gains_supply_stock(tmp_path):
