@@ -78,7 +78,7 @@ METRIC_TIPS = {
     "mase": "Mean absolute scaled error: the error relative to repeating last week's pattern. "
             "Below 1 means better than that naive forecast.",
     "pinball": "Pinball loss over the forecast's quantiles: how good the whole range is, not only the middle. "
-               "Lower is better.",
+               "Lower is better; the automatic choice is the model lowest here.",
     "coverage_80": "Share of actual values that fell inside the 80% band; should be close to 80%.",
     "coverage_95": "Share of actual values that fell inside the 95% band; should be close to 95%.",
     "occupancy": "Occupied beds as a share of staffed beds, at midnight.",

@@ -167,7 +167,7 @@ def test_overview_length_of_stay_has_one_decimal_throughout(window):
 def test_forecast_backtest_coverage_columns_fit_a_ward_screen(window):
     page = _page(window, "forecast")
     assert page.result is not None and page.result.backtest is not None
-    assert not _hidden_columns(page.metrics, ["model", "mase", "coverage_80", "coverage_95"])
+    assert not _hidden_columns(page.metrics, ["model", "pinball", "mase", "coverage_80", "coverage_95"])
     assert not _hidden_columns(page.table, ["ds", "mean", "lo-80", "hi-80"])
     header = page.metrics.model.headerData
     cols = [page.metrics.model.column_name(c) for c in range(page.metrics.model.columnCount())]
