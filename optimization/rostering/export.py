@@ -7,7 +7,7 @@ import io
 import unicodedata
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
 
 from datasets.errors import HospOpsError
 from datasets.privacy import neutralize_formula
@@ -17,6 +17,7 @@ from .problem import RosterProblem, RosterSolution
 CSV_COLUMNS = ["employee", "name", "day", "date", "shift", "minutes"]
 COLOURS = ["FFD966", "9DC3E6", "A9D18E", "F4B183", "C9A0DC", "D9D9D9", "FF9999", "99FFCC"]
 LEAVE_COLOUR = "EDEDED"  # lighter than the shift greys, so leave reads as "not a shift"
+SHORT_COLOUR = "F4A6A6"  # a cover cell below its need
 
 
 def _text(value: str) -> str:
@@ -206,6 +207,7 @@ def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) 
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     def text(row: int, col: int, value: str):
         c = ws.cell(row, col)
@@ -255,10 +257,45 @@ def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) 
         text(base + i, 2, s.id)
         for d in range(problem.days):
             ws.cell(base + i, 3 + d, totals.get((s.id, d), 0))
+    # cover against need, per shift and skill ("L charge 0/1"): what a ward manager checks on the sheet pinned up.
+    # The all-roles totals above read 3 for a Late with no registered nurse and no nurse in charge
+    rows = cover_need_rows(problem, solution)
+    if rows:
+        top = base + len(problem.shifts) + 1
+        short = PatternFill("solid", fgColor=SHORT_COLOUR)
+        ws.cell(top, 1, "Cover: rostered / needed (short in red)").font = Font(bold=True)
+        for i, (label, shift, cells) in enumerate(rows, start=1):
+            text(top + i, 1, label).fill = fills[shift]
+            for d, (have, need) in cells.items():
+                c = text(top + i, 3 + d, f"{have}/{need}")  # text: Excel turns 6/2 typed as a number into a date
+                c.alignment = Alignment(horizontal="center")
+                if have < need:
+                    c.fill = short
     ws.column_dimensions["A"].width = 22
+    for d in range(problem.days):
+        ws.column_dimensions[get_column_letter(3 + d)].width = 5
     ws.freeze_panes = "C2"
+    # printed as the pinned-up sheet: landscape, the whole width on one page, names and dates on every page
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.print_title_rows, ws.print_title_cols = "1:1", "A:B"
     wb.save(path)
     return path
+
+
+def cover_need_rows(problem: RosterProblem, solution: RosterSolution) -> list[tuple[str, str, dict]]:
+    """Cover against need, one row per shift and skill in the order the cover first names them: ``(label, shift,
+    {day: (rostered, needed)})``, needed being the requirement (or the hard minimum, when higher)."""
+    from .construct import cover_counts
+
+    had = cover_counts(problem, solution.assignment)
+    rows: dict[tuple[str, Optional[str]], dict] = {}
+    for c in problem.cover:
+        have = sum(had[(c.day, s, c.skill)] for s in c.counted)
+        rows.setdefault((c.shift, c.skill), {})[c.day] = (have, max(c.requirement, c.hard_min))
+    return [(f"{shift}{' ' + skill if skill else ''}", shift, cells) for (shift, skill), cells in rows.items()]
 
 
 #: SEQUENCE counts seconds from here: it grows with each export without a record of the last one, and stays
@@ -389,6 +426,12 @@ def _pdf_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
+#: what one page of write_text_pdf's defaults holds (A4 landscape, Courier 7 pt: 0.6 em a character, 1.2 em a
+#: line, from 30 pt below the top to 20 pt above the bottom, 28 pt from the left to 14 pt from the right)
+PDF_LINES_PER_PAGE = int((595 - 30 - 20) / (7.0 * 1.2)) + 1
+PDF_CHARS_PER_LINE = int((842 - 28 - 14) / (7.0 * 0.6))
+
+
 def write_text_pdf(pages: list[list[str]], path: str | Path, font_size: float = 7.0,
                    landscape: bool = True) -> Path:
     """Write pages of monospaced text lines as a PDF (Courier, one of the 14 standard fonts)."""
@@ -432,29 +475,46 @@ def write_text_pdf(pages: list[list[str]], path: str | Path, font_size: float = 
     return Path(path)
 
 
-def to_pdf(problem: RosterProblem, solution: RosterSolution, path: str | Path, days_per_page: int = 28,
-           rows_per_page: int = 60) -> Path:
-    """The roster as a printable text grid, split across pages by weeks and by people."""
+def to_pdf(problem: RosterProblem, solution: RosterSolution, path: str | Path, days_per_page: Optional[int] = None,
+           rows_per_page: Optional[int] = None) -> Path:
+    """The roster as a printable text grid, split across pages by weeks and by people: as many whole weeks as the
+    page's width holds (six weeks of a ward fit; the grid was cut at 28 days), as many people as its height
+    leaves under the header and above the footer (the staffed count per shift, then cover against need per shift
+    and skill with each short cell marked "!"). A 90-person unit printed 60 people a page and lost the footer's
+    last rows below the page's edge."""
     # (names in the font's characters before measuring them: "ﬁ" becomes "fi", two columns wide)
     labels = {e.id: _pdf_text(e.label) for e in problem.employees}
     name_w = min(max((len(x) for x in labels.values()), default=4), 20)
-    cell = max(max((len(s.id) for s in problem.shifts), default=1), 2) + 1
+    totals = cover_totals(problem, solution)
+    needs = cover_need_rows(problem, solution)
+    widest = max([len(str(v)) for v in totals.values()] + [len(str(h)) + 1 for _, _, c in needs for h, _ in c.values()]
+                 + [len(s.id) for s in problem.shifts] + [2])
+    cell = widest + 1
+    if days_per_page is None:
+        fit = (PDF_CHARS_PER_LINE - name_w - 1) // cell
+        days_per_page = max(7, fit - fit % 7) if fit < problem.days else problem.days
+    label_w = max([name_w] + [len(label) for label, _, _ in needs])
     pages = []
     for d0 in range(0, problem.days, days_per_page):
         ds = range(d0, min(problem.days, d0 + days_per_page))
-        head = " " * (name_w + 1) + "".join(
+        head = " " * (label_w + 1) + "".join(
             (problem.date_of(d).strftime("%d") if problem.start else str(d)).rjust(cell) for d in ds)
-        wk = " " * (name_w + 1) + "".join(
+        wk = " " * (label_w + 1) + "".join(
             ((problem.date_of(d).strftime("%a")[:cell - 1]) if problem.start else "").rjust(cell) for d in ds)
         title = f"Roster {problem.unit or problem.name}: {_date_range(problem, ds[0], ds[-1])}"
         body = []
         for e in problem.employees:
-            body.append(labels[e.id][:name_w].ljust(name_w + 1) + "".join(
+            body.append(labels[e.id][:name_w].ljust(label_w + 1) + "".join(
                 (solution.assignment.get((e.id, d)) or ("lv" if d in problem.days_off.get(e.id, ()) else "."))
                 .rjust(cell) for d in ds))
-        totals = cover_totals(problem, solution)
-        foot = [""] + [f"{s.id:<{name_w}} " + "".join(str(totals.get((s.id, d), 0)).rjust(cell) for d in ds)
+        foot = [""] + [f"{s.id:<{label_w}} " + "".join(str(totals.get((s.id, d), 0)).rjust(cell) for d in ds)
                        for s in problem.shifts]
-        for r0 in range(0, max(len(body), 1), rows_per_page):
-            pages.append([title, "", head, wk] + body[r0:r0 + rows_per_page] + foot)
+        if needs:
+            foot += ["", "Cover against need (! short):"] + [
+                f"{label:<{label_w}} " + "".join(
+                    (f"{c[d][0]}{'!' if c[d][0] < c[d][1] else ''}" if d in c else "").rjust(cell) for d in ds)
+                for label, _, c in needs]
+        per_page = rows_per_page or max(PDF_LINES_PER_PAGE - 4 - len(foot), 10)
+        for r0 in range(0, max(len(body), 1), per_page):
+            pages.append([title, "", head, wk] + body[r0:r0 + per_page] + foot)
     return write_text_pdf(pages, path)

@@ -243,3 +243,48 @@ def test_sickness_is_credited_as_leave_is(demo_ws):
     free = [d for d in range(14) if d not in p.days_off[on_leave.id] and (START.weekday() + d) % 7 < 5][:2]
     two = next(x for x in absent(p, on_leave.id, free).employees if x.id == on_leave.id)
     assert abs(two.contract_minutes - (on_leave.contract_minutes - float(hours[on_leave.id]) * 60 * 2 / 5)) <= 1
+
+
+def test_xlsx_shows_cover_against_need_by_skill_and_prints_on_one_page_wide(ward, tmp_path):
+    """A Late with no registered nurse read "3" in the all-roles totals: the sheet now has a row per shift and
+    skill, rostered/needed, short in red; it prints landscape, one page wide, names and dates on each page."""
+    from openpyxl import load_workbook
+
+    p, sol = ward
+    # take every charge nurse off day 3's Early: that cover is short, and says so
+    charge = {e.id for e in p.employees if "charge" in e.skills}
+    a = {k: v for k, v in sol.assignment.items() if not (k[0] in charge and k[1] == 3 and v == "E")}
+    ws = load_workbook(to_xlsx(p, type(sol)(a), tmp_path / "r.xlsx")).active
+    labels = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    assert "Cover: rostered / needed (short in red)" in labels
+    row = labels["E charge"]
+    need = next(c.requirement for c in p.cover if c.day == 3 and c.shift == "E" and c.skill == "charge")
+    cell = ws.cell(row, 3 + 3)
+    assert cell.value == f"0/{need}" and cell.fill.fgColor.rgb.endswith("F4A6A6")
+    assert {ws.cell(labels[f"{s} {k}"], 3).value.count("/") for s in "ELN" for k in ("RN", "HCA")} == {1}
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+    assert ws.print_title_cols.replace("$", "") == "A:B" and ws.print_title_rows.replace("$", "") == "1:1"
+
+
+def test_pdf_pages_hold_their_footer_and_six_weeks_fit_one_page_wide(ward, tmp_path):
+    """A 90-person unit printed 60 people a page under a 4-line header and above the footer: 68 lines on a page
+    that holds 65, the cover totals below its edge. A 6-week roster was cut at 28 days though 42 fit."""
+    import dataclasses
+    import re
+
+    from optimization.rostering.export import PDF_CHARS_PER_LINE, PDF_LINES_PER_PAGE
+
+    p, sol = ward
+    people = [dataclasses.replace(e, id=f"{e.id}-{k}") for k in range(3) for e in p.employees]
+    big = dataclasses.replace(p, employees=tuple(people), days_off={}, requests=(), locks=())
+    a = {(f"{e}-{k}", d): s for (e, d), s in sol.assignment.items() for k in range(3)}
+    pdf = to_pdf(big, type(sol)(a), tmp_path / "big.pdf").read_bytes().decode("latin-1")
+    pages = [[x.replace("\\(", "(").replace("\\)", ")") for x in re.findall(r"^\((.*)\) '$", stream, re.M)]
+             for stream in pdf.split("stream")[1::2]]
+    assert len(pages) >= 2
+    for lines in pages:
+        assert len(lines) <= PDF_LINES_PER_PAGE and max(map(len, lines)) <= PDF_CHARS_PER_LINE
+        assert "Cover against need (! short):" in lines and lines[-1].startswith("N ")  # the footer, whole
+    six = dataclasses.replace(p, days=42)
+    wide = to_pdf(six, sol, tmp_path / "six.pdf").read_bytes().decode("latin-1")
+    assert wide.count("/Type /Page ") == 1  # 42 days on one page's width (31 people)
