@@ -442,10 +442,12 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from optimization.rostering import read_solution_csv, validate
+    """A benchmark solution (``--instance``), or a workspace unit's roster as ``roster solve --export`` writes it
+    and a scheduler may have edited it in Excel (``WS --unit --start --days --solution FILE.csv``)."""
+    from optimization.rostering import from_csv, read_solution_csv, validate
 
-    problem = _read_instance(args.instance, args.format)
-    sol = read_solution_csv(args.solution)
+    problem, benchmark = _load_problem(args)
+    sol = read_solution_csv(args.solution) if benchmark else from_csv(problem, args.solution)
     known = {e.id for e in problem.employees}
     strangers = sorted({e for e, _ in sol.assignment} - known)
     if strangers:
@@ -464,7 +466,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         print(f"{problem.name}: cost {check.objective}, {check.hard_violations} hard violations")
         for t in out["hard"]:
-            print(f"  {t}")
+            print(f"  {t if benchmark else _with_ids(problem, t)}")
         rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]
                                                  for k, v in sorted(out["violations"].items())]
         if len(rows) > 1:
@@ -596,9 +598,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(s)
     s.set_defaults(func=cmd_solve)
 
-    v = rs.add_parser("validate", help="check a benchmark solution with the independent validator")
-    v.add_argument("--instance", required=True)
-    v.add_argument("--solution", required=True, help="CSV employee,day,shift")
+    v = rs.add_parser("validate", help="check a roster with the independent validator: a workspace unit's (as "
+                                       "exported, perhaps edited by hand) or a benchmark solution")
+    v.add_argument("workspace", nargs="?", help="workspace file (or use --instance)")
+    v.add_argument("--start", type=_date, help="first day of the roster (YYYY-MM-DD), with a workspace")
+    v.add_argument("--days", type=_cli().count_between(1, 366), default=28, help="days of the roster (default 28)")
+    v.add_argument("--unit", help="unit of the roster (default: the unit with most staff)")
+    v.add_argument("--lock", action="append", metavar="EMP:DAY:SHIFT", help="cells fixed by hand, as for solve")
+    v.add_argument("--charge-hard", action="store_true", help="as for solve")
+    v.add_argument("--instance", help="benchmark instance file")
+    v.add_argument("--solution", required=True,
+                   help="the roster: a workspace roster's CSV (roster solve --export), or a benchmark's employee,"
+                        "day,shift")
     v.add_argument("--format", choices=["curtois", "inrc"], default="curtois")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_validate)

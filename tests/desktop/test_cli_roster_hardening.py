@@ -240,3 +240,25 @@ def test_a_reroster_calendar_cancels_the_shifts_it_took_away(ward, capsys, tmp_p
     assert code == 0, out
     text = (tmp_path / "cal" / f"{ward['nurse']}.ics").read_text()
     assert text.count("STATUS:CANCELLED") == len(ward["worked"])
+
+
+def test_a_workspace_roster_edited_by_hand_is_validated_naming_the_day(ward, capsys, tmp_path):
+    # `roster validate` took benchmark instances only: a roster edited in Excel could only be checked by a
+    # re-roster, whose infeasibility named no day
+    rows = list(csv.DictReader(ward["published"].open(encoding="utf-8-sig")))
+    code, out, _ = run(capsys, "roster", "validate", *ward["base"][:7], "--solution", ward["published"])
+    assert code == 0 and "0 hard violations" in out
+    night = next(r for r in rows if r["shift"] == "N" and int(r["day"]) < DAYS - 1)
+    after = next(r for r in rows if r["employee"] == night["employee"] and int(r["day"]) == int(night["day"]) + 1)
+    after["shift"] = "E"  # an Early straight after a night: the 11-hour rest broken
+    edited = tmp_path / "edited.csv"
+    with edited.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    code, out, _ = run(capsys, "roster", "validate", *ward["base"][:7], "--solution", edited)
+    when = date.fromisoformat(after["date"]).strftime("%a %d %b")
+    assert code == 1 and "0 hard violations" not in out  # (an extra shift may break the hours or a run too)
+    assert f"E on {when} may not follow N" in out and f"({night['employee']})" in out
+    code, out, _ = run(capsys, "roster", "validate", *ward["base"][:7], "--solution", edited, "--json")
+    assert code == 1 and json.loads(out)["violations"]["forbidden_succession"] == 1
