@@ -136,6 +136,9 @@ def _apply_locks(problem, texts: list[str], start: date | None):
             raise HospOpsError(f"--lock {text}: {lk.employee} is not on this roster ({problem.name}).")
         if lk.shift is not None and lk.shift not in shifts:
             same = [s for s in shifts if s.lower() == lk.shift.lower()]
+            left_out = {k.lower(): why for k, why in problem.left_out.items()}
+            if len(same) != 1 and lk.shift.lower() in left_out:  # (a long day: why it is not rostered)
+                raise HospOpsError(f"--lock {text}: {left_out[lk.shift.lower()]}")
             if len(same) != 1:
                 raise HospOpsError(f"--lock {text}: this roster has no shift {lk.shift} (its shifts: "
                                    f"{', '.join(shifts)}, or 'off').")

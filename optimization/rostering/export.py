@@ -145,6 +145,9 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
     emps, sids = {e.id for e in problem.employees}, {s.id for s in problem.shifts}
     # match on ids as exported (an id "=N1" is written "'=N1"), not on names, which need not be unique
     emp_of, shift_of = _written_as(emps), _written_as(sids)
+    fold: dict[str, list[str]] = {}
+    for sid in sids:
+        fold.setdefault(sid.lower(), []).append(sid)
     a: dict[tuple[str, int], str] = {}
     seen: dict[tuple[str, int], tuple[int, str]] = {}
     for i, r in rows:
@@ -159,6 +162,8 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
             continue  # (Excel saves rows of empty cells that were once formatted as rows of delimiters)
         raw, s_raw = r["employee"], r["shift"].strip()
         e, s = emp_of.get(raw, raw), shift_of.get(s_raw, s_raw)
+        if s and s not in sids and len(fold.get(s.lower(), ())) == 1:  # "l" typed for L in Excel, as --lock takes it
+            s = fold[s.lower()][0]
         try:
             d = int(r["day"])
         except ValueError:

@@ -262,3 +262,9 @@ def test_a_workspace_roster_edited_by_hand_is_validated_naming_the_day(ward, cap
     assert f"E on {when} may not follow N" in out and f"({night['employee']})" in out
     code, out, _ = run(capsys, "roster", "validate", *ward["base"][:7], "--solution", edited, "--json")
     assert code == 1 and json.loads(out)["violations"]["forbidden_succession"] == 1
+
+
+def test_a_lock_naming_a_long_day_says_why_long_days_are_left_out(ward, capsys):
+    code, out, err = run(capsys, "roster", "solve", *ward["base"], "--lock", f"{ward['nurse']}:2:LD")
+    assert code == 1 and out == ""
+    assert "is not used on this unit's rosters" in err and "no shift LD" not in err
