@@ -373,6 +373,11 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
     surplus = cover_surplus(problem)
     if surplus and out["violations"].get("cover_over", 0):
         out["surplus"] = surplus
+    from optimization.rostering.explain import weekend_tight
+
+    if any(problem.weekday(r["day"]) >= 5 for r in out["short_shifts"]):
+        # short weekend shifts where the weekend rule leaves little room: that, not hours, is what binds
+        out["weekends"] = weekend_tight(problem)
     hours = _hours(problem, sol) if has_roster else []
     if hours:
         out["hours"] = hours
@@ -405,6 +410,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
                 print(f"  short: {line}")
         if out.get("surplus"):
             print(f"  over: {out['surplus']}")
+        for line in out.get("weekends", []):
+            print(f"  weekends: {line}")
         if note and not found_none:  # (that one goes to stderr, below: once)
             print(f"  note: {note}")
         if check:
@@ -426,6 +433,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
             print(f"  change: {line}")
         if said:
             print(f"Exported {said}")
+        elif getattr(args, "export", None) and not found_none and not sol.assignment:
+            print(f"Nothing was exported to {args.export}: there is no roster.")
     if found_none:
         print(note, file=sys.stderr)
     return 0 if has_roster else 1

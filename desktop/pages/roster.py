@@ -78,11 +78,12 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
     from optimization.rostering import cover_shortfalls
 
     from optimization.rostering import cover_surplus
+    from optimization.rostering.explain import weekend_tight
 
     return {"key": (unit, start, days), "problem": problem, "solution": solution, "validation": check,
             "violations": violations,
             "cover": cover, "short": short, "shortfalls": cover_shortfalls(problem),
-            "surplus": cover_surplus(problem)}
+            "surplus": cover_surplus(problem), "weekends": weekend_tight(ward)}
 
 
 def _sick_days(problem, day: int, length: int) -> str:
@@ -424,6 +425,9 @@ class RosterPage(Page):
                                       r.get("shortfalls", []))
             if note:
                 parts.append(note)
+            if check is not None and any(v.rule == "cover_under" and v.day is not None and problem.weekday(v.day) >= 5
+                                         for v in check.violations):
+                parts += [f"<span style='color:{theme.GREY}'>Weekends:</span> {line}" for line in r.get("weekends", [])]
             if r.get("surplus") and check is not None and check.by_rule().get("cover_over", 0):
                 parts.append(f"<span style='color:{theme.GREY}'>Over cover whatever the roster:</span> "
                              f"{r['surplus']}")

@@ -87,6 +87,8 @@ def test_an_infeasible_reroster_prints_the_conflict_only_and_fails(ward, capsys)
     assert "conflict: " in out and f"{name} ({nurse}) is locked to E" in out
     for empty_roster_talk in ("Validator:", "shift(s) short", "now short", "change:", "rostered"):
         assert empty_roster_talk not in out
+    code, out, _ = reroster(capsys, ward, *clash, "--export", "never.csv")  # (it said nothing of the export)
+    assert code == 1 and "Nothing was exported to never.csv: there is no roster." in out
     code, out, _ = reroster(capsys, ward, *clash, "--json")
     res = json.loads(out)
     assert code == 1 and res["status"] == "INFEASIBLE" and res["conflicts"]

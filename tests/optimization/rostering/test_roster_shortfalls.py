@@ -65,3 +65,38 @@ def test_contracts_far_over_the_cover_are_said_with_the_over_cover_they_force():
     assert "spread over the shifts and days" in cover_surplus(rising)
     assert validate(p, solve(p, time_limit_s=5)).by_rule().get("cover_over", 0) > 0  # more worked than asked
     assert cover_surplus(tiny(7, [person("A", min_minutes=4 * 480)], cover=cover)) is None  # within the cover
+
+
+def test_weekend_cover_is_weighed_against_the_weekend_rule(demo_ws):
+    """The demo's wards: every short shift a weekend's, and the advice was about hours over cover. The weekend
+    rule (at most half the weekends) bounds weekend shifts; tight weekends are named, impossible ones counted."""
+    import dataclasses
+    from datetime import date
+
+    from datasets.store import Workspace
+    from optimization.rostering import cover_shortfalls, problem_from_workspace
+    from optimization.rostering.explain import weekend_cover, weekend_tight
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        p = problem_from_workspace(ws, "M5", date(2026, 11, 23), 28)  # four weekends
+    everyone = dict((k, (n, cap)) for k, n, cap in weekend_cover(p))["RN"]
+    need = sum(c.requirement for c in p.cover if c.skill == "RN" and p.weekday(c.day) >= 5)
+    cap = 0
+    for e in (x for x in p.employees if "RN" in x.skills):
+        free = sorted((sum(d not in p.days_off.get(e.id, ()) for d in b) for b in p.weekend_blocks((5, 6))),
+                      reverse=True)
+        cap += sum(free[:e.max_weekends])
+    assert everyone == (need, cap) and all(e.max_weekends == 2 for e in p.employees)
+    # half the staff allowed one weekend: weekend cover cannot be met, and that is said with a count
+    fewer = dataclasses.replace(p, employees=tuple(dataclasses.replace(e, max_weekends=1) if i % 2 else e
+                                                   for i, e in enumerate(p.employees)))
+    lines = [x for x in cover_shortfalls(fewer) if "weekend rule" in x]
+    n, c = dict((k, (n, cap)) for k, n, cap in weekend_cover(fewer))["RN"]
+    assert c < n and any(f"about {n - c:,} weekend shift(s) will be short whatever the roster" in x for x in lines)
+    assert not any("RN staff" in x for x in weekend_tight(fewer))  # (said once, as a shortfall)
+    # some room, but little: tight, named with the share
+    roomier = dataclasses.replace(p, cover=tuple(dataclasses.replace(c, requirement=max(0, c.requirement - 1))
+                                                 if c.skill == "RN" else c for c in p.cover))
+    n, c = dict((k, (n, cap)) for k, n, cap in weekend_cover(roomier))["RN"]
+    tight = [x for x in weekend_tight(roomier) if "RN staff" in x]
+    assert (len(tight) == 1) == (0.85 <= n / c <= 1) and all(f"({n / c:.0%})" in x for x in tight)
