@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--horizon", help="steps ahead, or a duration such as 48h, 28d, 2w")
     f.add_argument("--models", nargs="+", help="models to run (default: the standard set for the series)")
     f.add_argument("--backtest", action="store_true", help="rolling-origin backtest and selection by it")
-    f.add_argument("--windows", type=count_between(1, 52), default=3, help="backtest origins (default 3, at most 52)")
+    f.add_argument("--windows", type=count_between(1, 52), default=None,
+                   help="backtest origins, with --backtest (default 3, at most 52)")
     f.add_argument("--country", help="holiday calendar country (default: the workspace's)")
     f.add_argument("--timezone", help="time zone of a CSV's local times, e.g. Europe/London, for clock changes "
                    "(default: the --country's where it has one)")
@@ -88,8 +89,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         raise HospOpsError("--timezone is for a CSV's times: a workspace's series use its own time zone.")
     if not args.horizon:
         raise HospOpsError("Give --horizon: a number of steps or a duration such as 48h or 28d.")
-    if args.windows < 1:
+    if args.windows is not None and args.windows < 1:
         raise HospOpsError("--windows must be at least 1.")
+    if args.save and args.csv:  # (said before the forecast, not after it ran)
+        raise HospOpsError("--save needs a workspace to save into; a forecast of --csv is printed only.")
+    if args.windows is not None and not args.backtest:
+        print("note: --windows sets the backtest's origins; without --backtest there is none.", file=sys.stderr)
     if args.country:  # (an unknown code was taken silently, and changed the default models)
         from datasets.store import check_country
 
@@ -119,7 +124,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         if ws is not None:
             y = load_series(ws, args.series)
         res = run_forecast(y, args.horizon, models=args.models, backtest=args.backtest,
-                           holidays_country=args.country, n_windows=args.windows,
+                           holidays_country=args.country, n_windows=args.windows or 3,
                            progress=_progress_printer(_show_progress(args)))
         stock = _supply_stock(ws, args.series) if ws is not None else None
         run_id = None
@@ -141,6 +146,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         print(json.dumps(out, default=_clean))
         return 0
     unit = {"h": "hours", "D": "days", "W": "weeks", "MS": "months"}.get(res.freq, "steps")
+    if res.horizon == 1:
+        unit = unit[:-1]  # ("1 days ahead")
     print(f"{res.name}: {res.horizon} {unit} ahead; best model: {res.best}")
     print(res.verdict)
     if res.backtest is not None:

@@ -133,3 +133,17 @@ def test_supplies(demo_ws, tmp_path, capsys):
             cover = line[head.index("days of cover"):].split()[0]
             if cover != "over":
                 assert abs(float(cover.replace(",", "")) - on / rate) <= 0.06 + (0.006 * on / rate + 0.5) / rate, line
+
+
+def test_csv_with_save_and_windows_without_backtest_are_said_before_the_forecast(tmp_path, capsys):
+    f = tmp_path / "a.csv"
+    f.write_text("ds,y\n" + "".join(f"2026-01-{d:02d},{d % 7}\n" for d in range(1, 29)))
+    # refused before the forecast ran (it ran the whole forecast, then said --save needs a workspace)
+    assert main(["forecast", "--csv", str(f), "--time-col", "ds", "--value-col", "y", "--horizon", "3",
+                 "--save"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "--save needs a workspace" in err
+    assert main(["forecast", "--csv", str(f), "--time-col", "ds", "--value-col", "y", "--horizon", "1",
+                 "--models", "seasonal_naive", "--windows", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert "without --backtest there is none" in err and ": 1 day ahead;" in out
