@@ -360,12 +360,16 @@ def to_ics(problem: RosterProblem, solution: RosterSolution, folder: str | Path,
         return ev
 
     people = [e.id for e in problem.employees]
-    people += sorted({e for e, _ in old} - set(people))
+    on_roster = set(people)
+    people += sorted({e for e, _ in old} - on_roster)
     out = []
     for eid in people:
         cal = Calendar()
         cal.add("prodid", "-//HospOps//roster//EN")
         cal.add("version", "2.0")
+        # the calendar's name in the apps that import it (the file is named by staff id, for a mail merge)
+        who = problem.employee(eid).label if eid in on_roster else eid
+        cal.add("x-wr-calname", f"Roster {problem.unit or problem.name}: {who}")
         if published is not None:
             cal.add("method", "PUBLISH")  # (new and cancelled events in one file: an update, not an invitation)
         for d in range(problem.days):

@@ -167,6 +167,7 @@ def test_csv_round_trip_and_other_exports(ward, tmp_path):
     starts = [c.decoded("dtstart") for c in zoned.walk("VEVENT")]
     assert starts and all(str(t.tzinfo) == "Europe/London" for t in starts)
     assert zoned.walk("VTIMEZONE") and all(c.decoded("dtstamp").year >= 2026 for c in zoned.walk("VEVENT"))
+    assert str(zoned.get("x-wr-calname")).endswith(f": {p.employees[worker].label}")  # named, not N0295.ics only
 
     pdf = to_pdf(p, sol, tmp_path / "r.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-1.4") and pdf.rstrip().endswith(b"%%EOF") and b"/Type /Page " in pdf
