@@ -70,6 +70,7 @@ class FrameModel(QAbstractTableModel):
         self.tooltips = tooltips or {}
         self.decimals = decimals or {}
         self.colors = colors
+        self.row_labels: str | None = None  # a column whose values the vertical header shows (each row's name)
         if df is not None:
             self.set_frame(df)
 
@@ -129,6 +130,8 @@ class FrameModel(QAbstractTableModel):
             if role == Qt.ItemDataRole.ToolTipRole:
                 return self.tooltips.get(col)
         if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole:
+            if self.row_labels is not None and self.row_labels in self._cols and section < len(self._df):
+                return str(self._values[self._cols.index(self.row_labels)][section])
             return str(section + 1)
         return None
 

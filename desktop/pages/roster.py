@@ -266,8 +266,13 @@ class RosterPage(Page):
         self.grid.verticalHeader().setDefaultSectionSize(20)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.customContextMenuRequested.connect(self._cell_menu)
+        # the cover's day columns line up under the grid's and scroll with it, its needs in the row header as the
+        # grid's names are (at 1,920 px the grid showed 24 days and the cover table under it 11)
         self.cover = FrameTable(title="Cover: staff rostered / needed (short in red)", export_name="cover",
-                                filter_box=False, export_with=cover_for_sheet)
+                                filter_box=False, export_with=cover_for_sheet, row_labels="need")
+        gbar, cbar = self.grid.horizontalScrollBar(), self.cover.view.horizontalScrollBar()
+        gbar.valueChanged.connect(cbar.setValue)
+        cbar.valueChanged.connect(gbar.setValue)
         self.cover.model.colors = self._cover_color
         self.status = QLabel("Choose a unit and press Solve. Right-click a cell to lock it or to record a "
                              "sickness and re-roster.", self.body)
@@ -437,8 +442,23 @@ class RosterPage(Page):
         cover, self._short = (r["cover"], r["short"]) if "cover" in r else cover_table(problem, sol)
         self._cover_cols = {c: j - 1 for j, c in enumerate(cover.columns)}
         self.cover.set_frame(cover)
+        self._align_cover()
         self.export_btn.setEnabled(bool(sol.assignment))
         self.done_loading()
+
+    def _align_cover(self) -> None:
+        """The cover table's columns under the grid's: its row header as wide as the grid's (the names), each
+        day as wide as the grid's day."""
+        view = self.cover.view
+        names = max(self.grid.verticalHeader().sizeHint().width(), view.verticalHeader().sizeHint().width())
+        self.grid.verticalHeader().setFixedWidth(names)
+        view.verticalHeader().setFixedWidth(names)
+        frame = self.cover.model.frame
+        for c, col in enumerate(frame.columns):
+            j = self._cover_cols.get(col, -1)
+            if col != "need" and 0 <= j < self.model.columnCount():
+                view.setColumnWidth(c, self.grid.columnWidth(j))
+        view.horizontalHeader().setStretchLastSection(False)
 
     def _cover_color(self, row: int, col: str):
         short = self._short

@@ -67,7 +67,8 @@ class FrameTable(QWidget):
 
     def __init__(self, parent=None, *, title: str = "", headers=None, tooltips=None, decimals=None,
                  filter_box: bool = True, export_name: str = "table", count_cols=(), count_groups=None,
-                 describes=(), export_with=None, max_widths: dict[str, int] | None = None):
+                 describes=(), export_with=None, max_widths: dict[str, int] | None = None,
+                 row_labels: str | None = None):
         super().__init__(parent)
         self.export_name = export_name
         # the most pixels a column takes when sized to its text (a long name column pushed the columns after it
@@ -97,7 +98,10 @@ class FrameTable(QWidget):
         # size columns from the first rows only: measuring every cell of a long table blocked the Qt thread
         self.view.horizontalHeader().setResizeContentsPrecision(60)
         self.view.verticalHeader().setDefaultSectionSize(22)
-        self.view.verticalHeader().setVisible(False)
+        # ``row_labels``: that column's values name the rows in the vertical header (it stays put when the table
+        # scrolls sideways, as a grid's names do), and the column itself is hidden; copies and exports keep it
+        self.model.row_labels = row_labels
+        self.view.verticalHeader().setVisible(row_labels is not None)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
 
@@ -178,6 +182,9 @@ class FrameTable(QWidget):
     # ------------------------------------------------------------------ data
     def set_frame(self, df: pd.DataFrame, *, resize: bool = True) -> None:
         self.model.set_frame(df)
+        if self.model.row_labels is not None:
+            for c, col in enumerate(df.columns):
+                self.view.setColumnHidden(c, col == self.model.row_labels)
         self._update_count()
         if resize:
             self.fit_columns()

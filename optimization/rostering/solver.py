@@ -214,7 +214,7 @@ def _add_hint(rm: RosterModel, assignment: dict) -> None:
 def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, should_stop=None,
           on_solution: Optional[OnSolution] = None, hint: Optional[RosterSolution] = None,
           num_workers: Optional[int] = None, seed: int = 0, lns: bool = True,
-          explain: bool = True, colgen: bool = True) -> RosterSolution:
+          explain: bool = True, colgen: bool = True, sweeps: bool = True) -> RosterSolution:
     """Find the cheapest roster within ``time_limit_s`` seconds.
 
     Status is OPTIMAL, FEASIBLE, INFEASIBLE (with ``conflicts`` in words), UNKNOWN (no roster found in time)
@@ -319,7 +319,7 @@ def solve(problem: RosterProblem, time_limit_s: float = 30.0, progress=None, sho
         bound = best_obj
     if lns and status != cp_model.OPTIMAL and not rec.cancelled:
         best, best_obj, bound, name = _lns(problem, rm, best, best_obj, bound, t0, time_limit_s, rec,
-                                           num_workers, seed)
+                                           num_workers, seed, sweeps=sweeps and SWEEPS)
     if rec.cancelled:
         name = "CANCELLED"
     # the model's penalties are bounded below by the rules they price, so before optimality one may stand
@@ -490,9 +490,11 @@ def _colgen_solve(problem, limit, rep, on_solution, t0, num_workers, seed, expla
         if not halt() and left() > 0.5:
             offset = time.perf_counter() - t0
             try:
+                # (no sweeps: the dives' finish leaves no one person's row to improve, and on Curtois Instance8
+                # a sweep that found nothing took 2-3 s of the search's last 12; 1,305-1,311 against 1,303-1,306)
                 rest = solve(problem, left(), should_stop=halt, hint=RosterSolution(best) if best else None,
                              on_solution=lambda obj, b, t: improved(obj, None, offset + t, b),
-                             num_workers=num_workers, seed=seed, explain=explain, colgen=False)
+                             num_workers=num_workers, seed=seed, explain=explain, colgen=False, sweeps=False)
             except Cancelled:
                 if rep.should_stop():
                     raise
@@ -729,7 +731,33 @@ def _repair(problem: RosterProblem, rm: RosterModel, roster: dict, check, deadli
     return None
 
 
-def _lns(problem, rm, best, best_obj, bound, t0, limit, rec, num_workers, seed):
+def _sweeps(rm: RosterModel, best: dict, best_obj: float, deadline: float, rng: random.Random,
+            should_stop: Callable[[], bool] = lambda: False,
+            on_better: Callable[[dict, float], None] = lambda roster, obj: None) -> tuple[dict, float]:
+    """Best responses, person by person in a random order (each one's row re-solved by CP-SAT with everyone
+    else fixed, at most SWEEP_LIMIT_S), sweep after sweep until one finds nothing better or ``deadline``:
+    the roster returned then has no one person whose row alone could make it cheaper."""
+    emps = [e.id for e in rm.problem.employees]
+    sweeping = True
+    while sweeping:
+        sweeping = False
+        order = emps[:]
+        rng.shuffle(order)
+        for who in order:
+            left = deadline - time.perf_counter()
+            if left <= 0 or should_stop():
+                return best, best_obj
+            solver = _params(min(left, SWEEP_LIMIT_S), 1, rng.randrange(10**6))
+            st = solver.solve(_fixed_outside(rm, best, lambda e, d: e == who))
+            if st in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value < best_obj - 0.5:
+                best = {(e, d): sh for (e, d, sh), v in rm.x.items() if solver.boolean_value(v)}
+                best_obj = float(round(solver.objective_value))
+                on_better(best, best_obj)
+                sweeping = True
+    return best, best_obj
+
+
+def _lns(problem, rm, best, best_obj, bound, t0, limit, rec, num_workers, seed, sweeps: bool = True):
     """Adaptive large-neighbourhood search: free some people, a window of days, or both; fix the rest
     to the best roster; re-solve briefly. A neighbourhood solved to optimality grows, one that times out
     shrinks."""
@@ -740,35 +768,20 @@ def _lns(problem, rm, best, best_obj, bound, t0, limit, rec, num_workers, seed):
     sub_workers = min(num_workers or LNS_SUB_WORKERS, LNS_SUB_WORKERS)
     objective = rm.model.proto.objective
 
-    def better(roster: dict, obj: float) -> None:
-        nonlocal best, best_obj
-        best, best_obj = roster, obj
+    def better(_roster: dict, obj: float) -> None:  # (reported: the roster is kept by whoever found it)
         t = time.perf_counter() - t0
-        rec.history.append((round(t, 3), best_obj, bound))
+        rec.history.append((round(t, 3), obj, bound))
         if rec.on_solution:
-            rec.on_solution(best_obj, bound, t)
+            rec.on_solution(obj, bound, t)
 
     # sweeps first: each person's row re-solved with everyone else fixed (a best response), in a random order,
     # while a sweep finds anything (ward M3, 42 days, from the roster of a 15-second solve: 3,916 -> 1,351 in one
     # sweep of 3 s, 1,118 after the second; the neighbourhoods below, 30 % of the people at first, mostly ran
     # out of their time; the 30-second solve reached 1,786)
-    sweeping = SWEEPS
-    while sweeping and time.perf_counter() - t0 < limit - 0.05:
-        sweeping = False
-        order = emps[:]
-        rng.shuffle(order)
-        for who in order:
-            left = limit - (time.perf_counter() - t0)
-            if left <= 0.05 or rec.rep.should_stop():
-                break
-            solver = _params(min(left, SWEEP_LIMIT_S), 1, seed)
-            st = solver.solve(_fixed_outside(rm, best, lambda e, d: e == who))
-            if st in (cp_model.OPTIMAL, cp_model.FEASIBLE) and solver.objective_value < best_obj - 0.5:
-                better({(e, d): sh for (e, d, sh), v in rm.x.items() if solver.boolean_value(v)},
-                       float(round(solver.objective_value)))
-                sweeping = True
-                if bound is not None and best_obj <= bound:
-                    return best, best_obj, bound, "OPTIMAL"
+    if sweeps:
+        best, best_obj = _sweeps(rm, best, best_obj, t0 + limit - 0.05, rng, rec.rep.should_stop, better)
+        if bound is not None and best_obj <= bound:
+            return best, best_obj, bound, "OPTIMAL"
     while time.perf_counter() - t0 < limit - 0.05:
         if rec.rep.should_stop():
             rec.cancelled = True
