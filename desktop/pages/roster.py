@@ -270,6 +270,7 @@ class RosterPage(Page):
         # grid's names are (at 1,920 px the grid showed 24 days and the cover table under it 11)
         self.cover = FrameTable(title="Cover: staff rostered / needed (short in red)", export_name="cover",
                                 filter_box=False, export_with=cover_for_sheet, row_labels="need")
+        self.cover.view.horizontalHeader().setVisible(False)  # (the grid's day header is right above it)
         gbar, cbar = self.grid.horizontalScrollBar(), self.cover.view.horizontalScrollBar()
         gbar.valueChanged.connect(cbar.setValue)
         cbar.valueChanged.connect(gbar.setValue)

@@ -166,8 +166,22 @@ def test_roster_page_solves_and_rerosters(window, tmp_path):
     assert sol.status in ("OPTIMAL", "FEASIBLE") and check.hard_violations == 0
     assert page.model.rowCount() == len(r["problem"].employees) and page.model.columnCount() == 14
     assert page.cover.model.rowCount() > 0
-    # each person's row says their rostered against contracted hours (leave credited), as the CLI's table does
     from PySide6.QtCore import Qt
+
+    # the cover's days sit under the grid's and scroll with them (at 1,920 px the grid showed 24 days, the cover
+    # table under it 11), its needs in the row header beside the names
+    cols = list(page.cover.model.frame.columns)
+    for scrolled in (0, 4):
+        page.grid.horizontalScrollBar().setValue(scrolled)
+        for j in (0, 5, 9):
+            assert page.cover.view.columnViewportPosition(cols.index(cols[1 + j])) == \
+                page.grid.columnViewportPosition(j), (scrolled, j)
+            assert page.cover.view.columnWidth(1 + j) == page.grid.columnWidth(j)
+    page.grid.horizontalScrollBar().setValue(0)
+    assert page.cover.view.verticalHeader().width() == page.grid.verticalHeader().width()
+    assert page.cover.view.isColumnHidden(0) and page.cover.model.headerData(0, Qt.Orientation.Vertical) == \
+        page.cover.model.frame["need"].iloc[0]
+    # each person's row says their rostered against contracted hours (leave credited), as the CLI's table does
 
     e0 = r["problem"].employees[0]
     worked = sum(r["problem"].shift(s).minutes for (e, _d), s in sol.assignment.items() if e == e0.id) / 60
@@ -264,6 +278,7 @@ def test_roster_exports_round_trip(window, tmp_path):
     page = start_roster(window, "M1", 7, 3)
     assert wait_until_loaded(window, page, 120000)
     problem, sol = page.result["problem"], page.result["solution"]
+    exported = window.session.ws.sql("SELECT count(*) FROM audit_log WHERE action = 'export roster'")[0][0]
     [csv] = page.export_to("csv", tmp_path / "roster.csv")
     assert dict(from_csv(problem, csv).assignment) == dict(sol.assignment)
     for fmt, name in (("xlsx", "roster.xlsx"), ("pdf", "roster.pdf")):
@@ -286,7 +301,8 @@ def test_roster_exports_round_trip(window, tmp_path):
     page._show({"problem": problem, "solution": RosterSolution({}, "UNKNOWN", seconds=1.0), "validation": None})
     assert "No roster found" in page.status.text()
     actions = [r[0] for r in window.session.ws.sql("SELECT action FROM audit_log")]
-    assert actions.count("export roster") == 4 and "solve roster" in actions and "add request" in actions
+    # (the workspace is the session's: other tests' exports are in its log too)
+    assert actions.count("export roster") == exported + 4 and "solve roster" in actions and "add request" in actions
 
 
 def test_supplies_page_reorder_table(window, qtbot):
