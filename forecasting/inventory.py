@@ -193,8 +193,9 @@ def reorder_table(
         elif (item, unit) in recorded:
             stock, as_of = recorded[(item, unit)]
             basis = "recorded"
-            if stock < 0:  # more used since the count than it held: a delivery no count shows yet
+            if stock < -1e-6:  # more used since the count than it held: a delivery no count shows yet
                 stock, basis = np.nan, RECOUNT
+            stock = max(stock, 0.0) if stock == stock else stock  # (float noise of an exact count: -1e-12)
         else:
             stock, basis = daily28 * L, "assumed: 28-day use x lead time"
         past = past_lead_time_use(hist["y"].to_numpy(dtype=float), L, seed=zlib.crc32(str(uid).encode()) % 2 ** 31)

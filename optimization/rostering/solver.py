@@ -123,7 +123,7 @@ LARGE_FINISH_CELLS = 150_000
 #: what it breaks are re-solved with everything else fixed, in widening rings (the people concerned; then
 #: everybody within REPAIR_RINGS days of the broken rule's days), each for a share of REPAIR_SHARE of the time
 #: (at most REPAIR_MAX_S in all). Without it the search began from nothing: a re-roster asked to give one nurse
-#: Christmas Day off changed 280 cells of a 6-week ward roster where a repair changes 2
+#: Christmas Day off changed 280 cells of a 6-week ward roster (15 s); repaired first, 3 (optimal in 3 s)
 REPAIR_SHARE = 0.3
 REPAIR_MAX_S = 10.0
 REPAIR_RINGS = (3, 7)
