@@ -230,7 +230,13 @@ def _read_on_hand(path) -> dict:
     if len(bad):
         i = bad[0]
         raise SourceError(f"{path}, line {i + 2}: on_hand {t['on_hand'][i]!r} is not a count of 0 or more.")
-    return {str(k).strip(): float(v) for k, v in zip(t["item"], qty)}
+    keys = t["item"].astype(str).str.strip()
+    twice = keys[keys.duplicated(keep=False)]
+    if len(twice):  # (the last count was used, silently)
+        lines = ", ".join(str(i + 2) for i in twice.index[:4])
+        raise SourceError(f"{path}: {twice.iloc[0]} is counted more than once (lines {lines}).",
+                          "Give one count per store (ITEM@UNIT).")
+    return {k: float(v) for k, v in zip(keys, qty)}
 
 
 def cmd_supplies(args: argparse.Namespace) -> int:

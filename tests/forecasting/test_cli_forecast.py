@@ -106,6 +106,10 @@ def test_supplies(demo_ws, tmp_path, capsys):
     # a count for an item with no supply use is refused, not ignored
     assert main(["supplies", str(demo_ws), "--lead-time", "3", "--on-hand", str(stock), "--items", *items]) == 1
     assert "NOPE" in capsys.readouterr().err
+    # one store counted twice: refused naming the lines (the last count was taken, silently)
+    pd.DataFrame({"item": [store, store], "on_hand": [4, 400]}).to_csv(stock, index=False)
+    assert main(["supplies", str(demo_ws), "--lead-time", "3", "--on-hand", str(stock), "--items", *items]) == 1
+    assert f"{store} is counted more than once (lines 2, 3)" in capsys.readouterr().err
     pd.DataFrame({"item": [store], "on_hand": [3]}).to_csv(stock, index=False)
     assert main(["supplies", str(demo_ws), "--lead-time", "3", "--service-level", "0.9", "--json",
                  "--on-hand", str(stock), "--items", *items]) == 0
