@@ -149,6 +149,7 @@ class RosterModel(QAbstractTableModel):
         self.locks: dict[tuple[str, int], str | None] = {}
         self.changed: set[tuple[str, int]] = set()
         self.hours: dict = {}  # {employee: hours_table row}: rostered against contracted hours in the row header
+        self.sick: set[tuple[str, int]] = set()  # (person, day) off sick: "SK", told apart from leave ("LV")
 
     def set_roster(self, problem, solution, changed=()) -> None:
         self.beginResetModel()
@@ -176,9 +177,10 @@ class RosterModel(QAbstractTableModel):
             return None
         emp, day, shift = self.cell(index.row(), index.column())
         leave = day in self.problem.days_off.get(emp, ())
+        sick = leave and (emp, day) in self.sick
         locked = (emp, day) in self.locks
         if role == Qt.ItemDataRole.DisplayRole:
-            text = "LV" if leave else (shift or "·")
+            text = ("SK" if sick else "LV") if leave else (shift or "·")
             return f"[{text}]" if locked else text  # (a padlock glyph drew as an empty box without an emoji font)
         if role == Qt.ItemDataRole.BackgroundRole:
             key = "LEAVE" if leave else (shift or "OFF")
@@ -193,7 +195,8 @@ class RosterModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.FontRole and (emp, day) in self.changed:
             return CHANGED_FONT
         if role == Qt.ItemDataRole.ToolTipRole:
-            what = "on leave" if leave else (self.problem.shift(shift).name if shift else "day off")
+            what = ("off sick" if sick else "on leave") if leave else (self.problem.shift(shift).name if shift
+                                                                       else "day off")
             extra = " — locked by hand" if locked else ""
             extra += " — changed by the re-roster" if (emp, day) in self.changed else ""
             return f"{self.problem.employee(emp).label}, {self.problem.day_label(day)}: {what}{extra}"
@@ -402,6 +405,7 @@ class RosterPage(Page):
         if problem.published is not None:
             changed = {k for k in set(problem.published) | set(sol.assignment)
                        if k[1] >= problem.change_from_day and problem.published.get(k) != sol.assignment.get(k)}
+        self.model.sick = {(e, d) for e, d0, n in self.sick for d in range(d0, min(d0 + n, problem.days))}
         self.model.set_roster(problem, sol, changed)
         if not sol.assignment and sol.status != "INFEASIBLE":
             self.status.setText(f"<b>No roster found</b> in {sol.seconds:.1f} s ({sol.status}). "

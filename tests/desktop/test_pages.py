@@ -225,6 +225,8 @@ def test_roster_page_solves_and_rerosters(window, tmp_path):
     assert a2.get((emp, day)) == locked, "a locked cell stays as locked"
     assert all(a2.get((sick, d)) is None for d in range(3, 11)), "the sick nurse is off on days 3-10"
     assert "to " in page.status.text().split("Off sick")[1]  # the call's days, in words
+    row = [e.id for e in r2["problem"].employees].index(sick)
+    assert page.model.index(row, 4).data() == "SK" and page.model.index(row, 11).data() != "SK"  # not "LV"
     from optimization.rostering.validate import hours_table
 
     owed = hours_table(r2["problem"], r2["solution"]).set_index("employee").loc[sick, "contracted_h"]
