@@ -537,7 +537,7 @@ def _absent_days(spec: str, problem, from_day: int, from_text: str) -> tuple[str
 
 
 def cmd_reroster(args: argparse.Namespace) -> int:
-    from optimization.rostering import absent, from_csv, reroster
+    from optimization.rostering import absent, reroster
     from optimization.rostering.reroster import rerostering_problem
 
     problem, benchmark = _load_problem(args)
@@ -545,10 +545,19 @@ def cmd_reroster(args: argparse.Namespace) -> int:
     if args.export:
         _export_kind(args.export, benchmark)
     from_day = _day_index(args.from_day, problem.start, problem.days, "--from-day")
-    published = from_csv(problem, args.published)
+    from optimization.rostering.export import read_roster_csv
+
+    published, kept = read_roster_csv(problem, args.published)
     for spec in args.absent or []:
         who, days = _absent_days(spec, problem, from_day, args.from_day)
         problem = absent(problem, who, days)
+    # the cells the published roster's file marks as locked by hand stay so, unless a --lock says otherwise or
+    # an absence now takes that person away
+    mine = {(lk.employee, lk.day) for lk in problem.locks}
+    kept = tuple(lk for lk in kept if (lk.employee, lk.day) not in mine
+                 and not (lk.shift and lk.day in problem.days_off.get(lk.employee, ())))
+    if kept:
+        problem = dataclasses.replace(problem, locks=tuple(problem.locks) + kept)
     c = _cli()
     sol = reroster(problem, published, from_day, args.time_limit, change_weight=_change_weight(args),
                    hold_cover=not args.fill_old_gaps,
@@ -564,8 +573,10 @@ def cmd_reroster(args: argparse.Namespace) -> int:
     basis = "the ward's full cover" if args.fill_old_gaps else "the published roster's cover"
     extra = {"changes": list(sol.changes), "changed_cells": len(sol.changes) if check else None,
              "short_from_change": gaps, "cover_basis": "full" if args.fill_old_gaps else "published",
-             "from_day": from_day}
+             "from_day": from_day, "locks_kept": len(kept)}
     when = f" ({problem.day_label(from_day)})" if problem.start else ""
+    if kept and not args.json:
+        print(f"Kept {len(kept)} cell(s) locked by hand in {args.published} (its 'locked' column).")
     heading = (f"From day {from_day}{when} on, against {basis}: {{n}} shift(s) short"
                + ("" if args.fill_old_gaps else " (gaps the published roster already had are not counted; "
                   "--fill-old-gaps fills them too)"))

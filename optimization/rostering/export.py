@@ -12,9 +12,11 @@ from typing import Mapping, Optional
 from datasets.errors import HospOpsError
 from datasets.privacy import neutralize_formula
 
-from .problem import RosterProblem, RosterSolution
+from .problem import Lock, RosterProblem, RosterSolution
 
-CSV_COLUMNS = ["employee", "name", "day", "date", "shift", "minutes"]
+CSV_COLUMNS = ["employee", "name", "day", "date", "shift", "minutes", "locked"]
+#: what a ``locked`` cell of a roster CSV may say for a cell fixed by hand (written "yes")
+LOCKED_WORDS = {"yes", "y", "true", "1", "x", "locked"}
 COLOURS = ["FFD966", "9DC3E6", "A9D18E", "F4B183", "C9A0DC", "D9D9D9", "FF9999", "99FFCC"]
 LEAVE_COLOUR = "EDEDED"  # lighter than the shift greys, so leave reads as "not a shift"
 SHORT_COLOUR = "F4A6A6"  # a cover cell below its need
@@ -37,12 +39,14 @@ def _date_range(problem: RosterProblem, first: int, last: int) -> str:
 
 
 def to_csv(problem: RosterProblem, solution: RosterSolution, path: str | Path) -> Path:
-    """One row per person per day (``shift`` empty on a day off). UTF-8 with a byte-order mark, which Excel
-    needs to read names such as Zoë (without it, and in the locale's encoding, a name outside cp1252 failed the
-    export on Windows). Ids, names and shifts that a spreadsheet would run as formulas start with ``'``;
-    :func:`from_csv` reads them back."""
+    """One row per person per day (``shift`` empty on a day off; ``locked`` "yes" for a cell fixed by hand, so a
+    re-roster from the file next week keeps it: the locks lived in the app's memory only). UTF-8 with a
+    byte-order mark, which Excel needs to read names such as Zoë (without it, and in the locale's encoding, a
+    name outside cp1252 failed the export on Windows). Ids, names and shifts that a spreadsheet would run as
+    formulas start with ``'``; :func:`from_csv` reads them back."""
     path = Path(path)
     mins = {s.id: s.minutes for s in problem.shifts}
+    locked = {(lk.employee, lk.day) for lk in problem.locks}
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
@@ -50,7 +54,8 @@ def to_csv(problem: RosterProblem, solution: RosterSolution, path: str | Path) -
             for d in range(problem.days):
                 s = solution.assignment.get((e.id, d), "")
                 dt = problem.date_of(d)
-                w.writerow([_text(e.id), _text(e.label), d, dt.isoformat() if dt else "", _text(s), mins.get(s, 0)])
+                w.writerow([_text(e.id), _text(e.label), d, dt.isoformat() if dt else "", _text(s), mins.get(s, 0),
+                            "yes" if (e.id, d) in locked else ""])
     return path
 
 
@@ -137,6 +142,12 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
 
     Refused: a row short of fields, two rows for one person and day with different shifts, and a file with
     no rows at all for someone on the roster (read as is, they would be off every day and re-rostered so)."""
+    return read_roster_csv(problem, path)[0]
+
+
+def read_roster_csv(problem: RosterProblem, path: str | Path) -> tuple[RosterSolution, tuple[Lock, ...]]:
+    """:func:`from_csv`'s roster and the cells its ``locked`` column marks (a file without the column, or
+    written before it existed, has none)."""
     header, rows = _csv_rows(path)
     if not {"employee", "day", "shift"} <= set(header):
         raise HospOpsError(f"{path}, line 1: no columns employee, day and shift, so this is not a roster CSV.")
@@ -149,12 +160,14 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
     for sid in sids:
         fold.setdefault(sid.lower(), []).append(sid)
     a: dict[tuple[str, int], str] = {}
+    locks: dict[tuple[str, int], Optional[str]] = {}
     seen: dict[tuple[str, int], tuple[int, str]] = {}
     for i, r in rows:
-        cut = [k for k in header if r.get(k) is None]
+        cut = [k for k in header if r.get(k) is None and k != "locked"]  # (a row typed in without the last, optional)
         if cut:  # (csv fills a short row with None: a line cut off, or fields lost in an edit)
-            raise HospOpsError(f"{path}, line {i} has {len(header) - len(cut)} fields where the header has "
-                               f"{len(header)}: no {', '.join(cut)}.")
+            have = sum(r.get(k) is not None for k in header)
+            raise HospOpsError(f"{path}, line {i} has {have} fields where the header has {len(header)}: no "
+                               f"{', '.join(cut)}.")
         if any((v or "").strip() for v in r.get(None) or ()):
             raise HospOpsError(f"{path}, line {i} has {len(header) + len(r[None])} fields where the header has "
                                f"{len(header)}: is a name split by an unquoted delimiter?")
@@ -185,6 +198,8 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
         seen[(e, d)] = (i, s)
         if s:
             a[(e, d)] = s
+        if (r.get("locked") or "").strip().lower() in LOCKED_WORDS:
+            locks[(e, d)] = s or None
     people = {e for e, _ in seen}
     missing = [x.id for x in problem.employees if x.id not in people]
     if missing:
@@ -194,7 +209,7 @@ def from_csv(problem: RosterProblem, path: str | Path) -> RosterSolution:
                            "day, and a re-roster would fill their shifts.",
                            "Put their rows back (a day off is a row with an empty shift), or take them off "
                            "this roster first.")
-    return RosterSolution(a, status="FEASIBLE")
+    return RosterSolution(a, status="FEASIBLE"), tuple(Lock(e, d, s) for (e, d), s in sorted(locks.items()))
 
 
 def cover_totals(problem: RosterProblem, solution: RosterSolution) -> dict[tuple[str, int], int]:

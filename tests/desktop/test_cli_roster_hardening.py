@@ -270,3 +270,24 @@ def test_a_lock_naming_a_long_day_says_why_long_days_are_left_out(ward, capsys):
     code, out, err = run(capsys, "roster", "solve", *ward["base"], "--lock", f"{ward['nurse']}:2:LD")
     assert code == 1 and out == ""
     assert "is not used on this unit's rosters" in err and "no shift LD" not in err
+
+
+def test_a_reroster_keeps_the_cells_the_published_file_marks_locked(ward, capsys, tmp_path):
+    rows = list(csv.DictReader(ward["published"].open(encoding="utf-8-sig")))
+    other = next(r for r in rows if r["employee"] != ward["nurse"] and r["shift"] and int(r["day"]) >= 2)
+    want = "L" if other["shift"] != "L" else "E"
+    other["shift"], other["locked"] = want, "yes"  # changed by hand in Excel and locked in the app
+    marked = tmp_path / "marked.csv"
+    with marked.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    code, out, _ = reroster(capsys, ward, "--published", marked, "--from-day", 1, "--json")
+    res = json.loads(out)
+    assert res["locks_kept"] == 1
+    # the solve may not undo a cell locked by hand, whatever it costs (the rest of the roster is free to move)
+    exported = tmp_path / "after.csv"
+    code, out, _ = reroster(capsys, ward, "--published", marked, "--from-day", 1, "--export", exported)
+    assert "Kept 1 cell(s) locked by hand" in out
+    after = {(r["employee"], r["day"]): r["shift"] for r in csv.DictReader(exported.open(encoding="utf-8-sig"))}
+    assert after[(other["employee"], other["day"])] == want

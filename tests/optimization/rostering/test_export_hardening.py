@@ -73,14 +73,14 @@ def test_from_csv_short_row_is_a_user_error_naming_the_line(roster, tmp_path):
     rows = _rows(to_csv(p, sol, tmp_path / "r.csv"))
     full = rows[3]
     rows[3] = full[:2]  # (line 4 lost its day, date, shift and minutes)
-    with pytest.raises(HospOpsError, match=r"short\.csv, line 4 has 2 fields where the header has 6: no day, date, "
+    with pytest.raises(HospOpsError, match=r"short\.csv, line 4 has 2 fields where the header has 7: no day, date, "
                                            r"shift, minutes"):
         from_csv(p, _write(tmp_path / "short.csv", rows))
     rows[3] = full[:4]  # (read as a day off, it would drop the shift that line had)
     with pytest.raises(HospOpsError, match=r"line 4 has 4 fields"):
         from_csv(p, _write(tmp_path / "short.csv", rows))
     rows[3] = full + ["", "oops"]
-    with pytest.raises(HospOpsError, match=r"line 4 has 8 fields"):
+    with pytest.raises(HospOpsError, match=r"line 4 has 9 fields"):
         from_csv(p, _write(tmp_path / "long.csv", rows))
 
 

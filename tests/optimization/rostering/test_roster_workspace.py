@@ -112,7 +112,7 @@ def test_csv_round_trip_and_other_exports(ward, tmp_path):
     path = to_csv(p, sol, tmp_path / "r.csv")
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # the mark Excel needs to read UTF-8 names
     lines = path.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "employee,name,day,date,shift,minutes" and len(lines) == 1 + len(p.employees) * p.days
+    assert lines[0] == "employee,name,day,date,shift,minutes,locked" and len(lines) == 1 + len(p.employees) * p.days
     back = from_csv(p, path)
     assert dict(back.assignment) == dict(sol.assignment)
     # as Excel saves it again: its code page, CRLF, day-first dates with a time; a name outside ASCII
@@ -290,3 +290,20 @@ def test_pdf_pages_hold_their_footer_and_six_weeks_fit_one_page_wide(ward, tmp_p
     six = dataclasses.replace(p, days=42)
     wide = to_pdf(six, sol, tmp_path / "six.pdf").read_bytes().decode("latin-1")
     assert wide.count("/Type /Page ") == 1  # 42 days on one page's width (31 people)
+
+
+def test_locks_travel_in_the_csv(ward, tmp_path):
+    """Locks lived in the app's memory only: exported, closed and re-rostered next week, the hand decisions were
+    lost. The CSV's ``locked`` column carries them, and reads back as locks."""
+    import dataclasses
+
+    from optimization.rostering.export import read_roster_csv
+
+    p, sol = ward
+    (e1, d1), (e2, d2) = sorted(sol.assignment)[:2]
+    off = next(k for k in ((e.id, d) for e in p.employees for d in range(p.days)) if k not in sol.assignment)
+    locks = (Lock(e1, d1, sol.assignment[(e1, d1)]), Lock(*off, None))
+    path = to_csv(dataclasses.replace(p, locks=locks), sol, tmp_path / "locked.csv")
+    back, kept = read_roster_csv(p, path)
+    assert dict(back.assignment) == dict(sol.assignment) and set(kept) == set(locks)
+    assert read_roster_csv(p, to_csv(p, sol, tmp_path / "none.csv"))[1] == ()
