@@ -252,6 +252,24 @@ class RosterProblem:
     #: shift types the source defines but this problem leaves out, with why in words: a lock or request naming
     #: one is refused with the reason, not as an unknown shift
     left_out: Mapping[str, str] = field(default_factory=dict)
+    #: the ward's time zone (IANA, e.g. Europe/London; None: unknown): a shift's hours as worked, which differ
+    #: from its nominal length across a clock change (a night 21:00-07:30 is 11.5 h in October, 9.5 h in March)
+    timezone: Optional[str] = None
+
+    def worked_minutes(self, shift: str, day: int) -> int:
+        """Minutes of ``shift`` started on ``day`` as the clock on the wall runs them: its nominal length, but
+        across a clock change in :attr:`timezone` an hour more or less."""
+        s = self.shift(shift)
+        if self.timezone is None or self.start is None or s.start_minute is None:
+            return s.minutes
+        from datetime import datetime, timedelta, timezone as tz
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(self.timezone)
+        begin = datetime.combine(self.date_of(day), datetime.min.time()) + timedelta(minutes=s.start_minute)
+        end = begin + timedelta(minutes=s.minutes)  # the wall-clock end, as the rota prints it
+        real = end.replace(tzinfo=zone).astimezone(tz.utc) - begin.replace(tzinfo=zone).astimezone(tz.utc)
+        return int(real.total_seconds() // 60)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "patterns", tuple(self.patterns))

@@ -231,7 +231,8 @@ def _night_share(p: RosterProblem, a: dict, nights: set) -> list[Violation]:
 
 def hours_table(problem: RosterProblem, solution: RosterSolution | dict):
     """Contracted against rostered hours per person, one row each (a pandas DataFrame): ``employee``, ``name``,
-    ``role``, ``contracted_h`` (over the horizon, leave credited; NaN when unknown), ``rostered_h``,
+    ``role``, ``contracted_h`` (over the horizon, leave credited; NaN when unknown), ``rostered_h`` (as worked:
+    a night across a clock change counts 11.5 or 9.5 hours, where the problem knows its time zone),
     ``difference_h`` (rostered - contracted: below 0 the hours are owed), ``least_h`` / ``most_h`` (the hard
     limits the roster keeps), ``shifts``, ``nights``, ``leave_days``. Workspace contracts allow
     ``WardRules.hours_slack`` below and above the contracted hours, and a roster pays for every extra person,
@@ -245,7 +246,8 @@ def hours_table(problem: RosterProblem, solution: RosterSolution | dict):
     rows = []
     for emp in p.employees:
         row = [a.get((emp.id, d)) for d in range(p.days)]
-        worked = sum(minutes.get(s, 0) for s in row if s is not None)
+        # hours as worked: a night across a clock change counts its 11.5 or 9.5 hours, as pay does
+        worked = sum(p.worked_minutes(s, d) if s in minutes else 0 for d, s in enumerate(row) if s is not None)
         owed = emp.contract_minutes
         rows.append({
             "employee": emp.id, "name": emp.label, "role": emp.role,

@@ -201,7 +201,7 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                          name=f"{unit_id} {start.isoformat()} +{days}d", unit=unit_name[0][0] if unit_name else unit_id,
                          fair_nights_weight=rules.fair_nights_weight, fair_weekends_weight=rules.fair_weekends_weight,
                          night_share_weight=rules.night_share_weight, night_share_tolerance=rules.night_share_tolerance,
-                         left_out=left_out)
+                         left_out=left_out, timezone=ws.timezone if getattr(ws, "timezone", None) else None)
 
 
 def _left_out(st: pd.DataFrame, wanted: set, used: list[str]) -> dict[str, str]:

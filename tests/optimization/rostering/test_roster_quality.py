@@ -223,3 +223,22 @@ def test_hours_table_shows_contracted_against_rostered(demo_ws):
     # a problem without contracts says so (NaN), not 0
     bare = hours_table(tiny(2), {("A", 0): "E"})
     assert bare.contracted_h.isna().all() and bare.rostered_h.tolist() == [8.0]
+
+
+def test_hours_as_worked_count_the_clock_change():
+    """A night 21:00-07:30 across the October clock change is 11.5 hours worked (9.5 in March); the hours
+    report counted 10.5, the length on paper, and pay goes by the hours worked."""
+    from datetime import date
+
+    from optimization.rostering import Employee, RosterProblem, ShiftType
+    from optimization.rostering.validate import hours_table
+
+    shifts = (ShiftType("E", 480, start_minute=420), ShiftType("N", 630, start_minute=1260, is_night=True))
+    emp = Employee("A", contract_minutes=3 * 630)
+    october = RosterProblem(7, shifts, (emp,), start=date(2026, 10, 19), timezone="Europe/London")  # Mon 19 Oct
+    roster = {("A", 4): "N", ("A", 5): "N", ("A", 6): "E"}  # Fri, Sat (into Sun 25 Oct, 02:00 back to 01:00), Sun
+    assert [october.worked_minutes(s, d) for (_, d), s in sorted(roster.items())] == [630, 690, 480]
+    assert hours_table(october, roster)["rostered_h"].iloc[0] == (630 + 690 + 480) / 60
+    march = RosterProblem(7, shifts, (emp,), start=date(2027, 3, 22), timezone="Europe/London")  # Mon 22 Mar
+    assert march.worked_minutes("N", 5) == 570  # Sat 27 into Sun 28 March 2027: 01:00 forward to 02:00
+    assert RosterProblem(7, shifts, (emp,), start=date(2026, 10, 19)).worked_minutes("N", 5) == 630  # no zone
