@@ -203,6 +203,12 @@ class RosterModel(QAbstractTableModel):
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and self.problem is not None:
+            holiday = self.problem.holidays.get(section)
+            if role == Qt.ItemDataRole.ForegroundRole and holiday:  # bank holidays stand out in the day header
+                return QBrush(QColor(theme.VERMILLION))
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{self.problem.day_label(section)}: {holiday} (a bank holiday)" if holiday else None
         if self.problem is None or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         if orientation == Qt.Orientation.Horizontal:

@@ -83,6 +83,7 @@ def applies(problem: RosterProblem) -> bool:
     did better at equal time (INRC-I sprint01 at 20 s: 57 against 64; medium01: 284 against 354)."""
     p = problem
     return (bool(p.employees) and not p.fair_nights_weight and not p.fair_weekends_weight
+            and not (p.fair_holidays_weight and p.holidays)
             and not p.night_share_weight  # a person's night band is per row, but the master would not price it
             and all(c.hard_min == 0 and c.hard_max is None and not c.over_step for c in p.cover))
 

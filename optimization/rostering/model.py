@@ -398,8 +398,9 @@ def add_changes(rm: RosterModel) -> None:
 
 
 def add_fairness(rm: RosterModel) -> None:
-    """Nights and weekends shared evenly: the spread (most - fewest) among the people allowed them costs
-    ``fair_nights_weight`` / ``fair_weekends_weight`` per unit."""
+    """Nights, weekends and bank holidays shared evenly: the spread (most - fewest) among the people allowed them
+    (bank holidays: among everyone) costs ``fair_nights_weight`` / ``fair_weekends_weight`` /
+    ``fair_holidays_weight`` per unit."""
     p = rm.problem
     m = rm.model
     if p.fair_nights_weight and any(s.is_night for s in p.shifts):
@@ -430,6 +431,19 @@ def add_fairness(rm: RosterModel) -> None:
             spread = m.new_int_var(0, len(wks), "fair_weekends")
             m.add(spread == hi - lo)
             rm.penalties.append(Penalty("fair_weekends", spread, p.fair_weekends_weight))
+    hol = sorted(p.holidays)
+    if p.fair_holidays_weight and hol and len(p.employees) > 1:
+        counts = []
+        for emp in p.employees:
+            c = m.new_int_var(0, len(hol), f"holidays[{emp.id}]")
+            m.add(c == sum(rm.w[(emp.id, d)] for d in hol))
+            counts.append(c)
+        hi, lo = m.new_int_var(0, len(hol), "holidays_max"), m.new_int_var(0, len(hol), "holidays_min")
+        m.add_max_equality(hi, counts)
+        m.add_min_equality(lo, counts)
+        spread = m.new_int_var(0, len(hol), "fair_holidays")
+        m.add(spread == hi - lo)
+        rm.penalties.append(Penalty("fair_holidays", spread, p.fair_holidays_weight))
 
 
 def _nights(rm: RosterModel, e: str) -> Optional[cp_model.IntVar]:

@@ -255,6 +255,11 @@ class RosterProblem:
     #: the ward's time zone (IANA, e.g. Europe/London; None: unknown): a shift's hours as worked, which differ
     #: from its nominal length across a clock change (a night 21:00-07:30 is 11.5 h in October, 9.5 h in March)
     timezone: Optional[str] = None
+    # (new fields go last: some callers build problems positionally, construct.row_problem among them)
+    #: bank holidays (day indexes, with their names): each unit of (most - fewest) bank holidays worked among the
+    #: staff costs ``fair_holidays_weight`` (a re-roster put a nurse on Christmas Day as on any Friday)
+    holidays: Mapping[int, str] = field(default_factory=dict)
+    fair_holidays_weight: int = 0
 
     def worked_minutes(self, shift: str, day: int) -> int:
         """Minutes of ``shift`` started on ``day`` as the clock on the wall runs them: its nominal length, but
@@ -274,6 +279,8 @@ class RosterProblem:
     def __post_init__(self) -> None:
         object.__setattr__(self, "patterns", tuple(self.patterns))
         object.__setattr__(self, "left_out", dict(self.left_out))
+        object.__setattr__(self, "holidays", {int(d): str(n) for d, n in dict(self.holidays).items()
+                                              if 0 <= int(d) < self.days})
         if self.night_share_weight < 0 or self.night_share_tolerance < 0:
             raise HospOpsError("The night share's weight and tolerance are 0 or more.")
         object.__setattr__(self, "shifts", tuple(self.shifts))

@@ -17,7 +17,7 @@ HARD_RULES = (
     "cover_maximum",
 )
 SOFT_RULES = ("shift_on_request", "shift_off_request", "cover_under", "cover_over", "roster_change", "fair_nights",
-              "fair_weekends", "max_assignments", "min_assignments", "max_consecutive_work", "min_consecutive_work",
+              "fair_weekends", "fair_holidays", "max_assignments", "min_assignments", "max_consecutive_work", "min_consecutive_work",
               "max_consecutive_off", "min_consecutive_off", "max_consecutive_weekends", "min_consecutive_weekends",
               "complete_weekends", "identical_weekend_shifts", "unwanted_pattern", "night_share")
 
@@ -193,6 +193,13 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
         if hi > lo:
             V.append(Violation("fair_weekends", False, (hi - lo) * p.fair_weekends_weight,
                                f"weekends worked range from {lo} ({min(counts, key=counts.get)}) to {hi} ({max(counts, key=counts.get)})"))
+    if p.fair_holidays_weight and p.holidays and len(p.employees) > 1:
+        counts = {emp.label: sum(1 for d in p.holidays if (emp.id, d) in a) for emp in p.employees}
+        hi, lo = max(counts.values()), min(counts.values())
+        if hi > lo:
+            V.append(Violation("fair_holidays", False, (hi - lo) * p.fair_holidays_weight,
+                               f"bank holidays worked range from {lo} ({min(counts, key=counts.get)}) to {hi} "
+                               f"({max(counts, key=counts.get)})"))
     if p.night_share_weight and nights:
         V.extend(_night_share(p, a, nights))
     for emp in p.employees:

@@ -27,6 +27,9 @@ class WardRules:
     max_consecutive_nights: int = 3
     fair_nights_weight: int = 1  # per night of spread between the most and fewest nights worked
     fair_weekends_weight: int = 1
+    # per bank holiday of spread between the most and fewest worked (the workspace's country's public holidays):
+    # a holiday is worth more than a weekend day
+    fair_holidays_weight: int = 3
     # per night a person works outside their share of the nights their role's cover asks for (in proportion to
     # contracted hours, leave credited), give or take the tolerance: the spread alone left the demo's M3 at 4 to
     # 17 nights a person. Give or take 2, M3's 7 nurses in charge could work at most 45 nights without a price
@@ -201,7 +204,23 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                          name=f"{unit_id} {start.isoformat()} +{days}d", unit=unit_name[0][0] if unit_name else unit_id,
                          fair_nights_weight=rules.fair_nights_weight, fair_weekends_weight=rules.fair_weekends_weight,
                          night_share_weight=rules.night_share_weight, night_share_tolerance=rules.night_share_tolerance,
-                         left_out=left_out, timezone=ws.timezone if getattr(ws, "timezone", None) else None)
+                         left_out=left_out, timezone=ws.timezone if getattr(ws, "timezone", None) else None,
+                         holidays=_bank_holidays(ws, start, days), fair_holidays_weight=rules.fair_holidays_weight)
+
+
+def _bank_holidays(ws, start: date, days: int) -> dict[int, str]:
+    """{day index: name} of the workspace's country's public holidays in the roster (none without a country)."""
+    country = (ws.settings().get("country") or "").strip().upper()
+    if not country:
+        return {}
+    import holidays
+
+    end = start + timedelta(days=days - 1)
+    try:
+        cal = holidays.country_holidays(country, years=range(start.year, end.year + 1))
+    except (KeyError, NotImplementedError):
+        return {}  # (a country the calendar does not know: the roster goes on without its holidays)
+    return {(d - start).days: str(name) for d, name in cal.items() if start <= d <= end}
 
 
 def _left_out(st: pd.DataFrame, wanted: set, used: list[str]) -> dict[str, str]:

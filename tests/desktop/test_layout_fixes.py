@@ -263,3 +263,22 @@ def test_signal_emits_cannot_exhaust_true():
             "a = A()\nfor i in range(20000):\n    a.s.emit(i)\nprint('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-500:]
+
+
+def test_roster_grid_marks_bank_holidays(qapp):
+    from datetime import date
+
+    from PySide6.QtCore import Qt
+
+    from desktop.pages.roster import RosterModel
+    from optimization.rostering import Employee, RosterProblem, RosterSolution, ShiftType
+
+    p = RosterProblem(7, (ShiftType("E", 480),), (Employee("A"),), start=date(2026, 12, 21),
+                      holidays={4: "Christmas Day"})
+    m = RosterModel()
+    m.set_roster(p, RosterSolution({}))
+    tip = m.headerData(4, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+    assert tip == "Fri 25 Dec: Christmas Day (a bank holiday)"
+    assert m.headerData(4, Qt.Orientation.Horizontal, Qt.ItemDataRole.ForegroundRole) is not None
+    assert m.headerData(3, Qt.Orientation.Horizontal, Qt.ItemDataRole.ForegroundRole) is None
+    assert m.headerData(3, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) is None

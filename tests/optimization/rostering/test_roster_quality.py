@@ -161,7 +161,8 @@ def test_model_and_validator_agree_on_the_new_penalties():
     cover = [Cover(d, s, 1, 50, w, skill=r, over_step=st) for d in range(5) for s, w, st in (("E", 2, 3), ("N", 3, 4))
              for r in ("RN", "HCA")]
     cover += [Cover(d, "E", 2, 20, 0, over_step=2, over_rises=1) for d in range(5)]  # rising without a flat price
-    p = tiny(5, ppl, cover, shifts=(E8, N), night_share_weight=3, night_share_tolerance=1, fair_nights_weight=1)
+    p = tiny(5, ppl, cover, shifts=(E8, N), night_share_weight=3, night_share_tolerance=1, fair_nights_weight=1,
+             holidays={1: "a bank holiday", 3: "another"}, fair_holidays_weight=2)
     rng = random.Random(5)
     for _ in range(30):
         a = {(e.id, d): rng.choice("EN") for e in ppl for d in range(5) if rng.random() < 0.7}

@@ -139,3 +139,29 @@ def test_fair_share_of_nights_and_weekends():
     sol, _ = solved(q)
     assert sol.objective == 0  # everyone gets a weekend shift (uncovered Lates cost nothing here)
     assert all(any((e, d) in sol.assignment for d in (5, 6)) for e in "ABC")
+
+
+def test_bank_holidays_are_shared():
+    # two bank holidays, one Early each: worked by one person the spread is 2, by two people 1 (someone of the
+    # three works none either way); a re-roster had put a nurse on Christmas Day as on any Friday
+    p = tiny(4, [person("A"), person("B"), person("C")], [need(1, "E", over=10), need(2, "E", over=10)],
+             shifts=(E8,), holidays={1: "Christmas Day", 2: "Boxing Day", 9: "(outside the roster)"},
+             fair_holidays_weight=5)
+    assert p.holidays == {1: "Christmas Day", 2: "Boxing Day"}
+    one = validate(p, RosterSolution({("A", 1): "E", ("A", 2): "E"}))
+    assert one.penalty_by_rule() == {"fair_holidays": 10} and "from 0" in one.violations[0].text
+    sol, check = solved(p)
+    assert sol.objective == 5 == check.objective and check.penalty_by_rule() == {"fair_holidays": 5}
+    assert len({e for (e, d) in sol.assignment if d in (1, 2)}) == 2  # two people, one holiday each
+
+
+def test_workspace_rosters_know_the_countrys_bank_holidays(demo_ws):
+    from datetime import date
+
+    from datasets.store import Workspace
+    from optimization.rostering import problem_from_workspace
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        p = problem_from_workspace(ws, "M5", date(2026, 12, 21), 14)  # the demo's country is GB
+    assert p.holidays == {4: "Christmas Day", 5: "Boxing Day", 7: "Boxing Day (observed)", 11: "New Year's Day"}
+    assert p.fair_holidays_weight > 0
