@@ -405,13 +405,7 @@ def add_fairness(rm: RosterModel) -> None:
     m = rm.model
     if p.fair_nights_weight and any(s.is_night for s in p.shifts):
         counts = [c for c in (_nights(rm, emp.id) for emp in p.employees) if c is not None]
-        if len(counts) > 1:
-            hi, lo = m.new_int_var(0, p.days, "nights_max"), m.new_int_var(0, p.days, "nights_min")
-            m.add_max_equality(hi, counts)
-            m.add_min_equality(lo, counts)
-            spread = m.new_int_var(0, p.days, "fair_nights")
-            m.add(spread == hi - lo)
-            rm.penalties.append(Penalty("fair_nights", spread, p.fair_nights_weight))
+        _spread(rm, counts, p.days, "nights", p.fair_nights_weight)
     wks = p.weekends
     if p.fair_weekends_weight and wks:
         counts = []
@@ -424,26 +418,29 @@ def add_fairness(rm: RosterModel) -> None:
             c = m.new_int_var(0, len(wks), f"weekends[{emp.id}]")
             m.add(c == sum(flags))
             counts.append(c)
-        if len(counts) > 1:
-            hi, lo = m.new_int_var(0, len(wks), "weekends_max"), m.new_int_var(0, len(wks), "weekends_min")
-            m.add_max_equality(hi, counts)
-            m.add_min_equality(lo, counts)
-            spread = m.new_int_var(0, len(wks), "fair_weekends")
-            m.add(spread == hi - lo)
-            rm.penalties.append(Penalty("fair_weekends", spread, p.fair_weekends_weight))
+        _spread(rm, counts, len(wks), "weekends", p.fair_weekends_weight)
     hol = sorted(p.holidays)
-    if p.fair_holidays_weight and hol and len(p.employees) > 1:
+    if p.fair_holidays_weight and hol:
         counts = []
         for emp in p.employees:
             c = m.new_int_var(0, len(hol), f"holidays[{emp.id}]")
             m.add(c == sum(rm.w[(emp.id, d)] for d in hol))
             counts.append(c)
-        hi, lo = m.new_int_var(0, len(hol), "holidays_max"), m.new_int_var(0, len(hol), "holidays_min")
-        m.add_max_equality(hi, counts)
-        m.add_min_equality(lo, counts)
-        spread = m.new_int_var(0, len(hol), "fair_holidays")
-        m.add(spread == hi - lo)
-        rm.penalties.append(Penalty("fair_holidays", spread, p.fair_holidays_weight))
+        _spread(rm, counts, len(hol), "holidays", p.fair_holidays_weight)
+
+
+def _spread(rm: RosterModel, counts: list, top: int, what: str, weight: int) -> None:
+    """The penalty ``fair_<what>``: ``weight`` per unit of most - fewest among ``counts`` (each 0..``top``);
+    nothing to share among fewer than two people."""
+    if len(counts) < 2:
+        return
+    m = rm.model
+    hi, lo = m.new_int_var(0, top, f"{what}_max"), m.new_int_var(0, top, f"{what}_min")
+    m.add_max_equality(hi, counts)
+    m.add_min_equality(lo, counts)
+    spread = m.new_int_var(0, top, f"fair_{what}")
+    m.add(spread == hi - lo)
+    rm.penalties.append(Penalty(f"fair_{what}", spread, weight))
 
 
 def _nights(rm: RosterModel, e: str) -> Optional[cp_model.IntVar]:
