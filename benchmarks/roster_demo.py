@@ -50,15 +50,13 @@ def quality(problem, assignment: dict) -> dict[str, Any]:
     every role's row), ``extra_by_shift`` ({shift: people above the roles' cover, summed over days}),
     ``nights_range`` (fewest and most nights of the people who worked any) and ``under_contract_h`` (mean
     hours below the contract over the horizon, as ``validate.hours_table`` compares them)."""
-    from optimization.rostering.construct import cover_counts
+    from optimization.rostering.construct import rostered_per_cover
     from optimization.rostering.validate import hours_table
 
     if not assignment:
         return {}
-    had = cover_counts(problem, assignment)
     short, extra = 0, {s.id: 0 for s in problem.shifts}
-    for c in problem.cover:
-        n = sum(had[(c.day, s, c.skill)] for s in c.counted)
+    for c, n in zip(problem.cover, rostered_per_cover(problem, assignment)):
         short += max(0, c.requirement - n)
         if c.skill and c.skill != "charge":
             extra[c.shift] += max(0, n - c.requirement)

@@ -268,13 +268,11 @@ def _has_roster(sol) -> bool:
 def _short_shifts(problem, sol) -> list[dict]:
     """Each shift the roster staffs below what its cover asks, as the validator's ``cover_under`` counts it:
     day, ISO date (None for a benchmark instance), shift, skill (None: all staff), rostered, needed."""
-    from optimization.rostering.construct import cover_counts
+    from optimization.rostering.construct import rostered_per_cover
 
     order = {s.id: i for i, s in enumerate(problem.shifts)}
-    had = cover_counts(problem, sol.assignment)
     out = []
-    for c in problem.cover:
-        n = sum(had[(c.day, s, c.skill)] for s in c.counted)
+    for c, n in zip(problem.cover, rostered_per_cover(problem, sol.assignment)):
         if n < c.requirement and c.under_weight:
             when = problem.date_of(c.day)
             out.append({"day": c.day, "date": when.isoformat() if when else None, "shift": c.shift,

@@ -96,10 +96,10 @@ def _sick_days(problem, day: int, length: int) -> str:
 def cover_table(problem, sol) -> tuple[pd.DataFrame, Any]:
     """Cover against demand: one row per need (shift and skill), one ``have/need`` column per day, and a boolean
     array of the cells that are short."""
+    from optimization.rostering.construct import rostered_per_cover
+
     rows = []
-    for c in problem.cover:
-        have = sum(1 for e in problem.employees
-                   if sol.assignment.get((e.id, c.day)) in c.counted and (c.skill is None or c.skill in e.skills))
+    for c, have in zip(problem.cover, rostered_per_cover(problem, sol.assignment)):
         rows.append({"need": f"{c.shift}{' ' + c.skill if c.skill else ''}", "day": c.day,
                      "cell": f"{have}/{c.requirement}", "short": have < max(c.requirement, c.hard_min)})
     if not rows:

@@ -44,6 +44,13 @@ def cover_counts(problem: RosterProblem, assignment: dict) -> Counter:
     return cnt
 
 
+def rostered_per_cover(problem: RosterProblem, assignment: dict) -> list[int]:
+    """People rostered on each of ``problem.cover`` (in its order): those with its skill (any, for skill None)
+    working one of the shifts it counts (a long day counts for Early and Late) that day."""
+    had = cover_counts(problem, assignment)
+    return [sum(had[(c.day, s, c.skill)] for s in c.counted) for c in problem.cover]
+
+
 def row_problem(problem: RosterProblem, emp_id: str) -> RosterProblem:
     """One person's problem without cover (cover enters :func:`solve_row` as prices). Rules that couple
     people (fairness, cover minimums) are left out."""

@@ -308,12 +308,10 @@ def to_xlsx(problem: RosterProblem, solution: RosterSolution, path: str | Path) 
 def cover_need_rows(problem: RosterProblem, solution: RosterSolution) -> list[tuple[str, str, dict]]:
     """Cover against need, one row per shift and skill in the order the cover first names them: ``(label, shift,
     {day: (rostered, needed)})``, needed being the requirement (or the hard minimum, when higher)."""
-    from .construct import cover_counts
+    from .construct import rostered_per_cover
 
-    had = cover_counts(problem, solution.assignment)
     rows: dict[tuple[str, Optional[str]], dict] = {}
-    for c in problem.cover:
-        have = sum(had[(c.day, s, c.skill)] for s in c.counted)
+    for c, have in zip(problem.cover, rostered_per_cover(problem, solution.assignment)):
         rows.setdefault((c.shift, c.skill), {})[c.day] = (have, max(c.requirement, c.hard_min))
     return [(f"{shift}{' ' + skill if skill else ''}", shift, cells) for (shift, skill), cells in rows.items()]
 

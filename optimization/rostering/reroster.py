@@ -58,13 +58,12 @@ def rerostering_problem(problem: RosterProblem, published: RosterSolution, from_
     a 6-week roster without this, most of them filling old gaps). False when demand itself changed."""
     cover = problem.cover
     if hold_cover:
-        from .construct import cover_counts
+        from .construct import rostered_per_cover
 
-        had = cover_counts(problem, published.assignment)
+        had = rostered_per_cover(problem, published.assignment)
         cover = tuple(
-            c if c.day < from_day else dataclasses.replace(
-                c, requirement=max(min(c.requirement, sum(had[(c.day, s, c.skill)] for s in c.counted)), c.hard_min))
-            for c in problem.cover)
+            c if c.day < from_day else dataclasses.replace(c, requirement=max(min(c.requirement, n), c.hard_min))
+            for c, n in zip(problem.cover, had))
     return dataclasses.replace(problem, cover=cover, published=dict(published.assignment),
                                change_weight=int(change_weight), change_from_day=int(from_day))
 
