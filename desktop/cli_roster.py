@@ -171,7 +171,12 @@ def _load_problem(args):
     if getattr(args, "instance", None):
         if getattr(args, "workspace", None):
             raise HospOpsError("Give a workspace or --instance, not both.")
-        return _read_instance(args.instance, args.format), True
+        problem = _read_instance(args.instance, args.format)
+        if args.format == "inrc":  # rules the file switches on that the competition (so the reader) leaves out
+            from optimization.rostering.inrc import unscored_rules
+
+            args._unscored = unscored_rules(args.instance)
+        return problem, True
     if not getattr(args, "workspace", None):
         raise HospOpsError("Give a workspace (with --start and --days) or --instance FILE --format curtois|inrc.")
     if args.start is None:
@@ -387,6 +392,9 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
                 "(--time-limit) or more workers (--workers).")
     if note:
         out["note"] = note
+    unscored = getattr(args, "_unscored", None)
+    if unscored:
+        out["unscored_rules"] = unscored
     if extra:
         out.update(extra)
     said = None
@@ -412,6 +420,9 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
             print(f"  weekends: {line}")
         if note and not found_none:  # (that one goes to stderr, below: once)
             print(f"  note: {note}")
+        if unscored:
+            print(f"  note: not scored, as the competition's evaluator does not score them: {', '.join(unscored)} "
+                  "(switched on in the file's contracts)")
         if check:
             print(f"Validator: cost {check.objective}, {check.hard_violations} hard violations")
             rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]

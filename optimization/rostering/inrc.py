@@ -44,10 +44,16 @@ FLAG_FIELDS = ("complete_weekends", "identical_weekend_shifts", "no_night_before
 _HEADER = re.compile(r"^([A-Z_]+)\s*(?:=\s*)?(\d+)?\s*;?$")
 
 
-def _sections(text: str) -> dict[str, list[str]]:
+#: the sections an instance cannot do without (requests, patterns and dated cover may be absent)
+REQUIRED = ("SCHEDULING_PERIOD", "SHIFT_TYPES", "CONTRACTS", "EMPLOYEES", "DAY_OF_WEEK_COVER")
+
+
+def _sections(text: str, declared: dict | None = None) -> dict[str, list[str]]:
+    """Each section's lines; ``declared`` (when given) gets each section's stated number of lines
+    (``SHIFT_TYPES = 4;``) with the file line of its header."""
     out: dict[str, list[str]] = {}
     cur = None
-    for raw in text.splitlines():
+    for no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("//"):
             continue
@@ -55,11 +61,27 @@ def _sections(text: str) -> dict[str, list[str]]:
         if m and m.group(1).isupper() and "," not in line:
             cur = m.group(1)
             out[cur] = []
+            if declared is not None and m.group(2) is not None:
+                declared[cur] = (int(m.group(2)), no)
             continue
         if cur is None:
-            raise HospOpsError("This does not look like an INRC-I instance: data before the first section.")
+            raise HospOpsError(f"line {no}: data before the first section, so this does not look like an INRC-I "
+                               "instance.")
         out[cur].append(line.rstrip(";").strip())
     return out
+
+
+def _check_sections(sec: dict, declared: dict, name: str) -> None:
+    """A file cut short is refused, not solved as a smaller problem: every required section present, and each
+    section holding the number of lines its header states."""
+    missing = [s for s in REQUIRED if not sec.get(s)]
+    if missing:
+        raise HospOpsError(f"{name} is not a valid INRC-I instance: no {' or '.join(missing)} (or nothing in it).",
+                           "A file cut short? An instance has the sections " + ", ".join(REQUIRED) + ".")
+    for s, (n, no) in declared.items():
+        if len(sec.get(s, [])) != n:
+            raise HospOpsError(f"{name} is not a valid INRC-I instance: {s} (line {no}) states {n} lines but holds "
+                               f"{len(sec.get(s, []))}.", "A file cut short, or lines added by hand?")
 
 
 def _triple(tok: str) -> tuple[int, ...]:
@@ -70,7 +92,13 @@ def _triple(tok: str) -> tuple[int, ...]:
 def read_inrc(path: str | Path) -> RosterProblem:
     path = Path(path)
     text = read_text(path, "instance", "rostering instance")
-    sec = _sections(text)
+    declared: dict = {}
+    try:
+        sec = _sections(text, declared)
+    except HospOpsError as exc:
+        raise HospOpsError(f"{path.name} is not a valid INRC-I instance: {exc.message}") from None
+    _check_sections(sec, declared, path.name)
+    at: list = ["SCHEDULING_PERIOD", sec["SCHEDULING_PERIOD"][0]]  # the section and line being read, for errors
     try:
         name, first, last = [t.strip() for t in sec["SCHEDULING_PERIOD"][0].split(",")]
         start, end = date.fromisoformat(first), date.fromisoformat(last)
@@ -78,6 +106,7 @@ def read_inrc(path: str | Path) -> RosterProblem:
         shift_skill: dict[str, str] = {}
         shifts = []
         for line in sec["SHIFT_TYPES"]:
+            at[:] = ["SHIFT_TYPES", line]
             f = [t.strip() for t in line.split(",")]
             sid, desc, t0, t1 = f[0], f[1], f[2], f[3]
             h0, m0 = (int(v) for v in t0.split(":")[:2])
@@ -90,6 +119,7 @@ def read_inrc(path: str | Path) -> RosterProblem:
             shifts.append(ShiftType(sid, minutes, (), desc, h0 * 60 + m0, is_night=h1 * 60 + m1 < h0 * 60 + m0))
         contracts: dict[str, dict] = {}
         for line in sec["CONTRACTS"]:
+            at[:] = ["CONTRACTS", line]
             tokens = re.findall(r"\([^)]*\)|[^,]+", line)
             tokens = [t.strip() for t in tokens if t.strip()]
             cid = tokens[0]
@@ -113,6 +143,7 @@ def read_inrc(path: str | Path) -> RosterProblem:
                               "patterns": patterns}
         employees, emp_contract, emp_skills = [], {}, {}
         for line in sec["EMPLOYEES"]:
+            at[:] = ["EMPLOYEES", line]
             f = [t.strip() for t in line.split(",")]
             eid, ename, cid = f[0], f[1], f[2]
             skills = frozenset(f[4].split()) if len(f) > 4 else frozenset()
@@ -123,6 +154,7 @@ def read_inrc(path: str | Path) -> RosterProblem:
         cover = []
         sids = {s.id for s in shifts}
         for line in sec.get("DAY_OF_WEEK_COVER", []):
+            at[:] = ["DAY_OF_WEEK_COVER", line]
             dname, sid, n = [t.strip() for t in line.split(",")]
             wd, n = WEEKDAYS[dname.lower()], int(n)
             for d in range(days):
@@ -130,6 +162,7 @@ def read_inrc(path: str | Path) -> RosterProblem:
                     cover.append(Cover(d, sid, n, 0, 0, hard_min=n, hard_max=n))
         dated = {}
         for line in sec.get("DATE_SPECIFIC_COVER", []):
+            at[:] = ["DATE_SPECIFIC_COVER", line]
             dt, sid, n = [t.strip() for t in line.split(",")]
             dated[((date.fromisoformat(dt) - start).days, sid)] = int(n)
         if dated:
@@ -146,6 +179,7 @@ def read_inrc(path: str | Path) -> RosterProblem:
         for key, kind, with_shift in (("DAY_OFF_REQUESTS", "off", False), ("DAY_ON_REQUESTS", "on", False),
                                       ("SHIFT_OFF_REQUESTS", "off", True), ("SHIFT_ON_REQUESTS", "on", True)):
             for line in sec.get(key, []):
+                at[:] = [key, line]
                 f = [t.strip() for t in line.split(",")]
                 d = day_of(f[1])
                 if 0 <= d < days and int(f[-1]) > 0:
@@ -155,9 +189,10 @@ def read_inrc(path: str | Path) -> RosterProblem:
             if w > 0:
                 for sid, skill in shift_skill.items():
                     if skill not in emp_skills[eid]:
-                        reqs += [Request(eid, d, sid, w, "off") for d in range(days)]
+                        reqs += [Request(eid, d, sid, w, "off", rule="alternative_skill") for d in range(days)]
         patterns = []
         for line in sec.get("PATTERNS", []):
+            at[:] = ["PATTERNS", line]
             head, _, rest = line.partition("(")
             pid, weight, _n = [t.strip() for t in head.split(",")]
             entries, start_wd = [], None
@@ -169,15 +204,16 @@ def read_inrc(path: str | Path) -> RosterProblem:
             who = frozenset(e for e, c in emp_contract.items() if pid in contracts[c]["patterns"])
             patterns.append(Pattern(pid, int(weight), tuple(entries), who, start_wd))
     except (KeyError, IndexError, ValueError) as exc:
-        raise HospOpsError(f"{path.name} is not a valid INRC-I instance ({type(exc).__name__}: {exc}).",
-                           "Expected sections SCHEDULING_PERIOD, SKILLS, SHIFT_TYPES, CONTRACTS, ...") from None
+        what = {KeyError: f"{exc} is not defined in the file", IndexError: "a field is missing"}.get(type(exc), str(exc))
+        raise HospOpsError(f"{path.name} is not a valid INRC-I instance: cannot read {at[0]} line {at[1]!r} "
+                           f"({what}).") from None
     return RosterProblem(days, tuple(shifts), tuple(employees), {}, tuple(reqs), tuple(cover), start=start,
                          name=name or path.stem, patterns=tuple(patterns))
 
 
 def unscored_rules(path: str | Path) -> list[str]:
     """Contract rules an instance switches on that the competition does not score (so the reader ignores)."""
-    sec = _sections(Path(path).read_text())
+    sec = _sections(read_text(path, "instance", "rostering instance"))
     out = set()
     for line in sec.get("CONTRACTS", []):
         tokens = [t.strip() for t in re.findall(r"\([^)]*\)|[^,]+", line) if t.strip()]

@@ -364,11 +364,11 @@ def add_requests(rm: RosterModel) -> None:
                 m.add(miss == 1)
             else:
                 m.add(miss + v == 1)
-            rm.penalties.append(Penalty("shift_on_request", miss, r.weight, r.employee, r.day))
+            rm.penalties.append(Penalty(r.rule_name, miss, r.weight, r.employee, r.day))
         else:
             v = rm.w[(r.employee, r.day)] if r.shift is None else rm.x.get((r.employee, r.day, r.shift))
             if v is not None:
-                rm.penalties.append(Penalty("shift_off_request", v, r.weight, r.employee, r.day))
+                rm.penalties.append(Penalty(r.rule_name, v, r.weight, r.employee, r.day))
 
 
 def add_changes(rm: RosterModel) -> None:

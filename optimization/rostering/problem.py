@@ -132,6 +132,14 @@ class Request:
     shift: Optional[str]
     weight: int
     kind: str = "on"
+    #: the rule its cost is reported under when not the request's own (INRC-I's alternative skill is priced as
+    #: shift-off requests on every day)
+    rule: str = ""
+
+    @property
+    def rule_name(self) -> str:
+        """``day_off_request`` for a day off asked for, ``shift_on_request`` for a shift, ... or ``rule``."""
+        return self.rule or f"{'day' if self.shift is None else 'shift'}_{self.kind}_request"
 
     def __post_init__(self) -> None:
         if self.kind not in ("on", "off"):
@@ -456,8 +464,15 @@ def read_text(path, what: str, kind: str) -> str:
     from pathlib import Path
 
     try:
-        return Path(path).read_text()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise HospOpsError(f"Cannot read the {what} {path}: {exc.strerror or exc}.") from None
+    # UTF-8 whatever the machine's locale (cp1252 on Windows), without the byte-order mark Excel's "CSV UTF-8"
+    # and Notepad put first (it made the first column "\ufeffemployee", refused as a missing column)
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise HospOpsError(f"{path} is not a text file, so it is not a {kind}.") from None
+        pass
+    if b"\0" not in data:
+        return data.decode("cp1252", errors="replace")  # a Windows editor's own encoding: names, not numbers
+    raise HospOpsError(f"{path} is not a text file, so it is not a {kind}.")

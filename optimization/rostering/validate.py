@@ -16,7 +16,8 @@ HARD_RULES = (
     "max_consecutive", "max_consecutive_shift", "min_consecutive", "min_days_off", "max_weekends", "cover_minimum",
     "cover_maximum",
 )
-SOFT_RULES = ("shift_on_request", "shift_off_request", "cover_under", "cover_over", "roster_change", "fair_nights",
+SOFT_RULES = ("shift_on_request", "shift_off_request", "day_on_request", "day_off_request", "alternative_skill",
+              "cover_under", "cover_over", "roster_change", "fair_nights",
               "fair_weekends", "fair_holidays", "max_assignments", "min_assignments", "max_consecutive_work", "min_consecutive_work",
               "max_consecutive_off", "min_consecutive_off", "max_consecutive_weekends", "min_consecutive_weekends",
               "complete_weekends", "identical_weekend_shifts", "unwanted_pattern", "night_share")
@@ -139,11 +140,11 @@ def validate(problem: RosterProblem, solution: RosterSolution | dict) -> Validat
     for r in p.requests:
         got = a.get((r.employee, r.day))
         if r.kind == "on" and (got is None if r.shift is None else got != r.shift) and r.weight:
-            V.append(Violation("shift_on_request", False, r.weight,
+            V.append(Violation(r.rule_name, False, r.weight,
                                f"{r.employee} asked for {r.shift or 'a shift'} on {lab(r.day)} (weight {r.weight})",
                                r.employee, r.day))
         if r.kind == "off" and got is not None and (r.shift is None or got == r.shift) and r.weight:
-            V.append(Violation("shift_off_request", False, r.weight,
+            V.append(Violation(r.rule_name, False, r.weight,
                                f"{r.employee} asked not to work {r.shift or 'at all'} on {lab(r.day)} (weight {r.weight})",
                                r.employee, r.day))
 

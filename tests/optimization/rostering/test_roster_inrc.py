@@ -2,13 +2,14 @@
 solver/validator agreement on a sprint instance."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
 
 from datasets.errors import HospOpsError
-from optimization.rostering import (Cover, Employee, Pattern, Request, RosterProblem, ShiftType, read_inrc, solve,
-                                    validate)
+from optimization.rostering import (Cover, Employee, Pattern, Request, RosterProblem, RosterSolution, ShiftType, read_inrc,
+                                    solve, validate)
 from optimization.rostering.problem import incomplete_weekend_cost
 from roster_helpers import INRC, requires_inrc
 
@@ -118,6 +119,7 @@ def test_sprint01_is_read_rule_by_rule():
     e0 = next(c for c in p.cover if c.day == 0 and c.shift == "E")
     assert (e0.requirement, e0.hard_min, e0.hard_max) == (2, 2, 2)
     assert sum(r.kind == "off" and r.shift is None for r in p.requests) == 100
+    assert {r.rule_name for r in p.requests} == {"day_off_request", "shift_off_request"}
     assert sum(r.kind == "off" and r.shift is not None for r in p.requests) == 50
     assert [pt.entries for pt in p.patterns][2] == (Pattern.OFF, Pattern.ANY, Pattern.ANY)
     assert p.patterns[2].start_weekday == 4 and len(p.patterns[0].employees) == 10
@@ -128,3 +130,29 @@ def test_sprint01_solver_and_validator_agree():
     p = read_inrc(INRC / "sprint01.txt")
     sol, check = agree(p, 8.0)
     assert check.objective >= 56  # the proven optimum: scoring as the competition does cannot go below it
+
+
+@requires_inrc
+def test_a_file_cut_short_is_refused(tmp_path):
+    """A file cut before its cover had been solved with nobody working ("OPTIMAL 260"); one cut inside its
+    requests with the requests it still held."""
+    lines = (INRC / "sprint01.txt").read_text().splitlines()
+    cut = tmp_path / "cut.txt"
+    for upto, said in ((52, "no DAY_OF_WEEK_COVER"), (120, "DAY_OFF_REQUESTS (line 93) states 100 lines but holds 26")):
+        cut.write_text("\n".join(lines[:upto]))
+        with pytest.raises(HospOpsError, match=re.escape(said)):
+            read_inrc(cut)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n".join(lines).replace("0, 0, 0, 1, Nurse", "0, 0, 7, 1, Nurse"))
+    with pytest.raises(HospOpsError, match="cannot read EMPLOYEES line '0, 0, 7, 1, Nurse'"):
+        read_inrc(bad)
+
+
+@requires_inrc
+def test_day_off_requests_are_reported_as_such():
+    """sprint01's broken day-off requests were all reported as shift-off requests."""
+    p = read_inrc(INRC / "sprint01.txt")
+    check = validate(p, RosterSolution({(e.id, d): "E" for e in p.employees for d in range(p.days)}))
+    by = check.penalty_by_rule()
+    assert by["day_off_request"] > 0 and by["shift_off_request"] > 0
+    assert by["day_off_request"] == sum(r.weight for r in p.requests if r.shift is None and r.kind == "off")

@@ -84,7 +84,7 @@ def test_requests_on_and_off():
     sol, check = solved(p)
     assert sol.assignment == {("A", 0): "E"} and sol.objective == 0
     v = validate(p, RosterSolution({("A", 1): "L"}))
-    assert v.penalty_by_rule() == {"shift_on_request": 3, "shift_off_request": 2}
+    assert v.penalty_by_rule() == {"shift_on_request": 3, "day_off_request": 2}
 
 
 def test_cover_by_skill_and_hard_minimum():
