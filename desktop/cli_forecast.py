@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--timezone", help="time zone of a CSV's local times, e.g. Europe/London, for clock changes "
                    "(default: the --country's where it has one)")
     f.add_argument("--save", action="store_true", help="store the forecast (and backtest) in the workspace")
+    f.add_argument("--out", metavar="FILE.csv", help="write the chosen model's whole forecast (every step, with "
+                   "its 80%% and 95%% bounds) to a CSV file")
     f.add_argument("--json", action="store_true", help="print one JSON object")
     f.set_defaults(func=cmd_forecast)
 
@@ -93,6 +95,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         raise HospOpsError("--windows must be at least 1.")
     if args.save and args.csv:  # (said before the forecast, not after it ran)
         raise HospOpsError("--save needs a workspace to save into; a forecast of --csv is printed only.")
+    if args.out and not args.out.lower().endswith(".csv"):
+        raise HospOpsError(f"--out {args.out}: the forecast is written as CSV; give a name ending in .csv.")
     if args.windows is not None and not args.backtest:
         print("note: --windows sets the backtest's origins; without --backtest there is none.", file=sys.stderr)
     if args.country:  # (an unknown code was taken silently, and changed the default models)
@@ -109,11 +113,14 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         zone = args.timezone or _country_zone(args.country)
         y = load_csv(args.csv, args.time_col, args.value_col,
                      month_first=(args.country or "").upper() in MONTH_FIRST_COUNTRIES, timezone=zone)
+        said = []
         if y.attrs.get("freq") == "h":
-            said = (f"hours are local times in {zone}, clock changes included" if zone else
-                    "hours are taken as written, with no time zone: a clock change's missing or doubled hour is "
-                    "not accounted (give --timezone, or --country)")
-            y.attrs["note"] = "; ".join(x for x in (y.attrs.get("note"), said) if x)
+            said.append(f"hours are local times in {zone}, clock changes included" if zone else
+                        "hours are taken as written, with no time zone: a clock change's missing or doubled hour "
+                        "is not accounted (give --timezone, or --country)")
+        if y.attrs.get("freq") in ("h", "D") and not args.country:  # (Christmas read as any Friday, unsaid)
+            said.append("no public holidays are taken into account: give --country (e.g. GB) for its holidays")
+        y.attrs["note"] = "; ".join(x for x in (y.attrs.get("note"), *said) if x)
         if y.attrs.get("note"):
             print(f"note: {y.attrs['note']}", file=sys.stderr)
     else:
@@ -137,8 +144,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     finally:
         if ws is not None:
             ws.close()
+    if args.out:
+        _write_forecast_csv(res, args.out)
     if args.json:
         out = res.to_json()
+        if args.out:
+            out["out"] = args.out
         if run_id:
             out["run_id"] = run_id
         if stock is not None:
@@ -162,10 +173,16 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         t = str(t)
         return t[:10] if res.freq in ("D", "W", "MS") and t[10:].strip(" T0:") == "" else t[:16]
 
-    rows = [head] + [[when(r["ds"])] + [f"{r[c]:.1f}" for c in head[1:] if c in r] for r in show.to_dict("records")]
+    hours = list(res.hours) if res.hours is not None else []
+    # the hour the clocks go back through holds two real hours, so about twice the arrivals: marked, or it read
+    # as a surge at 01:00
+    rows = [head] + [[when(r["ds"]) + (" (2 h)" if i < len(hours) and hours[i] == 2 else "")]
+                     + [f"{r[c]:.1f}" for c in head[1:] if c in r] for i, r in enumerate(show.to_dict("records"))]
     print(_table(rows))
     if len(fc) > 48:
-        print(f"({len(fc) - 48} more steps: use --json for all)")
+        print(f"({len(fc) - 48} more steps: --out FILE.csv or --json for all)")
+    if args.out:
+        print(f"Wrote {len(fc)} steps of {res.best} to {args.out}")
     if stock is not None:
         print(_stock_line(stock))
     for name, why in res.failed.items():
@@ -173,6 +190,21 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if run_id:
         print(f"saved as run {run_id}")
     return 0
+
+
+def _write_forecast_csv(res, path: str) -> None:
+    """The chosen model's forecast, every step: ds, mean and the bounds (plus ``hours`` where a step is not one
+    hour), as a spreadsheet reads it."""
+    from datasets.errors import HospOpsError
+
+    fc = res.forecasts[res.best].copy()
+    fc.insert(1, "model", res.best)
+    if res.hours is not None and len(res.hours) == len(fc):
+        fc["hours"] = res.hours
+    try:
+        fc.to_csv(path, index=False, float_format="%.2f", date_format="%Y-%m-%d %H:%M")
+    except OSError as exc:
+        raise HospOpsError(f"Cannot write {path}: {exc.strerror or exc}.") from None
 
 
 def _supply_stock(ws, series: str):

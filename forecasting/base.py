@@ -98,7 +98,9 @@ def future_grid(last: pd.Timestamp, h: int, freq: str, tz: Optional[str] = None)
         order = np.argsort(first)
         labels, counts = labels[order][:h], counts[order][:h]
         return pd.DatetimeIndex(labels), counts.astype(float)
-    offset = pd.tseries.frequencies.to_offset(freq)
+    # a week is seven days from the last one, whichever weekday the series' weeks start on ("W" is pandas'
+    # weeks ending on Sunday: a series of Mondays went on from the next Sunday)
+    offset = pd.Timedelta(days=7) if freq == "W" else pd.tseries.frequencies.to_offset(freq)
     idx = pd.date_range(last + offset, periods=h, freq=offset)
     return idx, np.ones(h)
 

@@ -234,6 +234,8 @@ def run_forecast(
     level = tuple(int(lv) if float(lv).is_integer() else float(lv) for lv in level)
     cols = level_columns(level)
     names = list(models) if models else default_models(df, freq)
+    if backtest and "seasonal_naive" not in names:  # the baseline a backtest's verdict is judged against
+        names.insert(0, "seasonal_naive")
     unknown = [m for m in names if m not in MODEL_NAMES]
     if unknown:
         raise HospOpsError(f"Unknown model {unknown[0]!r}.", hint=f"Models: {', '.join(MODEL_NAMES)}.")

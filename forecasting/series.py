@@ -16,7 +16,12 @@ from forecasting.base import infer_freq
 
 ADMISSIONS_SQL = """
 WITH a AS (SELECT CAST(admit_ts AS DATE) AS ds, count(*) AS y FROM stays WHERE specialty = ? GROUP BY 1),
-b AS (SELECT min(CAST(admit_ts AS DATE)) AS lo, max(CAST(admit_ts AS DATE)) AS hi FROM stays),
+-- whole days only: the extract's last day counts when its records reach 23:00 (one cut mid-afternoon had
+-- that day's evening counted as no admissions)
+e AS (SELECT max(t) AS t FROM (SELECT max(admit_ts) AS t FROM stays UNION ALL SELECT max(arrival_ts) FROM ed_visits)),
+b AS (SELECT min(CAST(admit_ts AS DATE)) AS lo,
+             CAST((SELECT t FROM e) AS DATE) - CASE WHEN hour((SELECT t FROM e)) = 23 THEN 0 ELSE 1 END AS hi
+      FROM stays),
 days AS (SELECT CAST(unnest(generate_series(lo, hi, INTERVAL 1 DAY)) AS DATE) AS ds FROM b WHERE lo IS NOT NULL)
 SELECT ? AS unique_id, CAST(days.ds AS TIMESTAMP) AS ds, coalesce(a.y, 0)::DOUBLE AS y
 FROM days LEFT JOIN a USING (ds) ORDER BY days.ds
@@ -36,6 +41,7 @@ def list_series(ws) -> list[dict]:
     if _count(ws, "SELECT count(*) FROM ed_visits") > 0:
         out.append({"name": "ed_arrivals_hourly", "label": "ED arrivals per hour", "freq": "h"})
         out.append({"name": "ed_arrivals_daily", "label": "ED arrivals per day", "freq": "D"})
+        out.append({"name": "ed_arrivals_weekly", "label": "ED arrivals per week (Monday to Sunday)", "freq": "W"})
     for (spec,) in ws.sql("SELECT DISTINCT specialty FROM stays WHERE specialty IS NOT NULL ORDER BY 1"):
         out.append({"name": f"admissions_daily:{spec}", "label": f"Admissions per day, {spec.replace('_', ' ')}",
                     "freq": "D"})
@@ -66,6 +72,10 @@ def load_series(ws, name: str) -> pd.DataFrame:
         # a 23/25-hour DST day is still one day: keep hours for the record, count per day
         df["hours"] = 1.0
         label, freq = "ED arrivals per day", "D"
+    elif name == "ed_arrivals_weekly":  # whole weeks, Monday to Sunday: a part week is no quiet week
+        df = ws.df("SELECT 'ed_arrivals' AS unique_id, CAST(date_trunc('week', ds) AS TIMESTAMP) AS ds, "
+                   "CAST(sum(y) AS DOUBLE) AS y FROM ed_arrivals_daily GROUP BY 2 HAVING count(*) = 7 ORDER BY 2")
+        label, freq = "ED arrivals per week (Monday to Sunday)", "W"
     elif name.startswith("admissions_daily:"):
         spec = name.split(":", 1)[1]
         df = ws.df(ADMISSIONS_SQL, [spec, name])
@@ -114,10 +124,11 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
         with open(p, encoding="utf-8-sig" if encoding == "utf-8" else encoding, newline="") as fh:
             head = fh.readline()
         sep = max((",", ";", "\t"), key=head.count) if head.strip() else ","
-        raw = pd.read_csv(p, sep=sep, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
-                          decimal="," if sep == ";" else ".")
+        # as text: the numbers are read below, where the decimal and thousands marks are known
+        raw = pd.read_csv(p, sep=sep, encoding="utf-8-sig" if encoding == "utf-8" else encoding, dtype=str)
     except Exception as exc:
         raise SourceError(f"Cannot read {p.name} as CSV: {exc}") from exc
+    raw.columns = [str(c).strip() for c in raw.columns]  # " timestamp " is the column timestamp
     missing = [c for c in (time_col, value_col, id_col) if c and c not in raw.columns]
     if missing:
         raise SourceError(f"{p.name} has no column {', '.join(map(repr, missing))}.",
@@ -128,16 +139,25 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
         raw = raw[ids == pick]
     else:
         pick = unique_id or p.stem
-    ds, note = read_times(raw[time_col], month_first)
-    y = pd.to_numeric(raw[value_col], errors="coerce")
-    bad = int(ds.isna().sum())
-    if bad == len(raw) or len(raw) == 0:
+    if len(raw) == 0:
+        raise SourceError(f"{p.name} has a header but no rows.")
+    ds, note = read_times(raw[time_col], month_first, timezone)
+    text = raw[value_col].astype("string").str.strip()
+    number, marks = _numbers(text, comma_decimal=sep == ";")
+    y = pd.Series(pd.to_numeric(number, errors="coerce").to_numpy(dtype=float, na_value=np.nan), index=raw.index)
+    if marks:
+        note = "; ".join(filter(None, [note, marks]))
+    bad = ds.isna()
+    if bad.all():
         raise SourceError(f"No readable times in column {time_col!r} of {p.name}.")
-    if bad:
-        raise SourceError(f"{bad} row(s) of {p.name} have a time that cannot be read in {time_col!r}.")
+    if bad.any():
+        first = int(bad.to_numpy().nonzero()[0][0])
+        raise SourceError(f"{int(bad.sum())} row(s) of {p.name} have a time that cannot be read in {time_col!r}; "
+                          f"the first on line {int(raw.index[first]) + 2}: "
+                          f"{shape_if_wordy(str(raw[time_col].iloc[first]))!r}.",
+                          hint="A total or comment row at the end? Remove it and load the file again.")
     # a value that is there but not a number, or below zero, is refused with its line (empty cells are gaps):
     # dropped or clipped, it changed the forecast unseen
-    text = raw[value_col].astype("string").str.strip()
     for wrong, what in ((y.isna() & text.notna() & (text != ""), "is not a number"),
                         (y < 0, "is below 0 (HospOps forecasts counts and quantities used)")):
         if wrong.any():
@@ -147,6 +167,14 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
                               f"{line}: {shape_if_wordy(str(raw[value_col].iloc[first]))!r}.")
     if getattr(ds.dt, "tz", None) is not None:
         ds = ds.dt.tz_localize(None)
+    # the same time twice is summed (a file of several rows per hour, or the autumn hour written twice), and
+    # said: a block pasted twice had added 18 % to the forecast unseen
+    repeated = ds[ds.duplicated(keep="first")]
+    if timezone and len(repeated):
+        repeated = repeated[local_hours(pd.DatetimeIndex(repeated), timezone) != 2]
+    if len(repeated):
+        note = "; ".join(filter(None, [note, f"{len(repeated)} row(s) repeat a time already in the file (the first "
+                                             f"{repeated.iloc[0]:%Y-%m-%d %H:%M}): the values of each time are summed"]))
     df = pd.DataFrame({"ds": ds, "y": y}).groupby("ds", as_index=False)["y"].sum(min_count=1)
     df.insert(0, "unique_id", str(pick))
     freq = infer_freq(df["ds"])
@@ -167,6 +195,29 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
     return df
 
 
+_GROUPED = r"\d{1,3}(?:\.\d{3})+(?:,\d*)?"
+
+
+def _numbers(text: pd.Series, comma_decimal: bool) -> tuple[pd.Series, str]:
+    """Values as Python reads numbers, and a note where thousands marks were read. In a semicolon file (a
+    comma-decimal locale's Excel) a comma is the decimal mark, and a point between groups of three digits the
+    thousands mark: "1.540" is 1540, which had been read as 1.54, a thousand-fold error unsaid. A column with no
+    comma whose every point groups three digits is read so too (a count is not written to three decimals)."""
+    if not comma_decimal:
+        return text, ""
+    dotted = text.str.contains(".", regex=False, na=False)
+    grouped = text.str.fullmatch(_GROUPED, na=False)
+    comma = text.str.contains(",", regex=False, na=False).any()
+    if not (comma or (dotted.any() and (grouped | ~dotted).all())):
+        return text, ""
+    out = text.where(~grouped, text.str.replace(".", "", regex=False)).str.replace(",", ".", regex=False)
+    note = ""
+    if grouped.any():
+        first = text[grouped].iloc[0]
+        note = f"a point between groups of three digits is read as a thousands mark ({first} as {out[grouped].iloc[0]})"
+    return out, note
+
+
 def local_hours(labels: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     """How many real hours each local hour label covers in ``timezone``: 1, 2 for the hour a clock goes back
     through, 0 for the hour it jumps over."""
@@ -181,12 +232,15 @@ def local_hours(labels: pd.DatetimeIndex, timezone: str) -> np.ndarray:
 OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
 
 
-def read_times(texts: pd.Series, month_first: bool = False) -> tuple[pd.Series, str]:
+def read_times(texts: pd.Series, month_first: bool = False,
+               timezone: Optional[str] = None) -> tuple[pd.Series, str]:
     """Times from a CSV column, read as the import reads them: the form is chosen over the whole column (UK
-    dates 12/02/2026 were read month first: a series of June to February forecast from December), dates
-    that read either way follow ``month_first``, and a UTC offset is dropped so that the time stays the
-    local time written (a file whose offset changed at a clock change crashed). ``(times, note)``: the note
-    says which form was read, where that was a choice."""
+    dates 12/02/2026 were read month first: a series of June to February forecast from December), and dates
+    that read either way follow ``month_first``. A time with a UTC offset (``Z``, ``+01:00``) is turned into
+    the local time of ``timezone`` when one is given (UTC times read as London's had put summer's hours an hour
+    late); without one the offset is dropped, so that the time stays the local time written (a file whose
+    offset changed at a clock change crashed). ``(times, note)``: the note says which form was read, where
+    that was a choice."""
     import duckdb
 
     from datasets.importers.engine import format_example, sniff_order, swapped
@@ -194,6 +248,18 @@ def read_times(texts: pd.Series, month_first: bool = False) -> tuple[pd.Series, 
     text = texts.astype("string").str.strip()
     offset = text.str.contains(OFFSET, regex=True, na=False)
     note = ""
+    if offset.any() and timezone:
+        try:
+            aware = pd.to_datetime(text.where(offset), utc=True, errors="coerce", format="ISO8601")
+            local = aware.dt.tz_convert(timezone).dt.tz_localize(None)
+        except Exception:  # an unknown zone is said where the hours are counted; here the offsets are dropped
+            local = None
+        if local is not None and local[offset].notna().all():
+            if offset.all():
+                return local, f"times with a UTC offset turned into {timezone} local times"
+            text = text.where(~offset, local.dt.strftime("%Y-%m-%d %H:%M:%S").astype("string"))
+            note = f"times with a UTC offset turned into {timezone} local times"
+    offset = text.str.contains(OFFSET, regex=True, na=False)
     if offset.any():
         text = text.where(~offset, text.str.replace(OFFSET, "", regex=True))
         note = "UTC offsets dropped: times are read as the local times written"

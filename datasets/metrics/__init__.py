@@ -44,18 +44,24 @@ CREATE OR REPLACE MACRO ceil_hour(ts) AS
 """
 
 VIEWS: dict[str, str] = {
+    # The series ends at the hour of the last arrival: an extract that stops mid-afternoon (14:23) had its
+    # evening padded with zero arrivals, which pulled the forecast's level down and started it at the next
+    # midnight. (That last hour may be cut short too, but its arrivals are counted: none is left out.)
     "ed_arrivals_hourly": """
-        WITH b AS (SELECT date_trunc('day', min(arrival_ts)) AS lo,
-                          date_trunc('day', max(arrival_ts)) + INTERVAL 23 HOUR AS hi FROM ed_visits),
+        WITH b AS (SELECT date_trunc('day', min(arrival_ts)) AS lo, date_trunc('hour', max(arrival_ts)) AS hi
+                   FROM ed_visits),
         grid AS (SELECT g.* FROM b, hour_grid(b.lo, b.hi) g),
         c AS (SELECT date_trunc('hour', local_norm(arrival_ts)) AS ds, count(*) AS y FROM ed_visits GROUP BY 1)
         SELECT 'ed_arrivals' AS unique_id, grid.ds, coalesce(c.y, 0)::BIGINT AS y, grid.hours
         FROM grid LEFT JOIN c USING (ds)
         ORDER BY grid.ds
     """,
+    # whole days only: a last day whose hours stop before 23:00 is left out, not counted as a quiet day
     "ed_arrivals_daily": """
         SELECT 'ed_arrivals' AS unique_id, CAST(ds AS DATE) AS ds, sum(y)::BIGINT AS y, sum(hours)::INTEGER AS hours
-        FROM ed_arrivals_hourly GROUP BY 2 ORDER BY 2
+        FROM ed_arrivals_hourly GROUP BY 2
+        HAVING max(hour(ds)) = 23
+        ORDER BY 2
     """,
     # Performance: the same as ceil_hour(local_norm(ts)) per event, but the time zone is read once and the
     # (ICU) conversion runs once per event; macros expand textually, so ceil_hour(local_norm(x)) converted

@@ -17,8 +17,8 @@ from desktop.pages.base import Page
 from desktop.widgets.charts import TimeChart
 from desktop.widgets.table import FrameTable
 
-HORIZONS = {"h": ["48h", "24h", "7d", "14d"], "D": ["28d", "14d", "7d", "90d", "120d"]}
-HISTORY_SHOWN = {"h": pd.Timedelta(days=14), "D": pd.Timedelta(days=240)}
+HORIZONS = {"h": ["48h", "24h", "7d", "14d"], "D": ["28d", "14d", "7d", "90d", "120d"], "W": ["13w", "4w", "26w", "52w"]}
+HISTORY_SHOWN = {"h": pd.Timedelta(days=14), "D": pd.Timedelta(days=240), "W": pd.Timedelta(days=2 * 365)}
 AUTOMATIC = "Automatic (best in backtest)"
 # The backtest table's columns, the ones a reader weighs first on the left (UI.md: model, MASE, coverage of each
 # band): at 1280 px the coverage columns were off to the right, behind a scroll bar, after RMSE and pinball.
@@ -45,8 +45,10 @@ def known_at(y: pd.DataFrame, at) -> pd.DataFrame:
     if at is None:
         return y
     attrs = dict(y.attrs)
-    cut = pd.Timestamp(at).floor("D" if attrs.get("freq") == "D" else "h")
-    out = y[y["ds"] < cut].reset_index(drop=True)
+    freq = attrs.get("freq")
+    cut = pd.Timestamp(at).floor("D" if freq in ("D", "W") else "h")
+    # a week (labelled by its Monday) is known once all seven of its days are
+    out = y[y["ds"] + (pd.Timedelta(days=6) if freq == "W" else pd.Timedelta(0)) < cut].reset_index(drop=True)
     out.attrs.update(attrs)
     return out
 

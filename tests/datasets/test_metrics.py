@@ -19,6 +19,7 @@ def test_ed_arrivals_hourly_is_zero_filled_and_dst_correct(ws):
         ("c", "2024-10-27 01:15", "2024-10-27 02:00", None),
         ("d", "2024-10-27 01:45", "2024-10-27 05:00", None),
         ("e", "2024-06-01 12:00", "2024-06-01 13:00", None),
+        ("z", "2024-10-27 23:40", None, None),  # the extract runs to midnight: its last day is whole
     ])
     hourly = ws.sql("SELECT ds, y, hours FROM ed_arrivals_hourly")
     spring = [r for r in hourly if r[0].date() == date(2024, 3, 31)]
@@ -29,12 +30,22 @@ def test_ed_arrivals_hourly_is_zero_filled_and_dst_correct(ws):
     assert sum(r[2] for r in autumn) == 25 and len(autumn) == 24
     assert [r for r in autumn if r[0].hour == 1] == [(datetime(2024, 10, 27, 1), 2, 2)]
     assert len(june) == 24 and sum(r[1] for r in june) == 1
-    assert sum(r[1] for r in hourly) == 5
+    assert sum(r[1] for r in hourly) == 6
     daily = dict((r[0], (r[1], r[2])) for r in ws.sql("SELECT ds, y, hours FROM ed_arrivals_daily"))
-    assert daily[date(2024, 3, 31)] == (2, 23) and daily[date(2024, 10, 27)] == (2, 25)
+    assert daily[date(2024, 3, 31)] == (2, 23) and daily[date(2024, 10, 27)] == (3, 25)
     assert daily[date(2024, 6, 2)] == (0, 24)
     assert len(daily) == (date(2024, 10, 27) - date(2024, 3, 31)).days + 1
     assert sum(h for _, h in daily.values()) == len(hourly) + 1  # the repeated hour is one row of 2 hours
+
+
+def test_an_extract_that_stops_mid_day_ends_at_its_last_arrival(ws):
+    """The hours after the last arrival of an extract cut at 14:23 had counted as zero arrivals (so the
+    evening looked empty to the forecast, which began at the next midnight), and that half day as a quiet day."""
+    add_visits(ws, [("a", "2024-06-01 08:10", None, None), ("b", "2024-06-02 09:05", None, None),
+                    ("c", "2024-06-02 14:23", None, None)])
+    hourly = ws.sql("SELECT ds, y FROM ed_arrivals_hourly ORDER BY ds")
+    assert hourly[-1] == (datetime(2024, 6, 2, 14), 1) and sum(r[1] for r in hourly) == 3
+    assert [r[0] for r in ws.sql("SELECT ds FROM ed_arrivals_daily")] == [date(2024, 6, 1)]
 
 
 def test_census_counts_patients_present_at_the_top_of_each_hour_including_open_stays(ws):

@@ -35,9 +35,10 @@ def test_forecast_page_runs_a_backtested_forecast(window):
     assert (fc["lo-95"] <= fc["lo-80"]).all() and (fc["lo-80"] <= fc["mean"]).all() and (fc["mean"] <= fc["hi-80"]).all()
     # at the latest time every record counts, as in the CLI (the extract's last day was cut, and forecast
     # though its arrivals were in)
-    end = window.session.data_end
-    assert window.session.as_of <= end and page.result.history["ds"].max() == pd.Timestamp(end.date())
-    assert fc["ds"].min() == pd.Timestamp(end.date()) + pd.Timedelta(days=1)
+    end = window.session.data_end  # (the closing stock count at midnight after the last arrival)
+    last = pd.Timestamp(window.session.ws.sql("SELECT max(arrival_ts) FROM ed_visits")[0][0]).normalize()
+    assert window.session.as_of <= end and page.result.history["ds"].max() == last
+    assert fc["ds"].min() == last + pd.Timedelta(days=1)
     # earlier, history stops at the app's "as of" time: a daily series' history is the whole days before it
     # (the as-of day, arrivals after it included, leaked in)
     window.session.set_as_of(end - timedelta(days=3))

@@ -151,3 +151,84 @@ def test_csv_with_save_and_windows_without_backtest_are_said_before_the_forecast
                  "--models", "seasonal_naive", "--windows", "5"]) == 0
     out, err = capsys.readouterr()
     assert "without --backtest there is none" in err and ": 1 day ahead;" in out
+
+
+def _hourly_csv(path, start="2025-08-01", end="2025-10-25 23:00", fmt="%Y-%m-%d %H:%M", tz=None):
+    import numpy as np
+
+    idx = pd.date_range(start, end, freq="h", tz=tz)
+    y = np.random.default_rng(1).poisson(5 + 3 * np.sin(np.arange(len(idx)) * 2 * np.pi / 24))
+    pd.DataFrame({" time ": idx.strftime(fmt), "value": y}).to_csv(path, index=False)
+
+
+def test_csv_as_spreadsheets_and_exports_write_them(tmp_path, capsys):
+    """Review of the forecast CLI: "1.540" in a semicolon file was read as 1.54; UTC times ('Z') were read as
+    London's (summer an hour late); a block pasted twice was summed unsaid; a header's spaces made the column
+    unknown; a trailing total row was refused with no line; a daily file without --country had no holidays,
+    unsaid."""
+    de = tmp_path / "de.csv"
+    de.write_text("Datum;Verbrauch\n" + "".join(f"{d:%d.%m.%Y};{1000 + d.day * 17:,}\n".replace(",", ".")
+                                                for d in pd.date_range("2025-01-01", "2025-06-30")))
+    assert main(["forecast", "--csv", str(de), "--time-col", "Datum", "--value-col", "Verbrauch",
+                 "--horizon", "3", "--models", "seasonal_naive", "--country", "DE", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["models"][0]["forecast"][0]["mean"] > 1000 and "thousands mark (1.017 as 1017)" in err
+    # UTC times (a phone's or a server's export) land on London's clock: 05:00Z in August is 06:00 local
+    utc, local = tmp_path / "utc.csv", tmp_path / "local.csv"
+    _hourly_csv(utc, fmt="%Y-%m-%dT%H:%M:%SZ", tz="UTC")
+    from forecasting import load_csv
+
+    got = load_csv(utc, "time", "value", timezone="Europe/London")
+    assert got["ds"].iloc[0] == pd.Timestamp("2025-08-01 01:00") and "turned into Europe/London" in got.attrs["note"]
+    _hourly_csv(local)
+    assert load_csv(local, "time", "value", timezone="Europe/London")["ds"].iloc[0] == pd.Timestamp("2025-08-01")
+    # the last three days pasted twice: summed, and said
+    twice = tmp_path / "twice.csv"
+    lines = local.read_text().splitlines()
+    twice.write_text("\n".join(lines + lines[-72:]) + "\n")
+    assert "72 row(s) repeat a time" in load_csv(twice, "time", "value").attrs["note"]
+    total = tmp_path / "total.csv"
+    total.write_text("\n".join(lines[:30] + ["Total,50000"]) + "\n")
+    with pytest.raises(Exception, match="the first on line 31"):  # (its text shaped: it may be a name)
+        load_csv(total, "time", "value")
+    daily = tmp_path / "daily.csv"
+    daily.write_text("day,n\n" + "".join(f"{d:%Y-%m-%d},{d.day}\n" for d in pd.date_range("2025-01-01", "2025-03-31")))
+    assert main(["forecast", "--csv", str(daily), "--time-col", "day", "--value-col", "n", "--horizon", "3",
+                 "--models", "seasonal_naive"]) == 0
+    assert "no public holidays are taken into account" in capsys.readouterr().err
+
+
+def test_forecast_out_writes_every_step_and_the_autumn_hour_is_marked(tmp_path, capsys):
+    """A 91-day forecast printed 48 rows and no more (JSON only); the hour the clocks go back through (two real
+    hours) read as a surge at 01:00."""
+    f, out = tmp_path / "h.csv", tmp_path / "fc.csv"
+    _hourly_csv(f)
+    assert main(["forecast", "--csv", str(f), "--time-col", "time", "--value-col", "value", "--horizon", "72h",
+                 "--models", "seasonal_naive", "--country", "GB", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2025-10-26 01:00 (2 h)" in text and "2025-10-26 02:00 " in text and "Wrote 72 steps" in text
+    written = pd.read_csv(out)
+    assert len(written) == 72 and list(written.columns[:3]) == ["ds", "model", "mean"]
+    assert written.loc[written["ds"] == "2025-10-26 01:00", "hours"].item() == 2
+    assert main(["forecast", "--csv", str(f), "--time-col", "time", "--value-col", "value", "--horizon", "3",
+                 "--out", str(tmp_path / "fc.xlsx")]) == 1
+    assert "ending in .csv" in capsys.readouterr().err
+
+
+def test_a_backtest_always_has_its_naive_baseline_and_weeks_are_a_series(demo_ws, tmp_path, capsys):
+    """--backtest --models glm_negbin had no baseline, so its verdict could compare with nothing; an analyst's
+    weekly totals were not a series."""
+    assert main(["forecast", str(demo_ws), "--series", "ed_arrivals_daily", "--horizon", "7", "--models",
+                 "glm_negbin", "--backtest", "--windows", "2", "--json"]) == 0
+    js = _json(capsys)
+    assert {m["name"] for m in js["models"]} == {"seasonal_naive", "glm_negbin"}
+    assert main(["forecast", str(demo_ws), "--list", "--json"]) == 0
+    assert "ed_arrivals_weekly" in {s["name"] for s in _json(capsys)["series"]}
+    # weeks go on from the last one, seven days at a time (they had jumped to pandas' Sunday-ending weeks)
+    f = tmp_path / "weeks.csv"
+    f.write_text("week,n\n" + "".join(f"{w:%Y-%m-%d},{1500 + w.day}\n" for w in pd.date_range("2025-01-06", periods=30,
+                                                                                              freq="7D")))
+    assert main(["forecast", "--csv", str(f), "--time-col", "week", "--value-col", "n", "--horizon", "4w",
+                 "--models", "ets", "--json"]) == 0
+    weeks = [pd.Timestamp(r["ds"]) for r in _json(capsys)["models"][0]["forecast"]]
+    assert len(weeks) == 4 and {w.weekday() for w in weeks} == {0} and weeks[1] - weeks[0] == pd.Timedelta(days=7)

@@ -25,9 +25,13 @@ def test_list_and_load_series(wsr):
     assert {"ed_arrivals_hourly", "ed_arrivals_daily"} <= set(names)
     assert any(n.startswith("admissions_daily:") for n in names)
     assert any(n.startswith("supply:") and "@" in n for n in names)
-    assert all(s["label"] and s["freq"] in ("h", "D") for s in names.values())
+    assert all(s["label"] and s["freq"] in ("h", "D", "W") for s in names.values())
     h = load_series(wsr, "ed_arrivals_hourly")
     d = load_series(wsr, "ed_arrivals_daily")
+    w = load_series(wsr, "ed_arrivals_weekly")  # whole weeks, Monday to Sunday, each the sum of its days
+    assert w.attrs["freq"] == "W" and (w["ds"].dt.weekday == 0).all() and len(w)
+    first = w["ds"].iloc[0]
+    assert w["y"].iloc[0] == d.loc[(d["ds"] >= first) & (d["ds"] < first + pd.Timedelta(days=7)), "y"].sum()
     assert list(h.columns[:3]) == ["unique_id", "ds", "y"] and h.attrs["freq"] == "h"
     assert h.attrs["tz"] == "Europe/London"
     assert h["y"].sum() == d["y"].sum()
