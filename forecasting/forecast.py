@@ -95,19 +95,27 @@ def parse_horizon(value, freq: str) -> int:
         if not unit:
             steps = n
         else:
+            if unit == "m" and freq == "h":  # 30m on an hourly series: minutes, surely, not 30 months
+                raise HospOpsError(f"A horizon of {value} is read as months (m), too far for an hourly series.",
+                                   hint="Hours are h (48h), days d (14d); a horizon shorter than an hour has no step.")
             hours = {"h": 1, "d": 24, "w": 168, "m": 24 * 30.4375}[unit] * n
             per = {"h": 1, "D": 24, "W": 168, "MS": 24 * 30.4375}[freq]
             steps = int(round(hours / per))
-            if steps < 1 or abs(steps * per - hours) > 0.5 * per:
+            # a calendar month is 28-31 days, so "90d" of a monthly series is 3 steps and "3m" of a daily one 91;
+            # "10d" of a weekly one is no whole number of weeks (it became 1 week unsaid)
+            if steps < 1 or abs(steps * per - hours) > (0.5 if unit == "m" else 0.15) * per:
+                near = sorted({max(1, int(hours // per)), max(1, int(-(-hours // per)))})
                 raise HospOpsError(
                     f"A horizon of {value} does not fit {with_article(freq_word(freq))} series.",
-                    hint=f"Give a whole number of {freq_word(freq)} steps.",
+                    hint=f"Give a whole number of {({'h': 'hours', 'D': 'days', 'W': 'weeks'}).get(freq, 'months')}, e.g. "
+                         + " or ".join(f"{k}{ {'h': 'h', 'D': 'd', 'W': 'w', 'MS': 'm'}[freq]}" for k in near) + ".",
                 )
     if steps < 1:
         raise HospOpsError("The horizon must be at least one step.")
     if steps > MAX_HORIZON.get(freq, 10 ** 6):
+        coarser = {"h": " Use the daily series for longer horizons (ed_arrivals_daily, up to 366 days)."}
         raise HospOpsError(f"A horizon of {steps} steps is too far for {with_article(freq_word(freq))} series "
-                           f"(at most {MAX_HORIZON[freq]}).")
+                           f"(at most {MAX_HORIZON[freq]}).{coarser.get(freq, '')}")
     return steps
 
 

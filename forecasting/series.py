@@ -88,12 +88,29 @@ def load_series(ws, name: str) -> pd.DataFrame:
         df = ws.df("SELECT unique_id, CAST(ds AS TIMESTAMP) AS ds, CAST(y AS DOUBLE) AS y FROM supply_usage_daily "
                    "WHERE unique_id = ? ORDER BY ds", [key])
         if df.empty:
+            if "@" not in key:  # an item alone: its stores are per unit
+                units = [u for (u,) in ws.sql("SELECT DISTINCT coalesce(unit_id, 'ALL') FROM supply_usage "
+                                              "WHERE item_id = ? ORDER BY 1", [key])]
+                if units:
+                    shown = ", ".join(f"supply:{key}@{u}" for u in units[:4]) + (" or another" if len(units) > 4 else "")
+                    raise HospOpsError(f"{key} is used on {len(units)} unit(s): name one, e.g. {shown}.",
+                                       hint="Supply use is forecast per store: supply:ITEM@UNIT.")
             raise HospOpsError(f"No supply use recorded for {key!r}.",
                                hint="Names look like supply:ITEM@UNIT; `hospops forecast WS --list` shows them.")
         label, freq = f"Use per day of {key}", "D"
     else:
-        known = ", ".join(s["name"] for s in list_series(ws)[:6])
-        raise HospOpsError(f"Unknown series {name!r}.", hint=f"Series here include: {known} ...")
+        every = list_series(ws)
+        # the kinds there are, not the first six of some 230 (the supply stores listed one by one)
+        kinds = [s["name"] for s in every if not s["name"].startswith(("admissions_daily:", "supply:"))]
+        specs = [s["name"] for s in every if s["name"].startswith("admissions_daily:")]
+        stores = [s["name"] for s in every if s["name"].startswith("supply:")]
+        if specs:
+            kinds.append(f"admissions_daily:SPECIALTY ({len(specs)}: "
+                         + ", ".join(s.split(":", 1)[1] for s in specs[:8]) + (" ..." if len(specs) > 8 else "") + ")")
+        if stores:
+            kinds.append(f"supply:ITEM@UNIT ({len(stores)} stores, e.g. {stores[0]})")
+        raise HospOpsError(f"Unknown series {name!r}.", hint="Series here: " + "; ".join(kinds)
+                           + ". `hospops forecast WS --list` lists every one.")
     if df.empty:
         raise HospOpsError(f"The series {name!r} has no data in this workspace yet.")
     df["ds"] = pd.to_datetime(df["ds"])

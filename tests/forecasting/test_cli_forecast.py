@@ -232,3 +232,22 @@ def test_a_backtest_always_has_its_naive_baseline_and_weeks_are_a_series(demo_ws
                  "--models", "ets", "--json"]) == 0
     weeks = [pd.Timestamp(r["ds"]) for r in _json(capsys)["models"][0]["forecast"]]
     assert len(weeks) == 4 and {w.weekday() for w in weeks} == {0} and weeks[1] - weeks[0] == pd.Timedelta(days=7)
+
+
+def test_horizons_and_series_names_that_do_not_fit_say_what_would(demo_ws, capsys):
+    """'10d' of a weekly series became 1 week unsaid; '30m' of an hourly one was 30 months; 'supply:IV-SET'
+    (no unit) was "no supply use recorded"; an unknown series listed 6 of some 230."""
+    from forecasting import parse_horizon
+
+    with pytest.raises(Exception, match="whole number of weeks, e.g. 1w or 2w"):
+        parse_horizon("10d", "W")
+    with pytest.raises(Exception, match="read as months"):
+        parse_horizon("30m", "h")
+    with pytest.raises(Exception, match="Use the daily series"):
+        parse_horizon("120d", "h")
+    assert parse_horizon("3m", "D") == 91 and parse_horizon("90d", "MS") == 3
+    assert main(["forecast", str(demo_ws), "--series", "supply:IV-SET", "--horizon", "3"]) == 1
+    assert "name one, e.g. supply:IV-SET@" in capsys.readouterr().err
+    assert main(["forecast", str(demo_ws), "--series", "nonsense", "--horizon", "3"]) == 1
+    err = capsys.readouterr().err
+    assert "ed_arrivals_weekly" in err and "admissions_daily:SPECIALTY (" in err and "supply:ITEM@UNIT (" in err
