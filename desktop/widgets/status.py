@@ -65,6 +65,10 @@ class JobStatus(QWidget):
         self._set_visible(False)
         if message:
             self.window().statusBar().showMessage(message.splitlines()[0], 8000)
+        else:
+            # (an empty message: the job went well) a job that went well clears an earlier one's failure: "Cannot read the horizon" stayed on after
+            # the corrected run had succeeded
+            self.window().statusBar().clearMessage()
 
     def cancel(self) -> None:
         if self._shown is not None:

@@ -348,3 +348,22 @@ def test_after_a_reroster_the_cover_table_shows_the_wards_need(demo_ws):
     needs = dict(zip(r["cover"]["need"], r["cover"][day4].str.split("/").str[1].astype(int)))
     assert needs == {f"{c.shift}{' ' + c.skill if c.skill else ''}": c.requirement for c in problem.cover if c.day == 4}
     assert r["short"][:, 4].any()  # what the published roster left short stays short (red), not "0/0"
+
+
+def test_a_good_run_clears_the_failure_before_it_from_the_status_bar(window):
+    """"Cannot read the horizon '3 months'" stayed in the status bar after the corrected run had succeeded."""
+    page = window.show_page("forecast")
+    page._auto_run = False
+    assert wait_until_loaded(window, page, 60000)
+    names = [page.series.itemData(i) for i in range(page.series.count())]
+    page.series.setCurrentIndex(names.index("ed_arrivals_daily"))
+    page.model.setCurrentIndex(page.model.findData("seasonal_naive"))
+    page.backtest.setChecked(False)
+    page.horizon.setCurrentText("3 months")
+    page.run_forecast()
+    assert wait_until_loaded(window, page, 60000)
+    assert "Cannot read the horizon" in window.statusBar().currentMessage()
+    page.horizon.setCurrentText("7d")
+    page.run_forecast()
+    assert wait_until_loaded(window, page, 60000)
+    assert not page.error.isVisible() and window.statusBar().currentMessage() == ""
