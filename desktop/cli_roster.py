@@ -171,6 +171,8 @@ def _load_problem(args):
     if getattr(args, "instance", None):
         if getattr(args, "workspace", None):
             raise HospOpsError("Give a workspace or --instance, not both.")
+        if getattr(args, "ratio", None) or getattr(args, "cover", None):
+            raise HospOpsError("--ratio and --cover set a workspace unit's cover; an instance has its own.")
         problem = _read_instance(args.instance, args.format)
         if args.format == "inrc":  # rules the file switches on that the competition (so the reader) leaves out
             from optimization.rostering.inrc import unscored_rules
@@ -193,9 +195,30 @@ def _load_problem(args):
                 raise HospOpsError("The workspace has no staff to roster.")
             unit = row[0][0]
         rules = WardRules(charge_hard=bool(getattr(args, "charge_hard", False)))
-        problem = problem_from_workspace(ws, unit, args.start, args.days, rules=rules)
+        ratios, needs = _cover_source(args)
+        problem = problem_from_workspace(ws, unit, args.start, args.days, rules=rules, ratios=ratios, needs=needs)
     # the problem only stores its locks, so they are added (and checked, with names) once it is built
     return _apply_locks(problem, args.lock or [], args.start), False
+
+
+def _cover_source(args):
+    """``(ratios, needs)`` from ``--ratio`` (over the default ratios) or ``--cover FILE`` (not both)."""
+    from datasets.errors import HospOpsError
+    from optimization.rostering.workspace import DEFAULT_RATIOS, parse_ratio, read_cover_csv
+
+    given = getattr(args, "ratio", None) or []
+    typed = getattr(args, "cover", None)
+    if given and typed:
+        raise HospOpsError("Give --ratio (cover from the census) or --cover (cover typed in), not both.")
+    if typed:
+        return None, read_cover_csv(typed, args.start, args.days)
+    if not given:
+        return None, None
+    ratios = {k: dict(v) for k, v in DEFAULT_RATIOS.items()}
+    for text in given:
+        role, figures = parse_ratio(text)
+        ratios[role] = figures
+    return ratios, None
 
 
 def _export_kind(target: str, benchmark: bool) -> str:
@@ -592,6 +615,16 @@ def cmd_reroster(args: argparse.Namespace) -> int:
     return _report(p2, sol, args, extra, check, short_from=from_day, short_heading=heading)
 
 
+def _cover_args(p: argparse.ArgumentParser) -> None:
+    """Where a workspace roster's cover comes from: the unit's census and staffing ratios, or a file."""
+    p.add_argument("--ratio", action="append", metavar="ROLE:DAY/NIGHT",
+                   help="patients per person of a role by day and by night, e.g. RN:6/8 (default RN:8/10, "
+                        "HCA:12/15); cover is the unit's expected census on each shift divided by it; repeatable")
+    p.add_argument("--cover", metavar="FILE.csv",
+                   help="cover typed in instead: rows date,shift,need and an optional skill (empty: anyone; else a "
+                        "role such as RN or a skill such as charge)")
+
+
 def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
     from desktop.cli import count_between, seconds
 
@@ -605,6 +638,7 @@ def _common(p: argparse.ArgumentParser, workspace: bool = True) -> None:
                             "a day off; repeatable, one per person and day")
         p.add_argument("--charge-hard", action="store_true",
                        help="a nurse in charge on every shift is a hard rule (default: heavily penalized)")
+        _cover_args(p)
     p.add_argument("--instance", help="benchmark instance file")
     p.add_argument("--format", choices=["curtois", "inrc"], help="benchmark format (default curtois)")
     p.add_argument("--time-limit", type=seconds, default=30.0, help="seconds (default 30)")
@@ -638,6 +672,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--unit", help="unit of the roster (default: the unit with most staff)")
     v.add_argument("--lock", action="append", metavar="EMP:DAY:SHIFT", help="cells fixed by hand, as for solve")
     v.add_argument("--charge-hard", action="store_true", help="as for solve")
+    _cover_args(v)
     v.add_argument("--instance", help="benchmark instance file")
     v.add_argument("--solution", required=True,
                    help="the roster: a workspace roster's CSV (roster solve --export), or a benchmark's employee,"

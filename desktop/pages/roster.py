@@ -28,7 +28,8 @@ def list_units(ws, progress=None, should_stop=None) -> list[tuple[str, str, int]
 
 
 def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sick, published, from_day,
-                 progress=None, should_stop=None, points: list | None = None, hint=None) -> dict[str, Any]:
+                 progress=None, should_stop=None, points: list | None = None, hint=None,
+                 ratios=None) -> dict[str, Any]:
     """Solve (or, with ``published``, re-roster from ``from_day`` after the sickness calls in ``sick``: ``(person,
     first day, days off sick)``).
 
@@ -44,7 +45,8 @@ def solve_roster(ws, unit: str, start: date, days: int, limit: float, locks, sic
 
     rep = Reporter(progress, should_stop)
     rep(0.01, "reading staff, leave and demand")
-    problem = problem_from_workspace(ws, unit, start, days, locks=[Lock(e, d, s) for (e, d), s in locks.items()])
+    problem = problem_from_workspace(ws, unit, start, days, locks=[Lock(e, d, s) for (e, d), s in locks.items()],
+                                     ratios=ratios)
     for emp, day, length in sick:  # an absence on those days; the contract's hours are credited for it
         problem = absent(problem, emp, range(day, min(day + length, days)))
 
@@ -250,6 +252,17 @@ class RosterPage(Page):
         self.limit.setValue(20)
         self.limit.setSuffix(" s")
         self.limit.setToolTip("How long the solver may look for a better roster")
+        # the staffing ratio cover is drawn from (issue 8: "a staffing ratio the user sets"): registered nurses
+        # per patient by day and by night, the unit's expected census on each shift divided by it
+        from optimization.rostering.workspace import DEFAULT_RATIOS
+
+        self.rn_day, self.rn_night = QSpinBox(self.body), QSpinBox(self.body)
+        for box, part in ((self.rn_day, "day"), (self.rn_night, "night")):
+            box.setRange(1, 30)
+            box.setValue(int(DEFAULT_RATIOS["RN"][part]))
+            box.setToolTip(f"Patients per registered nurse on {part} shifts: cover is the unit's expected census "
+                           f"on each shift divided by this (support workers: 1 to "
+                           f"{DEFAULT_RATIOS['HCA'][part]:g})")
         self.solve_btn = QPushButton("Solve", self.body)
         self.solve_btn.setDefault(True)
         self.solve_btn.clicked.connect(lambda: self.solve())
@@ -261,8 +274,8 @@ class RosterPage(Page):
         self.export_btn.setMenu(menu)
         self.export_btn.setEnabled(False)
         top = QHBoxLayout()
-        for w in (QLabel("Unit"), self.unit, QLabel("from"), self.start, self.days, QLabel("search"), self.limit,
-                  self.solve_btn):
+        for w in (QLabel("Unit"), self.unit, QLabel("from"), self.start, self.days, QLabel("RN 1:"), self.rn_day,
+                  QLabel("/"), self.rn_night, QLabel("search"), self.limit, self.solve_btn):
             top.addWidget(w)
         top.addStretch(1)
         top.addWidget(self.export_btn)
@@ -380,11 +393,21 @@ class RosterPage(Page):
         self._curve = points = []  # appended to by the solve's thread, read here on each progress update
         self._obj_curve.setData([], [])
         self._bound_curve.setData([], [])
+        ratios = self.ratios()
         self.run(f"Rostering {unit}",
                  lambda ws, progress, should_stop: solve_roster(ws, unit, start, days, limit, locks, sick, published,
-                                                                from_day, progress, should_stop, points, hint),
+                                                                from_day, progress, should_stop, points, hint,
+                                                                ratios),
                  self._show, key="roster.solve", on_progress=self._progress,
                  on_error=self._failed, keeps_partial=True)
+
+    def ratios(self) -> dict:
+        """The staffing ratios cover is drawn from: the registered nurses' as set here, the others' the defaults."""
+        from optimization.rostering.workspace import DEFAULT_RATIOS
+
+        out = {role: dict(r) for role, r in DEFAULT_RATIOS.items()}
+        out["RN"] = {"day": float(self.rn_day.value()), "night": float(self.rn_night.value())}
+        return out
 
     def _progress(self, fraction: float, message: str) -> None:
         self.status.setText(message)

@@ -104,11 +104,16 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                            ratios: Optional[Mapping[str, Mapping[str, float]]] = None,
                            locks: Iterable[Lock] = (), previous: Optional[RosterSolution] = None,
                            rules: WardRules = WardRules(), shifts: Optional[Iterable[str]] = None,
-                           cover: Optional[Iterable[Cover]] = None) -> RosterProblem:
+                           cover: Optional[Iterable[Cover]] = None,
+                           needs: Optional[Mapping[tuple[int, str], Mapping[Optional[str], int]]] = None,
+                           ) -> RosterProblem:
     """The roster problem for ``unit_id`` over ``days`` days from ``start``.
 
     ``ratios`` {role: {"day": patients per person, "night": ...}} turn the expected census into cover;
-    ``cover`` replaces the derived cover when typed in. ``shifts`` limits the shift types used (default:
+    ``needs`` {(day, shift): {skill or None (anyone): people}} is cover typed in instead (:func:`read_cover_csv`),
+    priced and with its nurse in charge as the derived one; a day and shift it leaves out needs nobody (and
+    people rostered there are priced as a surplus).
+    ``cover`` replaces the whole cover with the given rows. ``shifts`` limits the shift types used (default:
     all but long days, which count towards Early and Late cover when included). ``previous`` is kept as a
     solution hint by :func:`solve` callers (returned problems do not store it).
 
@@ -176,8 +181,24 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
             max(1, math.ceil(n_weekends * rules.weekend_share)), frozenset(skills),
             str(r.display_name or r.staff_id), str(r.role or ""), in_a_row, contract_minutes=int(round(per_horizon)),
         ))
+    if needs is not None:
+        unknown = sorted({s for _, s in needs} - sids)
+        if unknown:
+            raise HospOpsError(f"The cover names shift(s) {', '.join(unknown)}, not rostered here "
+                               f"({', '.join(sorted(sids))}).")
+        held = set().union(*(e.skills for e in employees))
+        strange = sorted({k for w in needs.values() for k in w if k is not None} - held)
+        if strange:
+            raise HospOpsError(f"No one on {unit_id} has {', '.join(map(repr, strange))}.",
+                               f"Roles and skills here: {', '.join(sorted(held))}.")
+    if ratios is not DEFAULT_RATIOS:  # (a role of the defaults' a ward lacks is asked for as any ward does)
+        roles = set(staff["role"].astype(str))
+        missing = sorted(set(ratios) - roles - set(DEFAULT_RATIOS))
+        if missing:
+            raise HospOpsError(f"No one on {unit_id} has the role {', '.join(missing)} that a ratio is given for.",
+                               f"Roles here: {', '.join(sorted(roles))}.")
     if cover is None:
-        expected = expected_census(ws, unit_id, shift_types, rules.history_days)
+        expected = None if needs is not None else expected_census(ws, unit_id, shift_types, rules.history_days)
         cov = []
         first = start.weekday()
         has_ld = "LD" in sids
@@ -186,15 +207,19 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
             for s in shift_types:
                 if s.id == "LD":
                     continue
+                if needs is not None:
+                    # typed in: a shift the file leaves out needs nobody, and anyone rostered there is a surplus
+                    want = needs.get((d, s.id)) or {None: 0}
+                else:
+                    want = {role: max(1, math.ceil(expected[(wd, s.id)] / r["night" if s.is_night else "day"] - 1e-9))
+                            for role, r in ratios.items()}
                 also = ("LD",) if has_ld and not s.is_night else ()
                 # an extra person's price per 8 hours of their shift: a night's is no cheaper per hour
                 over, step = (max(1, round(w * s.minutes / 480)) if w else 0
                               for w in (rules.cover_over_weight, rules.cover_over_step))
-                for role, r in ratios.items():
-                    per = r["night" if s.is_night else "day"]
-                    need = max(1, math.ceil(expected[(wd, s.id)] / per - 1e-9))
+                for role, need in want.items():
                     cov.append(Cover(d, s.id, need, rules.cover_under_weight, over, role, 0, also, over_step=step))
-                if rules.charge_per_shift:
+                if rules.charge_per_shift and any(want.values()):
                     cov.append(Cover(d, s.id, rules.charge_per_shift, rules.charge_weight, 0, "charge",
                                      rules.charge_per_shift if rules.charge_hard else 0, also))
         cover = cov
@@ -206,6 +231,65 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                          night_share_weight=rules.night_share_weight, night_share_tolerance=rules.night_share_tolerance,
                          left_out=left_out, timezone=ws.timezone if getattr(ws, "timezone", None) else None,
                          holidays=_bank_holidays(ws, start, days), fair_holidays_weight=rules.fair_holidays_weight)
+
+
+def parse_ratio(text: str) -> tuple[str, dict[str, float]]:
+    """``ROLE:DAY[/NIGHT]`` (patients per person by day and by night, e.g. ``RN:8/10``; one figure for both)."""
+    role, _, figures = text.partition(":")
+    parts = figures.split("/")
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        values = []
+    if not role.strip() or len(values) not in (1, 2) or min(values, default=0) <= 0:
+        raise HospOpsError(f"--ratio {text}: expected ROLE:DAY/NIGHT, patients per person by day and by night, "
+                           "e.g. RN:8/10 (or RN:8 for both).")
+    return role.strip(), {"day": values[0], "night": values[-1]}
+
+
+def read_cover_csv(path, start: date, days: int) -> dict[tuple[int, str], dict[Optional[str], int]]:
+    """Cover typed in, from a CSV of ``date,shift,need`` rows and an optional ``skill`` column (empty: anyone;
+    else a role such as RN, or a skill such as charge): {(day index, shift): {skill: people}}. A date may be a
+    day number from 0. Rows outside the roster's days are left out (one file may cover a quarter); a
+    malformed row is refused naming its line. Excel's byte-order mark and semicolons are read."""
+    import csv
+    import io
+
+    from .problem import read_text
+
+    text = read_text(path, "cover file", "cover CSV")
+    head = text.split("\n", 1)[0]
+    reader = csv.DictReader(io.StringIO(text), delimiter=";" if head.count(";") > head.count(",") else ",")
+    reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
+    if not {"date", "shift", "need"} <= set(reader.fieldnames):
+        raise HospOpsError(f"{path}: expected the columns date,shift,need (and skill, optional); its first line is "
+                           f"{head.strip()!r}.")
+    out: dict[tuple[int, str], dict[Optional[str], int]] = {}
+    seen: dict = {}
+    for no, row in enumerate(reader, start=2):
+        when, shift = (row.get("date") or "").strip(), (row.get("shift") or "").strip()
+        skill = (row.get("skill") or "").strip() or None
+        if not when and not shift:
+            continue
+        try:
+            d = int(when) if when.isdigit() else (date.fromisoformat(when) - start).days
+            need = int(float((row.get("need") or "").strip().replace(",", ".")))
+        except ValueError:
+            raise HospOpsError(f"{path}, line {no}: expected a date (YYYY-MM-DD) or day number and a whole number of "
+                               f"people, got {when!r} and {row.get('need')!r}.") from None
+        if need < 0 or not shift:
+            raise HospOpsError(f"{path}, line {no}: a shift and a need of 0 or more are needed.")
+        if not 0 <= d < days:
+            continue
+        key = (d, shift, skill)
+        if key in seen:
+            raise HospOpsError(f"{path}, line {no}: {when} {shift} {skill or 'anyone'} already has its need on line "
+                               f"{seen[key]}.")
+        seen[key] = no
+        out.setdefault((d, shift), {})[skill] = need
+    if not out:
+        raise HospOpsError(f"{path} has no row within the roster ({start.isoformat()} and the {days - 1} days after).")
+    return out
 
 
 def _bank_holidays(ws, start: date, days: int) -> dict[int, str]:

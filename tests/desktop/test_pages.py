@@ -367,3 +367,25 @@ def test_a_good_run_clears_the_failure_before_it_from_the_status_bar(window):
     page.run_forecast()
     assert wait_until_loaded(window, page, 60000)
     assert not page.error.isVisible() and window.statusBar().currentMessage() == ""
+
+
+def test_roster_page_draws_cover_from_the_ratio_set_on_it(window):
+    """Issue 8: cover from the expected census and "a staffing ratio the user sets"; the app had no such setting."""
+    page = window.show_page("roster")
+    assert wait_until_loaded(window, page, 60000)
+    page.unit.setCurrentIndex(page.unit.findData("M5"))
+    page.days.setValue(7)
+    page.limit.setValue(2)
+
+    def rn_need():
+        return sum(c.requirement for c in page.result["problem"].cover if c.skill == "RN")
+
+    page.solve()
+    assert wait_until_loaded(window, page, 120000) and page.result is not None
+    usual = rn_need()
+    page.rn_day.setValue(4)
+    page.rn_night.setValue(5)
+    assert page.ratios()["RN"] == {"day": 4.0, "night": 5.0} and page.ratios()["HCA"]["day"] == 12.0
+    page.solve()
+    assert wait_until_loaded(window, page, 120000)
+    assert rn_need() >= 2 * usual - 21  # twice the nurses (7 days x 3 shifts, less rounding up)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 
 import pytest
 
@@ -135,3 +136,44 @@ def test_a_solve_that_finds_no_roster_says_so(capsys, tmp_path):
     args.json = True
     assert _report(problem, RosterSolution({}, "UNKNOWN", seconds=10.0), args) == 1
     assert "No roster was found" in json.loads(capsys.readouterr().out)["note"]
+
+
+def test_cover_from_a_ratio_the_user_sets_or_typed_in(capsys, tmp_path, demo_ws):
+    """Issue 8: cover comes from the expected census times a staffing ratio the user sets, or is typed in; the
+    CLI had neither (the ratios were fixed at RN 1:8 by day, 1:10 by night)."""
+    from datasets.store import Workspace
+    from optimization.rostering import problem_from_workspace
+    from optimization.rostering.workspace import parse_ratio, read_cover_csv
+
+    start = date(2026, 11, 23)
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        usual = problem_from_workspace(ws, "M5", start, 7)
+        richer = problem_from_workspace(ws, "M5", start, 7, ratios={"RN": {"day": 4.0, "night": 5.0},
+                                                                    "HCA": {"day": 12.0, "night": 15.0}})
+    rn = lambda p: sum(c.requirement for c in p.cover if c.skill == "RN")  # noqa: E731
+    assert rn(richer) >= 2 * rn(usual) - len(usual.cover)  # twice the nurses, less rounding up
+    assert parse_ratio("RN:6/8") == ("RN", {"day": 6.0, "night": 8.0}) and parse_ratio("HCA:10")[1]["night"] == 10
+    f = tmp_path / "cover.csv"
+    f.write_bytes(b"\xef\xbb\xbfDate;Shift;Need;Skill\r\n2026-11-23;E;5;RN\r\n2026-11-23;N;3;\r\n2027-01-05;E;9;RN\r\n")
+    needs = read_cover_csv(f, start, 7)
+    assert needs == {(0, "E"): {"RN": 5}, (0, "N"): {None: 3}}  # (a row past the roster's days left out)
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        typed = problem_from_workspace(ws, "M5", start, 7, needs=needs)
+    got = {(c.day, c.shift, c.skill): c.requirement for c in typed.cover if c.requirement}
+    assert got[(0, "E", "RN")] == 5 and got[(0, "N", None)] == 3 and (0, "L", "RN") not in got
+    assert got[(0, "E", "charge")] == 1 and not any(k[0] == 1 for k in got)  # day 1: nobody asked for
+    base = [str(demo_ws), "--unit", "M5", "--start", "2026-11-23", "--days", "7", "--time-limit", "2"]
+    assert main(["roster", "solve", *base, "--cover", str(f), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["hard_violations"] == 0 and out["violations"].get("cover_over", 0) > 0  # the rest above cover
+    for extra, said in ((["--ratio", "RN:6/8", "--cover", str(f)], "not both"),
+                        (["--ratio", "RN:six"], "expected ROLE:DAY/NIGHT"),
+                        (["--ratio", "Surgeon:4/4"], "the role Surgeon")):
+        assert main(["roster", "solve", *base, *extra]) == 1
+        assert said in capsys.readouterr().err
+    f.write_text("date,shift,need,skill\n2026-11-23,X,5,RN\n")
+    assert main(["roster", "solve", *base, "--cover", str(f)]) == 1
+    assert "shift(s) X, not rostered here" in capsys.readouterr().err
+    f.write_text("date,shift,need,skill\n2026-11-23,E,5,Rn\n")
+    assert main(["roster", "solve", *base, "--cover", str(f)]) == 1
+    assert "No one on M5 has 'Rn'" in capsys.readouterr().err
