@@ -23,7 +23,8 @@ from forecasting.base import (
     level_columns,
 )
 from forecasting.intermittent import SBA, TSB, Croston
-from forecasting.models import ETS, SARIMAX, CountGLM, EmpiricalSlots, ProphetModel, SeasonalNaive, Theta
+from forecasting.models import (ETS, NAIVE_SEASON, SARIMAX, CountGLM, EmpiricalSlots, ProphetModel, SeasonalNaive,
+                               Theta)
 
 MODEL_NAMES = ("seasonal_naive", "empirical", "ets", "theta", "sarimax", "glm_poisson", "glm_negbin", "prophet",
                "croston", "sba", "tsb", "ensemble")
@@ -173,8 +174,10 @@ def _num(v):
     return None if not np.isfinite(f) else f
 
 
-def verdict_for(table: Optional[pd.DataFrame], best: str, freq: str = "h") -> str:
-    """One plain-English line on how the chosen model did in the backtest against last season's pattern."""
+def verdict_for(table: Optional[pd.DataFrame], best: str, freq: str = "h", history: Optional[int] = None) -> str:
+    """One plain-English line on how the chosen model did in the backtest against last season's pattern.
+    ``history``: the series' length, where known; shorter than a season, the naive baseline has no last
+    week (or year) to repeat, and is named for what it is."""
     if table is None or table.empty:
         return f"Chosen by default ({best}); not backtested, so there is no evidence yet of how it does."
     t = table.set_index("model")
@@ -188,6 +191,10 @@ def verdict_for(table: Optional[pd.DataFrame], best: str, freq: str = "h") -> st
                     + ("; few to judge a band by" if n < 200 else "") + ")")
     if "seasonal_naive" in t.index and best != "seasonal_naive":
         pattern = {"h": "last week's pattern", "D": "last week's pattern"}.get(freq, "last year's pattern")
+        if history is not None and history <= NAIVE_SEASON.get(freq, 1):
+            # 30 hours of history: "better than last week's pattern" where there is no last week
+            pattern = (f"repeating the latest values (less than a {'week' if freq in ('h', 'D') else 'year'} of "
+                       "history, so no pattern to repeat)")
 
         def gain(metric: str) -> Optional[float]:
             mine, base = r.get(metric), t.loc["seasonal_naive"].get(metric)
@@ -327,7 +334,7 @@ def run_forecast(
         best = next((p for p in pref if p in forecasts), next(iter(forecasts)))
     rep(1.0, "done")
     seconds["total"] = time.perf_counter() - t_all
-    verdict = verdict_for(table, best, freq)
+    verdict = verdict_for(table, best, freq, history=len(df))
     if table is not None and freq in ("h", "D") and country:
         verdict += _untested_holidays(next(iter(forecasts.values()))["ds"], cv, country)
     return ForecastResult(

@@ -41,6 +41,10 @@ def _history(df: pd.DataFrame, window: Optional[int]) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- baselines
+#: the season the naive baseline repeats: the same hour or day last week, else the same step last year
+NAIVE_SEASON = {"h": 168, "D": 7, "W": 52, "MS": 12}
+
+
 class SeasonalNaive(Forecaster):
     """Last season's value for each step (hourly: the same hour last week; daily: same weekday last week).
 
@@ -58,7 +62,7 @@ class SeasonalNaive(Forecaster):
     def m(self) -> int:
         if self.season_length:
             return self.season_length
-        return {"h": 168, "D": 7, "W": 52, "MS": 12}.get(self.freq_, 1)
+        return NAIVE_SEASON.get(self.freq_, 1)
 
     def _fit(self, X):
         y = self.df_["y"].ffill().bfill().to_numpy()

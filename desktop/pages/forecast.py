@@ -224,8 +224,8 @@ class ForecastPage(Page):
         label = theme.model_label(best)  # the CLI's name beside it only when it reads differently
         named = f" ({best})" if label.lower() != best.replace("_", " ").lower() else ""
         scored = result.backtest is not None and best in set(result.backtest["model"])
-        verdict = result.verdict if best == result.best or not scored else verdict_for(result.backtest, best,
-                                                                                      result.freq)
+        verdict = result.verdict if best == result.best or not scored else verdict_for(
+            result.backtest, best, result.freq, history=len(result.history))
         if not scored and asked:
             verdict = ("Not backtested, so there is no evidence yet of how it does (tick 'Backtest against the "
                        "past' to see).")
