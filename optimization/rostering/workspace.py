@@ -56,6 +56,9 @@ class WardRules:
     charge_hard: bool = False  # True: a shift without one makes the roster infeasible; False: costs charge_weight
     charge_weight: int = 200
     history_days: int = 28  # census days used to estimate demand per weekday and shift
+    # the season carried into the roster: each day's cover scaled by how the census moved from the history's
+    # window to that date in earlier years (winter pressure: M5's census rose 5-7 % from November to January)
+    seasonal: bool = True
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -97,6 +100,42 @@ def expected_census(ws, unit_id: str, shifts: Iterable[ShiftType], history_days:
                 m = (s.start_minute or 0) + k
                 vals.append(by.get(((wd + m // 1440) % 7, (m % 1440) // 60), mean))
             out[(wd, s.id)] = sum(vals) / len(vals)
+    return out
+
+
+#: a day's seasonal factor is held within these: a year with an outbreak or a ward closure is not the next one
+SEASON_LIMITS = (0.8, 1.25)
+SEASON_HALF_WIDTH = 7  # days either side of the same date in an earlier year
+
+
+def seasonal_factors(ws, unit_id: str, start: date, days: int, history_days: int) -> list[float]:
+    """Per roster day, the census on that date in earlier years relative to the census over the history's
+    window (the last ``history_days`` days of data) in the same earlier years: the forecast of how demand
+    moves from now to then. Each year steps back 364 days (whole weeks), each date's census is the mean of the
+    15 days around it, and the years are averaged; 1.0 where no earlier year covers both (under a year of data).
+    """
+    df = ws.df("SELECT CAST(ds AS DATE) AS d, avg(census) AS c FROM census_hourly WHERE unit_id = ? GROUP BY 1",
+               [unit_id])
+    if df.empty:
+        return [1.0] * days
+    daily = pd.Series(df["c"].to_numpy(float), index=pd.to_datetime(df["d"])).sort_index()
+    daily = daily.reindex(pd.date_range(daily.index.min(), daily.index.max()))
+    end = daily.index.max()
+    # each date's census: the mean of the 15 days around it (at least 7 of them recorded)
+    near = daily.rolling(2 * SEASON_HALF_WIDTH + 1, center=True, min_periods=SEASON_HALF_WIDTH).mean()
+    lo, hi = SEASON_LIMITS
+    years = []
+    for k in range(1, 6):
+        back = pd.Timedelta(days=364 * k)
+        ref = daily[end - back - pd.Timedelta(days=history_days - 1):end - back]
+        if ref.notna().sum() >= history_days // 2 and ref.mean() > 0:
+            years.append((back, float(ref.mean())))
+    out = []
+    for d in range(days):
+        when = pd.Timestamp(start + timedelta(days=d))
+        ratios = [near[when - back] / ref for back, ref in years
+                  if when - back in near.index and pd.notna(near[when - back])]
+        out.append(float(min(max(sum(ratios) / len(ratios), lo), hi)) if ratios else 1.0)
     return out
 
 
@@ -199,6 +238,8 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                                f"Roles here: {', '.join(sorted(roles))}.")
     if cover is None:
         expected = None if needs is not None else expected_census(ws, unit_id, shift_types, rules.history_days)
+        season = (seasonal_factors(ws, unit_id, start, days, rules.history_days) if expected and rules.seasonal
+                  else [1.0] * days)
         cov = []
         first = start.weekday()
         has_ld = "LD" in sids
@@ -211,7 +252,8 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                     # typed in: a shift the file leaves out needs nobody, and anyone rostered there is a surplus
                     want = needs.get((d, s.id)) or {None: 0}
                 else:
-                    want = {role: max(1, math.ceil(expected[(wd, s.id)] / r["night" if s.is_night else "day"] - 1e-9))
+                    census = expected[(wd, s.id)] * season[d]
+                    want = {role: max(1, math.ceil(census / r["night" if s.is_night else "day"] - 1e-9))
                             for role, r in ratios.items()}
                 also = ("LD",) if has_ld and not s.is_night else ()
                 # an extra person's price per 8 hours of their shift: a night's is no cheaper per hour

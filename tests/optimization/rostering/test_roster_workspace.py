@@ -307,3 +307,35 @@ def test_locks_travel_in_the_csv(ward, tmp_path):
     back, kept = read_roster_csv(p, path)
     assert dict(back.assignment) == dict(sol.assignment) and set(kept) == set(locks)
     assert read_roster_csv(p, to_csv(p, sol, tmp_path / "none.csv"))[1] == ()
+
+
+def test_cover_carries_the_season_from_earlier_years(tmp_path):
+    """Issue 8: cover from the forecast. It was the last 28 days' census by weekday and shift, so a roster into
+    January asked for November's nurses; each day's need now moves as the census moved to that date a year
+    before (from the same 28-day window then)."""
+    import pandas as pd
+
+    from datasets.synthetic import build_demo
+    from optimization.rostering import WardRules
+    from optimization.rostering.workspace import SEASON_LIMITS, seasonal_factors
+
+    path = tmp_path / "year.hospops"
+    build_demo(path, days=420, seed=5)
+    with Workspace.open(path, read_only=True) as ws:
+        end = pd.Timestamp(ws.sql("SELECT max(ds) FROM census_hourly WHERE unit_id = 'M5'")[0][0]).normalize()
+        start = (end + pd.Timedelta(days=3)).date()
+        f = seasonal_factors(ws, "M5", start, 42, 28)
+        daily = ws.df("SELECT CAST(ds AS DATE) AS d, avg(census) AS c FROM census_hourly WHERE unit_id = 'M5' "
+                      "GROUP BY 1").set_index("d")["c"]
+        daily.index = pd.to_datetime(daily.index)
+        daily = daily.sort_index()
+        back = pd.Timedelta(days=364)  # one earlier year in 420 days
+        then = pd.Timestamp(start) - back
+        want = daily[then - pd.Timedelta(days=7):then + pd.Timedelta(days=7)].mean() / \
+            daily[end - back - pd.Timedelta(days=27):end - back].mean()
+        assert f[0] == pytest.approx(min(max(want, SEASON_LIMITS[0]), SEASON_LIMITS[1]))
+        assert len(set(round(x, 6) for x in f)) > 10 and all(SEASON_LIMITS[0] <= x <= SEASON_LIMITS[1] for x in f)
+        seasonal = problem_from_workspace(ws, "M5", start, 42)
+        flat = problem_from_workspace(ws, "M5", start, 42, rules=WardRules(seasonal=False))
+    need = lambda p: sum(c.requirement for c in p.cover if c.skill in ("RN", "HCA"))  # noqa: E731
+    assert (need(seasonal) > need(flat)) == (sum(f) > 42) and need(seasonal) != need(flat)
