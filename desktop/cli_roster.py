@@ -385,6 +385,8 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
         "validated_objective": check.objective if check else None,
         "hard_violations": check.hard_violations if check else None,
         "violations": check.by_rule() if check else {},
+        # which of those counts are hard rules (the rest are priced): "violations" holds both
+        "hard_rules": sorted({v.rule for v in check.violations if v.hard}) if check else [],
         "penalties": check.penalty_by_rule() if check else {},
         "staff": len(problem.employees),
         "days": problem.days,
@@ -503,6 +505,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check = validate(problem, sol)
     out = {"problem": problem.name, "objective": check.objective, "validated_objective": check.objective,
            "hard_violations": check.hard_violations, "feasible": check.feasible, "violations": check.by_rule(),
+           "hard_rules": sorted({v.rule for v in check.violations if v.hard}),
            "penalties": check.penalty_by_rule(),
            "hard": [v.text for v in check.violations if v.hard][:100]}
     if args.json:

@@ -44,6 +44,9 @@ def test_validate_reports_a_broken_solution(capsys, tmp_path):
                                 "--solution", str(bad), "--json"])
     assert rc == 1 and val["hard_violations"] >= 2
     assert val["violations"]["leave"] == 1 and val["violations"]["max_consecutive"] == 1
+    # which counts are hard rules: "violations" holds the priced ones too (cover_under here)
+    assert {"leave", "max_consecutive"} <= set(val["hard_rules"]) and "cover_under" not in val["hard_rules"]
+    assert "cover_under" in val["violations"]
 
 
 def test_workspace_solve_and_reroster(capsys, tmp_path, demo_ws):
