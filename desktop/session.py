@@ -128,14 +128,6 @@ class Session(QObject):
                    SELECT min(arrival_ts) AS t FROM ed_visits UNION ALL SELECT max(arrival_ts) FROM ed_visits
                    UNION ALL SELECT min(admit_ts) FROM stays UNION ALL SELECT max(admit_ts) FROM stays)"""
         )[0]
-        # a stock count taken after the last arrival (the demo's midnight count closing the last day) is data too:
-        # an "as of" before it read that day's deliveries as use the earlier count could not have covered, and
-        # the Supplies page opened on stores marked "count it"
-        if hi is not None and self.ws.sql(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'supply_stock'")[0][0]:
-            counted = self.ws.sql("SELECT max(as_of) FROM supply_stock")[0][0]
-            if counted is not None and hi < counted <= hi + timedelta(days=1):
-                hi = counted
         self.data_start, self.data_end = lo, hi
 
     # ------------------------------------------------------------------ time
