@@ -201,6 +201,11 @@ def _load_problem(args):
     return _apply_locks(problem, args.lock or [], args.start), False
 
 
+def _unscored_note(rules) -> str:
+    return (f"  note: not scored, as the competition's evaluator does not score them: {', '.join(rules)} (switched on "
+            "in the file's contracts)")
+
+
 def _cover_source(args):
     """``(ratios, needs)`` from ``--ratio`` (over the default ratios) or ``--cover FILE`` (not both)."""
     from datasets.errors import HospOpsError
@@ -446,8 +451,7 @@ def _report(problem, sol, args, extra: dict | None = None, check=None, short_fro
         if note and not found_none:  # (that one goes to stderr, below: once)
             print(f"  note: {note}")
         if unscored:
-            print(f"  note: not scored, as the competition's evaluator does not score them: {', '.join(unscored)} "
-                  "(switched on in the file's contracts)")
+            print(_unscored_note(unscored))
         if check:
             print(f"Validator: cost {check.objective}, {check.hard_violations} hard violations")
             rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]
@@ -508,10 +512,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
            "hard_rules": sorted({v.rule for v in check.violations if v.hard}),
            "penalties": check.penalty_by_rule(),
            "hard": [v.text for v in check.violations if v.hard][:100]}
+    unscored = getattr(args, "_unscored", None)
+    if unscored:
+        out["unscored_rules"] = unscored
     if args.json:
         print(json.dumps(out))
     else:
         print(f"{problem.name}: cost {check.objective}, {check.hard_violations} hard violations")
+        if unscored:
+            print(_unscored_note(unscored))
         for t in out["hard"]:
             print(f"  {t if benchmark else _with_ids(problem, t)}")
         rows = [["rule", "count", "penalty"]] + [[k, str(v), str(out["penalties"].get(k, 0))]

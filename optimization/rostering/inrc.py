@@ -44,8 +44,12 @@ FLAG_FIELDS = ("complete_weekends", "identical_weekend_shifts", "no_night_before
 _HEADER = re.compile(r"^([A-Z_]+)\s*(?:=\s*)?(\d+)?\s*;?$")
 
 
-#: the sections an instance cannot do without (requests, patterns and dated cover may be absent)
+#: the sections an instance cannot do without, each with some lines
 REQUIRED = ("SCHEDULING_PERIOD", "SHIFT_TYPES", "CONTRACTS", "EMPLOYEES", "DAY_OF_WEEK_COVER")
+#: the sections every competition file has, each stating its number of lines (0 included): a file cut just
+#: before its requests had been solved without them
+ALL_SECTIONS = ("SKILLS", "SHIFT_TYPES", "CONTRACTS", "PATTERNS", "EMPLOYEES", "DAY_OF_WEEK_COVER",
+                "DATE_SPECIFIC_COVER", "DAY_OFF_REQUESTS", "DAY_ON_REQUESTS", "SHIFT_OFF_REQUESTS", "SHIFT_ON_REQUESTS")
 
 
 def _sections(text: str, declared: dict | None = None) -> dict[str, list[str]]:
@@ -78,6 +82,16 @@ def _check_sections(sec: dict, declared: dict, name: str) -> None:
     if missing:
         raise HospOpsError(f"{name} is not a valid INRC-I instance: no {' or '.join(missing)} (or nothing in it).",
                            "A file cut short? An instance has the sections " + ", ".join(REQUIRED) + ".")
+    absent = [s for s in ALL_SECTIONS if s not in declared]
+    if absent:
+        said = [s for s in absent if s in sec]
+        raise HospOpsError(f"{name} is not a valid INRC-I instance: "
+                           + (f"no {', '.join(a for a in absent if a not in said)} section" if len(said) < len(absent)
+                              else "")
+                           + ("; " if said and len(said) < len(absent) else "")
+                           + (f"{', '.join(said)} without its number of lines" if said else "") + ".",
+                           "A file cut short? Every INRC-I instance has the sections " + ", ".join(ALL_SECTIONS)
+                           + ", each headed with its number of lines (NAME = N;).")
     for s, (n, no) in declared.items():
         if len(sec.get(s, [])) != n:
             raise HospOpsError(f"{name} is not a valid INRC-I instance: {s} (line {no}) states {n} lines but holds "

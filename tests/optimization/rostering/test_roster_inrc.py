@@ -138,8 +138,10 @@ def test_a_file_cut_short_is_refused(tmp_path):
     requests with the requests it still held."""
     lines = (INRC / "sprint01.txt").read_text().splitlines()
     cut = tmp_path / "cut.txt"
-    for upto, said in ((52, "no DAY_OF_WEEK_COVER"), (120, "DAY_OFF_REQUESTS (line 93) states 100 lines but holds 26")):
-        cut.write_text("\n".join(lines[:upto]))
+    for text, said in (("\n".join(lines[:52]), "no DAY_OF_WEEK_COVER"),
+                       ("\n".join(lines[:92]), "no DAY_OFF_REQUESTS, DAY_ON_REQUESTS"),
+                       ("\n".join(lines[:120] + lines[194:]), "DAY_OFF_REQUESTS (line 93) states 100 lines but holds 26")):
+        cut.write_text(text)
         with pytest.raises(HospOpsError, match=re.escape(said)):
             read_inrc(cut)
     bad = tmp_path / "bad.txt"
