@@ -97,6 +97,13 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         raise HospOpsError("--save needs a workspace to save into; a forecast of --csv is printed only.")
     if args.out and not args.out.lower().endswith(".csv"):
         raise HospOpsError(f"--out {args.out}: the forecast is written as CSV; give a name ending in .csv.")
+    if args.out:  # checked before the run: with --save the forecast was stored, then the file refused
+        import os
+        from pathlib import Path
+
+        folder = Path(args.out).expanduser().resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise HospOpsError(f"--out {args.out}: cannot write into {folder} (no such folder, or not writable).")
     if args.windows is not None and not args.backtest:
         print("note: --windows sets the backtest's origins; without --backtest there is none.", file=sys.stderr)
     if args.country:  # (an unknown code was taken silently, and changed the default models)
@@ -156,7 +163,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             out["stock"] = stock
         print(json.dumps(out, default=_clean))
         return 0
-    unit = {"h": "hours", "D": "days", "W": "weeks", "MS": "months"}.get(res.freq, "steps")
+    from forecasting.forecast import STEP_WORDS
+
+    unit = STEP_WORDS.get(res.freq, "steps")
     if res.horizon == 1:
         unit = unit[:-1]  # ("1 days ahead")
     print(f"{res.name}: {res.horizon} {unit} ahead; best model: {res.best}")

@@ -216,7 +216,17 @@ def _cover_source(args):
     if given and typed:
         raise HospOpsError("Give --ratio (cover from the census) or --cover (cover typed in), not both.")
     if typed:
-        return None, read_cover_csv(typed, args.start, args.days)
+        needs = read_cover_csv(typed, args.start, args.days)
+        # a day the file leaves out needs nobody: said, for a date typed wrong (2025 for 2026) or a file cut short
+        bare = [d for d in range(args.days) if not any(day == d for day, _ in needs)]
+        if bare:
+            from datetime import timedelta
+
+            named = ", ".join(f"{args.start + timedelta(days=d):%a %d %b}" for d in bare[:5])
+            more = f" and {len(bare) - 5} more" if len(bare) > 5 else ""
+            print(f"note: {typed} has no row for {len(bare)} of the roster's {args.days} days ({named}{more}): no one "
+                  "is asked for on them.", file=sys.stderr)
+        return None, needs
     if not given:
         return None, None
     ratios = {k: dict(v) for k, v in DEFAULT_RATIOS.items()}

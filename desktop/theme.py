@@ -64,7 +64,10 @@ MODEL_LABELS = {
 }
 
 
-def model_label(alias: str) -> str:
+def model_label(alias: str, freq: str | None = None) -> str:
+    """A model's name for people; the naive baseline repeats last year on a weekly or monthly series."""
+    if alias == "seasonal_naive" and freq in ("W", "MS"):
+        return "Last year's pattern"
     return MODEL_LABELS.get(alias, alias)
 
 

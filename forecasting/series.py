@@ -92,7 +92,8 @@ def load_series(ws, name: str) -> pd.DataFrame:
                 units = [u for (u,) in ws.sql("SELECT DISTINCT coalesce(unit_id, 'ALL') FROM supply_usage "
                                               "WHERE item_id = ? ORDER BY 1", [key])]
                 if units:
-                    shown = ", ".join(f"supply:{key}@{u}" for u in units[:4]) + (" or another" if len(units) > 4 else "")
+                    shown = (", ".join(f"supply:{key}@{u}" for u in units[:4])
+                             + (" or another" if len(units) > 4 else ""))
                     raise HospOpsError(f"{key} is used on {len(units)} unit(s): name one, e.g. {shown}.",
                                        hint="Supply use is forecast per store: supply:ITEM@UNIT.")
             raise HospOpsError(f"No supply use recorded for {key!r}.",
@@ -160,7 +161,10 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
         raise SourceError(f"{p.name} has a header but no rows.")
     ds, note = read_times(raw[time_col], month_first, timezone)
     text = raw[value_col].astype("string").str.strip()
-    number, marks = _numbers(text, comma_decimal=sep == ";")
+    try:
+        number, marks = _numbers(text, comma_decimal=sep == ";")
+    except SourceError as exc:
+        raise SourceError(f"{p.name}, column {value_col!r}: {exc.message}", exc.hint) from None
     y = pd.Series(pd.to_numeric(number, errors="coerce").to_numpy(dtype=float, na_value=np.nan), index=raw.index)
     if marks:
         note = "; ".join(filter(None, [note, marks]))
@@ -190,8 +194,9 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
     if timezone and len(repeated):
         repeated = repeated[local_hours(pd.DatetimeIndex(repeated), timezone) != 2]
     if len(repeated):
-        note = "; ".join(filter(None, [note, f"{len(repeated)} row(s) repeat a time already in the file (the first "
-                                             f"{repeated.iloc[0]:%Y-%m-%d %H:%M}): the values of each time are summed"]))
+        said = (f"{len(repeated)} row(s) repeat a time already in the file (the first {repeated.iloc[0]:%Y-%m-%d %H:%M}"
+                "): the values of each time are summed")
+        note = "; ".join(filter(None, [note, said]))
     df = pd.DataFrame({"ds": ds, "y": y}).groupby("ds", as_index=False)["y"].sum(min_count=1)
     df.insert(0, "unique_id", str(pick))
     freq = infer_freq(df["ds"])
@@ -212,7 +217,7 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
     return df
 
 
-_GROUPED = r"\d{1,3}(?:\.\d{3})+(?:,\d*)?"
+_GROUPED = r"[1-9]\d{0,2}(?:\.\d{3})+(?:,\d*)?"  # (0.737 is no thousand: a leading 0 groups nothing)
 
 
 def _numbers(text: pd.Series, comma_decimal: bool) -> tuple[pd.Series, str]:
@@ -225,6 +230,13 @@ def _numbers(text: pd.Series, comma_decimal: bool) -> tuple[pd.Series, str]:
     dotted = text.str.contains(".", regex=False, na=False)
     grouped = text.str.fullmatch(_GROUPED, na=False)
     comma = text.str.contains(",", regex=False, na=False).any()
+    if not comma and grouped.any() and (dotted & ~grouped).any():
+        # 1.737 beside 1.5: a thousands mark or a decimal point? Read either way one of them is a thousand-fold
+        # error, so the file is refused, naming both
+        odd = text[dotted & ~grouped].iloc[0]
+        raise SourceError(f"The values mix {text[grouped].iloc[0]} (a point between groups of three digits: a "
+                          f"thousands mark?) and {odd} (a decimal point?), so neither reading is safe.",
+                          hint="Write the numbers one way throughout (1737 or 1.737,0; 1,5 for one and a half).")
     if not (comma or (dotted.any() and (grouped | ~dotted).all())):
         return text, ""
     out = text.where(~grouped, text.str.replace(".", "", regex=False)).str.replace(",", ".", regex=False)
@@ -265,6 +277,12 @@ def read_times(texts: pd.Series, month_first: bool = False,
     text = texts.astype("string").str.strip()
     offset = text.str.contains(OFFSET, regex=True, na=False)
     note = ""
+    if offset.any() and timezone:
+        # dates written as midnight UTC ("2026-06-05T00:00:00Z", a daily export) are dates: turned into New York's
+        # time every day moved to the evening before, and its weekday and holidays with it
+        written = pd.to_datetime(text[offset].str.replace(OFFSET, "", regex=True), errors="coerce", format="ISO8601")
+        if written.notna().all() and (written == written.dt.normalize()).all():
+            timezone = None
     if offset.any() and timezone:
         try:
             aware = pd.to_datetime(text.where(offset), utc=True, errors="coerce", format="ISO8601")

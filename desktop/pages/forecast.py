@@ -17,7 +17,8 @@ from desktop.pages.base import Page
 from desktop.widgets.charts import TimeChart
 from desktop.widgets.table import FrameTable
 
-HORIZONS = {"h": ["48h", "24h", "7d", "14d"], "D": ["28d", "14d", "7d", "90d", "120d"], "W": ["13w", "4w", "26w", "52w"]}
+HORIZONS = {"h": ["48h", "24h", "7d", "14d"], "D": ["28d", "14d", "7d", "90d", "120d"],
+            "W": ["13w", "4w", "26w", "52w"]}
 HISTORY_SHOWN = {"h": pd.Timedelta(days=14), "D": pd.Timedelta(days=240), "W": pd.Timedelta(days=2 * 365)}
 AUTOMATIC = "Automatic (best in backtest)"
 # The backtest table's columns, the ones a reader weighs first on the left (UI.md: model, MASE, coverage of each
@@ -221,7 +222,7 @@ class ForecastPage(Page):
         asked = getattr(self, "_asked", None)
         best = asked if asked in result.forecasts else result.best
         self._shown_model = best
-        label = theme.model_label(best)  # the CLI's name beside it only when it reads differently
+        label = theme.model_label(best, result.freq)  # the CLI's name beside it only when it reads differently
         named = f" ({best})" if label.lower() != best.replace("_", " ").lower() else ""
         scored = result.backtest is not None and best in set(result.backtest["model"])
         verdict = result.verdict if best == result.best or not scored else verdict_for(
@@ -230,7 +231,7 @@ class ForecastPage(Page):
             verdict = ("Not backtested, so there is no evidence yet of how it does (tick 'Backtest against the "
                        "past' to see).")
         elif best != result.best:
-            verdict += f" The backtest favours {theme.model_label(result.best)} ({result.best})."
+            verdict += f" The backtest favours {theme.model_label(result.best, result.freq)} ({result.best})."
         self.verdict.setText(f"<b>{'Your choice' if asked else 'Chosen'}: {label}</b>{named}<br>{verdict}"
                              + (f"<br><i>Not run: {', '.join(result.failed)}</i>" if result.failed else ""))
         hist = result.history
@@ -238,20 +239,22 @@ class ForecastPage(Page):
         shown = hist[hist["ds"] >= hist["ds"].max() - HISTORY_SHOWN.get(result.freq, pd.Timedelta(days=240))]
         self.chart.clear()
         self.chart.title.setText(f"<b>{self._meta().get('label', result.name)}</b> — history and "
-                                 f"{theme.model_label(best)} forecast with 80% and 95% bands")
+                                 f"{theme.model_label(best, result.freq)} forecast with 80% and 95% bands")
         if "lo-95" in fc:
             self.chart.add_band("95% band", fc["ds"], fc["lo-95"], fc["hi-95"], theme.BLUE, alpha=35)
         if "lo-80" in fc:
             self.chart.add_band("80% band", fc["ds"], fc["lo-80"], fc["hi-80"], theme.BLUE, alpha=70)
         self.chart.add_line("actual", shown["ds"], shown["y"], theme.GREY, width=1.2)
-        self.chart.add_line(f"forecast ({theme.model_label(best)})", fc["ds"], fc["mean"], theme.BLUE, width=2)
+        self.chart.add_line(f"forecast ({theme.model_label(best, result.freq)})", fc["ds"], fc["mean"], theme.BLUE,
+                            width=2)
         if result.backtest is not None:
             keep = [c for c in BACKTEST_ORDER if c in result.backtest.columns]
             shown_bt = result.backtest[keep].copy()
-            shown_bt["model"] = shown_bt["model"].map(theme.model_label)
+            shown_bt["model"] = shown_bt["model"].map(lambda m: theme.model_label(m, result.freq))
             self.metrics.set_frame(shown_bt)
         else:
-            self.metrics.set_frame(pd.DataFrame({"model": [theme.model_label(best)], "note": ["not backtested"]}))
+            self.metrics.set_frame(pd.DataFrame({"model": [theme.model_label(best, result.freq)],
+                                                 "note": ["not backtested"]}))
         self.table.set_frame(fc)
         self.done_loading()
 
@@ -260,7 +263,8 @@ class ForecastPage(Page):
             return None
         frame = self.metrics.model.frame
         shown = getattr(self, "_shown_model", self.result.best)
-        if "model" in frame and row < len(frame) and frame["model"].iloc[row] == theme.model_label(shown):
+        label = theme.model_label(shown, self.result.freq)
+        if "model" in frame and row < len(frame) and frame["model"].iloc[row] == label:
             c = QColor(theme.GREEN)
             c.setAlpha(60)
             return c

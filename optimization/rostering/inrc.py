@@ -218,7 +218,8 @@ def read_inrc(path: str | Path) -> RosterProblem:
             who = frozenset(e for e, c in emp_contract.items() if pid in contracts[c]["patterns"])
             patterns.append(Pattern(pid, int(weight), tuple(entries), who, start_wd))
     except (KeyError, IndexError, ValueError) as exc:
-        what = {KeyError: f"{exc} is not defined in the file", IndexError: "a field is missing"}.get(type(exc), str(exc))
+        what = {KeyError: f"{exc} is not defined in the file",
+                IndexError: "a field is missing"}.get(type(exc), str(exc))
         raise HospOpsError(f"{path.name} is not a valid INRC-I instance: cannot read {at[0]} line {at[1]!r} "
                            f"({what}).") from None
     return RosterProblem(days, tuple(shifts), tuple(employees), {}, tuple(reqs), tuple(cover), start=start,

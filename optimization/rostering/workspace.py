@@ -275,6 +275,12 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                          holidays=_bank_holidays(ws, start, days), fair_holidays_weight=rules.fair_holidays_weight)
 
 
+#: patients per member of staff that a ratio may give (below: more than two people per patient)
+RATIO_LIMITS = (0.5, 100.0)
+#: the most people one shift and skill may need in a typed-in cover (a need of 1e9 built a model out of memory)
+MAX_NEED = 500
+
+
 def parse_ratio(text: str) -> tuple[str, dict[str, float]]:
     """``ROLE:DAY[/NIGHT]`` (patients per person by day and by night, e.g. ``RN:8/10``; one figure for both)."""
     role, _, figures = text.partition(":")
@@ -286,6 +292,9 @@ def parse_ratio(text: str) -> tuple[str, dict[str, float]]:
     if not role.strip() or len(values) not in (1, 2) or min(values, default=0) <= 0:
         raise HospOpsError(f"--ratio {text}: expected ROLE:DAY/NIGHT, patients per person by day and by night, "
                            "e.g. RN:8/10 (or RN:8 for both).")
+    lo, hi = RATIO_LIMITS
+    if not all(lo <= v <= hi for v in values):  # (nan and inf too: RN:0.01 asked for 732 nurses a shift)
+        raise HospOpsError(f"--ratio {text}: patients per person from {lo:g} (two nurses to a patient) to {hi:g}.")
     return role.strip(), {"day": values[0], "night": values[-1]}
 
 
@@ -310,17 +319,19 @@ def read_cover_csv(path, start: date, days: int) -> dict[tuple[int, str], dict[O
     seen: dict = {}
     for no, row in enumerate(reader, start=2):
         when, shift = (row.get("date") or "").strip(), (row.get("shift") or "").strip()
-        skill = (row.get("skill") or "").strip() or None
+        skill = (row.get("skill") or row.get("role") or "").strip() or None
         if not when and not shift:
             continue
+        text = (row.get("need") or "").strip()
         try:
             d = int(when) if when.isdigit() else (date.fromisoformat(when) - start).days
-            need = int(float((row.get("need") or "").strip().replace(",", ".")))
+            need = int(text)  # a whole number: 2.7 had become 2, a shift short unsaid
         except ValueError:
             raise HospOpsError(f"{path}, line {no}: expected a date (YYYY-MM-DD) or day number and a whole number of "
-                               f"people, got {when!r} and {row.get('need')!r}.") from None
-        if need < 0 or not shift:
-            raise HospOpsError(f"{path}, line {no}: a shift and a need of 0 or more are needed.")
+                               f"people, got {when!r} and {text!r}.") from None
+        if not 0 <= need <= MAX_NEED or not shift:
+            raise HospOpsError(f"{path}, line {no}: a shift and a need of 0 to {MAX_NEED} people are needed "
+                               f"(got {shift!r} and {need}).")
         if not 0 <= d < days:
             continue
         key = (d, shift, skill)

@@ -265,3 +265,36 @@ def test_a_verdict_on_a_short_history_does_not_speak_of_last_week(tmp_path, caps
                  "--backtest", "--models", "glm_negbin"]) == 0
     out = capsys.readouterr().out
     assert "last week" not in out and "less than a week of history" in out
+
+
+def test_second_review_of_the_forecast_cli(demo_ws, tmp_path, capsys):
+    """A second review: --models croston --backtest handed back the naive baseline added beside it; --out to a
+    missing folder was refused only after --save had stored the run; 0.737 in a semicolon file read as 737, and
+    1.737 beside 1.5 as decimals, unsaid; midnight-UTC dates of a daily file moved to the evening before."""
+    from forecasting import load_csv
+
+    assert main(["forecast", str(demo_ws), "--series", "ed_arrivals_daily", "--horizon", "7", "--models", "croston",
+                 "--backtest", "--windows", "2", "--json"]) == 0
+    js = _json(capsys)
+    assert js["best"] == "croston" and {m["name"] for m in js["models"]} == {"croston", "seasonal_naive"}
+    assert main(["forecast", str(demo_ws), "--series", "ed_arrivals_daily", "--horizon", "7", "--models",
+                 "seasonal_naive", "--save", "--out", str(tmp_path / "no" / "such.csv")]) == 1
+    out, err = capsys.readouterr()
+    assert "cannot write into" in err and out == ""
+    f = tmp_path / "small.csv"
+    f.write_text("date;litres\n" + "".join(f"2026-01-{d:02d};0.{700 + d}\n" for d in range(1, 29)))
+    assert load_csv(f, "date", "litres")["y"].max() < 1
+    f.write_text("date;litres\n" + "".join(f"2026-01-{d:02d};1.{700 + d}\n" for d in range(1, 28)) + "2026-01-28;1.5\n")
+    with pytest.raises(Exception, match="mix 1.701 .* and 1.5"):
+        load_csv(f, "date", "litres")
+    z = tmp_path / "z.csv"
+    z.write_text("date,n\n" + "".join(f"2026-06-{d:02d}T00:00:00Z,{d}\n" for d in range(1, 29)))
+    y = load_csv(z, "date", "n", timezone="America/New_York")
+    assert y["ds"].iloc[0] == pd.Timestamp("2026-06-01") and y.attrs["freq"] == "D"
+
+
+def test_the_weekly_baseline_is_named_for_last_year():
+    from desktop import theme
+
+    assert theme.model_label("seasonal_naive", "W") == "Last year's pattern"
+    assert theme.model_label("seasonal_naive", "D") == "Last week's pattern"

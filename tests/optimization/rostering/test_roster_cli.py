@@ -180,3 +180,23 @@ def test_cover_from_a_ratio_the_user_sets_or_typed_in(capsys, tmp_path, demo_ws)
     f.write_text("date,shift,need,skill\n2026-11-23,E,5,Rn\n")
     assert main(["roster", "solve", *base, "--cover", str(f)]) == 1
     assert "No one on M5 has 'Rn'" in capsys.readouterr().err
+
+
+def test_typed_cover_is_checked_as_a_scheduler_types_it(capsys, tmp_path, demo_ws):
+    """A second review: 2.7 people became 2 unsaid, 1e9 built a model out of memory, a ratio of 0.01 asked for
+    732 nurses a shift, a date typed wrong left its day needing nobody, unsaid; a role column was ignored."""
+    base = [str(demo_ws), "--unit", "M5", "--start", "2026-11-23", "--days", "3", "--time-limit", "2"]
+    f = tmp_path / "cover.csv"
+    for rows, said in (("2026-11-23,E,2.7,RN", "a whole number of people"), ("2026-11-23,E,1000000000,RN", "0 to 500"),
+                       ("2026-11-23,E,inf,RN", "a whole number of people")):
+        f.write_text("date,shift,need,skill\n" + rows + "\n")
+        assert main(["roster", "solve", *base, "--cover", str(f)]) == 1
+        assert said in capsys.readouterr().err
+    for ratio in ("RN:0.01", "RN:nan", "RN:8/inf"):
+        assert main(["roster", "solve", *base, "--ratio", ratio]) == 1
+        assert "patients per person from 0.5" in capsys.readouterr().err
+    f.write_text("date,shift,need,role\n2026-11-23,E,4,RN\n2025-11-25,E,4,RN\n")
+    assert main(["roster", "solve", *base, "--cover", str(f), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "has no row for 2 of the roster's 3 days (Tue 24 Nov, Wed 25 Nov)" in err
+    assert json.loads(out)["hard_violations"] == 0
