@@ -204,14 +204,17 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 def _write_forecast_csv(res, path: str) -> None:
     """The chosen model's forecast, every step: ds, mean and the bounds (plus ``hours`` where a step is not one
     hour), as a spreadsheet reads it."""
+    import numpy as np
+
     from datasets.errors import HospOpsError
 
     fc = res.forecasts[res.best].copy()
     fc.insert(1, "model", res.best)
     if res.hours is not None and len(res.hours) == len(fc):
-        fc["hours"] = res.hours
+        fc["hours"] = np.asarray(res.hours).astype(int)
     try:
-        fc.to_csv(path, index=False, float_format="%.2f", date_format="%Y-%m-%d %H:%M")
+        fc.to_csv(path, index=False, float_format="%.2f",
+                  date_format="%Y-%m-%d %H:%M" if res.freq == "h" else "%Y-%m-%d")
     except OSError as exc:
         raise HospOpsError(f"Cannot write {path}: {exc.strerror or exc}.") from None
 

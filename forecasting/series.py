@@ -76,6 +76,9 @@ def load_series(ws, name: str) -> pd.DataFrame:
         df = ws.df("SELECT 'ed_arrivals' AS unique_id, CAST(date_trunc('week', ds) AS TIMESTAMP) AS ds, "
                    "CAST(sum(y) AS DOUBLE) AS y FROM ed_arrivals_daily GROUP BY 2 HAVING count(*) = 7 ORDER BY 2")
         label, freq = "ED arrivals per week (Monday to Sunday)", "W"
+        if df.empty:
+            raise HospOpsError("The ED arrivals hold no whole week (Monday to Sunday) yet.",
+                               hint="ed_arrivals_daily forecasts them day by day.")
     elif name.startswith("admissions_daily:"):
         spec = name.split(":", 1)[1]
         df = ws.df(ADMISSIONS_SQL, [spec, name])
@@ -176,7 +179,8 @@ def load_csv(path, time_col: str, value_col: str, id_col: Optional[str] = None,
         raise SourceError(f"{int(bad.sum())} row(s) of {p.name} have a time that cannot be read in {time_col!r}; "
                           f"the first on line {int(raw.index[first]) + 2}: "
                           f"{shape_if_wordy(str(raw[time_col].iloc[first]))!r}.",
-                          hint="A total or comment row at the end? Remove it and load the file again.")
+                          hint="A total or comment row at the end? Remove it and load the file again."
+                          if first == len(raw) - 1 else "Times are read in one form for the whole column.")
     # a value that is there but not a number, or below zero, is refused with its line (empty cells are gaps):
     # dropped or clipped, it changed the forecast unseen
     for wrong, what in ((y.isna() & text.notna() & (text != ""), "is not a number"),

@@ -261,7 +261,7 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
                               for w in (rules.cover_over_weight, rules.cover_over_step))
                 for role, need in want.items():
                     cov.append(Cover(d, s.id, need, rules.cover_under_weight, over, role, 0, also, over_step=step))
-                if rules.charge_per_shift and any(want.values()):
+                if rules.charge_per_shift and any(want.values()) and "charge" not in want:  # (typed in: theirs)
                     cov.append(Cover(d, s.id, rules.charge_per_shift, rules.charge_weight, 0, "charge",
                                      rules.charge_per_shift if rules.charge_hard else 0, also))
         cover = cov
