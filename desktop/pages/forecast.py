@@ -123,6 +123,9 @@ class ForecastPage(Page):
         right.addWidget(lower)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
+        # the stretch alone left the tables 4 rows at 1280x800 (the chart's size hint took the rest): six models of
+        # the backtest and a day's first hours of the forecast in view
+        right.setSizes([430, 290])
         row = QHBoxLayout()
         row.addWidget(side)
         row.addWidget(right, 1)
