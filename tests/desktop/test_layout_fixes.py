@@ -282,3 +282,11 @@ def test_roster_grid_marks_bank_holidays(qapp):
     assert m.headerData(4, Qt.Orientation.Horizontal, Qt.ItemDataRole.ForegroundRole) is not None
     assert m.headerData(3, Qt.Orientation.Horizontal, Qt.ItemDataRole.ForegroundRole) is None
     assert m.headerData(3, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole) is None
+
+
+def test_forecast_tables_show_every_backtest_model_at_1280(window):
+    """At 1280x800 the backtest and forecast tables showed 4 rows: the chart's size hint took the rest."""
+    window.resize(1280, 800)
+    page = _page(window, "forecast", 120000)
+    rows = page.metrics.view.viewport().height() / page.metrics.view.verticalHeader().defaultSectionSize()
+    assert rows >= 6, f"the backtest table shows {rows:.1f} rows"
