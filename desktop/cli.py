@@ -84,6 +84,19 @@ def _open_args(ws_path: Path) -> dict:
     return {"passphrase": _passphrase(ws_path)} if is_encrypted(ws_path) else {}
 
 
+def audit_cli(workspace: str, action: str, target: str, details: dict) -> None:
+    """An export from the command line recorded in the workspace's audit log, as the app's exports are. Where
+    the workspace is open elsewhere for writing, said on stderr instead (the export itself stands)."""
+    from datasets.errors import HospOpsError
+
+    try:
+        with open_workspace(workspace) as ws:
+            ws.audit(action, target, {**details, "via": "command line"})
+    except HospOpsError as exc:
+        print(f"hospops: note: the export could not be recorded in the audit log: {str(exc).splitlines()[0]}",
+              file=sys.stderr)
+
+
 def open_workspace(path: str | os.PathLike, read_only: bool = False):
     """Open a workspace for a command, asking for the passphrase when it is encrypted.
 

@@ -153,6 +153,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             ws.close()
     if args.out:
         _write_forecast_csv(res, args.out)
+        if args.workspace:  # as the app's table exports are
+            from desktop.cli import audit_cli
+
+            audit_cli(args.workspace, "export forecast", args.out, {"series": args.series, "model": res.best})
     if args.json:
         out = res.to_json()
         if args.out:

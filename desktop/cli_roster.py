@@ -291,16 +291,10 @@ def _export(problem, sol, target: str, benchmark: bool, timezone: str | None = N
 
 def _audit_export(workspace: str, target: str, problem) -> None:
     """A roster export names staff: recorded in the workspace's audit log, as the app's exports are (the
-    command line's were not). Where the workspace is open elsewhere for writing, said on stderr instead."""
-    from datasets.errors import HospOpsError
-    from desktop.cli import open_workspace
+    command line's were not)."""
+    from desktop.cli import audit_cli
 
-    try:
-        with open_workspace(workspace) as ws:
-            ws.audit("export roster", target, {"unit": problem.unit, "days": problem.days, "via": "command line"})
-    except HospOpsError as exc:
-        print(f"hospops: note: the export could not be recorded in the audit log: {str(exc).splitlines()[0]}",
-              file=sys.stderr)
+    audit_cli(workspace, "export roster", target, {"unit": problem.unit, "days": problem.days})
 
 
 def _has_roster(sol) -> bool:

@@ -281,6 +281,17 @@ def test_second_review_of_the_forecast_cli(demo_ws, tmp_path, capsys):
                  "seasonal_naive", "--save", "--out", str(tmp_path / "no" / "such.csv")]) == 1
     out, err = capsys.readouterr()
     assert "cannot write into" in err and out == ""
+    # an export from a workspace is in its audit log, as the app's are
+    import shutil
+
+    from datasets.store import Workspace
+
+    ws = shutil.copy(demo_ws, tmp_path / "ws.hospops")
+    assert main(["forecast", str(ws), "--series", "ed_arrivals_daily", "--horizon", "7", "--models",
+                 "seasonal_naive", "--out", str(tmp_path / "fc.csv")]) == 0
+    capsys.readouterr()
+    with Workspace.open(ws, read_only=True) as w:
+        assert w.sql("SELECT count(*) FROM audit_log WHERE action = 'export forecast'")[0][0] == 1
     f = tmp_path / "small.csv"
     f.write_text("date;litres\n" + "".join(f"2026-01-{d:02d};0.{700 + d}\n" for d in range(1, 29)))
     assert load_csv(f, "date", "litres")["y"].max() < 1
