@@ -78,19 +78,24 @@ def forbidden_successions(shifts: list[tuple[str, int, int]], rest_hours: float)
     return out
 
 
-def expected_census(ws, unit_id: str, shifts: Iterable[ShiftType], history_days: int) -> dict[tuple[int, str], float]:
-    """Mean census per (weekday 0=Mon, shift) over the unit's last ``history_days`` days of census."""
-    df = ws.df(
-        """WITH c AS (SELECT ds, census FROM census_hourly WHERE unit_id = ?),
-                lim AS (SELECT max(ds) - INTERVAL (?) DAY AS lo FROM c)
-           SELECT isodow(ds) - 1 AS wd, hour(ds) AS h, avg(census) AS census
-           FROM c, lim WHERE ds >= lim.lo GROUP BY ALL""",
-        [unit_id, int(history_days)],
-    )
-    if df.empty:
+def unit_census(ws, unit_id: str) -> pd.DataFrame:
+    """The unit's hourly census, ``ds, census``: read once for both the weekday profile and the season (each
+    read of the census view sweeps every unit, 0.3 s on the 3-year demo)."""
+    return ws.df("SELECT ds, census FROM census_hourly WHERE unit_id = ?", [unit_id])
+
+
+def expected_census(census: pd.DataFrame, unit_id: str, shifts: Iterable[ShiftType],
+                    history_days: int) -> dict[tuple[int, str], float]:
+    """Mean census per (weekday 0=Mon, shift) over the unit's last ``history_days`` days of ``census``
+    (:func:`unit_census`)."""
+    if census.empty:
         raise HospOpsError(f"Unit {unit_id} has no census to derive cover from.",
                            "Import stays and movements for it, or type the cover in.")
-    by = {(int(r.wd), int(r.h)): float(r.census) for r in df.itertuples()}
+    ds = pd.to_datetime(census["ds"])
+    recent = census[ds >= ds.max() - pd.Timedelta(days=int(history_days))]
+    when = pd.to_datetime(recent["ds"])
+    means = recent["census"].astype(float).groupby([when.dt.day_of_week, when.dt.hour]).mean()
+    by = {(int(wd), int(h)): float(v) for (wd, h), v in means.items()}
     mean = sum(by.values()) / len(by)
     out = {}
     for s in shifts:
@@ -108,17 +113,16 @@ SEASON_LIMITS = (0.8, 1.25)
 SEASON_HALF_WIDTH = 7  # days either side of the same date in an earlier year
 
 
-def seasonal_factors(ws, unit_id: str, start: date, days: int, history_days: int) -> list[float]:
+def seasonal_factors(census: pd.DataFrame, start: date, days: int, history_days: int) -> list[float]:
     """Per roster day, the census on that date in earlier years relative to the census over the history's
     window (the last ``history_days`` days of data) in the same earlier years: the forecast of how demand
     moves from now to then. Each year steps back 364 days (whole weeks), each date's census is the mean of the
     15 days around it, and the years are averaged; 1.0 where no earlier year covers both (under a year of data).
+    ``census``: the unit's hourly census (:func:`unit_census`).
     """
-    df = ws.df("SELECT CAST(ds AS DATE) AS d, avg(census) AS c FROM census_hourly WHERE unit_id = ? GROUP BY 1",
-               [unit_id])
-    if df.empty:
+    if census.empty:
         return [1.0] * days
-    daily = pd.Series(df["c"].to_numpy(float), index=pd.to_datetime(df["d"])).sort_index()
+    daily = census["census"].astype(float).groupby(pd.to_datetime(census["ds"]).dt.normalize()).mean().sort_index()
     daily = daily.reindex(pd.date_range(daily.index.min(), daily.index.max()))
     end = daily.index.max()
     # each date's census: the mean of the 15 days around it (at least 7 of them recorded)
@@ -237,8 +241,9 @@ def problem_from_workspace(ws, unit_id: str, start: date, days: int,
             raise HospOpsError(f"No one on {unit_id} has the role {', '.join(missing)} that a ratio is given for.",
                                f"Roles here: {', '.join(sorted(roles))}.")
     if cover is None:
-        expected = None if needs is not None else expected_census(ws, unit_id, shift_types, rules.history_days)
-        season = (seasonal_factors(ws, unit_id, start, days, rules.history_days) if expected and rules.seasonal
+        census = None if needs is not None else unit_census(ws, unit_id)
+        expected = None if census is None else expected_census(census, unit_id, shift_types, rules.history_days)
+        season = (seasonal_factors(census, start, days, rules.history_days) if expected and rules.seasonal
                   else [1.0] * days)
         cov = []
         first = start.weekday()

@@ -317,14 +317,14 @@ def test_cover_carries_the_season_from_earlier_years(tmp_path):
 
     from datasets.synthetic import build_demo
     from optimization.rostering import WardRules
-    from optimization.rostering.workspace import SEASON_LIMITS, seasonal_factors
+    from optimization.rostering.workspace import SEASON_LIMITS, seasonal_factors, unit_census
 
     path = tmp_path / "year.hospops"
     build_demo(path, days=420, seed=5)
     with Workspace.open(path, read_only=True) as ws:
         end = pd.Timestamp(ws.sql("SELECT max(ds) FROM census_hourly WHERE unit_id = 'M5'")[0][0]).normalize()
         start = (end + pd.Timedelta(days=3)).date()
-        f = seasonal_factors(ws, "M5", start, 42, 28)
+        f = seasonal_factors(unit_census(ws, "M5"), start, 42, 28)
         daily = ws.df("SELECT CAST(ds AS DATE) AS d, avg(census) AS c FROM census_hourly WHERE unit_id = 'M5' "
                       "GROUP BY 1").set_index("d")["c"]
         daily.index = pd.to_datetime(daily.index)
