@@ -12,7 +12,7 @@ from pathlib import Path
 
 from datasets.errors import HospOpsError
 
-from .problem import Cover, Employee, Request, RosterProblem, RosterSolution, ShiftType, read_text
+from .problem import Cover, Employee, Request, RosterProblem, RosterSolution, ShiftType, csv_delimiter, read_text
 
 
 #: the parts of a Curtois–Qu instance it cannot do without (days off and requests may be absent), and the
@@ -164,9 +164,7 @@ def read_solution_csv(path: str | Path, problem: RosterProblem | None = None) ->
     """Read ``employee,day,shift`` rows (a worked shift per row)."""
     text = read_text(path, "solution", "roster CSV")
     head = text.split("\n", 1)[0]
-    # Excel in a comma-decimal locale saves with semicolons
-    sep = ";" if head.count(";") > head.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=sep)
+    reader = csv.DictReader(io.StringIO(text), delimiter=csv_delimiter(head.rstrip("\r")))
     if reader.fieldnames:
         reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
     rows = list(reader)

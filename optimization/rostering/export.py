@@ -12,7 +12,7 @@ from typing import Mapping, Optional
 from datasets.errors import HospOpsError
 from datasets.privacy import neutralize_formula
 
-from .problem import Lock, RosterProblem, RosterSolution
+from .problem import Lock, RosterProblem, RosterSolution, csv_delimiter, decode_text
 
 CSV_COLUMNS = ["employee", "name", "day", "date", "shift", "minutes", "locked"]
 #: what a ``locked`` cell of a roster CSV may say for a cell fixed by hand (written "yes")
@@ -59,29 +59,6 @@ def to_csv(problem: RosterProblem, solution: RosterSolution, path: str | Path) -
     return path
 
 
-def _csv_text(raw: bytes) -> str:
-    """A CSV file's text: UTF-8 (with or without a byte-order mark), UTF-16 with its mark (Excel's "Unicode
-    Text"), else the Windows code page that Excel's "CSV (comma delimited)" saves in."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
-def _delimiter(header: str) -> str:
-    """The header line's delimiter among comma, semicolon and tab: Excel in a locale whose decimal mark is a
-    comma (most of Europe) saves "CSV" with semicolons."""
-    try:
-        return csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
-    except csv.Error:  # (a single column: no delimiter to find; the column check below says what is wrong)
-        return ","
-
-
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d/%m/%y", "%m/%d/%y", "%d.%m.%Y", "%d-%m-%Y")
 
 
@@ -115,7 +92,7 @@ def _csv_rows(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
     """The header and the ``(line, row)`` pairs of a CSV file; a file that is no CSV at all is a
     :class:`HospOpsError` saying where it stops being one."""
     try:
-        text = _csv_text(Path(path).read_bytes())
+        text = decode_text(Path(path).read_bytes())
     except OSError as exc:
         raise HospOpsError(f"Cannot read {path}: {exc.strerror or exc}.") from None
     nul = text.find("\x00")
@@ -125,7 +102,7 @@ def _csv_rows(path: str | Path) -> tuple[list[str], list[tuple[int, dict]]]:
                            "Save the roster from the spreadsheet as CSV (comma or semicolon delimited).")
     # newline="": a carriage return alone (old Mac files, garbage) ends a line instead of failing csv
     first = next(iter(io.StringIO(text, newline="")), "")
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(first.rstrip("\r\n")))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=csv_delimiter(first.rstrip("\r\n")))
     rows = []
     try:
         for r in reader:

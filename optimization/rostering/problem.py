@@ -458,21 +458,44 @@ class RosterSolution:
         return pd.DataFrame(data, index=[e.id for e in problem.employees], columns=cols)
 
 
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode_text(raw: bytes) -> str:
+    """A text file's text whatever the machine's locale: UTF-8 (with or without the byte-order mark that Excel's
+    "CSV UTF-8" and Notepad put first), UTF-16 with its mark (Excel's "Unicode Text"), else the Windows code
+    page that Excel's "CSV (comma delimited)" saves in."""
+    if raw.startswith(UTF16_MARKS):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def csv_delimiter(header: str) -> str:
+    """The header line's delimiter among comma, semicolon and tab: Excel in a locale whose decimal mark is a
+    comma (most of Europe) saves "CSV" with semicolons."""
+    import csv
+
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t").delimiter
+    except csv.Error:  # (a single column: no delimiter to find; the column check says what is wrong)
+        return ","
+
+
 def read_text(path, what: str, kind: str) -> str:
-    """A rostering file's text; a missing or binary file is a :class:`HospOpsError` naming ``what`` it was to
-    be (``instance``, ``solution``) and the ``kind`` of file expected."""
+    """A rostering file's text (:func:`decode_text`); a missing or binary file is a :class:`HospOpsError` naming
+    ``what`` it was to be (``instance``, ``solution``) and the ``kind`` of file expected."""
     from pathlib import Path
 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise HospOpsError(f"Cannot read the {what} {path}: {exc.strerror or exc}.") from None
-    # UTF-8 whatever the machine's locale (cp1252 on Windows), without the byte-order mark Excel's "CSV UTF-8"
-    # and Notepad put first (it made the first column "\ufeffemployee", refused as a missing column)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    if b"\0" not in data:
-        return data.decode("cp1252", errors="replace")  # a Windows editor's own encoding: names, not numbers
-    raise HospOpsError(f"{path} is not a text file, so it is not a {kind}.")
+    if b"\0" in data and not data.startswith(UTF16_MARKS):
+        raise HospOpsError(f"{path} is not a text file, so it is not a {kind}.")
+    return decode_text(data)

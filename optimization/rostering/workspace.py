@@ -311,11 +311,11 @@ def read_cover_csv(path, start: date, days: int) -> dict[tuple[int, str], dict[O
     import csv
     import io
 
-    from .problem import read_text
+    from .problem import csv_delimiter, read_text
 
     text = read_text(path, "cover file", "cover CSV")
     head = text.split("\n", 1)[0]
-    reader = csv.DictReader(io.StringIO(text), delimiter=";" if head.count(";") > head.count(",") else ",")
+    reader = csv.DictReader(io.StringIO(text), delimiter=csv_delimiter(head.rstrip("\r")))
     reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
     if not {"date", "shift", "need"} <= set(reader.fieldnames):
         raise HospOpsError(f"{path}: expected the columns date,shift,need (and skill, optional); its first line is "
