@@ -141,6 +141,16 @@ class Session(QObject):
             return end if end >= (self.data_start or end) else self.data_end
         return now
 
+    def cut_at(self) -> datetime | None:
+        """Where a page cuts its data: the "as of" time, or None (every record counts) at the latest time or after
+        it, as in the CLI. The hour or day the extract ends in is as complete as it will be: cut, the Forecast page
+        forecast 20 Nov when its 270 arrivals were in, and the Supplies page read the last day's deliveries as use
+        its earlier stock count could not have covered ("count it")."""
+        at, end = self.as_of, self.data_end
+        if at is not None and end is not None and at >= end.replace(minute=0, second=0, microsecond=0):
+            return None
+        return at
+
     def set_as_of(self, when: datetime) -> None:
         when = when.replace(second=0, microsecond=0)
         if when != self.as_of:

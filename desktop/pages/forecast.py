@@ -194,12 +194,7 @@ class ForecastPage(Page):
         model = self.model.currentData()  # None for AUTOMATIC
         models = None if model is None else [model, "seasonal_naive"] if model != "seasonal_naive" else [model]
         horizon = self.horizon.currentText().strip()
-        at = self.session.as_of
-        end = self.session.data_end
-        if at is not None and end is not None and at >= end.replace(minute=0, second=0, microsecond=0):
-            # at the latest time (or after it) every record counts, as in the CLI: the hour or day the extract
-            # ends in is as complete as it will be, and cutting it forecast 20 Nov when its 270 arrivals were in
-            at = None
+        at = self.session.cut_at()
         self._asked = model
         self._verdict_before = self.verdict.text()
         self.verdict.setText("Working…")

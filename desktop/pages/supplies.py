@@ -104,20 +104,10 @@ class SuppliesPage(Page):
         lay.addWidget(self.error)
         lay.addWidget(split, 1)
 
-    def _at(self):
-        """The moment the table answers for: at the latest time (or after it) every record counts, as in the CLI
-        and on the Forecast page. Use is recorded per day and the demo's closing count comes at midnight, so the
-        default 23:00 read that day's deliveries as use its earlier count could not have covered, and opened on
-        stores marked "count it"."""
-        at, end = self.session.as_of, self.session.data_end
-        if at is not None and end is not None and at >= end.replace(minute=0, second=0, microsecond=0):
-            return None
-        return at
-
     def refresh(self) -> None:
         lead = self.lead.value() or None
         level = float(self.level.value())
-        at = self._at()
+        at = self.session.cut_at()
         self.run("Calculating reorder points",
                  lambda ws, progress, should_stop: reorder_job(ws, lead, level, at, progress, should_stop),
                  self._show, key="supplies.table")
@@ -147,7 +137,7 @@ class SuppliesPage(Page):
         row = self.table.proxy.mapToSource(current).row()
         uid = f"{frame['item'].iloc[row]}@{frame['unit'].iloc[row]}"
         name = f"supply:{uid}"
-        at = self._at()
+        at = self.session.cut_at()
         self.run(f"Forecasting {uid}",
                  lambda ws, progress, should_stop: item_forecast(ws, name, at, progress, should_stop),
                  lambda r: self._draw(uid, *r), key="supplies.item", background=True)
