@@ -218,7 +218,8 @@ def _cover_source(args):
     if typed:
         needs = read_cover_csv(typed, args.start, args.days)
         # a day the file leaves out needs nobody: said, for a date typed wrong (2025 for 2026) or a file cut short
-        bare = [d for d in range(args.days) if not any(day == d for day, _ in needs)]
+        asked = {day for day, _ in needs}
+        bare = [d for d in range(args.days) if d not in asked]
         if bare:
             from datetime import timedelta
 

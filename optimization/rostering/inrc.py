@@ -82,14 +82,12 @@ def _check_sections(sec: dict, declared: dict, name: str) -> None:
     if missing:
         raise HospOpsError(f"{name} is not a valid INRC-I instance: no {' or '.join(missing)} (or nothing in it).",
                            "A file cut short? An instance has the sections " + ", ".join(REQUIRED) + ".")
-    absent = [s for s in ALL_SECTIONS if s not in declared]
-    if absent:
-        said = [s for s in absent if s in sec]
-        raise HospOpsError(f"{name} is not a valid INRC-I instance: "
-                           + (f"no {', '.join(a for a in absent if a not in said)} section" if len(said) < len(absent)
-                              else "")
-                           + ("; " if said and len(said) < len(absent) else "")
-                           + (f"{', '.join(said)} without its number of lines" if said else "") + ".",
+    missing = [s for s in ALL_SECTIONS if s not in sec]
+    uncounted = [s for s in ALL_SECTIONS if s in sec and s not in declared]
+    if missing or uncounted:
+        what = ([f"no {', '.join(missing)} section"] if missing else []) + (
+            [f"{', '.join(uncounted)} without its number of lines"] if uncounted else [])
+        raise HospOpsError(f"{name} is not a valid INRC-I instance: {'; '.join(what)}.",
                            "A file cut short? Every INRC-I instance has the sections " + ", ".join(ALL_SECTIONS)
                            + ", each headed with its number of lines (NAME = N;).")
     for s, (n, no) in declared.items():
